@@ -1,0 +1,22 @@
+"""`kgo`: the one command-line entry point for operators and analysts."""
+
+from __future__ import annotations
+
+import typer
+
+from kgo_cli import infra_cmd, schemas_cmd, serve_cmd, wallet_cmd
+
+app = typer.Typer(
+    help="KGO, the platform behind Khon Kaen's city token.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(infra_cmd.app, name="infra", help="Start, stop and inspect the local Kafka and PostgreSQL.")
+app.add_typer(schemas_cmd.app, name="schemas", help="Generate and check the published event contracts.")
+app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
+app.command("serve", help="Run one service (wallet, missions, merchant, transit, projections).")(
+    serve_cmd.serve
+)
+
+if __name__ == "__main__":
+    app()

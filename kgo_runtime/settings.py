@@ -1,0 +1,89 @@
+"""Settings: one pydantic-settings class per service, on top of the local infrastructure's.
+
+Every value has a default that works on a developer machine after ``kgo infra up``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+SERVICE_NAMES: tuple[str, ...] = ("wallet", "missions", "merchant", "transit", "projections")
+#: Default HTTP port of each service.
+SERVICE_PORTS: dict[str, int] = {
+    "wallet": 8101,
+    "missions": 8102,
+    "merchant": 8103,
+    "transit": 8104,
+    "projections": 8105,
+}
+
+
+class InfraSettings(BaseSettings):
+    """Where the local Kafka broker and PostgreSQL live (env prefix ``KGO_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="KGO_", extra="ignore")
+
+    home: Path = Field(
+        default=PROJECT_ROOT / ".kgo", description="Data, logs and pid files of `kgo infra`."
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "kgo", description="Downloaded Kafka jars (outside git)."
+    )
+    kafka_version: str = "4.1.1"
+    log4j_version: str = "2.24.3"
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_heap: str = "512m"
+    topic_partitions: int = 6
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 15432
+    pg_user: str = "kgo"
+    pg_bin_dir: Path = Path("/usr/lib/postgresql/15/bin")
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def database_name(self, service: str) -> str:
+        return f"kgo_{service}"
+
+    def database_url(self, service: str) -> str:
+        return (
+            f"postgresql://{self.pg_user}@{self.pg_host}:{self.pg_port}/"
+            f"{self.database_name(service)}"
+        )
+
+
+def _infra() -> InfraSettings:
+    return InfraSettings()
+
+
+class ServiceSettings(BaseSettings):
+    """Base of each service's settings; a subclass sets ``service_name`` and its env prefix,
+    e.g. ``WALLET_DATABASE_URL``."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+    service_name: ClassVar[str]
+
+    kafka_bootstrap: str = Field(default_factory=lambda: _infra().kafka_bootstrap)
+    database_url: str = ""
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    log_level: str = "INFO"
+
+    def model_post_init(self, __context: object) -> None:
+        if not self.database_url:
+            self.database_url = _infra().database_url(self.service_name)
+        if not self.http_port:
+            self.http_port = SERVICE_PORTS[self.service_name]

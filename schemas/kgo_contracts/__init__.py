@@ -1,0 +1,1 @@
+"""KGO's public event contracts: payload models, topic names and the balance fold."""

@@ -1,0 +1,194 @@
+"""Events on ``kgo.wallet.events``: the ledger, one record per account entry.
+
+Every record concerns exactly one account (``account_id``, also the Kafka key), so one
+account's records stay in order on one partition. A movement between two accounts is two
+records sharing a ``movement_id``: the debit leg on the payer, the credit leg on the payee,
+both stored in one transaction. ``available_after`` and ``held_after`` give the account's
+balance right after the entry, so a subscriber can check its own fold record by record.
+See ``schemas/README.md`` for the fold.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from . import topics
+from .base import AccountKind, BusinessTime, CoinBalance, Coins, ContractEvent, Text
+
+
+class WalletEvent(ContractEvent):
+    topic: ClassVar[str] = topics.WALLET
+    key_field: ClassVar[str] = "account_id"
+
+    account_id: UUID = Field(description="The account this record is about (pseudonymous).")
+    account_kind: AccountKind
+    occurred_at: BusinessTime
+
+
+class AccountOpened(WalletEvent):
+    """An account was opened. Residents appear by pseudonymous id only, never by name."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.AccountOpened"
+
+    programme: str | None = Field(
+        default=None, description="For a programme budget: its programme code, e.g. 'welcome'."
+    )
+    label: str | None = Field(
+        default=None,
+        description="A public label for issuer, municipality, budget, shop or bus operator "
+        "accounts; always null for residents.",
+    )
+    external_ref: str | None = Field(
+        default=None,
+        description="The owning service's id for a shop or bus operator (merchant/transit).",
+    )
+
+
+class LedgerEntry(WalletEvent):
+    """An entry that changes the account's balance."""
+
+    movement_id: UUID = Field(description="Shared by the two legs of one movement.")
+    amount: Coins
+    available_after: CoinBalance
+    held_after: CoinBalance
+
+
+class LegWithCounterparty(LedgerEntry):
+    counter_account_id: UUID
+    counter_account_kind: AccountKind
+
+
+class SupplyMinted(LedgerEntry):
+    """The fixed supply was minted to the issuer. Happens exactly once; no debit side."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.SupplyMinted"
+
+    total_supply: Coins
+
+
+class CoinsTransferredOut(LegWithCounterparty):
+    """Treasury debit leg: coins left an issuer, municipality or budget account."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.CoinsTransferredOut"
+
+    purpose: Literal["genesis", "allocation", "return"]
+    memo: Text | None = None
+
+
+class CoinsTransferredIn(LegWithCounterparty):
+    """Treasury credit leg: coins arrived at a municipality or budget account."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.CoinsTransferredIn"
+
+    purpose: Literal["genesis", "allocation", "return"]
+    memo: Text | None = None
+
+
+class GrantDisbursed(LegWithCounterparty):
+    """Debit leg of a grant, on the programme budget."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.GrantDisbursed"
+
+    programme: str
+    reason: Text
+    reference: Text
+
+
+class CoinsGranted(LegWithCounterparty):
+    """Credit leg of a grant: a resident received coins from a programme budget."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.CoinsGranted"
+
+    programme: str
+    reason: Text
+    reference: Text = Field(description="The caller's reference, e.g. a mission completion id.")
+
+
+class GrantRefused(WalletEvent):
+    """A grant was refused; recorded on the budget so that nothing is silently dropped."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.GrantRefused"
+
+    movement_id: UUID
+    programme: str
+    resident_account_id: UUID
+    amount: Coins
+    reason_code: Literal["budget_exhausted"]
+    available: CoinBalance = Field(description="The budget's available coins at the decision.")
+    reason: Text
+    reference: Text
+
+
+class CoinsSpent(LegWithCounterparty):
+    """Debit leg of a direct spend, on the resident."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.CoinsSpent"
+
+    reference: Text = Field(description="The caller's redemption or trip id.")
+
+
+class PaymentReceived(LegWithCounterparty):
+    """Credit leg of a spend or a captured hold, on the shop or bus operator."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.PaymentReceived"
+
+    reference: Text
+    hold_id: UUID | None = Field(default=None, description="Set when the payment captured a hold.")
+
+
+class CoinsHeld(LedgerEntry):
+    """Coins moved from available to held on a resident, pending capture or release."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.CoinsHeld"
+
+    hold_id: UUID
+    payee_account_id: UUID
+    expires_at: BusinessTime
+    reference: Text
+
+
+class HoldCaptured(LegWithCounterparty):
+    """Held coins left the resident for the payee (credit leg: PaymentReceived)."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.HoldCaptured"
+
+    hold_id: UUID
+    reference: Text
+
+
+class HoldReleased(LedgerEntry):
+    """Held coins went back to available: released by the payee, or the rest of a partial capture."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.HoldReleased"
+
+    hold_id: UUID
+    reason: Literal["released", "capture_remainder"]
+
+
+class HoldExpired(LedgerEntry):
+    """An unanswered hold passed its expiry and its coins went back to available."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.HoldExpired"
+
+    hold_id: UUID
+    expires_at: BusinessTime
+
+
+WALLET_EVENTS: tuple[type[WalletEvent], ...] = (
+    AccountOpened,
+    SupplyMinted,
+    CoinsTransferredOut,
+    CoinsTransferredIn,
+    GrantDisbursed,
+    CoinsGranted,
+    GrantRefused,
+    CoinsSpent,
+    PaymentReceived,
+    CoinsHeld,
+    HoldCaptured,
+    HoldReleased,
+    HoldExpired,
+)
