@@ -1,0 +1,1 @@
+"""The wallet's adapters: the Postgres event store, the Kafka contracts, personal data sealing."""

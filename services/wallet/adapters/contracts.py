@@ -1,0 +1,33 @@
+"""From the wallet's stored domain events to the published contracts on kgo.wallet.events.
+
+Account events map one to one onto the contracts of the same name; receipts and identity
+claims are internal and never published (personal data stays in the wallet).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kgo_contracts import wallet as contracts
+from kgo_contracts.base import ContractEvent
+
+from ..domain.account import Account
+
+_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+_BY_NAME: dict[str, type[contracts.WalletEvent]] = {
+    cls.__name__: cls for cls in contracts.WALLET_EVENTS
+}
+
+
+def to_contract(event: Any) -> ContractEvent | None:
+    """The published contract for a stored wallet event, or None for an internal one."""
+    if not isinstance(event, Account.Event):
+        return None
+    fields = {k: v for k, v in event.__dict__.items() if k not in _BASE_FIELDS}
+    if isinstance(event, Account.Opened):
+        fields["account_kind"] = fields.pop("kind")
+        name = "AccountOpened"
+    else:
+        name = type(event).__name__
+    contract = _BY_NAME[name]
+    return contract.model_validate({**fields, "account_id": event.originator_id})

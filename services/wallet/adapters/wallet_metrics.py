@@ -1,0 +1,48 @@
+"""The wallet's own Prometheus metrics, on the service's registry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kgo_runtime.metrics import Metrics
+
+from ..application.commands import Command, Outcome
+
+
+class WalletMetrics:
+    def __init__(self, metrics: Metrics) -> None:
+        self.commands = metrics.counter(
+            "wallet_commands_total",
+            "Commands decided, by command, HTTP-like status and reason code.",
+            ["command", "status", "code"],
+        )
+        self.batch_size = metrics.histogram(
+            "wallet_batch_commands",
+            "Commands decided per transaction.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+        )
+        self.batch_seconds = metrics.histogram(
+            "wallet_batch_duration_seconds",
+            "Time to decide and store one batch.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.supply_minted = metrics.gauge("wallet_supply_minted_coins", "Coins minted.")
+        self.supply_in_accounts = metrics.gauge(
+            "wallet_supply_in_accounts_coins", "Sum of every account's available and held coins."
+        )
+        self.supply_conserved = metrics.gauge(
+            "wallet_supply_conserved", "1 when the sum over all accounts equals the minted supply."
+        )
+        self.budget_available = metrics.gauge(
+            "wallet_budget_available_coins", "Available coins of each programme budget.", ["programme"]
+        )
+        self.holds_expired = metrics.counter("wallet_holds_expired_total", "Holds expired by the sweeper.")
+
+    def observe_batch(
+        self, commands: Sequence[Command], outcomes: Sequence[Outcome], seconds: float
+    ) -> None:
+        self.batch_size.observe(len(commands))
+        self.batch_seconds.observe(seconds)
+        for command, outcome in zip(commands, outcomes, strict=True):
+            code = str(outcome.body.get("code", "ok")) if not outcome.ok else "ok"
+            self.commands.labels(command.name, str(outcome.status), code).inc()

@@ -1,0 +1,260 @@
+"""One handler per command: load the accounts, let the domain decide, return the answer.
+
+Handlers run inside a batch's unit of work; the ledger saves what they touched. Ids of new
+movements and holds derive from the command's receipt id, so deciding the same command again
+(after a conflict) yields the same ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4, uuid5
+
+from ..domain import movements
+from ..domain.account import BUDGET, ISSUER, MUNICIPALITY, RESIDENT, Account
+from ..domain.errors import AlreadyExists, Refused
+from ..domain.identity import IdentityClaim
+from ..domain.ids import (
+    GENESIS_MOVEMENT_ID,
+    ISSUER_ID,
+    KGO_NAMESPACE,
+    MUNICIPALITY_ID,
+    budget_id,
+    claim_id,
+    payee_id,
+)
+from . import commands as c
+from .unit_of_work import UnitOfWork
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def account_view(account: Account) -> dict[str, Any]:
+    return {
+        "account_id": str(account.id),
+        "kind": account.kind,
+        "available": account.available,
+        "held": account.held,
+    }
+
+
+def _movement_id(receipt: UUID, leg: str = "movement") -> UUID:
+    return uuid5(KGO_NAMESPACE, f"{leg}:{receipt}")
+
+
+def _open_if_missing(
+    uow: UnitOfWork, account_id: UUID, kind: str, cmd: c.Command, **kw: Any
+) -> Account:
+    account = uow.find(account_id, Account)
+    if account is None:
+        account = Account.open(account_id, kind, cmd.at, **kw)
+        uow.add(account)
+    return account
+
+
+def mint_genesis(uow: UnitOfWork, cmd: c.MintGenesis, receipt: UUID) -> Answer:
+    issuer = _open_if_missing(uow, ISSUER_ID, ISSUER, cmd, label="Khon Kaen Think Tank (KKTT)")
+    if issuer.minted:
+        raise Refused("the supply has already been minted; it is fixed", code="already_minted")
+    municipality = _open_if_missing(
+        uow, MUNICIPALITY_ID, MUNICIPALITY, cmd, label="Khon Kaen City Municipality"
+    )
+    movements.mint(issuer, GENESIS_MOVEMENT_ID, cmd.at)
+    movements.transfer(
+        issuer,
+        municipality,
+        issuer.available,
+        purpose="genesis",
+        movement_id=_movement_id(receipt),
+        at=cmd.at,
+        memo="genesis handover",
+    )
+    return 201, {
+        "minted": movements.TOTAL_SUPPLY,
+        "issuer": account_view(issuer),
+        "municipality": account_view(municipality),
+    }
+
+
+def open_budget(uow: UnitOfWork, cmd: c.OpenBudget, receipt: UUID) -> Answer:
+    account_id = budget_id(cmd.programme)
+    if uow.find(account_id, Account) is not None:
+        raise AlreadyExists(f"programme budget {cmd.programme!r} is already open")
+    budget = Account.open(account_id, BUDGET, cmd.at, programme=cmd.programme, label=cmd.label)
+    uow.add(budget)
+    return 201, {**account_view(budget), "programme": cmd.programme}
+
+
+def _treasury_transfer(
+    uow: UnitOfWork, cmd: c.AllocateBudget | c.ReturnBudget, receipt: UUID
+) -> Answer:
+    municipality = uow.account(MUNICIPALITY_ID, "the municipality")
+    budget = uow.account(budget_id(cmd.programme), f"programme budget {cmd.programme!r}")
+    allocate = isinstance(cmd, c.AllocateBudget)
+    source, target = (municipality, budget) if allocate else (budget, municipality)
+    movements.transfer(
+        source,
+        target,
+        cmd.amount,
+        purpose="allocation" if allocate else "return",
+        movement_id=_movement_id(receipt),
+        at=cmd.at,
+        memo=cmd.memo,
+    )
+    return 201, {
+        "movement_id": str(_movement_id(receipt)),
+        "budget": {**account_view(budget), "programme": cmd.programme},
+        "municipality": account_view(municipality),
+    }
+
+
+def open_payee(uow: UnitOfWork, cmd: c.OpenPayee, receipt: UUID) -> Answer:
+    account_id = payee_id(cmd.kind, cmd.external_ref)
+    if uow.find(account_id, Account) is not None:
+        raise AlreadyExists(f"{cmd.kind} {cmd.external_ref!r} already has an account")
+    payee = Account.open(
+        account_id, cmd.kind, cmd.at, label=cmd.label, external_ref=cmd.external_ref
+    )
+    uow.add(payee)
+    return 201, {**account_view(payee), "external_ref": cmd.external_ref}
+
+
+def register_resident(uow: UnitOfWork, cmd: c.RegisterResident, receipt: UUID) -> Answer:
+    nid_claim = claim_id("national_id", cmd.national_id_index)
+    phone_claim = claim_id("phone", cmd.phone_index)
+    if uow.find(nid_claim, IdentityClaim, may_be_new=True) is not None:
+        raise AlreadyExists(
+            "a wallet is already registered for this national ID", code="already_registered"
+        )
+    if uow.find(phone_claim, IdentityClaim, may_be_new=True) is not None:
+        raise AlreadyExists(
+            "a wallet is already registered for this phone number", code="already_registered"
+        )
+    wallet = Account.open(uuid4(), RESIDENT, cmd.at)
+    uow.add(wallet)
+    uow.add(
+        IdentityClaim.claim(
+            nid_claim,
+            kind="national_id",
+            wallet_id=wallet.id,
+            at=cmd.at,
+            sealed_personal_data=cmd.sealed_personal_data,
+            key_id=cmd.key_id,
+        )
+    )
+    uow.add(IdentityClaim.claim(phone_claim, kind="phone", wallet_id=wallet.id, at=cmd.at))
+    return 201, {**account_view(wallet), "wallet_id": str(wallet.id)}
+
+
+def grant(uow: UnitOfWork, cmd: c.Grant, receipt: UUID) -> Answer:
+    budget = uow.account(budget_id(cmd.programme), f"programme budget {cmd.programme!r}")
+    resident = uow.account(cmd.wallet_id, "wallet")
+    movement_id = _movement_id(receipt)
+    granted = movements.grant(
+        budget,
+        resident,
+        cmd.amount,
+        reason=cmd.reason,
+        reference=cmd.reference,
+        movement_id=movement_id,
+        at=cmd.at,
+    )
+    if not granted:
+        return 409, {
+            "code": "budget_exhausted",
+            "reason": f"programme budget {cmd.programme!r} has {budget.available} coins, "
+            f"{cmd.amount} needed; the refusal is recorded",
+            "movement_id": str(movement_id),
+        }
+    return 201, {
+        "movement_id": str(movement_id),
+        "amount": cmd.amount,
+        "wallet": account_view(resident),
+    }
+
+
+def spend(uow: UnitOfWork, cmd: c.Spend, receipt: UUID) -> Answer:
+    resident = uow.account(cmd.wallet_id, "wallet")
+    payee = uow.account(cmd.payee_id, "payee")
+    movement_id = _movement_id(receipt)
+    movements.spend(
+        resident, payee, cmd.amount, reference=cmd.reference, movement_id=movement_id, at=cmd.at
+    )
+    return 201, {
+        "movement_id": str(movement_id),
+        "amount": cmd.amount,
+        "wallet": account_view(resident),
+    }
+
+
+def place_hold(uow: UnitOfWork, cmd: c.PlaceHold, receipt: UUID) -> Answer:
+    resident = uow.account(cmd.wallet_id, "wallet")
+    payee = uow.account(cmd.payee_id, "payee")
+    hold_id = _movement_id(receipt, "hold")
+    expires_at = cmd.at + timedelta(seconds=cmd.ttl_seconds)
+    movements.place_hold(
+        resident,
+        payee,
+        cmd.amount,
+        hold_id=hold_id,
+        expires_at=expires_at,
+        reference=cmd.reference,
+        at=cmd.at,
+    )
+    return 201, {
+        "hold_id": str(hold_id),
+        "amount": cmd.amount,
+        "expires_at": expires_at.isoformat(),
+        "wallet": account_view(resident),
+    }
+
+
+def capture_hold(uow: UnitOfWork, cmd: c.CaptureHold, receipt: UUID) -> Answer:
+    resident = uow.account(cmd.wallet_id, "wallet")
+    payee = uow.account(cmd.payee_id, "payee")
+    movement_id = _movement_id(receipt)
+    captured = movements.capture(
+        resident, payee, cmd.hold_id, amount=cmd.amount, movement_id=movement_id, at=cmd.at
+    )
+    return 200, {
+        "hold_id": str(cmd.hold_id),
+        "movement_id": str(movement_id),
+        "captured": captured,
+        "wallet": account_view(resident),
+    }
+
+
+def release_hold(uow: UnitOfWork, cmd: c.ReleaseHold, receipt: UUID) -> Answer:
+    resident = uow.account(cmd.wallet_id, "wallet")
+    released = movements.release(
+        resident, cmd.hold_id, payee_id=cmd.payee_id, movement_id=_movement_id(receipt), at=cmd.at
+    )
+    return 200, {
+        "hold_id": str(cmd.hold_id),
+        "released": released,
+        "wallet": account_view(resident),
+    }
+
+
+def expire_hold(uow: UnitOfWork, cmd: c.ExpireHold, receipt: UUID) -> Answer:
+    resident = uow.account(cmd.wallet_id, "wallet")
+    expired = movements.expire(resident, cmd.hold_id, movement_id=_movement_id(receipt), at=cmd.at)
+    return 200, {"hold_id": str(cmd.hold_id), "expired": expired, "wallet": account_view(resident)}
+
+
+HANDLERS: dict[type[c.Command], Callable[[UnitOfWork, Any, UUID], Answer]] = {
+    c.MintGenesis: mint_genesis,
+    c.OpenBudget: open_budget,
+    c.AllocateBudget: _treasury_transfer,
+    c.ReturnBudget: _treasury_transfer,
+    c.OpenPayee: open_payee,
+    c.RegisterResident: register_resident,
+    c.Grant: grant,
+    c.Spend: spend,
+    c.PlaceHold: place_hold,
+    c.CaptureHold: capture_hold,
+    c.ReleaseHold: release_hold,
+    c.ExpireHold: expire_hold,
+}

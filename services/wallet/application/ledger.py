@@ -1,0 +1,143 @@
+"""The wallet ledger: an eventsourcing application that decides commands in batches.
+
+Every event of a batch — the accounts' entries and the commands' receipts — is stored in one
+transaction. The event store serialises its writers anyway (it locks the table on insert), so
+deciding many commands per transaction is where the throughput comes from, and a hot account
+such as a programme budget is loaded once per batch instead of once per grant.
+
+Concurrency with other wallet processes is optimistic: a conflicting save raises
+IntegrityError, the touched aggregates are dropped from the cache, and the batch is decided
+again from the store. No balance can go below zero because every decision is made on the
+aggregate's latest committed version and the save fails otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+
+from ..domain.account import Account
+from ..domain.errors import Refused
+from ..domain.ids import receipt_id
+from ..domain.receipt import CommandReceipt
+from .commands import Command, Outcome
+from .handlers import HANDLERS
+from .unit_of_work import AggregateCache, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+class InternalError(RuntimeError):
+    """A handler broke its contract (changed an aggregate, then refused)."""
+
+
+class WalletLedger(Application[UUID]):
+    name = "wallet"
+    is_snapshotting_enabled = True
+    #: An account is snapshotted each time its version passes a multiple of this.
+    snapshot_every: ClassVar[int] = 100
+
+    def __init__(self, env: Mapping[str, str] | None = None, *, cache_size: int = 200_000) -> None:
+        super().__init__(env)
+        self.cache = AggregateCache(cache_size)
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def execute(self, commands: Sequence[Command]) -> list[Outcome]:
+        """Decide and store a batch of commands, in order; one transaction for all of them."""
+        careful = False
+        poisoned: set[int] = set()
+        for _attempt in range(MAX_ATTEMPTS):
+            uow = UnitOfWork(self.repository, self.cache, careful=careful)
+            try:
+                outcomes = [
+                    _INTERNAL_ERROR if i in poisoned else self._decide(uow, i, cmd)
+                    for i, cmd in enumerate(commands)
+                ]
+            except _Poisoned as poison:
+                self.cache.evict(uow.touched)
+                poisoned.add(poison.index)
+                continue
+            aggregates = uow.aggregates()
+            first_versions = {a.id: a.version - len(a._pending_events) for a in aggregates}
+            try:
+                self.save(*aggregates)
+            except IntegrityError:
+                self.cache.evict(uow.touched)
+                careful = True
+                continue
+            for aggregate_id, aggregate in uow.touched.items():
+                self.cache.put(aggregate_id, aggregate)
+            self._snapshot(aggregates, first_versions)
+            return outcomes
+        raise RuntimeError(f"batch of {len(commands)} commands still conflicting after retries")
+
+    def _decide(self, uow: UnitOfWork, index: int, cmd: Command) -> Outcome:
+        rid = receipt_id(cmd.caller, cmd.idempotency_key)
+        request_hash = cmd.request_hash()
+        receipt = uow.find(rid, CommandReceipt, may_be_new=True)
+        if receipt is not None:
+            try:
+                status, body = receipt.replay_for(cmd.name, request_hash)
+            except Refused as refused:
+                return Outcome(refused.status, {"code": refused.code, "reason": refused.reason})
+            return Outcome(status, body, replayed=True)
+        uow.begin_command()
+        try:
+            status, body = HANDLERS[type(cmd)](uow, cmd, rid)
+        except Refused as refused:
+            if not uow.undo_command():
+                raise _Poisoned(index) from refused
+            status, body = refused.status, {"code": refused.code, "reason": refused.reason}
+        except Exception as error:  # a bug, not a refusal: decide the batch again without it
+            log.exception("command %s failed", cmd.name)
+            raise _Poisoned(index) from error
+        uow.add(
+            CommandReceipt.record(
+                rid,
+                command=cmd.name,
+                request_hash=request_hash,
+                status=status,
+                answer=body,
+                at=cmd.at,
+            )
+        )
+        return Outcome(status, body)
+
+    def _snapshot(self, aggregates: list[Any], first_versions: dict[UUID, int]) -> None:
+        """Snapshot long-lived accounts from memory, so loading one stays fast without
+        reading its events back from the store."""
+        every = self.snapshot_every
+        due = [
+            a
+            for a in aggregates
+            if isinstance(a, Account) and a.version // every > first_versions[a.id] // every
+        ]
+        if due and self.snapshots is not None:
+            self.snapshots.put([Account.Snapshot.take(a) for a in due])
+
+    # --- queries (always from the committed store, never from the writer's cache) -----------
+
+    def account(self, account_id: UUID) -> Account | None:
+        try:
+            aggregate = self.repository.get(account_id)
+        except Exception:
+            return None
+        return aggregate if isinstance(aggregate, Account) else None
+
+
+class _Poisoned(Exception):
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+_INTERNAL_ERROR = Outcome(
+    500, {"code": "internal_error", "reason": "the command could not be decided"}
+)

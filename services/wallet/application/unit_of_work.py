@@ -1,0 +1,104 @@
+"""A batch's unit of work: the aggregates a batch of commands loads, creates and changes,
+saved together in one transaction.
+
+In the fast path an aggregate absent from the ledger's cache that a command would *create*
+(a receipt, an identity claim) is assumed not to exist: if it does, the save conflicts on its
+first version and the batch is decided again in the careful path, which reads everything.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Repository
+from eventsourcing.domain import Aggregate
+
+from ..domain.account import Account
+from ..domain.errors import AccountNotFound
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class AggregateCache:
+    """The writer's cache of committed aggregates, least recently used evicted first."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[UUID, Aggregate] = OrderedDict()
+
+    def get(self, key: UUID) -> Aggregate | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: UUID, item: Aggregate) -> None:
+        self._items[key] = item
+        self._items.move_to_end(key)
+        while len(self._items) > self.maxsize:
+            self._items.popitem(last=False)
+
+    def evict(self, keys: Any) -> None:
+        for key in keys:
+            self._items.pop(key, None)
+
+
+class UnitOfWork:
+    def __init__(
+        self, repository: Repository[UUID], cache: AggregateCache, *, careful: bool
+    ) -> None:
+        self._repository = repository
+        self._cache = cache
+        self.careful = careful
+        self.touched: dict[UUID, Aggregate] = {}
+        #: Pending-event counts of the aggregates the current command has seen, taken when it
+        #: first saw each one: what a refused command must leave as it found it.
+        self.seen: dict[UUID, int] = {}
+        self.created: list[UUID] = []
+
+    def begin_command(self) -> None:
+        self.seen = {}
+        self.created = []
+
+    def find(self, aggregate_id: UUID, kind: type[A], *, may_be_new: bool = False) -> A | None:
+        """The aggregate, or None if it does not exist. ``may_be_new`` marks ids the command
+        would create; in the fast path they are not read from the store."""
+        found = self.touched.get(aggregate_id) or self._cache.get(aggregate_id)
+        if found is None and (self.careful or not may_be_new):
+            try:
+                found = self._repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+        if found is None:
+            return None
+        if not isinstance(found, kind):
+            raise AccountNotFound(f"{aggregate_id} is not a {kind.__name__}")
+        self.touched[aggregate_id] = found
+        self.seen.setdefault(aggregate_id, len(found._pending_events))
+        return found
+
+    def account(self, account_id: UUID, role: str = "account") -> Account:
+        account = self.find(account_id, Account)
+        if account is None:
+            raise AccountNotFound(f"{role} {account_id} does not exist")
+        return account
+
+    def add(self, aggregate: Aggregate) -> None:
+        self.touched[aggregate.id] = aggregate
+        self.created.append(aggregate.id)
+
+    def undo_command(self) -> bool:
+        """Forget what a refused command created. Returns False if it changed an aggregate
+        that existed before it (a handler must check its rules before triggering events)."""
+        for key in self.created:
+            self.touched.pop(key, None)
+        return all(
+            len(self.touched[k]._pending_events) == n
+            for k, n in self.seen.items()
+            if k in self.touched
+        )
+
+    def aggregates(self) -> list[Aggregate]:
+        return list(self.touched.values())

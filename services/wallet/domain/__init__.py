@@ -1,0 +1,1 @@
+"""The wallet's domain: accounts, holds, command receipts and identity claims. No I/O here."""

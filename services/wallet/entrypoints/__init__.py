@@ -1,0 +1,1 @@
+"""The wallet's entrypoints: HTTP routes, the CLI's wallet commands, background loops."""

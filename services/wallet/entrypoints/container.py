@@ -1,0 +1,46 @@
+"""What the wallet's entrypoints need, built once in the service's lifespan (bootstrap.py)
+and reached from a request as ``request.app.state.wallet``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+from uuid import UUID
+
+from ..adapters.personal_data import PersonalDataVault
+from ..application.bus import CommandBus
+from ..application.ledger import WalletLedger
+from ..settings import WalletSettings
+
+#: Thailand keeps +07:00 all year (no daylight saving), so a fixed offset is exact.
+BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")
+
+
+def business_now() -> datetime:
+    """Business time for a command arriving now: the wallet's clock, in Asia/Bangkok."""
+    return datetime.now(BANGKOK)
+
+
+class AccountDirectory(Protocol):
+    """The wallet's own read model of its accounts (kept from its event log)."""
+
+    async def budgets(self) -> list[dict[str, Any]]: ...
+
+    async def supply(self) -> dict[str, Any]: ...
+
+    async def account_ids(self, kind: str | None = None) -> list[UUID]: ...
+
+
+class TokenStore(Protocol):
+    async def authenticate(self, token: str) -> Any | None: ...
+
+
+@dataclass
+class WalletContainer:
+    settings: WalletSettings
+    ledger: WalletLedger
+    bus: CommandBus
+    vault: PersonalDataVault
+    directory: AccountDirectory
+    tokens: TokenStore

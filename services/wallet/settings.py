@@ -1,0 +1,29 @@
+"""Wallet settings (env prefix ``WALLET_``)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from kgo_runtime.settings import ServiceSettings
+
+
+class WalletSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="WALLET_", extra="ignore")
+    service_name = "wallet"
+
+    #: Most commands decided in one transaction.
+    max_batch: int = 256
+    #: Aggregates the writer keeps in memory.
+    cache_size: int = 200_000
+    #: Connections of the event store's (psycopg) pool.
+    event_store_pool_size: int = 10
+    #: How often the hold sweeper looks for expired holds.
+    hold_sweep_seconds: float = 1.0
+    #: Default life of a hold placed without a ttl.
+    default_hold_ttl_seconds: int = 300
+    #: AES-256-GCM key (base64url, 32 bytes) sealing residents' personal data. Unset on a
+    #: developer machine: a key is generated once into $KGO_HOME/secrets/.
+    pii_key: SecretStr | None = None
+    #: HMAC key for the blind indexes of national IDs and phone numbers; same rule.
+    blind_index_key: SecretStr | None = None
