@@ -25,6 +25,12 @@ class WalletEvent(ContractEvent):
 
     account_id: UUID = Field(description="The account this record is about (pseudonymous).")
     account_kind: AccountKind
+    account_version: int = Field(
+        strict=True,
+        ge=1,
+        description="This record's position in the account's own history: 1 for "
+        "AccountOpened, then consecutive. A gap means a record was missed.",
+    )
     occurred_at: BusinessTime
 
 
@@ -160,7 +166,8 @@ class HoldCaptured(LegWithCounterparty):
 
 
 class HoldReleased(LedgerEntry):
-    """Held coins went back to available: released by the payee, or the rest of a partial capture."""
+    """Held coins went back to available: released by the payee, or what a partial capture
+    left over."""
 
     wire_name: ClassVar[str] = "kgo.wallet.HoldReleased"
 

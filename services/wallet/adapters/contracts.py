@@ -30,4 +30,6 @@ def to_contract(event: Any) -> ContractEvent | None:
     else:
         name = type(event).__name__
     contract = _BY_NAME[name]
-    return contract.model_validate({**fields, "account_id": event.originator_id})
+    return contract.model_validate(
+        {**fields, "account_id": event.originator_id, "account_version": event.originator_version}
+    )

@@ -14,6 +14,9 @@ aggregate's latest committed version and the save fails otherwise.
 from __future__ import annotations
 
 import logging
+import random
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
@@ -31,7 +34,7 @@ from .unit_of_work import AggregateCache, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 30
 
 
 class InternalError(RuntimeError):
@@ -47,11 +50,17 @@ class WalletLedger(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None, *, cache_size: int = 200_000) -> None:
         super().__init__(env)
         self.cache = AggregateCache(cache_size)
+        # One writer at a time per process: the cache holds the aggregates it mutates.
+        self._writer = threading.Lock()
 
     # --- commands ---------------------------------------------------------------------------
 
     def execute(self, commands: Sequence[Command]) -> list[Outcome]:
         """Decide and store a batch of commands, in order; one transaction for all of them."""
+        with self._writer:
+            return self._execute(commands)
+
+    def _execute(self, commands: Sequence[Command]) -> list[Outcome]:
         careful = False
         poisoned: set[int] = set()
         for _attempt in range(MAX_ATTEMPTS):
@@ -70,8 +79,11 @@ class WalletLedger(Application[UUID]):
             try:
                 self.save(*aggregates)
             except IntegrityError:
+                # Another process saved first: decide again from the store, after a short
+                # random pause so that two writers racing for one account fall out of step.
                 self.cache.evict(uow.touched)
                 careful = True
+                time.sleep(random.uniform(0, 0.002 * (_attempt + 1)))
                 continue
             for aggregate_id, aggregate in uow.touched.items():
                 self.cache.put(aggregate_id, aggregate)
