@@ -70,29 +70,36 @@ class Ledger:
 
     def apply(self, ce_id: str, ce_type: str, payload: Mapping[str, Any]) -> None:
         """Fold one record. Records already seen (same ``ce_id``) are skipped: delivery is
-        at-least-once. Raises FoldError if the record contradicts the ledger."""
+        at-least-once. Raises FoldError if the record contradicts the ledger; the ledger is
+        then left as it was before the record."""
         if ce_id in self.seen_ids:
             return
-        self.seen_ids.add(ce_id)
         name = wire_name(ce_type)
         effect = EFFECTS.get(name)
-        if effect is None:
-            return
+        if effect is not None:
+            self._enter(ce_id, name, effect, payload)
+        self.seen_ids.add(ce_id)
+
+    def _enter(
+        self, ce_id: str, name: str, effect: tuple[int, int], payload: Mapping[str, Any]
+    ) -> None:
         account = str(payload["account_id"])
-        amount = int(payload["amount"])
-        balance = self.balances.setdefault(account, Balance())
-        balance.available += effect[0] * amount
-        balance.held += effect[1] * amount
-        if name == "kgo.wallet.SupplyMinted":
-            self.minted += amount
-        if balance.available < 0 or balance.held < 0:
+        amount = payload["amount"]
+        if type(amount) is not int or amount <= 0:
+            raise FoldError(f"{ce_id}: amount {amount!r} is not a positive whole number of coins")
+        before = self.balances.get(account, Balance())
+        after = Balance(before.available + effect[0] * amount, before.held + effect[1] * amount)
+        if after.available < 0 or after.held < 0:
             raise FoldError(f"{ce_id}: account {account} would go below zero")
         expected = (payload.get("available_after"), payload.get("held_after"))
-        if expected != (balance.available, balance.held):
+        if expected != (after.available, after.held):
             raise FoldError(
-                f"{ce_id}: account {account} folds to {balance.available}/{balance.held}, "
+                f"{ce_id}: account {account} folds to {after.available}/{after.held}, "
                 f"record says {expected[0]}/{expected[1]}"
             )
+        self.balances[account] = after
+        if name == "kgo.wallet.SupplyMinted":
+            self.minted += amount
 
     def circulating(self) -> int:
         return sum(b.total for b in self.balances.values())
