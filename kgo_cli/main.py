@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kgo_cli import infra_cmd, schemas_cmd, serve_cmd, wallet_cmd
+from kgo_cli import infra_cmd, run_cmd, schemas_cmd, serve_cmd, wallet_cmd
 
 app = typer.Typer(
     help="KGO, the platform behind Khon Kaen's city token.",
@@ -17,6 +17,8 @@ app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, ge
 app.command("serve", help="Run one service (wallet, missions, merchant, transit, projections).")(
     serve_cmd.serve
 )
+
+app.command("run", help="Run the whole platform: the five services, until Ctrl-C.")(run_cmd.run)
 
 if __name__ == "__main__":
     app()

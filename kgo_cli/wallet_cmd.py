@@ -1,7 +1,110 @@
-"""`kgo wallet` commands."""
+"""`kgo wallet` commands: the wallet's operations from a terminal.
+
+`kgo wallet token create|list|revoke` work on the wallet database directly
+(``WALLET_DATABASE_URL``, ``WALLET_DATABASE_SCHEMA``), so the first administrator token can
+be made before anyone can call the API.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+from uuid import UUID
+
+import asyncpg
 import typer
 
+from services.wallet.adapters.tokens import ApiToken, PostgresTokenStore
+from services.wallet.entrypoints.http.auth import Role, check_subject
+from services.wallet.settings import WalletSettings
+
 app = typer.Typer(no_args_is_help=True)
+token_app = typer.Typer(no_args_is_help=True, help="Issue, list and revoke wallet API tokens.")
+app.add_typer(token_app, name="token")
+
+T = TypeVar("T")
+
+
+def _with_tokens(action: Callable[[PostgresTokenStore], Awaitable[T]]) -> T:
+    """Run ``action`` on the token store of the wallet database, creating its table if needed."""
+
+    async def run() -> T:
+        settings = WalletSettings()
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
+        try:
+            store = PostgresTokenStore(pool, schema=settings.database_schema)
+            await store.create_tables()
+            return await action(store)
+        finally:
+            await pool.close()
+
+    try:
+        return asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as error:
+        typer.echo(f"cannot reach the wallet database: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+def _line(token: ApiToken) -> str:
+    revoked = f"  revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else ""
+    return (
+        f"{token.token_id}  {token.role:<18}  {token.name:<24}  {token.subject or '-':<36}  "
+        f"{token.created_at:%Y-%m-%d %H:%M}{revoked}"
+    )
+
+
+@token_app.command("create")
+def create_token(
+    role: Annotated[Role, typer.Option(help="What the token may do.")],
+    name: Annotated[str, typer.Option(help="Who holds it, e.g. 'till-7' or 'missions'.")],
+    subject: Annotated[
+        str | None,
+        typer.Option(help="The account (payee, resident) or programme (operator) it acts for."),
+    ] = None,
+) -> None:
+    """Issue a token and print it once: the wallet keeps only its hash."""
+    try:
+        subject = check_subject(role, subject)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--subject") from None
+    issued = _with_tokens(lambda store: store.issue(role.value, name, subject))
+    typer.echo(f"token {issued.record.token_id} ({role.value}, {name}): shown once", err=True)
+    typer.echo(issued.token)
+
+
+@token_app.command("list")
+def list_tokens(
+    include_revoked: Annotated[bool, typer.Option("--all", help="Show revoked ones too.")] = False,
+) -> None:
+    """The tokens, oldest first (never their secrets)."""
+    for token in _with_tokens(lambda store: store.list(include_revoked=include_revoked)):
+        typer.echo(_line(token))
+
+
+@token_app.command("revoke")
+def revoke_token(
+    token_id: Annotated[UUID, typer.Argument(help="The token's id (from `list`).")],
+) -> None:
+    """Revoke a token: refused at once by new processes, within seconds by running ones."""
+    token = _with_tokens(lambda store: store.revoke(token_id))
+    if token is None:
+        typer.echo(f"no token {token_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(_line(token))
+
+
+@app.command("rebuild")
+def rebuild_balances(
+    topic: str | None = typer.Option(None, help="The topic to fold [default: the wallet's]."),
+    wait: float = typer.Option(30.0, help="Seconds to wait for the relay to publish everything."),
+) -> None:
+    """Recompute every balance from the Kafka topic alone (the fold of schemas/README.md),
+    compare it with the wallet's own event store, print the differences; exit 1 if any."""
+    from services.wallet.entrypoints.rebuild import rebuild
+
+    settings = WalletSettings()
+    differences = asyncio.run(
+        rebuild(settings, topic=topic or settings.events_topic, wait_seconds=wait, echo=typer.echo)
+    )
+    raise typer.Exit(1 if differences else 0)

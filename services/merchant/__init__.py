@@ -1,0 +1,1 @@
+"""The merchant service: shops, their credentials and rules, redemptions and statements."""

@@ -1,0 +1,1 @@
+"""The missions service: mission catalogue, activities, check-in codes, residents' progress."""

@@ -1,0 +1,1 @@
+"""The projections service: read models of every topic, never written back anywhere."""

@@ -1,0 +1,1 @@
+"""The transit service: validators, fare products and campaigns, taps and trips."""

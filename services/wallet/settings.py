@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from kgo_contracts import topics
 from kgo_runtime.settings import ServiceSettings
 
 
@@ -12,6 +13,8 @@ class WalletSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="WALLET_", extra="ignore")
     service_name = "wallet"
 
+    #: The topic the relay publishes the ledger to (another name only for isolated tests).
+    events_topic: str = topics.WALLET
     #: Most commands decided in one transaction.
     max_batch: int = 256
     #: Aggregates the writer keeps in memory.

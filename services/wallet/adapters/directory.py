@@ -133,7 +133,7 @@ class WalletDirectory:
             "WHERE $1::text IS NULL OR kind = $1 ORDER BY account_id",
             kind,
         )
-        return [r["account_id"] for r in rows]
+        return [UUID(str(r["account_id"])) for r in rows]
 
     async def due_holds(self, now: datetime, limit: int = 500) -> list[tuple[UUID, UUID]]:
         """(wallet id, hold id) of open holds whose expiry has passed."""
@@ -143,7 +143,8 @@ class WalletDirectory:
             now,
             limit,
         )
-        return [(r["account_id"], r["hold_id"]) for r in rows]
+        # asyncpg's own UUID type is not the standard one the event store can encode
+        return [(UUID(str(r["account_id"])), UUID(str(r["hold_id"]))) for r in rows]
 
 
 def _account_row(row: asyncpg.Record) -> dict[str, Any]:

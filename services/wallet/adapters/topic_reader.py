@@ -23,8 +23,11 @@ async def read_topic(bootstrap: str, topic: str) -> AsyncIterator[TopicRecord]:
     """Every record of ``topic`` up to the end offsets seen at the start, decoded and checked
     against its contract; in order within each partition. No consumer group is used."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-        auto_offset_reset="earliest", fetch_max_bytes=32 * 1024 * 1024,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=32 * 1024 * 1024,
     )
     await consumer.start()
     try:

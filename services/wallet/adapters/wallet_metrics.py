@@ -34,9 +34,13 @@ class WalletMetrics:
             "wallet_supply_conserved", "1 when the sum over all accounts equals the minted supply."
         )
         self.budget_available = metrics.gauge(
-            "wallet_budget_available_coins", "Available coins of each programme budget.", ["programme"]
+            "wallet_budget_available_coins",
+            "Available coins of each programme budget.",
+            ["programme"],
         )
-        self.holds_expired = metrics.counter("wallet_holds_expired_total", "Holds expired by the sweeper.")
+        self.holds_expired = metrics.counter(
+            "wallet_holds_expired_total", "Holds expired by the sweeper."
+        )
 
     def observe_batch(
         self, commands: Sequence[Command], outcomes: Sequence[Outcome], seconds: float

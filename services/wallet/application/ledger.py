@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from ..domain.account import Account
@@ -85,6 +85,10 @@ class WalletLedger(Application[UUID]):
                 careful = True
                 time.sleep(random.uniform(0, 0.002 * (_attempt + 1)))
                 continue
+            except BaseException:
+                # Nothing was stored: forget the decided, unsaved state before anyone sees it.
+                self.cache.evict(uow.touched)
+                raise
             for aggregate_id, aggregate in uow.touched.items():
                 self.cache.put(aggregate_id, aggregate)
             self._snapshot(aggregates, first_versions)
@@ -140,7 +144,7 @@ class WalletLedger(Application[UUID]):
     def account(self, account_id: UUID) -> Account | None:
         try:
             aggregate = self.repository.get(account_id)
-        except Exception:
+        except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, Account) else None
 

@@ -69,21 +69,27 @@ class Rebuild:
                 differences.append(Difference(key, "in the ledger but never published"))
                 continue
             if latest.version > seen:
-                differences.append(Difference(
-                    key, f"{latest.version - seen} stored events not yet published"
-                ))
+                differences.append(
+                    Difference(key, f"{latest.version - seen} stored events not yet published")
+                )
             at_seen = latest if latest.version == seen else load(account_id, seen)
             folded = self.ledger.balances.get(key)
             kafka = (folded.available, folded.held) if folded else (0, 0)
             store = (at_seen.available, at_seen.held) if at_seen else None
             if kafka != store:
-                differences.append(Difference(
-                    key, f"fold says available/held {kafka}, ledger at version {seen} says {store}"
-                ))
+                differences.append(
+                    Difference(
+                        key,
+                        f"fold says available/held {kafka}, ledger at version {seen} says {store}",
+                    )
+                )
         for key in sorted(set(self.versions) - in_store):
             differences.append(Difference(key, "published but unknown to the ledger"))
         if self.ledger.circulating() != self.ledger.minted:
-            differences.append(Difference(
-                "supply", f"sum of balances {self.ledger.circulating()} != minted {self.ledger.minted}"
-            ))
+            differences.append(
+                Difference(
+                    "supply",
+                    f"sum of balances {self.ledger.circulating()} != minted {self.ledger.minted}",
+                )
+            )
         return differences

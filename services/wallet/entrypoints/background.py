@@ -49,10 +49,15 @@ class HoldSweeper:
         at = business_now()
         expired = 0
         for wallet_id, hold_id in await self._directory.due_holds(at):
-            outcome = await self._bus.submit(ExpireHold(
-                idempotency_key=f"expire:{hold_id}:{at.isoformat()}", caller=SWEEPER, at=at,
-                wallet_id=wallet_id, hold_id=hold_id,
-            ))
+            outcome = await self._bus.submit(
+                ExpireHold(
+                    idempotency_key=f"expire:{hold_id}:{at.isoformat()}",
+                    caller=SWEEPER,
+                    at=at,
+                    wallet_id=wallet_id,
+                    hold_id=hold_id,
+                )
+            )
             expired += outcome.ok
         if expired:
             self._metrics.holds_expired.inc(expired)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from ..adapters.personal_data import PersonalDataVault
+from ..adapters.tokens import ApiTokens
 from ..application.bus import CommandBus
 from ..application.ledger import WalletLedger
 from ..settings import WalletSettings
@@ -32,10 +33,6 @@ class AccountDirectory(Protocol):
     async def account_ids(self, kind: str | None = None) -> list[UUID]: ...
 
 
-class TokenStore(Protocol):
-    async def authenticate(self, token: str) -> Any | None: ...
-
-
 @dataclass
 class WalletContainer:
     settings: WalletSettings
@@ -43,4 +40,4 @@ class WalletContainer:
     bus: CommandBus
     vault: PersonalDataVault
     directory: AccountDirectory
-    tokens: TokenStore
+    tokens: ApiTokens

@@ -29,9 +29,7 @@ def account_ids(ledger: WalletLedger) -> list[UUID]:
     ids: list[UUID] = []
     start = 1
     while True:
-        page = ledger.recorder.select_notifications(
-            start, 1000, topics=[Account.Opened.TOPIC]
-        )
+        page = ledger.recorder.select_notifications(start, 1000, topics=[Account.Opened.TOPIC])
         ids.extend(n.originator_id for n in page)
         if len(page) < 1000:
             return ids
@@ -58,9 +56,12 @@ async def wait_for_relay(settings: WalletSettings, ledger: WalletLedger, seconds
         deadline = time.monotonic() + seconds
         while True:
             try:
-                position = await conn.fetchval(
-                    f"SELECT position FROM {table} WHERE relay_name = $1", RELAY_NAME
-                ) or 0
+                position = (
+                    await conn.fetchval(
+                        f"SELECT position FROM {table} WHERE relay_name = $1", RELAY_NAME
+                    )
+                    or 0
+                )
             except asyncpg.UndefinedTableError:
                 position = 0
             if position >= target or time.monotonic() >= deadline:

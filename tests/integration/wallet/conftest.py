@@ -42,8 +42,15 @@ class Driver:
         self.ledger = ledger
         self.keys = itertools.count()
 
-    def cmd(self, cls: type[c.Command], caller: str = "admin", at: datetime | None = None, **kw: Any) -> c.Command:
-        return cls(idempotency_key=f"k{next(self.keys)}-{uuid4().hex[:6]}", caller=caller, at=at or business_now(), **kw)
+    def cmd(
+        self, cls: type[c.Command], caller: str = "admin", at: datetime | None = None, **kw: Any
+    ) -> c.Command:
+        return cls(
+            idempotency_key=f"k{next(self.keys)}-{uuid4().hex[:6]}",
+            caller=caller,
+            at=at or business_now(),
+            **kw,
+        )
 
     def run(self, cls: type[c.Command], **kw: Any) -> c.Outcome:
         out = self.ledger.execute([self.cmd(cls, **kw)])[0]
@@ -55,15 +62,32 @@ class Driver:
         self.run(c.OpenBudget, programme="welcome", label="Welcome")
         self.run(c.AllocateBudget, programme="welcome", amount=500_000)
         wallets = [
-            UUID(self.run(
-                c.RegisterResident, national_id_index=uuid4().hex, phone_index=uuid4().hex,
-                personal_data_digest="d", sealed_personal_data="s", key_id="k",
-            ).body["wallet_id"])
+            UUID(
+                self.run(
+                    c.RegisterResident,
+                    national_id_index=uuid4().hex,
+                    phone_index=uuid4().hex,
+                    personal_data_digest="d",
+                    sealed_personal_data="s",
+                    key_id="k",
+                ).body["wallet_id"]
+            )
             for _ in range(residents)
         ]
         for wallet in wallets:
-            self.run(c.Grant, programme="welcome", wallet_id=wallet, amount=grant, reason="signup", reference="s")
-        shop = UUID(self.run(c.OpenPayee, kind="shop", external_ref="noodles", label="Noodles").body["account_id"])
+            self.run(
+                c.Grant,
+                programme="welcome",
+                wallet_id=wallet,
+                amount=grant,
+                reason="signup",
+                reference="s",
+            )
+        shop = UUID(
+            self.run(c.OpenPayee, kind="shop", external_ref="noodles", label="Noodles").body[
+                "account_id"
+            ]
+        )
         return wallets, shop
 
 

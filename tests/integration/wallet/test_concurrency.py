@@ -18,7 +18,14 @@ pytestmark = pytest.mark.integration
 async def test_100_concurrent_spends_of_50_against_1000(driver, bus):
     [wallet], shop = driver.setup(residents=1, grant=1_000)
     spends = [
-        driver.cmd(c.Spend, caller="shop", wallet_id=wallet, payee_id=shop, amount=50, reference=f"bill-{i}")
+        driver.cmd(
+            c.Spend,
+            caller="shop",
+            wallet_id=wallet,
+            payee_id=shop,
+            amount=50,
+            reference=f"bill-{i}",
+        )
         for i in range(100)
     ]
     outcomes = await asyncio.gather(*(bus.submit(s) for s in spends))
@@ -40,7 +47,14 @@ async def test_two_processes_spending_from_one_wallet(driver, wallet_settings):
         await bus.start()
     try:
         spends = [
-            driver.cmd(c.Spend, caller="shop", wallet_id=wallet, payee_id=shop, amount=50, reference=f"b{i}")
+            driver.cmd(
+                c.Spend,
+                caller="shop",
+                wallet_id=wallet,
+                payee_id=shop,
+                amount=50,
+                reference=f"b{i}",
+            )
             for i in range(100)
         ]
         outcomes = await asyncio.gather(*(buses[i % 2].submit(s) for i, s in enumerate(spends)))
@@ -56,11 +70,15 @@ def test_one_key_sent_to_two_processes_at_once_takes_effect_once(driver, wallet_
     [wallet], shop = driver.setup(residents=1, grant=1_000)
     other = open_ledger(wallet_settings)
     try:
-        spend = driver.cmd(c.Spend, caller="shop", wallet_id=wallet, payee_id=shop, amount=100, reference="b")
+        spend = driver.cmd(
+            c.Spend, caller="shop", wallet_id=wallet, payee_id=shop, amount=100, reference="b"
+        )
         with ThreadPoolExecutor(max_workers=8) as pool:
-            outcomes = list(pool.map(
-                lambda i: (driver.ledger if i % 2 else other).execute([spend])[0], range(16)
-            ))
+            outcomes = list(
+                pool.map(
+                    lambda i: (driver.ledger if i % 2 else other).execute([spend])[0], range(16)
+                )
+            )
         assert {o.status for o in outcomes} == {201}
         assert len({str(o.body) for o in outcomes}) == 1
         assert sum(not o.replayed for o in outcomes) == 1
@@ -72,10 +90,19 @@ def test_one_key_sent_to_two_processes_at_once_takes_effect_once(driver, wallet_
 def test_a_long_lived_account_loads_from_its_snapshot(driver, wallet_settings):
     [wallet], shop = driver.setup(residents=1, grant=1_000)
     for start in range(0, 250, 50):
-        driver.ledger.execute([
-            driver.cmd(c.Spend, caller="shop", wallet_id=wallet, payee_id=shop, amount=1, reference=f"r{i}")
-            for i in range(start, start + 50)
-        ])
+        driver.ledger.execute(
+            [
+                driver.cmd(
+                    c.Spend,
+                    caller="shop",
+                    wallet_id=wallet,
+                    payee_id=shop,
+                    amount=1,
+                    reference=f"r{i}",
+                )
+                for i in range(start, start + 50)
+            ]
+        )
     assert driver.ledger.snapshots is not None
     snapshots = list(driver.ledger.snapshots.get(shop, desc=True, limit=1))
     assert snapshots and snapshots[0].originator_version >= 200

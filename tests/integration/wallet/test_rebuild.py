@@ -38,7 +38,11 @@ def random_operations(driver, bus_submit, count: int, seed: int = 7):
     """Grants, spends, holds, captures, releases and expiries in random order."""
     rng = random.Random(seed)
     wallets, shop = driver.setup(residents=40, grant=300)
-    bus_shop = UUID(driver.run(c.OpenPayee, kind="operator", external_ref="citybus", label="City Bus").body["account_id"])
+    bus_shop = UUID(
+        driver.run(c.OpenPayee, kind="operator", external_ref="citybus", label="City Bus").body[
+            "account_id"
+        ]
+    )
     holds: list[tuple[UUID, UUID]] = []
 
     async def run() -> int:
@@ -51,16 +55,46 @@ def random_operations(driver, bus_submit, count: int, seed: int = 7):
                     roll = 0.5
                 payee = rng.choice([shop, bus_shop])
                 if roll < 0.25:
-                    batch.append(driver.cmd(c.Grant, programme="welcome", wallet_id=wallet, amount=rng.randint(1, 100), reason="mission", reference="m"))
+                    batch.append(
+                        driver.cmd(
+                            c.Grant,
+                            programme="welcome",
+                            wallet_id=wallet,
+                            amount=rng.randint(1, 100),
+                            reason="mission",
+                            reference="m",
+                        )
+                    )
                 elif roll < 0.55:
-                    batch.append(driver.cmd(c.Spend, caller="shop", wallet_id=wallet, payee_id=payee, amount=rng.randint(1, 60), reference="r"))
+                    batch.append(
+                        driver.cmd(
+                            c.Spend,
+                            caller="shop",
+                            wallet_id=wallet,
+                            payee_id=payee,
+                            amount=rng.randint(1, 60),
+                            reference="r",
+                        )
+                    )
                 elif roll < 0.75:
-                    batch.append(driver.cmd(c.PlaceHold, caller="shop", wallet_id=wallet, payee_id=payee, amount=rng.randint(1, 60), reference="h", ttl_seconds=30))
+                    batch.append(
+                        driver.cmd(
+                            c.PlaceHold,
+                            caller="shop",
+                            wallet_id=wallet,
+                            payee_id=payee,
+                            amount=rng.randint(1, 60),
+                            reference="h",
+                            ttl_seconds=30,
+                        )
+                    )
                 elif holds:
                     w, h = holds.pop(rng.randrange(len(holds)))
                     kind = rng.choice([c.CaptureHold, c.ReleaseHold, c.ExpireHold])
                     extra = {"payee_id": None} if kind is c.ReleaseHold else {}
-                    at = business_now() + (timedelta(minutes=1) if kind is c.ExpireHold else timedelta())
+                    at = business_now() + (
+                        timedelta(minutes=1) if kind is c.ExpireHold else timedelta()
+                    )
                     if kind is c.CaptureHold:
                         extra = {"payee_id": shop, "amount": None}
                     batch.append(driver.cmd(kind, at=at, wallet_id=w, hold_id=h, **extra))
@@ -77,9 +111,14 @@ def random_operations(driver, bus_submit, count: int, seed: int = 7):
 async def test_rebuild_from_kafka_matches_the_ledger(driver, bus, wallet_settings, topic):
     assert await random_operations(driver, bus.submit, 3_000)() == 3_000
     relay = Relay(
-        driver.ledger, to_contract, name="wallet", source="/kgo/wallet",
-        kafka_bootstrap=wallet_settings.kafka_bootstrap, db=wallet_settings.database_url,
-        schema=wallet_settings.database_schema, metrics=Metrics("test"),
+        driver.ledger,
+        to_contract,
+        name="wallet",
+        source="/kgo/wallet",
+        kafka_bootstrap=wallet_settings.kafka_bootstrap,
+        db=wallet_settings.database_url,
+        schema=wallet_settings.database_schema,
+        metrics=Metrics("test"),
         topic_for=lambda _event: topic,
     )
     async with relay:
@@ -91,10 +130,19 @@ async def test_rebuild_from_kafka_matches_the_ledger(driver, bus, wallet_setting
 
     # A record nobody stored in the ledger: the rebuild must say so.
     intruder = CoinsGranted(
-        account_id=uuid4(), account_kind="resident", account_version=2, occurred_at=business_now(),
-        movement_id=uuid4(), amount=5, available_after=5, held_after=0,
-        counter_account_id=uuid4(), counter_account_kind="budget", programme="welcome",
-        reason="forged", reference="x",
+        account_id=uuid4(),
+        account_kind="resident",
+        account_version=2,
+        occurred_at=business_now(),
+        movement_id=uuid4(),
+        amount=5,
+        available_after=5,
+        held_after=0,
+        counter_account_id=uuid4(),
+        counter_account_kind="budget",
+        programme="welcome",
+        reason="forged",
+        reference="x",
     )
     record = encode(intruder, ce_id=str(uuid4()), source="/kgo/elsewhere")
     producer = AIOKafkaProducer(bootstrap_servers=wallet_settings.kafka_bootstrap)

@@ -1,0 +1,231 @@
+"""The idempotent consumer: each record's effect, its dedupe record and the partition's next
+offset commit in ONE Postgres transaction, and Postgres (not Kafka) is where a consumer
+resumes from.
+
+Why a plain aiokafka consumer and not a FastStream subscriber: correctness here hangs on two
+things FastStream does not expose — seeking every newly assigned partition to the offset
+stored in Postgres *before* any record of it is handled, and holding one partition back while
+a transient failure is retried without stopping the others or the poll loop. aiokafka gives
+both directly: a ``ConsumerRebalanceListener`` whose ``on_partitions_assigned`` is awaited
+before fetching resumes, and ``pause``/``seek``/``resume`` per partition. Kafka group
+membership still spreads partitions over processes; Kafka's committed offsets are not used
+(auto-commit off). FastStream stays the choice for plain publishers, AsyncAPI docs and
+in-memory broker tests; its Prometheus middleware goes on the same registry
+(:meth:`kgo_runtime.metrics.Metrics.faststream_middleware`).
+
+Per record (:class:`~kgo_runtime.processing.RecordProcessor`):
+
+* not a valid KGO CloudEvent (:class:`~kgo_runtime.envelope.EnvelopeError`), or the handler
+  raises :class:`~kgo_runtime.deadletter.PermanentError` or a pydantic ``ValidationError``:
+  the record goes to ``<topic>.dlq`` with ``kgo_dlq_*`` headers; once the broker acknowledged
+  it, the position moves past it and the consumer carries on;
+* offset already behind the stored position, or ``ce_id`` already in the inbox: skipped
+  (counted as a duplicate), the position still moves forward;
+* any other exception is transient: the partition is paused, seeked back to the record and
+  retried after an exponential backoff; other partitions keep going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from pydantic import ValidationError
+
+from kgo_runtime.deadletter import PermanentError
+from kgo_runtime.inbox import Inbox
+from kgo_runtime.logging import get_logger
+from kgo_runtime.metrics import Metrics
+from kgo_runtime.postgres import Database, open_pool
+from kgo_runtime.processing import Handler, Outcome, RecordProcessor, dispatch
+
+__all__ = ["Handler", "IdempotentConsumer", "Outcome", "PermanentError", "dispatch"]
+
+log = get_logger(__name__)
+
+
+class IdempotentConsumer:
+    """A Kafka consumer group member applying ``handler`` exactly once per event."""
+
+    def __init__(
+        self,
+        name: str,
+        topics: Sequence[str],
+        handler: Handler,
+        *,
+        kafka_bootstrap: str,
+        db: Database,
+        schema: str = "public",
+        metrics: Metrics | None = None,
+        producer: AIOKafkaProducer | None = None,
+        group_id: str | None = None,
+        max_records: int = 500,
+        backoff: tuple[float, float] = (0.2, 30.0),
+        permanent_errors: tuple[type[BaseException], ...] = (PermanentError, ValidationError),
+    ) -> None:
+        self.name = f"consumer:{name}"
+        self.consumer_name = name
+        self.topics = list(topics)
+        self.handler = handler
+        self._bootstrap = kafka_bootstrap
+        self._db = db
+        self._inbox = Inbox(name, schema)
+        self._metrics = metrics or Metrics(service=name)
+        self._shared_producer = producer
+        self._group_id = group_id or f"kgo.{name}"
+        self._max_records = max_records
+        self._min_backoff, self._max_backoff = backoff
+        self._permanent = permanent_errors
+        self._stopping = asyncio.Event()
+        self._pool: asyncpg.Pool | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._processor: RecordProcessor | None = None
+        self._unpositioned: set[TopicPartition] = set()
+        self._retry_at: dict[TopicPartition, float] = {}
+        self._attempts: dict[TopicPartition, int] = {}
+        self._next: dict[TopicPartition, int] = {}
+
+    async def run(self) -> None:
+        """Component entry point: consume until ``stop()``."""
+        pool, owns_pool = await open_pool(self._db)
+        self._pool = pool
+        producer = self._shared_producer or AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, client_id=f"kgo-{self.name}", enable_idempotence=True
+        )
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group_id,
+            client_id=f"kgo-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        try:
+            await self._inbox.create_tables(pool)
+            if producer is not self._shared_producer:
+                await producer.start()
+            self._processor = RecordProcessor(
+                self.consumer_name,
+                self.handler,
+                inbox=self._inbox,
+                pool=pool,
+                producer=producer,
+                metrics=self._metrics,
+                permanent_errors=self._permanent,
+            )
+            self._consumer = consumer
+            consumer.subscribe(self.topics, listener=_SeekToStoredPositions(self))
+            await consumer.start()
+            log.info("consumer started", consumer=self.consumer_name, topics=self.topics)
+            while not self._stopping.is_set():
+                await self._poll_once(consumer)
+        finally:
+            self._consumer = None
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            if producer is not self._shared_producer:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+            if owns_pool:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pool.close(), 5)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    async def _poll_once(self, consumer: AIOKafkaConsumer) -> None:
+        processor = self._processor
+        assert processor is not None
+        if self._unpositioned:
+            await self._seek_to_stored(consumer, set(self._unpositioned))
+        now = time.monotonic()
+        for tp in [tp for tp, at in self._retry_at.items() if at <= now]:
+            del self._retry_at[tp]
+            if tp in consumer.assignment() and tp not in self._unpositioned:
+                consumer.resume(tp)
+        wait = min([0.5, *(at - now for at in self._retry_at.values())])
+        batch = await consumer.getmany(
+            timeout_ms=max(10, int(wait * 1000)), max_records=self._max_records
+        )
+        for tp, records in batch.items():
+            for record in records:
+                if tp in self._retry_at or tp in self._unpositioned or self._stopping.is_set():
+                    break
+                if tp not in consumer.assignment():
+                    break
+                if await processor.process(record) is Outcome.RETRY:
+                    self._hold_back(consumer, tp, record.offset)
+                    break
+                self._attempts.pop(tp, None)
+                self._next[tp] = record.offset + 1
+        self._update_lag(consumer)
+
+    def _hold_back(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        attempts = self._attempts.get(tp, 0) + 1
+        self._attempts[tp] = attempts
+        delay = min(self._min_backoff * 2 ** (attempts - 1), self._max_backoff)
+        consumer.seek(tp, offset)
+        consumer.pause(tp)
+        self._retry_at[tp] = time.monotonic() + delay
+        self._metrics.consumer_retries.labels(self.consumer_name, tp.topic).inc()
+
+    async def _seek_to_stored(self, consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:
+        """Seek partitions to their stored positions (the beginning if none); resume them."""
+        assert self._pool is not None
+        tps &= consumer.assignment()
+        try:
+            stored = await self._inbox.positions(self._pool, [(t.topic, t.partition) for t in tps])
+            missing = [tp for tp in tps if (tp.topic, tp.partition) not in stored]
+            beginnings = await consumer.beginning_offsets(missing) if missing else {}
+        except Exception:
+            log.warning("cannot load stored positions yet", consumer=self.name, exc_info=True)
+            await asyncio.sleep(self._min_backoff)
+            return
+        for tp in tps:
+            offset = stored.get((tp.topic, tp.partition), beginnings.get(tp, 0))
+            consumer.seek(tp, offset)
+            self._next[tp] = offset
+            self._unpositioned.discard(tp)
+            if tp not in self._retry_at:
+                consumer.resume(tp)
+        log.info("partitions positioned from Postgres", consumer=self.name, positions=len(tps))
+
+    def _forget(self, revoked: set[TopicPartition]) -> None:
+        for tp in revoked:
+            self._unpositioned.discard(tp)
+            self._retry_at.pop(tp, None)
+            self._attempts.pop(tp, None)
+            self._next.pop(tp, None)
+
+    async def _hold_until_positioned(self, assigned: set[TopicPartition]) -> None:
+        consumer = self._consumer
+        if not assigned or consumer is None:
+            return
+        consumer.pause(*assigned)
+        self._unpositioned |= assigned
+        await self._seek_to_stored(consumer, set(assigned))
+
+    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None and tp in self._next:
+                self._metrics.consumer_lag.labels(
+                    self.consumer_name, tp.topic, str(tp.partition)
+                ).set(max(0, highwater - self._next[tp]))
+
+
+class _SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hold every newly assigned partition until it is seeked to its stored position."""
+
+    def __init__(self, owner: IdempotentConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._owner._forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._owner._hold_until_positioned(assigned)

@@ -1,0 +1,176 @@
+"""CloudEvents 1.0 over Kafka in binary mode: the attributes travel as ``ce_*`` headers, the
+event contract's JSON is the record value and the event's key is the record key.
+
+``encode`` is used by the relay, ``decode`` by every consumer. ``decode`` never lets a
+malformed record through: it raises :class:`EnvelopeError` with a short ``reason_code`` (used
+as a metric label and the ``kgo_dlq_reason_code`` header) and a readable ``reason``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from uuid import UUID, uuid5
+
+from pydantic import ValidationError
+
+from kgo_contracts.base import ContractEvent
+from kgo_contracts.registry import UnknownEventType, contract_for
+
+SPECVERSION: Final = "1.0"
+CONTENT_TYPE: Final = "application/json"
+#: Namespace of KGO's stable CloudEvents ids. Never change it: ids derived from it are how
+#: consumers recognise a republished event.
+KGO_EVENT_ID_NAMESPACE: Final = UUID("d8f16db0-e93b-578a-8316-58770428b302")
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    """One Kafka record ready to produce."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A decoded CloudEvent: its attributes and the validated contract event."""
+
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str
+    event: ContractEvent
+
+
+class EnvelopeError(ValueError):
+    """A record that is not a valid KGO CloudEvent; it belongs in the dead-letter topic."""
+
+    def __init__(self, reason_code: str, reason: str) -> None:
+        super().__init__(f"{reason_code}: {reason}")
+        self.reason_code = reason_code
+        self.reason = reason
+
+
+def default_topic(event: ContractEvent) -> str:
+    """The topic an event contract is published on."""
+    return type(event).topic
+
+
+def stable_event_id(originator_id: UUID | str, originator_version: int) -> str:
+    """The CloudEvents id of a stored event: the same stored event always gets the same id."""
+    return str(uuid5(KGO_EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}"))
+
+
+def encode(
+    event: ContractEvent,
+    *,
+    ce_id: str,
+    source: str,
+    topic_for: Callable[[ContractEvent], str] = default_topic,
+) -> OutgoingRecord:
+    """The Kafka record of ``event``; ``topic_for`` lets tests publish on their own topics."""
+    key = event.key()
+    headers = [
+        ("ce_specversion", SPECVERSION.encode()),
+        ("ce_id", ce_id.encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", event.ce_type().encode()),
+        ("ce_time", event.business_time().isoformat().encode()),
+        ("ce_subject", key.encode()),
+        ("content-type", CONTENT_TYPE.encode()),
+    ]
+    return OutgoingRecord(
+        topic=topic_for(event),
+        key=key.encode(),
+        value=event.model_dump_json().encode(),
+        headers=headers,
+    )
+
+
+def header_map(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
+    """Headers as text; the last value wins, like most Kafka clients read them."""
+    result: dict[str, str] = {}
+    for name, raw in headers:
+        if raw is None:
+            continue
+        try:
+            result[name] = raw.decode()
+        except UnicodeDecodeError:
+            raise EnvelopeError("bad_header", f"header {name!r} is not UTF-8") from None
+    return result
+
+
+def _required(attrs: dict[str, str], name: str) -> str:
+    value = attrs.get(name)
+    if not value:
+        raise EnvelopeError("missing_header", f"required header {name!r} is missing or empty")
+    return value
+
+
+def _validation_message(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
+    )
+
+
+def decode(headers: Iterable[tuple[str, bytes | None]], value: bytes | None) -> Envelope:
+    """Decode and validate a record; raises :class:`EnvelopeError` if it is not acceptable.
+
+    Reason codes: ``bad_specversion``, ``missing_header``, ``bad_header``,
+    ``bad_content_type``, ``unknown_type``, ``invalid_json``, ``contract_violation``.
+    """
+    attrs = header_map(headers)
+    specversion = attrs.get("ce_specversion")
+    if specversion != SPECVERSION:
+        raise EnvelopeError(
+            "bad_specversion", f"ce_specversion must be {SPECVERSION!r}, got {specversion!r}"
+        )
+    ce_id = _required(attrs, "ce_id")
+    source = _required(attrs, "ce_source")
+    ce_type = _required(attrs, "ce_type")
+    content_type = attrs.get("content-type", CONTENT_TYPE)
+    if content_type.split(";")[0].strip() != CONTENT_TYPE:
+        raise EnvelopeError("bad_content_type", f"content-type {content_type!r} is not JSON")
+    try:
+        contract = contract_for(ce_type)
+    except UnknownEventType as e:
+        raise EnvelopeError("unknown_type", str(e)) from None
+    if not value:
+        raise EnvelopeError("invalid_json", "the record has no value")
+    try:
+        event = contract.model_validate_json(value)
+    except ValidationError as e:
+        if any(err["type"] == "json_invalid" for err in e.errors()):
+            raise EnvelopeError("invalid_json", _validation_message(e)) from None
+        raise EnvelopeError(
+            "contract_violation", f"{ce_type} does not match its contract: {_validation_message(e)}"
+        ) from None
+    return Envelope(
+        id=ce_id,
+        source=source,
+        type=ce_type,
+        time=_time(attrs, event),
+        subject=attrs.get("ce_subject") or event.key(),
+        event=event,
+    )
+
+
+def _time(attrs: dict[str, str], event: ContractEvent) -> datetime:
+    raw = attrs.get("ce_time")
+    if raw is None:
+        return event.business_time()
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise EnvelopeError("bad_header", f"ce_time {raw!r} is not an RFC 3339 time") from None
+    if parsed.tzinfo is None:
+        raise EnvelopeError("bad_header", f"ce_time {raw!r} has no UTC offset")
+    return parsed

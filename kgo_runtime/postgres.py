@@ -1,0 +1,51 @@
+"""Small asyncpg helpers shared by the relay, the consumer and the service runtime."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import TypeAlias
+
+import asyncpg
+
+#: A pool, or a DSN to open one from.
+Database: TypeAlias = asyncpg.Pool | str
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def schema_name(schema: str) -> str:
+    """A validated, lower-case schema name, safe to put into SQL text unquoted."""
+    if not _IDENT.match(schema):
+        raise ValueError(f"not a plain Postgres identifier: {schema!r}")
+    return schema
+
+
+async def open_pool(db: Database, *, max_size: int = 4) -> tuple[asyncpg.Pool, bool]:
+    """The pool to use and whether the caller owns it (and must close it).
+
+    ``min_size=0`` makes the pool lazy: creating it never needs the server to be up.
+    """
+    if isinstance(db, asyncpg.Pool):
+        return db, False
+    return await asyncpg.create_pool(db, min_size=0, max_size=max_size), True
+
+
+async def ensure_schema(conn: asyncpg.Connection | asyncpg.Pool, schema: str) -> None:
+    """Create ``schema`` if it does not exist (eventsourcing needs it to exist first)."""
+    # A concurrent creator can win the race between the check and the insert.
+    with contextlib.suppress(asyncpg.UniqueViolationError):
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema_name(schema)}")
+
+
+async def create_tables(pool: asyncpg.Pool, ddl: str) -> None:
+    """Run idempotent DDL; a concurrent creator winning the race is fine."""
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute(ddl)
+    except (
+        asyncpg.UniqueViolationError,
+        asyncpg.DuplicateTableError,
+        asyncpg.DuplicateObjectError,
+    ):
+        pass

@@ -1,0 +1,298 @@
+"""The relay: publishes an eventsourcing application's stored events to Kafka in the order of
+its notification log, from a position kept in Postgres (``relay_positions``).
+
+No dual writes: commands only store events; the relay reads them back. A batch is produced
+(all records sent, then every delivery awaited) before its last notification id is stored,
+so a crash republishes at most one batch (at-least-once), under the same ``ce_id``s: each is
+derived from the stored event's originator id and version, and consumers drop repeats.
+One relay per name publishes at a time (a Postgres advisory lock); others wait on standby.
+The Postgres recorder's ``NOTIFY`` wakes the relay; it polls otherwise.
+
+Gaps: eventsourcing's default insert locks the events table, so ids commit in order and a
+gap is a rolled-back insert, passed at once. With ``POSTGRES_ENABLE_DB_FUNCTIONS=y`` there is
+no such lock and a gap may be a transaction in flight: the relay waits ``gap_grace`` for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Notification
+
+from kgo_contracts.base import ContractEvent
+from kgo_runtime.envelope import OutgoingRecord, default_topic, encode, stable_event_id
+from kgo_runtime.logging import get_logger
+from kgo_runtime.metrics import Metrics
+from kgo_runtime.postgres import Database, create_tables, open_pool, schema_name
+from kgo_runtime.producing import produce
+
+#: Maps a stored domain event to its published contract; ``None`` keeps it internal. Make it
+#: exhaustive (raise on a class it does not know): a ``None`` by mistake is never published.
+ToContract = Callable[[DomainEventProtocol[Any]], ContractEvent | None]
+
+#: Idempotent (the producer's own retries never duplicate), acknowledged by all replicas.
+PRODUCER_OPTIONS: dict[str, Any] = {
+    "enable_idempotence": True, "acks": "all", "linger_ms": 5, "max_batch_size": 256 * 1024
+}  # fmt: skip
+_LOCK_CLASS = 0x6B676F  # "kgo": the advisory lock namespace of relays
+
+log = get_logger(__name__)
+
+
+class _Stopped(Exception):
+    """stop() was called while the relay waited on standby."""
+
+
+class Relay:
+    """Event store → Kafka. Run it as a component (``run``/``stop``) or, in tests and tools,
+    as ``async with relay: await relay.drain()``."""
+
+    def __init__(
+        self,
+        app: Application[Any],
+        to_contract: ToContract,
+        *,
+        name: str,
+        source: str,
+        kafka_bootstrap: str,
+        db: Database,
+        schema: str = "public",
+        metrics: Metrics | None = None,
+        topic_for: Callable[[ContractEvent], str] = default_topic,
+        batch_size: int = 500,
+        poll_interval: float = 0.05,
+        gap_grace: float | None = None,
+    ) -> None:
+        self.name = f"relay:{name}"
+        self.relay_name = name
+        self._app = app
+        self._to_contract = to_contract
+        self._source = source
+        self._bootstrap = kafka_bootstrap
+        self._db = db
+        self._table = f"{schema_name(schema)}.relay_positions"
+        self._metrics = metrics or Metrics(service=name)
+        self._topic_for = topic_for
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        datastore = getattr(app.recorder, "datastore", None)
+        uses_db_functions = bool(getattr(datastore, "enable_db_functions", False))
+        self._gap_grace = gap_grace if gap_grace is not None else (1.0 if uses_db_functions else 0)
+        self._gaps: dict[int, float] = {}
+        #: eventsourcing's Postgres recorder NOTIFYs this channel when it stores events.
+        self._channel: str | None = getattr(app.recorder, "channel_name", None)
+        self._position = 0
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._pool: asyncpg.Pool | None = None
+        self._owns_pool = False
+        self._lock_conn: asyncpg.pool.PoolConnectionProxy | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._last_lag_check = 0.0
+
+    @property
+    def position(self) -> int:
+        """The last notification id delivered to Kafka and stored."""
+        return self._position
+
+    async def __aenter__(self) -> Relay:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Connect, become the only active relay of this name, load the stored position."""
+        try:
+            await self._open()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _open(self) -> None:
+        self._pool, self._owns_pool = await open_pool(self._db)
+        await create_tables(
+            self._pool,
+            f"CREATE TABLE IF NOT EXISTS {self._table} "
+            "(relay_name text PRIMARY KEY, position bigint NOT NULL)",
+        )
+        self._lock_conn = await self._pool.acquire()
+        await self._take_lock(self._lock_conn)
+        if self._channel:
+            await self._lock_conn.add_listener(self._channel, self._on_notify)
+        stored = await self._pool.fetchval(
+            f"SELECT position FROM {self._table} WHERE relay_name = $1", self.relay_name
+        )
+        self._position = int(stored or 0)
+        self._metrics.relay_position.labels(self.relay_name).set(self._position)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, client_id=f"kgo-{self.name}", **PRODUCER_OPTIONS
+        )
+        await self._producer.start()
+        log.info("relay open", relay=self.relay_name, position=self._position)
+
+    async def _take_lock(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
+        sql = "SELECT pg_try_advisory_lock($1, hashtext($2))"
+        if await conn.fetchval(sql, _LOCK_CLASS, self.relay_name):
+            return
+        log.info("relay on standby: another process holds it", relay=self.relay_name)
+        while not await conn.fetchval(sql, _LOCK_CLASS, self.relay_name):
+            if self._stopping.is_set():
+                raise _Stopped
+            await self._sleep(1.0)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Flush and close the producer, release the lock and (if ours) the pool."""
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            self._producer = None
+        if self._lock_conn is not None and self._pool is not None:
+            with contextlib.suppress(Exception):
+                if self._channel:
+                    await self._lock_conn.remove_listener(self._channel, self._on_notify)
+                await self._pool.release(self._lock_conn, timeout=2)
+            self._lock_conn = None
+        if self._pool is not None and self._owns_pool:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._pool.close(), 5)
+        self._pool = None
+
+    async def run(self) -> None:
+        """Component entry point: relay until ``stop()``. A failing batch is retried with
+        backoff; after a few failures in a row ``run`` raises so the supervisor reopens all."""
+        try:
+            await self.open()
+            await self._loop()
+        except _Stopped:
+            pass
+        finally:
+            await self.close()
+
+    async def _loop(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            if self._lock_conn is None or self._lock_conn.is_closed():
+                raise ConnectionError(f"relay {self.relay_name} lost its lock connection")
+            try:
+                moved = await self.relay_once()
+                await self._update_lag()
+            except Exception:
+                failures += 1
+                self._metrics.relay_errors.labels(self.relay_name).inc()
+                if failures >= 5:
+                    raise
+                log.warning("relay batch failed; retrying", relay=self.relay_name, exc_info=True)
+                await self._sleep(0.1 * 2**failures)
+                continue
+            failures = 0
+            if not moved:
+                await self._idle()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _idle(self) -> None:
+        timeout = 1.0 if self._channel and not self._gaps else self._poll_interval
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        self._wake.clear()
+
+    async def drain(self) -> int:
+        """Relay everything stored now; returns the number of notifications passed."""
+        total = 0
+        while moved := await self.relay_once():
+            total += moved
+        await self._update_lag(force=True)
+        return total
+
+    async def caught_up(self, timeout: float = 30.0) -> None:
+        """Wait until the running relay has delivered everything stored before this call."""
+        target = await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
+        deadline = time.monotonic() + timeout
+        while self._position < target:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"relay {self.relay_name} at {self._position} < {target}")
+            await asyncio.sleep(0.02)
+
+    async def relay_once(self) -> int:
+        """Relay one batch; returns how many notifications it passed (0: nothing new)."""
+        assert self._producer is not None, "open() the relay first"
+        last_id, records, internal = await asyncio.to_thread(self._read_batch, self._position)
+        if last_id is None:
+            return 0
+        await asyncio.gather(*await produce(self._producer, records))
+        await self._store_position(last_id)
+        moved = len(records) + internal
+        self._metrics.relay_events.labels(self.relay_name).inc(len(records))
+        self._metrics.relay_skipped.labels(self.relay_name).inc(internal)
+        return moved
+
+    def _read_batch(self, after: int) -> tuple[int | None, list[OutgoingRecord], int]:
+        """In a worker thread: select, admit past gaps, map and encode one batch."""
+        selected = self._app.recorder.select_notifications(after + 1, self._batch_size)
+        notifications = self._admit(after, selected)
+        records: list[OutgoingRecord] = []
+        for notification in notifications:
+            event = self._app.mapper.to_domain_event(notification)
+            contract = self._to_contract(event)
+            if contract is not None:
+                ce_id = stable_event_id(event.originator_id, event.originator_version)
+                records.append(
+                    encode(contract, ce_id=ce_id, source=self._source, topic_for=self._topic_for)
+                )
+        last_id = notifications[-1].id if notifications else None
+        return last_id, records, len(notifications) - len(records)
+
+    def _admit(self, after: int, selected: Sequence[Notification]) -> Sequence[Notification]:
+        """The notifications safe to relay now: stop at a gap younger than ``gap_grace``."""
+        if self._gap_grace <= 0:
+            return selected
+        expected = after + 1
+        now = time.monotonic()
+        for i, notification in enumerate(selected):
+            if notification.id != expected:
+                first_seen = self._gaps.setdefault(expected, now)
+                if now - first_seen < self._gap_grace:
+                    return selected[:i]
+                log.info("relay passing a gap", relay=self.relay_name, missing=expected)
+            expected = notification.id + 1
+        return selected
+
+    async def _store_position(self, position: int) -> None:
+        assert self._pool is not None
+        await self._pool.execute(
+            f"INSERT INTO {self._table} AS p (relay_name, position) VALUES ($1, $2) "
+            "ON CONFLICT (relay_name) DO UPDATE SET position = EXCLUDED.position "
+            "WHERE p.position < EXCLUDED.position",
+            self.relay_name,
+            position,
+        )
+        self._position = position
+        self._gaps = {k: v for k, v in self._gaps.items() if k > position}
+        self._metrics.relay_position.labels(self.relay_name).set(position)
+
+    async def _update_lag(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_lag_check < 0.5:
+            return
+        self._last_lag_check = now
+        max_id = await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
+        self._metrics.relay_lag.labels(self.relay_name).set(max(0, max_id - self._position))

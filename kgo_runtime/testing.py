@@ -1,0 +1,115 @@
+"""Helpers for integration tests on the shared Kafka broker and Postgres: every test run gets
+its own topics and its own schema, so tests can run beside each other and beside services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from kgo_runtime.postgres import schema_name
+
+
+def unique_name(prefix: str) -> str:
+    """``prefix`` plus a short random suffix, valid as a topic, group or schema name."""
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+async def create_topics(
+    bootstrap: str, names: Sequence[str], *, partitions: int = 3, timeout: float = 15.0
+) -> None:
+    """Create ``names`` and wait until every partition has a leader."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            described = await admin.describe_topics(list(names))
+            led = [
+                t
+                for t in described
+                if t["error_code"] == 0
+                and len(t["partitions"]) == partitions
+                and all(p["leader"] >= 0 for p in t["partitions"])
+            ]
+            if len(led) == len(names):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topics {names} have no leaders after {timeout}s")
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, names: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(names))
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def fresh_schema(database_url: str, prefix: str = "t") -> AsyncIterator[str]:
+    """A new empty schema in ``database_url``, dropped with everything in it afterwards."""
+    schema = schema_name(unique_name(prefix))
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        yield schema
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.close()
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, count: int, timeout: float = 30.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """At least ``count`` records of ``topic`` from the beginning (all partitions, no group),
+    in partition then offset order. Raises TimeoutError if fewer arrive in time."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await _partitions(bootstrap, topic)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        deadline = time.monotonic() + timeout
+        while len(records) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: {len(records)} of {count} records")
+            batch = await consumer.getmany(timeout_ms=200)
+            for part in batch.values():
+                records.extend(part)
+        # Whatever else is already there (duplicates, say) belongs to the answer too.
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                for part in (await consumer.getmany(tp, timeout_ms=200)).values():
+                    records.extend(part)
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if described["error_code"] != 0 or not described["partitions"]:
+        raise LookupError(f"topic {topic} not found")
+    return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]

@@ -1,0 +1,1 @@
+"""Merchant adapters: Postgres, Kafka and HTTP clients; domain events to public contracts."""

@@ -1,0 +1,1 @@
+"""Merchant application: commands that load aggregates, decide, and save atomically."""

@@ -1,0 +1,1 @@
+"""Merchant entry points: HTTP routes, Kafka handlers, CLI commands."""

@@ -1,0 +1,1 @@
+"""Missions adapters: Postgres, Kafka and HTTP clients; domain events to public contracts."""

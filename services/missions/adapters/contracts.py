@@ -1,0 +1,15 @@
+"""What the missions service publishes: its stored domain events mapped to the public contracts
+on ``kgo_contracts.topics.MISSIONS``. The relay calls :func:`to_contract` for every stored event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import DomainEventProtocol
+
+from kgo_contracts.base import ContractEvent
+
+
+def to_contract(event: DomainEventProtocol[Any]) -> ContractEvent | None:
+    """The public contract of ``event``, or None for an event internal to missions."""
+    return None

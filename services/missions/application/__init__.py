@@ -1,0 +1,1 @@
+"""Missions application: commands that load aggregates, decide, and save atomically."""

@@ -1,0 +1,1 @@
+"""Missions domain: aggregates, their events and rules, domain errors. No I/O."""

@@ -1,0 +1,1 @@
+"""Missions entry points: HTTP routes, Kafka handlers, CLI commands."""

@@ -1,0 +1,1 @@
+"""Projections adapters: the read models' Postgres tables and queries."""

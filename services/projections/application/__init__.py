@@ -1,0 +1,1 @@
+"""Projections application layer: handlers applying each consumed event to the read models."""

@@ -1,0 +1,1 @@
+"""Projections entry points: HTTP routes, Kafka handlers, CLI commands."""

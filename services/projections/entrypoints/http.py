@@ -1,0 +1,7 @@
+"""The projections service's HTTP routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/projections", tags=["projections"])

@@ -1,0 +1,1 @@
+"""Transit adapters: Postgres, Kafka and HTTP clients; domain events to public contracts."""

@@ -1,0 +1,1 @@
+"""Transit application: commands that load aggregates, decide, and save atomically."""

@@ -1,0 +1,1 @@
+"""Transit domain: aggregates, their events and rules, domain errors. No I/O."""

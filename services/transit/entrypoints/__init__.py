@@ -1,0 +1,1 @@
+"""Transit entry points: HTTP routes, Kafka handlers, CLI commands."""

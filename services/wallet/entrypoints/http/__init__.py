@@ -1,0 +1,47 @@
+"""The wallet's HTTP API (``/v1``).
+
+The bootstrap builds the app with :data:`API_METADATA`, calls :func:`install_error_handlers`
+and includes :func:`build_router`; routes reach the container as ``app.state.wallet``.
+Who may call which route: the table in :mod:`.auth`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from . import routes_payments, routes_residents, routes_tokens, routes_treasury
+from .problems import install_error_handlers
+
+__all__ = ["API_DESCRIPTION", "API_METADATA", "build_router", "install_error_handlers"]
+
+API_DESCRIPTION = (
+    "The only place a KGO balance changes. Every `/v1` route needs "
+    "`Authorization: Bearer <token>`; every write needs an `Idempotency-Key` header "
+    "(a retry with the same key and body gets the first answer, marked "
+    "`Idempotent-Replayed: true`). Coins are whole numbers. Errors are "
+    "`application/problem+json` with a stable `code`."
+)
+
+#: Everything ``FastAPI(...)`` takes to describe the API (title, version, tags).
+API_METADATA: dict[str, Any] = {
+    "title": "KGO wallet",
+    "version": "1.0.0",
+    "summary": "Balances of record of Khon Kaen's city token (KGO).",
+    "description": API_DESCRIPTION,
+    "openapi_tags": [
+        {"name": "treasury", "description": "The fixed supply: minted once, then handed over."},
+        {"name": "budgets", "description": "Programme budgets, funded by the municipality."},
+        {"name": "accounts", "description": "Residents' wallets, shops and the bus operator."},
+        {"name": "payments", "description": "Grants, spends and holds."},
+        {"name": "tokens", "description": "API tokens and their roles."},
+    ],
+}
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+    for module in (routes_treasury, routes_residents, routes_payments, routes_tokens):
+        router.include_router(module.router)
+    return router

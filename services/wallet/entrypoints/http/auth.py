@@ -1,0 +1,136 @@
+"""Who may call what: bearer tokens, roles, and the subject a token is bound to.
+
+Every ``/v1`` route needs ``Authorization: Bearer <token>`` (401 ``unauthenticated``
+otherwise); a role not in the route's column gets 403 ``forbidden``.
+
+| Route                                      | admin | oper | audit | payee | resid | servc |
+|--------------------------------------------|:-----:|:----:|:-----:|:-----:|:-----:|:-----:|
+| POST /v1/treasury/genesis                  |   x   |      |       |       |       |       |
+| GET  /v1/treasury/supply                   |   x   |      |   x   |       |       |       |
+| POST /v1/budgets                           |   x   |      |       |       |       |       |
+| GET  /v1/budgets, /v1/budgets/{programme}  |   x   | own¹ |   x   |       |       |       |
+| POST /v1/budgets/{programme}/allocations   |   x   |      |       |       |       |       |
+| POST /v1/budgets/{programme}/returns       |   x   |      |       |       |       |       |
+| POST /v1/payees                            |   x   |      |       |       |       |       |
+| POST /v1/residents                         |   x   |      |       |       |       |   x   |
+| GET  /v1/wallets/{wallet_id}               |   x   |      |   x   | own²  | own³  |   x   |
+| POST /v1/grants                            |       | own¹ |       |       |       |   x   |
+| POST /v1/spends, /v1/holds                 |       |      |       | own²  |       |   x   |
+| POST /v1/wallets/{w}/holds/{h}/capture     |       |      |       | own²  |       |   x   |
+| POST /v1/wallets/{w}/holds/{h}/release     |       |      |       | own²  |       |   x   |
+| POST /v1/tokens, DELETE /v1/tokens/{id}    |   x   |      |       |       |       |       |
+| GET  /v1/tokens                            |   x   |      |   x   |       |       |       |
+
+admin = ``municipal_admin``, oper = ``programme_operator``, audit = ``auditor``,
+resid = ``resident``, servc = ``service`` (another city service).
+¹ A programme operator's token may name a programme (its subject): it then grants only from
+  that programme's budget and reads only that budget. Without a subject: every programme.
+² A payee's subject is its shop or operator account id: it is the ``payee_id`` of every
+  payment it makes (a release without ``payee_id`` is made for it), and reads only itself.
+³ A resident's subject is its wallet id. Another wallet answers 403, decided before any lookup,
+  so the answer says nothing about whether that wallet exists.
+
+The idempotency scope of a write (the command's ``caller``) is ``<role>:<subject or name>``,
+so a rotated token of the same shop keeps its keys, and two shops can both use key "1".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from ...adapters.tokens import ApiToken
+from .problems import ProblemError
+
+_SLUG = re.compile(r"^[a-z0-9-]{2,40}$")
+
+
+class Role(StrEnum):
+    MUNICIPAL_ADMIN = "municipal_admin"
+    PROGRAMME_OPERATOR = "programme_operator"
+    AUDITOR = "auditor"
+    PAYEE = "payee"
+    RESIDENT = "resident"
+    SERVICE = "service"
+
+
+ROLE_NAMES = frozenset(role.value for role in Role)
+
+
+#: Roles whose tokens must name the account they act for.
+SUBJECT_IS_ACCOUNT = (Role.PAYEE, Role.RESIDENT)
+
+
+def check_subject(role: Role, subject: str | None) -> str | None:
+    """The subject a token of ``role`` may carry, normalised; ValueError if it may not."""
+    if role in SUBJECT_IS_ACCOUNT:
+        if subject is None:
+            raise ValueError(f"a {role} token needs its account id as subject")
+        try:
+            return str(UUID(subject))
+        except ValueError:
+            raise ValueError(f"a {role} token's subject is an account id (a UUID)") from None
+    if role is Role.PROGRAMME_OPERATOR and subject is not None and not _SLUG.match(subject):
+        raise ValueError("a programme operator's subject is a programme slug")
+    return subject
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    token_id: UUID
+    role: Role
+    name: str
+    subject: str | None
+
+    @property
+    def caller(self) -> str:
+        return f"{self.role}:{self.subject or self.name}"
+
+
+def unauthenticated(detail: str) -> ProblemError:
+    return ProblemError(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(detail: str) -> ProblemError:
+    return ProblemError(403, "forbidden", detail)
+
+
+def principal_of(token: ApiToken | None) -> Principal:
+    """The principal a stored token stands for; 401 for no token or a role no longer known."""
+    if token is None or token.role not in ROLE_NAMES:
+        raise unauthenticated("the API token is unknown or revoked")
+    return Principal(token.token_id, Role(token.role), token.name, token.subject)
+
+
+# --- what a principal bound to a subject may touch -------------------------------------------
+
+
+def require_programme(principal: Principal, programme: str) -> None:
+    if principal.role is Role.PROGRAMME_OPERATOR and principal.subject not in (None, programme):
+        raise forbidden(f"this token acts for programme {principal.subject!r} only")
+
+
+def require_payee(principal: Principal, payee_id: UUID | None) -> UUID | None:
+    """The payee of a payment: a payee token's own account, whatever else was asked."""
+    if principal.role is not Role.PAYEE:
+        return payee_id
+    own = _own_account(principal)
+    if payee_id not in (None, own):
+        raise forbidden("a payee token takes payments for its own account only")
+    return own
+
+
+def require_reader_of(principal: Principal, account_id: UUID) -> None:
+    if principal.role in SUBJECT_IS_ACCOUNT and _own_account(principal) != account_id:
+        raise forbidden("this token may read its own account only")
+
+
+def _own_account(principal: Principal) -> UUID:
+    try:
+        return UUID(str(principal.subject))
+    except ValueError:
+        raise forbidden("this token is not bound to an account") from None

@@ -1,0 +1,152 @@
+"""What a route gets from its request: the wallet's container, the authenticated caller and,
+for a write, its idempotency key and a way to submit the command.
+
+A write's dependencies run in this order, so the answer names the first thing wrong:
+401 (no token), 403 (wrong role), 415 (a body that is not JSON), 400 (no Idempotency-Key),
+then 422 (the body). Only a body that is not even JSON is refused before the token is read:
+FastAPI parses the body before it resolves dependencies.
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI reads the annotations of the
+# dependencies made in closures below at runtime, and a string could not name ``roles``.
+
+import email.message
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ...application.commands import Command
+from ..container import WalletContainer, business_now
+from .auth import Principal, Role, forbidden, principal_of, unauthenticated
+from .problems import IDEMPOTENCY_HEADER, ProblemError, outcome_response
+
+log = logging.getLogger(__name__)
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="kgo_...",
+    description="A wallet API token (`kgo wallet token create`, or POST /v1/tokens).",
+)
+
+
+def wallet(request: Request) -> WalletContainer:
+    container: WalletContainer | None = getattr(request.app.state, "wallet", None)
+    if container is None:
+        raise ProblemError(
+            503,
+            "not_ready",
+            "the wallet is still starting; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    return container
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise unauthenticated("send an API token as 'Authorization: Bearer <token>'")
+    return principal_of(await wallet(request).tokens.authenticate(credentials.credentials))
+
+
+def allow(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, if its role is one of ``roles``; 403 otherwise."""
+
+    async def allowed(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.role not in roles:
+            raise forbidden(f"a {principal.role} token may not do this")
+        return principal
+
+    return allowed
+
+
+@dataclass(frozen=True)
+class Reader:
+    wallet: WalletContainer
+    principal: Principal
+
+
+def reader(*roles: Role) -> Callable[..., Awaitable[Reader]]:
+    async def read_context(
+        request: Request, principal: Annotated[Principal, Depends(allow(*roles))]
+    ) -> Reader:
+        return Reader(wallet(request), principal)
+
+    return read_context
+
+
+def json_only(request: Request) -> None:
+    """415 for a body sent as anything but JSON (no body at all is left to the schema)."""
+    if request.headers.get("content-length", "0") == "0" and not request.headers.get(
+        "transfer-encoding"
+    ):
+        return
+    message = email.message.Message()
+    message["content-type"] = request.headers.get("content-type", "")
+    subtype = message.get_content_subtype()
+    if message.get_content_maintype() != "application" or not (
+        subtype == "json" or subtype.endswith("+json")
+    ):
+        raise ProblemError(415, "unsupported_media_type", "send the body as application/json")
+
+
+def idempotency_key(
+    key: Annotated[
+        str,
+        Header(
+            alias=IDEMPOTENCY_HEADER,
+            pattern=r"^[\x21-\x7e]{1,128}$",
+            description="1 to 128 visible ASCII characters, unique per request of this caller; "
+            "a retry with the same key and body gets the first answer.",
+        ),
+    ],
+) -> str:
+    """The write's key. Missing or malformed, it is answered 400 (see problems.py)."""
+    return key
+
+
+@dataclass(frozen=True)
+class Writer:
+    wallet: WalletContainer
+    principal: Principal
+    idempotency_key: str
+
+    def stamp(self) -> dict[str, Any]:
+        """The fields every command carries: the key, its scope, and the business time."""
+        return {
+            "idempotency_key": self.idempotency_key,
+            "caller": self.principal.caller,
+            "at": business_now(),
+        }
+
+    async def submit(self, command: Command) -> Response:
+        try:
+            outcome = await self.wallet.bus.submit(command)
+        except Exception as error:
+            log.warning("command %s not decided: %s", command.name, type(error).__name__)
+            raise ProblemError(
+                503,
+                "ledger_unavailable",
+                "the wallet could not decide this now; retry with the same Idempotency-Key",
+                headers={"Retry-After": "1"},
+            ) from error
+        return outcome_response(outcome)
+
+
+def writer(*roles: Role) -> Callable[..., Awaitable[Writer]]:
+    async def write_context(
+        request: Request,
+        principal: Annotated[Principal, Depends(allow(*roles))],
+        _json: Annotated[None, Depends(json_only)],
+        key: Annotated[str, Depends(idempotency_key)],
+    ) -> Writer:
+        return Writer(wallet(request), principal, key)
+
+    return write_context

@@ -1,0 +1,76 @@
+"""Coins moving to and from residents: grants, spends, and holds (place, capture, release).
+
+A payee token pays only itself (403 otherwise); a service token may name any payee. The
+request bodies carry exactly the fields of their commands.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends
+from fastapi.responses import Response
+
+from ...application.commands import CaptureHold, Grant, PlaceHold, ReleaseHold, Spend
+from .api_models import CaptureRequest, GrantRequest, HoldRequest, ReleaseRequest, SpendRequest
+from .auth import Role, require_payee, require_programme
+from .context import Writer, writer
+from .problems import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+
+Payer = Annotated[Writer, Depends(writer(Role.PAYEE, Role.SERVICE))]
+
+
+@router.post("/grants", status_code=201, tags=["payments"])
+async def grant(
+    body: GrantRequest,
+    write: Annotated[Writer, Depends(writer(Role.PROGRAMME_OPERATOR, Role.SERVICE))],
+) -> Response:
+    """Grant coins from a programme budget to a resident. An exhausted budget answers 409
+    `budget_exhausted`, and the refusal is recorded on the budget."""
+    require_programme(write.principal, body.programme)
+    return await write.submit(Grant(**write.stamp(), **body.model_dump()))
+
+
+@router.post("/spends", status_code=201, tags=["payments"])
+async def spend(body: SpendRequest, write: Payer) -> Response:
+    """Pay a shop or the bus operator from a resident's wallet (409 `insufficient_funds`)."""
+    require_payee(write.principal, body.payee_id)
+    return await write.submit(Spend(**write.stamp(), **body.model_dump()))
+
+
+@router.post("/holds", status_code=201, tags=["payments"])
+async def place_hold(body: HoldRequest, write: Payer) -> Response:
+    """Set coins aside for a payee until captured, released, or expired."""
+    require_payee(write.principal, body.payee_id)
+    ttl = body.ttl_seconds or write.wallet.settings.default_hold_ttl_seconds
+    return await write.submit(
+        PlaceHold(**write.stamp(), **body.model_dump() | {"ttl_seconds": ttl})
+    )
+
+
+@router.post("/wallets/{wallet_id}/holds/{hold_id}/capture", tags=["payments"])
+async def capture_hold(
+    wallet_id: UUID, hold_id: UUID, body: CaptureRequest, write: Payer
+) -> Response:
+    """Take all of a hold (or `amount` of it) for its payee; the rest goes back to the wallet."""
+    require_payee(write.principal, body.payee_id)
+    return await write.submit(
+        CaptureHold(**write.stamp(), wallet_id=wallet_id, hold_id=hold_id, **body.model_dump())
+    )
+
+
+@router.post("/wallets/{wallet_id}/holds/{hold_id}/release", tags=["payments"])
+async def release_hold(
+    wallet_id: UUID,
+    hold_id: UUID,
+    write: Payer,
+    body: Annotated[ReleaseRequest | None, Body()] = None,
+) -> Response:
+    """Give a hold's coins back to the wallet. The body may be omitted."""
+    payee_id = require_payee(write.principal, body.payee_id if body else None)
+    return await write.submit(
+        ReleaseHold(**write.stamp(), wallet_id=wallet_id, hold_id=hold_id, payee_id=payee_id)
+    )

@@ -1,0 +1,159 @@
+"""The relay's reading side on in-memory persistence: what it publishes for each stored event,
+what it passes over, and how it treats gaps in the notification log."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, DomainEventProtocol, event
+from eventsourcing.persistence import Notification
+
+from kgo_contracts.base import ContractEvent
+from kgo_contracts.missions import MissionCompleted
+from kgo_runtime.envelope import decode, stable_event_id
+from kgo_runtime.metrics import Metrics
+from kgo_runtime.relay import Relay
+
+pytestmark = pytest.mark.unit
+
+BANGKOK = timezone(timedelta(hours=7))
+
+
+class Resident(Aggregate):
+    """A test-only aggregate whose completions are published as MissionCompleted."""
+
+    @event("Registered")
+    def __init__(self) -> None:
+        self.completed = 0
+
+    @event("MissionCompleted")
+    def complete(self, mission_id: uuid.UUID, reward: int, occurred_at: datetime) -> None:
+        self.completed += 1
+
+
+def to_contract(stored: DomainEventProtocol[Any]) -> ContractEvent | None:
+    if isinstance(stored, Resident.MissionCompleted):
+        return MissionCompleted(
+            completion_id=uuid.uuid5(stored.originator_id, str(stored.originator_version)),
+            wallet_id=stored.originator_id,
+            mission_id=stored.mission_id,
+            programme="welcome",
+            period="2022-06",
+            reward=stored.reward,
+            occurred_at=stored.occurred_at,
+        )
+    return None
+
+
+def stored_residents(app: Application[uuid.UUID], residents: int, completions: int) -> None:
+    for _ in range(residents):
+        resident = Resident()
+        for i in range(completions):
+            resident.complete(uuid.uuid4(), 10 + i, datetime(2022, 6, 9, 8, i, tzinfo=BANGKOK))
+        app.save(resident)
+
+
+def relay_for(app: Application[uuid.UUID], **options: Any) -> Relay:
+    return Relay(
+        app,
+        to_contract,
+        name="test",
+        source="/kgo/missions",
+        kafka_bootstrap="127.0.0.1:1",
+        db="postgresql://nobody@127.0.0.1:1/none",
+        metrics=Metrics("test"),
+        **options,
+    )
+
+
+def test_a_batch_publishes_contract_events_and_passes_internal_ones() -> None:
+    app: Application[uuid.UUID] = Application()
+    stored_residents(app, residents=2, completions=3)
+    relay = relay_for(app, batch_size=100)
+
+    last_id, records, internal = relay._read_batch(0)
+
+    assert last_id == 8
+    assert internal == 2  # the two Registered events
+    assert len(records) == 6
+    notifications = app.recorder.select_notifications(1, 100)
+    expected_ids = [
+        stable_event_id(n.originator_id, n.originator_version)
+        for n in notifications
+        if n.topic.endswith("MissionCompleted")
+    ]
+    envelopes = [decode(r.headers, r.value) for r in records]
+    assert [e.id for e in envelopes] == expected_ids
+    assert all(e.source == "/kgo/missions" for e in envelopes)
+    assert all(r.key == e.subject.encode() for r, e in zip(records, envelopes, strict=True))
+
+
+def test_batches_follow_the_position_and_the_batch_size() -> None:
+    app: Application[uuid.UUID] = Application()
+    stored_residents(app, residents=3, completions=4)  # 15 notifications
+    relay = relay_for(app, batch_size=4)
+
+    seen: list[str] = []
+    position = 0
+    while True:
+        last_id, records, _ = relay._read_batch(position)
+        if last_id is None:
+            break
+        assert last_id - position <= 4
+        seen += [decode(r.headers, r.value).id for r in records]
+        position = last_id
+
+    assert position == 15
+    assert len(seen) == len(set(seen)) == 12
+
+
+def test_reading_again_from_the_same_position_gives_the_same_ids() -> None:
+    app: Application[uuid.UUID] = Application()
+    stored_residents(app, residents=1, completions=5)
+    relay = relay_for(app)
+
+    first = [decode(r.headers, r.value).id for r in relay._read_batch(0)[1]]
+    again = [decode(r.headers, r.value).id for r in relay._read_batch(0)[1]]
+
+    assert first == again
+
+
+def notifications(*ids: int) -> list[Notification]:
+    blank = Notification(
+        id=0, originator_id=uuid.uuid4(), originator_version=1, topic="t", state=b""
+    )
+    return [replace(blank, id=i) for i in ids]
+
+
+def test_without_gap_grace_a_gap_is_passed_at_once() -> None:
+    relay = relay_for(Application(), gap_grace=0)
+    assert [n.id for n in relay._admit(0, notifications(1, 2, 4, 5))] == [1, 2, 4, 5]
+
+
+def test_a_young_gap_holds_back_what_follows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("kgo_runtime.relay.time.monotonic", lambda: clock[0])
+    relay = relay_for(Application(), gap_grace=1.0)
+
+    assert [n.id for n in relay._admit(0, notifications(1, 2, 4, 5))] == [1, 2]
+    clock[0] += 0.5
+    assert [n.id for n in relay._admit(2, notifications(4, 5))] == []
+    clock[0] += 0.6  # the missing id never came: a rolled-back insert
+    assert [n.id for n in relay._admit(2, notifications(4, 5))] == [4, 5]
+
+
+def test_a_gap_that_fills_in_is_relayed_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kgo_runtime.relay.time.monotonic", lambda: 5.0)
+    relay = relay_for(Application(), gap_grace=1.0)
+
+    assert [n.id for n in relay._admit(0, notifications(1, 3))] == [1]
+    assert [n.id for n in relay._admit(1, notifications(2, 3))] == [2, 3]
+
+
+def test_gap_grace_defaults_to_zero_for_in_memory_and_locked_inserts() -> None:
+    assert relay_for(Application())._gap_grace == 0
