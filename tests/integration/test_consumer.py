@@ -14,6 +14,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import asyncpg
@@ -24,7 +25,7 @@ from kgo_contracts.missions import MissionCompleted
 from kgo_contracts.topics import dlq
 from kgo_runtime.consumer import IdempotentConsumer
 from kgo_runtime.deadletter import PermanentError
-from kgo_runtime.envelope import Envelope, encode, header_map
+from kgo_runtime.envelope import Envelope, OutgoingRecord, encode, header_map
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.settings import InfraSettings
 from kgo_runtime.testing import create_topics, delete_topics, fresh_schema, read_topic, unique_name
@@ -38,16 +39,18 @@ BANGKOK = timezone(timedelta(hours=7))
 WALLET = uuid.UUID("00000000-0000-4000-8000-0000000000aa")
 
 
-def completion(reward: int) -> MissionCompleted:
-    return MissionCompleted(
+def good(reward: int, wallet: uuid.UUID = WALLET) -> OutgoingRecord:
+    """A well-formed completion record, under a new ce_id."""
+    event = MissionCompleted(
         completion_id=uuid.uuid4(),
-        wallet_id=WALLET,
+        wallet_id=wallet,
         mission_id=uuid.uuid4(),
         programme="welcome",
         period="2022-06",
         reward=reward,
         occurred_at=datetime(2022, 6, 9, 8, 30, tzinfo=BANGKOK),
     )
+    return encode(event, ce_id=str(uuid.uuid4()), source="/kgo/missions")
 
 
 class Grants:
@@ -93,26 +96,19 @@ async def topic() -> AsyncIterator[str]:
     await delete_topics(BOOTSTRAP, [name, dlq(name)])
 
 
-async def produce(topic: str, records: list[tuple[list[tuple[str, bytes]], bytes]]) -> None:
+async def produce(topic: str, records: list[OutgoingRecord]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
     await producer.start()
     try:
-        for headers, value in records:
-            await producer.send_and_wait(topic, value, key=str(WALLET).encode(), headers=headers)
+        for r in records:
+            await producer.send(topic, r.value, key=r.key, headers=r.headers)
+        await producer.flush()
     finally:
         await producer.stop()
 
 
-def good(reward: int, ce_id: str | None = None) -> tuple[list[tuple[str, bytes]], bytes]:
-    record = encode(completion(reward), ce_id=ce_id or str(uuid.uuid4()), source="/kgo/missions")
-    return record.headers, record.value
-
-
-def with_header(
-    record: tuple[list[tuple[str, bytes]], bytes], name: str, value: bytes
-) -> tuple[list[tuple[str, bytes]], bytes]:
-    headers, payload = record
-    return [(n, value if n == name else v) for n, v in headers], payload
+def with_header(record: OutgoingRecord, name: str, value: bytes) -> OutgoingRecord:
+    return replace(record, headers=[(n, value if n == name else v) for n, v in record.headers])
 
 
 async def wait_for_rows(schema: str, count: int, timeout: float = 30.0) -> list[asyncpg.Record]:
@@ -161,8 +157,10 @@ async def test_bad_records_are_dead_lettered_and_good_ones_apply_exactly_once(
     schema: str, topic: str
 ) -> None:
     first = good(10)
-    not_json = (first[0], b'{"completion_id": ')
-    amount_as_text = (first[0], json.dumps(json.loads(first[1]) | {"reward": "20"}).encode())
+    not_json = replace(first, value=b'{"completion_id": ')
+    amount_as_text = replace(
+        first, value=json.dumps(json.loads(first.value) | {"reward": "20"}).encode()
+    )
     await produce(
         topic,
         [
@@ -204,7 +202,7 @@ async def test_bad_records_are_dead_lettered_and_good_ones_apply_exactly_once(
         6: "unlucky_reward",
     }
     assert "reward" in header_map(by_offset[3].headers)["kgo_dlq_reason"]
-    assert by_offset[1].value == not_json[1]
+    assert by_offset[1].value == not_json.value
     assert by_offset[1].key == str(WALLET).encode()
     attrs = header_map(by_offset[6].headers)
     assert attrs["kgo_dlq_source_topic"] == topic
@@ -247,12 +245,6 @@ async def test_bad_records_are_dead_lettered_and_good_ones_apply_exactly_once(
     assert await stored_next_offset(schema, name, topic) == 9
 
 
-def keyed(reward: int) -> tuple[list[tuple[str, bytes]], bytes]:
-    event = completion(reward).model_copy(update={"wallet_id": uuid.uuid4()})
-    record = encode(event, ce_id=str(uuid.uuid4()), source="/kgo/missions")
-    return record.headers, record.value
-
-
 async def test_processes_sharing_a_group_apply_each_event_once_across_rebalances(
     schema: str,
 ) -> None:
@@ -261,16 +253,8 @@ async def test_processes_sharing_a_group_apply_each_event_once_across_rebalances
     conn = await asyncpg.connect(DSN)
     await conn.execute(f"ALTER TABLE {schema}.grants DROP CONSTRAINT grants_pkey")
     try:
-        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
-        await producer.start()
-        try:
-            for reward in range(100, 400):  # none the handler refuses or stumbles on
-                headers, value = keyed(reward)
-                key = json.loads(value)["wallet_id"].encode()
-                await producer.send(topic, value, key=key, headers=headers)
-            await producer.flush()
-        finally:
-            await producer.stop()
+        # Rewards the handler neither refuses nor stumbles on, to many wallets (all partitions).
+        await produce(topic, [good(reward, uuid.uuid4()) for reward in range(100, 400)])
 
         name = unique_name("grants")
         first_metrics, second_metrics = Metrics("wallet"), Metrics("wallet")

@@ -11,5 +11,9 @@ from kgo_contracts.base import ContractEvent
 
 
 def to_contract(event: DomainEventProtocol[Any]) -> ContractEvent | None:
-    """The public contract of ``event``, or None for an event internal to merchant."""
-    return None
+    """The public contract of ``event``, or None for an event internal to merchant.
+
+    Exhaustive on purpose: an event class not handled here stops the relay with an error
+    instead of being silently left unpublished.
+    """
+    raise TypeError(f"merchant: no public mapping for {type(event).__qualname__}")

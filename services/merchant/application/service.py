@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 
 
 class MerchantApplication(Application[UUID]):
-    """Merchant' event store. ``name`` is pinned: it names the table (``merchant_events``) and the
-    env keys (``MERCHANT_...``), so renaming the class never moves the data."""
+    """The merchant service's event store.
 
-    name: ClassVar[str] = "merchant"  # type: ignore[misc]
+    ``name`` is pinned: it names the events table (``merchant_events``) and the prefix of the
+    eventsourcing env keys (``MERCHANT_AGGREGATE_CACHE_MAXSIZE``...), so renaming the class never
+    moves the data.
+    """
+
+    name = "merchant"

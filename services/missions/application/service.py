@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 
 
 class MissionsApplication(Application[UUID]):
-    """Missions' event store. ``name`` is pinned: it names the table (``missions_events``) and the
-    env keys (``MISSIONS_...``), so renaming the class never moves the data."""
+    """The missions service's event store.
 
-    name: ClassVar[str] = "missions"  # type: ignore[misc]
+    ``name`` is pinned: it names the events table (``missions_events``) and the prefix of the
+    eventsourcing env keys (``MISSIONS_AGGREGATE_CACHE_MAXSIZE``...), so renaming the class never
+    moves the data.
+    """
+
+    name = "missions"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.application import Application
 
 
 class TransitApplication(Application[UUID]):
-    """Transit' event store. ``name`` is pinned: it names the table (``transit_events``) and the
-    env keys (``TRANSIT_...``), so renaming the class never moves the data."""
+    """The transit service's event store.
 
-    name: ClassVar[str] = "transit"  # type: ignore[misc]
+    ``name`` is pinned: it names the events table (``transit_events``) and the prefix of the
+    eventsourcing env keys (``TRANSIT_AGGREGATE_CACHE_MAXSIZE``...), so renaming the class never
+    moves the data.
+    """
+
+    name = "transit"

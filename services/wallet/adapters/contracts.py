@@ -12,6 +12,8 @@ from kgo_contracts import wallet as contracts
 from kgo_contracts.base import ContractEvent
 
 from ..domain.account import Account
+from ..domain.identity import IdentityClaim
+from ..domain.receipt import CommandReceipt
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 _BY_NAME: dict[str, type[contracts.WalletEvent]] = {
@@ -20,9 +22,12 @@ _BY_NAME: dict[str, type[contracts.WalletEvent]] = {
 
 
 def to_contract(event: Any) -> ContractEvent | None:
-    """The published contract for a stored wallet event, or None for an internal one."""
-    if not isinstance(event, Account.Event):
+    """The published contract for a stored wallet event, or None for an internal one. An
+    event of any other kind is a programming error: it must never pass unpublished."""
+    if isinstance(event, CommandReceipt.Event | IdentityClaim.Event):
         return None
+    if not isinstance(event, Account.Event):
+        raise TypeError(f"no contract mapping for stored event {type(event).__qualname__}")
     fields = {k: v for k, v in event.__dict__.items() if k not in _BASE_FIELDS}
     if isinstance(event, Account.Opened):
         fields["account_kind"] = fields.pop("kind")
