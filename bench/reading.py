@@ -67,7 +67,7 @@ def _target(rows: Sequence[Row]) -> str:
         needed = TARGET_RATIO * top.raw_rate
         line += (
             f" Half the raw rate at {top.concurrency} callers is {needed:,.0f}/s: at most "
-            f"{1e6 / needed:,.0f} µs of writer time per command, against "
+            f"{1e6 / needed:,.0f} µs of wall time per command through the one writer, against "
             f"{1e6 / top.rate:,.0f} µs now."
         )
     return line

@@ -1,6 +1,6 @@
 """Run every measurement once on this machine, print the table and write BENCHMARKS.md.
 
-uv run python -m bench.run            # about 3 minutes
+uv run python -m bench.run            # under 3 minutes
 uv run python -m bench.run --quick    # about 30 seconds, for a smoke check
 """
 
@@ -62,7 +62,7 @@ def method(plan: Plan, relay_note: str | None, store: str) -> list[str]:
     )  # fmt: skip
     return [
         f"One process, one run. Every closed-loop scenario warms up for {plan.warmup:g} s, then "
-        f"counts operations started and finished within {plan.duration:g} s. Latency is per "
+        f"counts the operations that finish within the next {plan.duration:g} s. Latency is per "
         "operation as the caller sees it; p50/p99 by nearest rank.",
         "Raw Postgres: asyncpg, N connections and N workers, each transaction one autocommit "
         "INSERT of a ~300-byte row (uuid + bytea) into a table with a bigserial primary key; "

@@ -11,8 +11,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(infra_cmd.app, name="infra", help="Start, stop and inspect the local Kafka and PostgreSQL.")
-app.add_typer(schemas_cmd.app, name="schemas", help="Generate and check the published event contracts.")
+app.add_typer(
+    infra_cmd.app, name="infra", help="Start, stop and inspect the local Kafka and PostgreSQL."
+)
+app.add_typer(
+    schemas_cmd.app, name="schemas", help="Generate and check the published event contracts."
+)
 app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
 app.command("serve", help="Run one service (wallet, missions, merchant, transit, projections).")(
     serve_cmd.serve

@@ -57,16 +57,22 @@ async def prepare_treasury(settings: WalletSettings | None = None) -> list[str]:
         async def post(path: str, key: str, body: dict[str, object]) -> httpx.Response:
             response = await api.post(path, json=body, headers={"Idempotency-Key": key})
             if response.status_code >= 400 and response.json().get("code") not in (
-                "already_minted", "already_exists",
+                "already_minted",
+                "already_exists",
             ):
                 response.raise_for_status()
             return response
 
         await post("/v1/treasury/genesis", "platform-genesis", {})
         for programme, label, amount in DEFAULT_BUDGETS:
-            await post("/v1/budgets", f"platform-open-{programme}", {"programme": programme, "label": label})
             await post(
-                f"/v1/budgets/{programme}/allocations", f"platform-allocate-{programme}",
+                "/v1/budgets",
+                f"platform-open-{programme}",
+                {"programme": programme, "label": label},
+            )
+            await post(
+                f"/v1/budgets/{programme}/allocations",
+                f"platform-allocate-{programme}",
                 {"amount": amount, "memo": "initial allocation"},
             )
         supply = (await api.get("/v1/treasury/supply")).json()

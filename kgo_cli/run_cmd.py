@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 import typer
@@ -23,17 +24,23 @@ def _spawn(service: str, logs: Path) -> subprocess.Popen[bytes]:
     log = (logs / f"{service}.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "kgo_cli.main", "serve", service],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
-def _wait_ready(services: list[str], procs: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
+def _wait_ready(
+    services: list[str], procs: dict[str, subprocess.Popen[bytes]], timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     pending = set(services)
     while pending and time.monotonic() < deadline:
         for service in sorted(pending):
             if procs[service].poll() is not None:
-                raise RuntimeError(f"{service} exited with {procs[service].returncode}; see its log")
+                raise RuntimeError(
+                    f"{service} exited with {procs[service].returncode}; see its log"
+                )
             try:
                 ready = httpx.get(f"http://127.0.0.1:{SERVICE_PORTS[service]}/readyz", timeout=2)
             except httpx.HTTPError:
@@ -60,10 +67,13 @@ def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 def run(
-    services: list[str] = typer.Option(list(SERVICE_NAMES), "--service", "-s", help="Run only these."),
+    services: Annotated[
+        list[str] | None, typer.Option("--service", "-s", help="Run only these [default: all].")
+    ] = None,
     prepare: bool = typer.Option(True, help="Create the admin token and mint the supply once."),
     timeout: float = typer.Option(90.0, help="Seconds to wait for every service to be ready."),
 ) -> None:
+    services = services or list(SERVICE_NAMES)
     unknown = sorted(set(services) - set(SERVICE_NAMES))
     if unknown:
         typer.echo(f"unknown service(s): {', '.join(unknown)}", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+
 from kgo_contracts import compat, generate
 
 app = typer.Typer(no_args_is_help=True)

@@ -42,8 +42,12 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
         tokens = PostgresTokenStore(ctx.pool, schema=settings.database_schema)
         await tokens.create_tables()
         ctx.app.state.wallet = WalletContainer(
-            settings=settings, ledger=ledger, bus=bus, vault=vault_from(settings),
-            directory=directory, tokens=tokens,
+            settings=settings,
+            ledger=ledger,
+            bus=bus,
+            vault=vault_from(settings),
+            directory=directory,
+            tokens=tokens,
         )
         sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds)
         relay = ctx.relay(ledger, to_contract, topic_for=lambda _event: settings.events_topic)

@@ -37,8 +37,12 @@ class WalletProcess:
 
     def kgo(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "kgo_cli.main", *args], env=self.env, cwd=PROJECT_ROOT,
-            capture_output=True, text=True, timeout=120,
+            [sys.executable, "-m", "kgo_cli.main", *args],
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     def token(self, role: str, name: str, subject: str | None = None) -> str:
@@ -71,8 +75,11 @@ def wallet(topic: str, tmp_path: Path) -> Iterator[WalletProcess]:
     log = tmp_path / "wallet.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kgo_cli.main", "serve", "wallet"], env=env, cwd=PROJECT_ROOT,
-            stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "kgo_cli.main", "serve", "wallet"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -8,9 +8,9 @@ import asyncio
 import json
 import signal
 from collections import defaultdict
-from pathlib import Path
 from uuid import uuid4
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -31,10 +31,14 @@ def thai_national_id(first12: str) -> str:
 
 class Api:
     def __init__(self, url: str, token: str) -> None:
-        self.client = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        self.client = httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
 
     async def post(self, path: str, body: dict, key: str | None = None) -> httpx.Response:
-        return await self.client.post(path, json=body, headers={"Idempotency-Key": key or uuid4().hex})
+        return await self.client.post(
+            path, json=body, headers={"Idempotency-Key": key or uuid4().hex}
+        )
 
     async def get(self, path: str) -> httpx.Response:
         return await self.client.get(path)
@@ -42,8 +46,11 @@ class Api:
 
 async def read_all(topic: str, expected: int, timeout: float = 30) -> list:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=InfraSettings().kafka_bootstrap, group_id=f"e2e-{uuid4().hex}",
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=InfraSettings().kafka_bootstrap,
+        group_id=f"e2e-{uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     records = []
@@ -61,41 +68,79 @@ async def read_all(topic: str, expected: int, timeout: float = 30) -> list:
 async def test_a_residents_coins_from_genesis_to_the_noodle_shop(wallet):
     admin = Api(wallet.url, wallet.token("municipal_admin", "e2e-admin"))
     assert (await admin.post("/v1/treasury/genesis", {}, key="genesis")).status_code == 201
-    assert (await admin.post("/v1/treasury/genesis", {}, key="genesis")).headers.get("Idempotent-Replayed") == "true"
+    assert (await admin.post("/v1/treasury/genesis", {}, key="genesis")).headers.get(
+        "Idempotent-Replayed"
+    ) == "true"
     second = await admin.post("/v1/treasury/genesis", {})
     assert second.status_code == 409 and second.json()["code"] == "already_minted"
     assert second.headers["content-type"].startswith("application/problem+json")
 
     await admin.post("/v1/budgets", {"programme": "welcome", "label": "Welcome"})
     await admin.post("/v1/budgets/welcome/allocations", {"amount": 10_000})
-    resident = await admin.post("/v1/residents", {"national_id": thai_national_id("110170012345"), "phone": "+66 81 234 5678"})
+    resident = await admin.post(
+        "/v1/residents",
+        {"national_id": thai_national_id("110170012345"), "phone": "+66 81 234 5678"},
+    )
     assert resident.status_code == 201, resident.text
     wallet_id = resident.json()["wallet_id"]
-    again = await admin.post("/v1/residents", {"national_id": thai_national_id("110170012345"), "phone": "0899999999"})
+    again = await admin.post(
+        "/v1/residents", {"national_id": thai_national_id("110170012345"), "phone": "0899999999"}
+    )
     assert again.status_code == 409 and again.json()["code"] == "already_registered"
-    shop = (await admin.post("/v1/payees", {"kind": "shop", "external_ref": "shop-17", "label": "Noodles"})).json()
+    shop = (
+        await admin.post(
+            "/v1/payees", {"kind": "shop", "external_ref": "shop-17", "label": "Noodles"}
+        )
+    ).json()
 
     operator = Api(wallet.url, wallet.token("programme_operator", "e2e-operator", "welcome"))
-    grant = await operator.post("/v1/grants", {"programme": "welcome", "wallet_id": wallet_id, "amount": 1_000, "reason": "signup", "reference": "signup-1"})
+    grant = await operator.post(
+        "/v1/grants",
+        {
+            "programme": "welcome",
+            "wallet_id": wallet_id,
+            "amount": 1_000,
+            "reason": "signup",
+            "reference": "signup-1",
+        },
+    )
     assert grant.status_code == 201, grant.text
 
     till = Api(wallet.url, wallet.token("payee", "e2e-till", shop["account_id"]))
-    spends = await asyncio.gather(*(
-        till.post("/v1/spends", {"wallet_id": wallet_id, "payee_id": shop["account_id"], "amount": 50, "reference": f"bill-{i}"})
-        for i in range(100)
-    ))
+    spends = await asyncio.gather(
+        *(
+            till.post(
+                "/v1/spends",
+                {
+                    "wallet_id": wallet_id,
+                    "payee_id": shop["account_id"],
+                    "amount": 50,
+                    "reference": f"bill-{i}",
+                },
+            )
+            for i in range(100)
+        )
+    )
     codes = [r.status_code for r in spends]
     assert codes.count(201) == 20 and codes.count(409) == 80
 
     # malformed and unauthorised requests: clear 4xx problems, nothing accepted
-    for body in ({"wallet_id": wallet_id, "payee_id": shop["account_id"], "amount": 1.5, "reference": "x"},
-                 {"wallet_id": "not-a-uuid", "payee_id": shop["account_id"], "amount": 1, "reference": "x"},
-                 {"wallet_id": wallet_id, "payee_id": shop["account_id"], "amount": "5", "reference": "x"}):
+    for body in (
+        {"wallet_id": wallet_id, "payee_id": shop["account_id"], "amount": 1.5, "reference": "x"},
+        {"wallet_id": "not-a-uuid", "payee_id": shop["account_id"], "amount": 1, "reference": "x"},
+        {"wallet_id": wallet_id, "payee_id": shop["account_id"], "amount": "5", "reference": "x"},
+    ):
         bad = await till.post("/v1/spends", body)
         assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
-    raw = await till.client.post("/v1/spends", content=b"{not json", headers={"Idempotency-Key": "x", "content-type": "application/json"})
+    raw = await till.client.post(
+        "/v1/spends",
+        content=b"{not json",
+        headers={"Idempotency-Key": "x", "content-type": "application/json"},
+    )
     assert 400 <= raw.status_code < 500
-    assert (await httpx.AsyncClient(base_url=wallet.url).post("/v1/spends", json={})).status_code == 401
+    assert (
+        await httpx.AsyncClient(base_url=wallet.url).post("/v1/spends", json={})
+    ).status_code == 401
 
     balance = (await admin.get(f"/v1/wallets/{wallet_id}")).json()
     assert (balance["available"], balance["held"]) == (0, 0)
@@ -104,7 +149,9 @@ async def test_a_residents_coins_from_genesis_to_the_noodle_shop(wallet):
     records = await read_all(wallet.topic, expected=1)
     await asyncio.sleep(1)
     records = await read_all(wallet.topic, expected=10_000, timeout=5)
-    validators = {p.stem: Draft202012Validator(json.loads(p.read_text())) for p in SCHEMAS.glob("*.json")}
+    validators = {
+        p.stem: Draft202012Validator(json.loads(p.read_text())) for p in SCHEMAS.glob("*.json")
+    }
     per_key = defaultdict(list)
     folded_input = []
     for record in records:
@@ -124,7 +171,36 @@ async def test_a_residents_coins_from_genesis_to_the_noodle_shop(wallet):
     assert ledger.minted == 1_000_000
     assert (ledger.balances[wallet_id].available, ledger.balances[wallet_id].held) == (0, 0)
     assert ledger.balances[shop["account_id"]].available == 1_000
-    assert not any(k in json.dumps(p) for _, _, p in folded_input for k in ("national_id", "phone", "0812345678"))
+    assert not any(
+        k in json.dumps(p)
+        for _, _, p in folded_input
+        for k in ("national_id", "phone", "0812345678")
+    )
+
+    # personal data is stored only sealed: not in any stored event, not in any table
+    schema = wallet.env["WALLET_DATABASE_SCHEMA"]
+    conn = await asyncpg.connect(InfraSettings().database_url("wallet"))
+    try:
+        tables = [
+            r["table_name"]
+            for r in await conn.fetch(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema
+            )
+        ]
+        for table in tables:
+            dump = await conn.fetchval(
+                f"SELECT coalesce(string_agg(t::text, ''), '') FROM {schema}.{table} t"
+            )
+            stored = await conn.fetch(f"SELECT * FROM {schema}.{table}")
+            blob = dump + "".join(
+                bytes(v).decode("utf8", "replace")
+                for r in stored
+                for v in r.values()
+                if isinstance(v, bytes | memoryview)
+            )
+            assert thai_national_id("110170012345") not in blob and "812345678" not in blob, table
+    finally:
+        await conn.close()
 
     rebuilt = wallet.kgo("wallet", "rebuild", "--wait", "10")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
@@ -139,11 +215,38 @@ async def test_an_unanswered_hold_expires_and_returns_the_coins(wallet):
     await admin.post("/v1/treasury/genesis", {})
     await admin.post("/v1/budgets", {"programme": "welcome", "label": "Welcome"})
     await admin.post("/v1/budgets/welcome/allocations", {"amount": 1_000})
-    wallet_id = (await admin.post("/v1/residents", {"national_id": thai_national_id("310170012345"), "phone": "0811111111"})).json()["wallet_id"]
+    wallet_id = (
+        await admin.post(
+            "/v1/residents",
+            {"national_id": thai_national_id("310170012345"), "phone": "0811111111"},
+        )
+    ).json()["wallet_id"]
     service = Api(wallet.url, wallet.token("service", "e2e-missions"))
-    await service.post("/v1/grants", {"programme": "welcome", "wallet_id": wallet_id, "amount": 100, "reason": "signup", "reference": "s"})
-    shop = (await admin.post("/v1/payees", {"kind": "operator", "external_ref": "citybus", "label": "City Bus"})).json()
-    hold = await service.post("/v1/holds", {"wallet_id": wallet_id, "payee_id": shop["account_id"], "amount": 50, "reference": "trip-1", "ttl_seconds": 5})
+    await service.post(
+        "/v1/grants",
+        {
+            "programme": "welcome",
+            "wallet_id": wallet_id,
+            "amount": 100,
+            "reason": "signup",
+            "reference": "s",
+        },
+    )
+    shop = (
+        await admin.post(
+            "/v1/payees", {"kind": "operator", "external_ref": "citybus", "label": "City Bus"}
+        )
+    ).json()
+    hold = await service.post(
+        "/v1/holds",
+        {
+            "wallet_id": wallet_id,
+            "payee_id": shop["account_id"],
+            "amount": 50,
+            "reference": "trip-1",
+            "ttl_seconds": 5,
+        },
+    )
     assert hold.status_code == 201, hold.text
     assert (await admin.get(f"/v1/wallets/{wallet_id}")).json()["held"] == 50
     for _ in range(40):
@@ -152,5 +255,8 @@ async def test_an_unanswered_hold_expires_and_returns_the_coins(wallet):
         if balance["held"] == 0:
             break
     assert (balance["available"], balance["held"]) == (100, 0)
-    capture = await service.post(f"/v1/wallets/{wallet_id}/holds/{hold.json()['hold_id']}/capture", {"payee_id": shop["account_id"]})
+    capture = await service.post(
+        f"/v1/wallets/{wallet_id}/holds/{hold.json()['hold_id']}/capture",
+        {"payee_id": shop["account_id"]},
+    )
     assert capture.status_code in (404, 409)

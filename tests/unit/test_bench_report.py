@@ -79,8 +79,8 @@ def test_a_missed_target_is_turned_into_a_time_budget_per_command() -> None:
     slow = Row("wallet spends (batched)", 32, 1000, raw_rate=4500, wallet=True)
     target = reading([slow], Memory(peak_rss_mib=1))[0]
     assert target.endswith(
-        "Half the raw rate at 32 callers is 2,250/s: at most 444 µs of writer time per "
-        "command, against 1,000 µs now."
+        "Half the raw rate at 32 callers is 2,250/s: at most 444 µs of wall time per "
+        "command through the one writer, against 1,000 µs now."
     )
 
 

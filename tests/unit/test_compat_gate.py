@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kgo_contracts import compat, generate
 from typer.testing import CliRunner
 
 from kgo_cli.schemas_cmd import app
+from kgo_contracts import compat, generate
 
 pytestmark = pytest.mark.unit
 

@@ -7,11 +7,12 @@ import re
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from kgo_contracts import topics
 from kgo_contracts.base import ContractEvent
 from kgo_contracts.examples import examples, examples_of
 from kgo_contracts.registry import ALL_EVENTS, BY_CE_TYPE
-from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 

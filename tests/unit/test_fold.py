@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+
 from kgo_contracts.examples import KIND, example_ce_id, wallet_story
 from kgo_contracts.fold import EFFECTS, FoldError, Ledger, fold, wire_name
 from kgo_contracts.wallet import WALLET_EVENTS

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from jsonschema.validators import Draft7Validator, Draft202012Validator
+
 from kgo_contracts import generate
 from kgo_contracts.asyncapi import DLQ_HEADERS
 from kgo_contracts.examples import examples

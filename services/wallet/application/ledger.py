@@ -143,7 +143,7 @@ class WalletLedger(Application[UUID]):
 
     def account(self, account_id: UUID) -> Account | None:
         try:
-            aggregate = self.repository.get(account_id)
+            aggregate: Any = self.repository.get(account_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, Account) else None

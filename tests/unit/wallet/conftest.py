@@ -25,10 +25,14 @@ class Treasury:
         self.now = T0
         assert self.run(c.MintGenesis).status == 201
 
-    def cmd(self, cls: type[c.Command], caller: str = "admin", key: str | None = None, **kw: Any) -> c.Command:
+    def cmd(
+        self, cls: type[c.Command], caller: str = "admin", key: str | None = None, **kw: Any
+    ) -> c.Command:
         return cls(idempotency_key=key or f"k{next(self.keys)}", caller=caller, at=self.now, **kw)
 
-    def run(self, cls: type[c.Command], caller: str = "admin", key: str | None = None, **kw: Any) -> c.Outcome:
+    def run(
+        self, cls: type[c.Command], caller: str = "admin", key: str | None = None, **kw: Any
+    ) -> c.Outcome:
         return self.ledger.execute([self.cmd(cls, caller, key, **kw)])[0]
 
     def budget(self, programme: str, amount: int) -> None:
@@ -37,8 +41,12 @@ class Treasury:
 
     def resident(self, n: int) -> UUID:
         out = self.run(
-            c.RegisterResident, national_id_index=f"nid{n}", phone_index=f"ph{n}",
-            personal_data_digest=f"d{n}", sealed_personal_data="sealed", key_id="k",
+            c.RegisterResident,
+            national_id_index=f"nid{n}",
+            phone_index=f"ph{n}",
+            personal_data_digest=f"d{n}",
+            sealed_personal_data="sealed",
+            key_id="k",
         )
         assert out.status == 201, out
         return UUID(out.body["wallet_id"])
@@ -67,7 +75,12 @@ def funded(treasury: Treasury) -> Callable[[int], UUID]:
     def make(amount: int) -> UUID:
         wallet = treasury.resident(next(treasury.keys))
         assert treasury.run(
-            c.Grant, programme="welcome", wallet_id=wallet, amount=amount, reason="test", reference="t"
+            c.Grant,
+            programme="welcome",
+            wallet_id=wallet,
+            amount=amount,
+            reason="test",
+            reference="t",
         ).ok
         return wallet
 

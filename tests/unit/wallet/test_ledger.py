@@ -35,12 +35,20 @@ def test_allocation_cannot_exceed_the_municipality(treasury):
 def test_one_wallet_per_person(treasury):
     treasury.resident(1)
     same_id = treasury.run(
-        c.RegisterResident, national_id_index="nid1", phone_index="other",
-        personal_data_digest="x", sealed_personal_data="s", key_id="k",
+        c.RegisterResident,
+        national_id_index="nid1",
+        phone_index="other",
+        personal_data_digest="x",
+        sealed_personal_data="s",
+        key_id="k",
     )
     same_phone = treasury.run(
-        c.RegisterResident, national_id_index="other", phone_index="ph1",
-        personal_data_digest="x", sealed_personal_data="s", key_id="k",
+        c.RegisterResident,
+        national_id_index="other",
+        phone_index="ph1",
+        personal_data_digest="x",
+        sealed_personal_data="s",
+        key_id="k",
     )
     assert same_id.body["code"] == same_phone.body["code"] == "already_registered"
     assert "national ID" in same_id.body["reason"] and "phone" in same_phone.body["reason"]
@@ -63,7 +71,9 @@ def test_an_empty_budget_refuses_and_records_the_refusal(treasury):
 def test_spend_never_goes_below_zero_within_one_batch(treasury, funded):
     wallet, shop = funded(1_000), treasury.shop("noodles")
     spends = [
-        treasury.cmd(c.Spend, caller="shop", wallet_id=wallet, payee_id=shop, amount=50, reference=f"r{i}")
+        treasury.cmd(
+            c.Spend, caller="shop", wallet_id=wallet, payee_id=shop, amount=50, reference=f"r{i}"
+        )
         for i in range(100)
     ]
     outcomes = treasury.ledger.execute(spends)
@@ -83,24 +93,34 @@ def test_same_key_same_body_returns_the_first_answer(treasury, funded):
     # the refusal of a later, different spend is remembered too
     refused = treasury.run(c.Spend, caller="shop", key="till-2", **{**body, "reference": "b2"})
     assert refused.status == 409
-    treasury.run(c.Grant, programme="welcome", wallet_id=wallet, amount=500, reason="r", reference="x")
+    treasury.run(
+        c.Grant, programme="welcome", wallet_id=wallet, amount=500, reason="r", reference="x"
+    )
     again = treasury.run(c.Spend, caller="shop", key="till-2", **{**body, "reference": "b2"})
     assert again.replayed and again.status == 409
 
 
 def test_same_key_different_body_is_refused(treasury, funded):
     wallet, shop = funded(100), treasury.shop("noodles")
-    treasury.run(c.Spend, caller="shop", key="k", wallet_id=wallet, payee_id=shop, amount=10, reference="a")
-    other = treasury.run(c.Spend, caller="shop", key="k", wallet_id=wallet, payee_id=shop, amount=20, reference="a")
+    treasury.run(
+        c.Spend, caller="shop", key="k", wallet_id=wallet, payee_id=shop, amount=10, reference="a"
+    )
+    other = treasury.run(
+        c.Spend, caller="shop", key="k", wallet_id=wallet, payee_id=shop, amount=20, reference="a"
+    )
     assert (other.status, other.body["code"]) == (409, "idempotency_key_reused")
     # keys are scoped by caller: another caller may use the same key
-    assert treasury.run(c.Spend, caller="bus", key="k", wallet_id=wallet, payee_id=shop, amount=20, reference="a").ok
+    assert treasury.run(
+        c.Spend, caller="bus", key="k", wallet_id=wallet, payee_id=shop, amount=20, reference="a"
+    ).ok
     assert treasury.balance(wallet) == (70, 0)
 
 
 def test_duplicate_keys_inside_one_batch_take_effect_once(treasury, funded):
     wallet, shop = funded(100), treasury.shop("noodles")
-    spend = treasury.cmd(c.Spend, caller="shop", key="dup", wallet_id=wallet, payee_id=shop, amount=30, reference="a")
+    spend = treasury.cmd(
+        c.Spend, caller="shop", key="dup", wallet_id=wallet, payee_id=shop, amount=30, reference="a"
+    )
     first, second = treasury.ledger.execute([spend, spend])
     assert first.status == 201 and second.replayed and second.body == first.body
     assert treasury.balance(wallet) == (70, 0)
@@ -108,19 +128,35 @@ def test_duplicate_keys_inside_one_batch_take_effect_once(treasury, funded):
 
 def test_hold_capture_partial_returns_the_rest(treasury, funded):
     wallet, shop = funded(100), treasury.shop("noodles")
-    hold = treasury.run(c.PlaceHold, caller="shop", wallet_id=wallet, payee_id=shop, amount=80, reference="bill", ttl_seconds=60)
+    hold = treasury.run(
+        c.PlaceHold,
+        caller="shop",
+        wallet_id=wallet,
+        payee_id=shop,
+        amount=80,
+        reference="bill",
+        ttl_seconds=60,
+    )
     hold_id = UUID(hold.body["hold_id"])
     assert treasury.balance(wallet) == (20, 80)
-    captured = treasury.run(c.CaptureHold, caller="shop", wallet_id=wallet, hold_id=hold_id, payee_id=shop, amount=50)
+    captured = treasury.run(
+        c.CaptureHold, caller="shop", wallet_id=wallet, hold_id=hold_id, payee_id=shop, amount=50
+    )
     assert captured.body["captured"] == 50
     assert treasury.balance(wallet) == (50, 0) and treasury.balance(shop) == (50, 0)
-    again = treasury.run(c.CaptureHold, caller="shop", wallet_id=wallet, hold_id=hold_id, payee_id=shop)
+    again = treasury.run(
+        c.CaptureHold, caller="shop", wallet_id=wallet, hold_id=hold_id, payee_id=shop
+    )
     assert again.body["code"] == "hold_not_found"
 
 
 def test_hold_release_and_wrong_payee(treasury, funded):
     wallet, shop, other = funded(100), treasury.shop("a"), treasury.shop("b")
-    hold_id = UUID(treasury.run(c.PlaceHold, wallet_id=wallet, payee_id=shop, amount=30, reference="r", ttl_seconds=60).body["hold_id"])
+    hold_id = UUID(
+        treasury.run(
+            c.PlaceHold, wallet_id=wallet, payee_id=shop, amount=30, reference="r", ttl_seconds=60
+        ).body["hold_id"]
+    )
     wrong = treasury.run(c.CaptureHold, wallet_id=wallet, hold_id=hold_id, payee_id=other)
     assert (wrong.status, wrong.body["code"]) == (403, "wrong_payee")
     assert treasury.run(c.ReleaseHold, wallet_id=wallet, hold_id=hold_id, payee_id=shop).ok
@@ -129,7 +165,11 @@ def test_hold_release_and_wrong_payee(treasury, funded):
 
 def test_unanswered_hold_expires_at_business_time(treasury, funded):
     wallet, shop = funded(100), treasury.shop("a")
-    hold_id = UUID(treasury.run(c.PlaceHold, wallet_id=wallet, payee_id=shop, amount=30, reference="r", ttl_seconds=60).body["hold_id"])
+    hold_id = UUID(
+        treasury.run(
+            c.PlaceHold, wallet_id=wallet, payee_id=shop, amount=30, reference="r", ttl_seconds=60
+        ).body["hold_id"]
+    )
     early = treasury.run(c.ExpireHold, wallet_id=wallet, hold_id=hold_id)
     assert early.body["code"] == "hold_not_expired"
     treasury.now += timedelta(seconds=60)

@@ -68,15 +68,43 @@ def test_random_commands_conserve_coins(ops, batch):
         if kind == "retry" and sent:
             pending.append(sent[i % len(sent)])
         elif kind == "grant":
-            pending.append(t.cmd(c.Grant, programme="welcome", wallet_id=residents[i], amount=amount, reason="r", reference="g"))
+            pending.append(
+                t.cmd(
+                    c.Grant,
+                    programme="welcome",
+                    wallet_id=residents[i],
+                    amount=amount,
+                    reason="r",
+                    reference="g",
+                )
+            )
         elif kind == "spend":
-            pending.append(t.cmd(c.Spend, wallet_id=residents[i], payee_id=shop, amount=amount, reference="s"))
+            pending.append(
+                t.cmd(c.Spend, wallet_id=residents[i], payee_id=shop, amount=amount, reference="s")
+            )
         elif kind == "hold":
-            pending.append(t.cmd(c.PlaceHold, wallet_id=residents[i], payee_id=shop, amount=amount, reference="h", ttl_seconds=60))
+            pending.append(
+                t.cmd(
+                    c.PlaceHold,
+                    wallet_id=residents[i],
+                    payee_id=shop,
+                    amount=amount,
+                    reference="h",
+                    ttl_seconds=60,
+                )
+            )
         elif holds and kind in ("capture", "release", "expire"):
             wallet, hold_id = holds[i % len(holds)]
             if kind == "capture":
-                pending.append(t.cmd(c.CaptureHold, wallet_id=wallet, hold_id=hold_id, payee_id=shop, amount=amount))
+                pending.append(
+                    t.cmd(
+                        c.CaptureHold,
+                        wallet_id=wallet,
+                        hold_id=hold_id,
+                        payee_id=shop,
+                        amount=amount,
+                    )
+                )
             elif kind == "release":
                 pending.append(t.cmd(c.ReleaseHold, wallet_id=wallet, hold_id=hold_id))
             else:
