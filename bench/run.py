@@ -53,6 +53,10 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def say_row(row: Row) -> None:
+    say(format_table([row]).splitlines()[-1])
+
+
 def method(plan: Plan, relay_note: str | None, store: str) -> list[str]:
     relay = (
         f"Relay: `kgo_runtime.relay.Relay` moves the first {plan.relay_notifications:,} stored "
@@ -75,8 +79,10 @@ def method(plan: Plan, relay_note: str | None, store: str) -> list[str]:
         "idempotency keys; spends pay 1 coin from a random resident to a random shop; grants "
         "pay 1 coin from the one programme budget (the hot account) to a random resident. "
         "Each command stores 3 events (two account entries and its receipt).",
-        "'batched' is the bus as shipped (max_batch=256); '1 per tx' is the same bus with "
-        "max_batch=1, i.e. eventsourcing's usual one command per transaction.",
+        "'batched' is the bus as shipped (max_batch=256), on the wallet's own recorder (one "
+        "round trip per batch, rows as binary arrays) and orjson transcoder; '1 per tx, stock "
+        "store' is the same bus with max_batch=1 on eventsourcing's stock Postgres recorder "
+        "and JSON transcoder, i.e. eventsourcing's usual one command per transaction.",
         "Each scenario family runs in its own fresh Postgres schema, dropped afterwards; "
         "Kafka scenarios use fresh 6-partition topics, deleted afterwards.",
         f"Raw Kafka: aiokafka producer (idempotent, acks=all, linger 5 ms), {plan.kafka_records:,} "
@@ -115,12 +121,12 @@ async def wallet_family(
     """One fresh schema: build the world, load it at each concurrency, then (batched only)
     profile the writer and (batched spends only) weigh the cache and relay the events."""
     batched = max_batch > 1
-    label = f"wallet {op}s ({'batched' if batched else '1 per tx'})"
+    label = f"wallet {op}s ({'batched' if batched else '1 per tx, stock store'})"
     rows: list[Row] = []
     async with raw.fresh_schema(dsn, f"{op}_{max_batch}") as schema:
         world = await asyncio.to_thread(
             wallet.build_world, schema, residents=plan.residents, shops=plan.shops,
-            allocate=900_000, grant_each=plan.grant_each,
+            allocate=900_000, grant_each=plan.grant_each, stock_store=not batched,
         )  # fmt: skip
         found.store = wallet.store_config(world.ledger)
         try:
@@ -131,7 +137,7 @@ async def wallet_family(
                     duration=plan.duration, warmup=plan.warmup, max_batch=max_batch,
                 )  # fmt: skip
                 rows.append(wallet_row(label, run, raw_rates.get(n), batched))
-                say(format_table(rows[-1:]).splitlines()[-1])
+                say_row(rows[-1])
             if batched and plan.profile_seconds:
                 prof = WriterProfile()
                 with wallet.wrapping_execute(world.ledger, prof.wrap):
@@ -161,7 +167,7 @@ async def raw_postgres(plan: Plan, dsn: str, scenario: str) -> list[Row]:
                 dsn, schema, concurrency=n, duration=plan.duration, warmup=plan.warmup
             )
             rows.append(Row(scenario, n, s.rate, s.percentile_ms(0.5), s.percentile_ms(0.99)))
-            say(format_table(rows[-1:]).splitlines()[-1])
+            say_row(rows[-1])
     return rows
 
 

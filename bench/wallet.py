@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
-from services.wallet.adapters.event_store import open_ledger
+from services.wallet.adapters.event_store import ensure_schema, ledger_env, open_ledger
 from services.wallet.application import commands as c
 from services.wallet.application.bus import CommandBus
 from services.wallet.application.ledger import WalletLedger
@@ -67,11 +67,30 @@ def _run(ledger: WalletLedger, commands: Sequence[c.Command]) -> list[c.Outcome]
     return outcomes
 
 
+def open_stock_ledger(settings: WalletSettings) -> WalletLedger:
+    """The ledger on eventsourcing's stock Postgres recorder and JSON transcoder: the
+    baseline the wallet's own recorder and transcoder are measured against."""
+    ensure_schema(settings)
+    env = {
+        key: value
+        for key, value in ledger_env(settings).items()
+        if key not in ("APPLICATION_RECORDER_TOPIC", "TRANSCODER_TOPIC")
+    }
+    return WalletLedger(env=env, cache_size=settings.cache_size)
+
+
 def build_world(
-    schema: str, *, residents: int, shops: int, allocate: int, grant_each: int
+    schema: str,
+    *,
+    residents: int,
+    shops: int,
+    allocate: int,
+    grant_each: int,
+    stock_store: bool = False,
 ) -> World:
     """Open a ledger on ``schema`` and fill it (runs synchronously; call it in a thread)."""
-    ledger = open_ledger(WalletSettings(database_schema=schema))
+    settings = WalletSettings(database_schema=schema)
+    ledger = open_stock_ledger(settings) if stock_store else open_ledger(settings)
     at = now()
 
     def cmd(cls: type[c.Command], key: str, **kw: Any) -> c.Command:

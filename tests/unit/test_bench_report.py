@@ -88,7 +88,7 @@ def test_reading_names_the_batching_win_the_writer_limit_and_memory() -> None:
     text = "\n".join(reading(RAW + WALLET, MEMORY, MACHINE))
     assert "4,000 spends/s against 500 with one command per transaction (8.0x)" in text
     assert "busy 99% of the time in 'wallet grants (batched)'" in text
-    assert "spends (batched) 210 µs" in text and "about 4,762 commands/s" in text
+    assert "wallet spends (batched) 210 µs (at most 4,762/s)" in text
     assert "peak RSS 212 MiB with 40,000 aggregates" in text
     assert "830 bytes per cached account and 1,750 per cached command receipt" in text
     assert "cache_size (200,000) receipts alone would hold about 334 MiB" in text

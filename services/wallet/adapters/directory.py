@@ -56,6 +56,10 @@ class WalletDirectory:
         self._poll = poll_interval
         self._batch = batch_size
         self._stopping = asyncio.Event()
+        #: True when the last fold read fewer events than a full batch. Only then do the
+        #: tables hold whole transactions (a full batch may end inside one), so only then
+        #: is the supply check meaningful.
+        self.caught_up = False
 
     async def create_tables(self) -> None:
         await create_tables(self._pool, _DDL.format(s=self._s))
@@ -85,6 +89,7 @@ class WalletDirectory:
         notifications = await asyncio.to_thread(
             self._ledger.recorder.select_notifications, position + 1, self._batch
         )
+        self.caught_up = len(notifications) < self._batch
         if not notifications:
             return 0
         changes = _Changes()

@@ -25,6 +25,8 @@ def ledger_env(settings: WalletSettings) -> dict[str, str]:
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             "CREATE_TABLE": "y",
+            "APPLICATION_RECORDER_TOPIC": "services.wallet.adapters.recorder:WalletRecorder",
+            "TRANSCODER_TOPIC": "services.wallet.adapters.transcoder:OrjsonTranscoder",
         },
     )
 

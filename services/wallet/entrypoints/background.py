@@ -65,6 +65,8 @@ class HoldSweeper:
         return expired
 
     async def _report_supply(self) -> None:
+        if not self._directory.caught_up:
+            return
         supply = await self._directory.supply()
         self._metrics.supply_minted.set(supply["minted"])
         self._metrics.supply_in_accounts.set(supply["in_accounts"])

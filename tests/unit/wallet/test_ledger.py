@@ -205,15 +205,15 @@ def test_a_failing_handler_does_not_take_the_batch_down(treasury, funded, monkey
 
 def test_a_failed_save_leaves_no_trace_in_the_writers_cache(treasury, funded, monkeypatch):
     wallet, shop = funded(100), treasury.shop("a")
-    real_save = treasury.ledger.save
+    real_put = treasury.ledger.events.put
 
-    def failing_save(*aggregates):
+    def failing_put(*args, **kwargs):
         raise ConnectionError("the database went away")
 
-    monkeypatch.setattr(treasury.ledger, "save", failing_save)
+    monkeypatch.setattr(treasury.ledger.events, "put", failing_put)
     with pytest.raises(ConnectionError):
         treasury.run(c.Spend, wallet_id=wallet, payee_id=shop, amount=60, reference="r")
-    monkeypatch.setattr(treasury.ledger, "save", real_save)
+    monkeypatch.setattr(treasury.ledger.events, "put", real_put)
     # the next decision starts from what was stored, not from the lost one
     assert treasury.run(c.Spend, wallet_id=wallet, payee_id=shop, amount=100, reference="r").ok
     assert treasury.balance(wallet) == (0, 0)

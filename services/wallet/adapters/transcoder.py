@@ -1,0 +1,51 @@
+"""eventsourcing's JSON transcoder, with orjson doing the JSON.
+
+The stored format is exactly the stock transcoder's (the same ``_type_``/``_data_`` tags for
+UUIDs and datetimes), so either can read what the other wrote; only the work moves from the
+standard library's json module, which was the largest cost of storing an event after the
+database round trip, to orjson.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
+class OrjsonTranscoder(JSONTranscoder):
+    def encode(self, obj: Any) -> bytes:
+        return orjson.dumps(self._tag(obj))
+
+    def decode(self, data: bytes) -> Any:
+        return self._untag(orjson.loads(data))
+
+    def _tag(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind in _PLAIN:
+            return obj
+        if kind is dict:
+            tagged = {}
+            for key, value in obj.items():
+                # the common leaves inline: this walk runs for every stored event
+                tagged[key] = value if type(value) in _PLAIN else self._tag(value)
+            return tagged
+        if kind is list or kind is tuple:
+            return [self._tag(value) for value in obj]
+        transcoding = self.types.get(kind)
+        if transcoding is None:
+            raise TranscodingNotRegisteredError(
+                f"Object of type {kind} is not serializable. Please define and register "
+                "a custom transcoding for this type."
+            )
+        return {"_type_": transcoding.name, "_data_": self._tag(transcoding.encode(obj))}
+
+    def _untag(self, obj: Any) -> Any:
+        if type(obj) is dict:
+            return self._decode_obj({key: self._untag(value) for key, value in obj.items()})
+        if type(obj) is list:
+            return [self._untag(value) for value in obj]
+        return obj
