@@ -153,14 +153,12 @@ def _memory(memory: Memory) -> str:
     line += f" with {memory.cache_entries:,} aggregates in the writer's cache"
     if memory.bytes_per_account:
         line += f"; about {memory.bytes_per_account:,.0f} bytes per cached account"
-    if memory.bytes_per_receipt:
-        line += f" and {memory.bytes_per_receipt:,.0f} per cached command receipt"
     line += "."
-    if memory.bytes_per_receipt and memory.cache_size:
-        full = memory.cache_size * memory.bytes_per_receipt / 1024**2
+    if memory.bytes_per_account and memory.cache_size:
+        full = memory.cache_size * memory.bytes_per_account / 1024**2
         line += (
-            f" Every command caches its receipt, so at the configured cache_size "
-            f"({memory.cache_size:,}) receipts alone would hold about {full:,.0f} MiB and "
-            "push accounts out of the cache."
+            f" Only accounts are cached (receipts and identity claims are read back from the "
+            f"store on a retry), so a full cache of {memory.cache_size:,} accounts holds about "
+            f"{full:,.0f} MiB."
         )
     return line

@@ -18,7 +18,8 @@ WALLET = [
         writer_busy=0.7, cpu_us=800, wallet=True),
     Row("wallet spends (batched)", 32, 4000, 8.0, 20.0, raw_rate=4500, mean_batch=31.5,
         writer_busy=0.97, cpu_us=210, wallet=True),
-    Row("wallet spends (1 per tx)", 32, 500, 60.0, 90.0, raw_rate=4500, mean_batch=1.0),
+    Row("wallet spends (1 per tx, stock store)", 32, 500, 60.0, 90.0, raw_rate=4500,
+        mean_batch=1.0),
     Row("wallet grants (batched)", 32, 2000, 15.0, 30.0, raw_rate=4500, mean_batch=32.0,
         writer_busy=0.99, cpu_us=400, wallet=True, errors=2),
 ]  # fmt: skip
@@ -90,8 +91,8 @@ def test_reading_names_the_batching_win_the_writer_limit_and_memory() -> None:
     assert "busy 99% of the time in 'wallet grants (batched)'" in text
     assert "wallet spends (batched) 210 µs (at most 4,762/s)" in text
     assert "peak RSS 212 MiB with 40,000 aggregates" in text
-    assert "830 bytes per cached account and 1,750 per cached command receipt" in text
-    assert "cache_size (200,000) receipts alone would hold about 334 MiB" in text
+    assert "830 bytes per cached account" in text
+    assert "a full cache of 200,000 accounts holds about 158 MiB" in text
     assert "Caution" not in text
 
 

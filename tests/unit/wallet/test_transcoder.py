@@ -3,7 +3,7 @@ reads the other's output."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import uuid4
 
@@ -28,7 +28,7 @@ STATE = {
     "originator_id": uuid4(),
     "amount": 50,
     "occurred_at": datetime(2022, 6, 9, 13, 0, tzinfo=timezone(timedelta(hours=7))),
-    "holds": {"h": {"amount": 3, "expires_at": datetime(2022, 6, 9, 13, 5, tzinfo=timezone.utc)}},
+    "holds": {"h": {"amount": 3, "expires_at": datetime(2022, 6, 9, 13, 5, tzinfo=UTC)}},
     "memo": None,
     "ratio": Decimal("1.5"),
     "ids": [uuid4(), uuid4()],
