@@ -25,19 +25,6 @@ RECORD_BYTES = 400
 # --- Postgres ---------------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def fresh_schema(dsn: str, prefix: str) -> AsyncIterator[str]:
-    """A new schema for one measurement, dropped (with everything in it) afterwards."""
-    name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f"CREATE SCHEMA {name}")
-        yield name
-    finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        await conn.close()
-
-
 async def postgres_inserts(
     dsn: str, schema: str, *, concurrency: int, duration: float, warmup: float
 ) -> Sample:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from kgo_runtime.testing import fresh_schema
 from services.wallet.settings import WalletSettings
 
 from . import raw, wallet
@@ -123,7 +124,7 @@ async def wallet_family(
     batched = max_batch > 1
     label = f"wallet {op}s ({'batched' if batched else '1 per tx, stock store'})"
     rows: list[Row] = []
-    async with raw.fresh_schema(dsn, f"{op}_{max_batch}") as schema:
+    async with fresh_schema(dsn, f"bench_{op}_{max_batch}") as schema:
         world = await asyncio.to_thread(
             wallet.build_world, schema, residents=plan.residents, shops=plan.shops,
             allocate=900_000, grant_each=plan.grant_each, stock_store=not batched,
@@ -161,7 +162,7 @@ async def wallet_family(
 
 async def raw_postgres(plan: Plan, dsn: str, scenario: str) -> list[Row]:
     rows: list[Row] = []
-    async with raw.fresh_schema(dsn, "raw") as schema:
+    async with fresh_schema(dsn, "bench_raw") as schema:
         for n in CONCURRENCY:
             s = await raw.postgres_inserts(
                 dsn, schema, concurrency=n, duration=plan.duration, warmup=plan.warmup

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 
 from kgo_runtime.envelope import Envelope, EnvelopeError, decode
+from kgo_runtime.kafka_admin import topic_partitions
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,7 @@ async def read_topic(bootstrap: str, topic: str) -> AsyncIterator[TopicRecord]:
     )
     await consumer.start()
     try:
-        partitions = await _partitions(bootstrap, topic)
-        if not partitions:
-            raise LookupError(f"topic {topic} does not exist on {bootstrap}")
-        tps = [TopicPartition(topic, p) for p in partitions]
+        tps = await topic_partitions(bootstrap, topic)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
@@ -56,14 +53,3 @@ async def read_topic(bootstrap: str, topic: str) -> AsyncIterator[TopicRecord]:
                     remaining.discard(tp)
     finally:
         await consumer.stop()
-
-
-async def _partitions(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    found = [t for t in described if t.get("topic") == topic and t.get("error_code") == 0]
-    return sorted(p["partition"] for t in found for p in t["partitions"])
