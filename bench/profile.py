@@ -22,10 +22,10 @@ STAGES: dict[tuple[str, str], str] = {
     ("commands.py", "request_hash"): "    request_hash (orjson + sha256)",
     ("application.py", "save"): "  save (collect, encode, insert, commit)",
     ("application.py", "collect_events"): "    collect_events (typing.Protocol isinstance)",
-    ("persistence.py", "to_stored_event"): "    mapper.to_stored_event (stdlib json)",
+    ("persistence.py", "to_stored_event"): "    mapper.to_stored_event (transcoder)",
     ("postgres.py", "insert_events"): "    recorder.insert_events (incl. snapshots)",
     ("connection.py", "wait"): "      psycopg: run statements (dump + round trips)",
-    ("array.py", "dump"): "        dump the composite array as text",
+    ("array.py", "dump"): "        dump the insert's arrays",
     ("ledger.py", "_snapshot"): "  snapshots of hot accounts",
 }
 
