@@ -24,5 +24,18 @@ app.command("serve", help="Run one service (wallet, missions, merchant, transit,
 
 app.command("run", help="Run the whole platform: the five services, until Ctrl-C.")(run_cmd.run)
 
+
+
+@app.command("bench")
+def bench(
+    quick: bool = typer.Option(False, "--quick", help="A ~30 s run without the profile."),
+) -> None:
+    """Measure the wallet and the relay next to this machine's raw Postgres and Kafka
+    limits (needs `kgo infra up`); writes BENCHMARKS.md."""
+    from bench.run import cli
+
+    cli(["--quick"] if quick else [])
+
+
 if __name__ == "__main__":
     app()
