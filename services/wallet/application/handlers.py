@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
-from ..domain import movements
+from ..domain import holds, movements
 from ..domain.account import BUDGET, ISSUER, MUNICIPALITY, RESIDENT, Account
 from ..domain.errors import AlreadyExists, Refused
 from ..domain.identity import IdentityClaim
@@ -194,7 +194,7 @@ def place_hold(uow: UnitOfWork, cmd: c.PlaceHold, receipt: UUID) -> Answer:
     payee = uow.account(cmd.payee_id, "payee")
     hold_id = _movement_id(receipt, "hold")
     expires_at = cmd.at + timedelta(seconds=cmd.ttl_seconds)
-    movements.place_hold(
+    holds.place_hold(
         resident,
         payee,
         cmd.amount,
@@ -215,7 +215,7 @@ def capture_hold(uow: UnitOfWork, cmd: c.CaptureHold, receipt: UUID) -> Answer:
     resident = uow.account(cmd.wallet_id, "wallet")
     payee = uow.account(cmd.payee_id, "payee")
     movement_id = _movement_id(receipt)
-    captured = movements.capture(
+    captured = holds.capture(
         resident, payee, cmd.hold_id, amount=cmd.amount, movement_id=movement_id, at=cmd.at
     )
     return 200, {
@@ -228,7 +228,7 @@ def capture_hold(uow: UnitOfWork, cmd: c.CaptureHold, receipt: UUID) -> Answer:
 
 def release_hold(uow: UnitOfWork, cmd: c.ReleaseHold, receipt: UUID) -> Answer:
     resident = uow.account(cmd.wallet_id, "wallet")
-    released = movements.release(
+    released = holds.release(
         resident, cmd.hold_id, payee_id=cmd.payee_id, movement_id=_movement_id(receipt), at=cmd.at
     )
     return 200, {
@@ -240,7 +240,7 @@ def release_hold(uow: UnitOfWork, cmd: c.ReleaseHold, receipt: UUID) -> Answer:
 
 def expire_hold(uow: UnitOfWork, cmd: c.ExpireHold, receipt: UUID) -> Answer:
     resident = uow.account(cmd.wallet_id, "wallet")
-    expired = movements.expire(resident, cmd.hold_id, movement_id=_movement_id(receipt), at=cmd.at)
+    expired = holds.expire(resident, cmd.hold_id, movement_id=_movement_id(receipt), at=cmd.at)
     return 200, {"hold_id": str(cmd.hold_id), "expired": expired, "wallet": account_view(resident)}
 
 
