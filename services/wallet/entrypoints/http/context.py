@@ -133,7 +133,7 @@ class Writer:
             log.warning("command %s not decided: %s", command.name, type(error).__name__)
             raise ProblemError(
                 503,
-                "ledger_unavailable",
+                "store_unavailable",
                 "the wallet could not decide this now; retry with the same Idempotency-Key",
                 headers={"Retry-After": "1"},
             ) from error

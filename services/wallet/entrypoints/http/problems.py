@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
+import psycopg
+from eventsourcing import persistence as es_persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -100,7 +103,32 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _on_http)  # type: ignore[arg-type]
+    for unavailable in STORE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _on_store_unavailable)
     app.add_exception_handler(Exception, _on_crash)
+
+
+#: Errors that mean the database cannot be reached right now, not that the request is wrong.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    es_persistence.OperationalError,
+    es_persistence.InterfaceError,
+    psycopg.OperationalError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+)
+
+
+async def _on_store_unavailable(request: Request, error: Exception) -> Response:
+    log.warning(
+        "store unavailable: %s on %s %s", type(error).__name__, request.method, request.url.path
+    )
+    return problem_response(
+        503, "store_unavailable",
+        "the wallet's database cannot be reached; retry with the same Idempotency-Key",
+        headers={"Retry-After": "1"},
+    )  # fmt: skip
 
 
 #: What routes document besides their success (the schema of every problem).

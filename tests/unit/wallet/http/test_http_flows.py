@@ -141,3 +141,25 @@ async def test_a_wallet_not_yet_built_answers_503(city: Any) -> None:
     response = await city.api.get("/v1/treasury/supply", city.admin)
     city.api.problem(response, 503, "not_ready")
     assert response.headers["retry-after"] == "1"
+
+
+async def test_a_store_that_cannot_be_reached_answers_503_and_the_retry_is_safe(
+    city: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventsourcing.persistence import OperationalError
+
+    events = city.api.container.ledger.events
+    real_put = events.put
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(events, "put", down)
+    body = payment(city, 100, "bill-503")
+    refused = await city.api.post("/v1/spends", body, city.shop, key="till-503")
+    city.api.problem(refused, 503, "store_unavailable")
+    assert refused.headers["Retry-After"] == "1"
+    monkeypatch.setattr(events, "put", real_put)
+    retried = await city.api.post("/v1/spends", body, city.shop, key="till-503")
+    assert retried.status_code == 201, retried.text
+    assert (await account(city, city.wallet_id))["available"] == 900
