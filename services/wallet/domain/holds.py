@@ -9,7 +9,7 @@ from uuid import UUID
 
 from .account import PAYEE_KINDS, RESIDENT, Account
 from .errors import HoldExpiredError, Refused
-from .movements import require_kind, require_positive
+from .movements import post_legs, require_kind, require_positive
 
 
 def place_hold(
@@ -64,30 +64,10 @@ def capture(
     if captured > held:
         raise Refused(f"cannot capture {captured}: only {held} held", code="capture_exceeds_hold")
     reference = str(hold["reference"])
-    resident.record(
-        Account.HoldCaptured,
-        captured,
-        0,
-        -1,
-        movement_id=movement_id,
-        hold_id=hold_id,
-        reference=reference,
-        counter_account_id=payee.id,
-        counter_account_kind=payee.kind,
-        occurred_at=at,
-    )
-    payee.record(
-        Account.PaymentReceived,
-        captured,
-        +1,
-        0,
-        movement_id=movement_id,
-        reference=reference,
-        counter_account_id=resident.id,
-        counter_account_kind=resident.kind,
-        hold_id=hold_id,
-        occurred_at=at,
-    )
+    post_legs(
+        resident, Account.HoldCaptured, payee, Account.PaymentReceived, captured, held=True,
+        movement_id=movement_id, hold_id=hold_id, reference=reference, occurred_at=at,
+    )  # fmt: skip
     if held > captured:
         resident.record(
             Account.HoldReleased,

@@ -7,6 +7,7 @@ movement leaves both accounts untouched.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from .account import (
@@ -42,6 +43,30 @@ def require_positive(amount: int) -> None:
         )
 
 
+def post_legs(
+    payer: Account,
+    debit: type[Account.Entry],
+    payee: Account,
+    credit: type[Account.Entry],
+    amount: int,
+    *,
+    held: bool = False,
+    payee_fields: dict[str, Any] | None = None,
+    **common: Any,
+) -> None:
+    """Both legs of one movement: ``debit`` on the payer (from its available coins, or from
+    its held coins when ``held``), ``credit`` on the payee, each naming the other."""
+    payer.record(
+        debit, amount, 0 if held else -1, -1 if held else 0,
+        counter_account_id=payee.id, counter_account_kind=payee.kind, **common,
+    )  # fmt: skip
+    payee.record(
+        credit, amount, +1, 0,
+        counter_account_id=payer.id, counter_account_kind=payer.kind,
+        **common, **(payee_fields or {}),
+    )  # fmt: skip
+
+
 def mint(issuer: Account, movement_id: UUID, at: datetime, amount: int = TOTAL_SUPPLY) -> None:
     require_kind(issuer, ISSUER, role="the minting account")
     if issuer.minted:
@@ -74,25 +99,10 @@ def transfer(
         )
     require_positive(amount)
     source.require_available(amount)
-    common = {"movement_id": movement_id, "purpose": purpose, "memo": memo, "occurred_at": at}
-    source.record(
-        Account.CoinsTransferredOut,
-        amount,
-        -1,
-        0,
-        counter_account_id=target.id,
-        counter_account_kind=target.kind,
-        **common,
-    )
-    target.record(
-        Account.CoinsTransferredIn,
-        amount,
-        +1,
-        0,
-        counter_account_id=source.id,
-        counter_account_kind=source.kind,
-        **common,
-    )
+    post_legs(
+        source, Account.CoinsTransferredOut, target, Account.CoinsTransferredIn, amount,
+        movement_id=movement_id, purpose=purpose, memo=memo, occurred_at=at,
+    )  # fmt: skip
 
 
 def grant(
@@ -124,31 +134,11 @@ def grant(
             occurred_at=at,
         )
         return False
-    common = {
-        "movement_id": movement_id,
-        "programme": programme,
-        "reason": reason,
-        "reference": reference,
-        "occurred_at": at,
-    }
-    budget.record(
-        Account.GrantDisbursed,
-        amount,
-        -1,
-        0,
-        counter_account_id=resident.id,
-        counter_account_kind=resident.kind,
-        **common,
-    )
-    resident.record(
-        Account.CoinsGranted,
-        amount,
-        +1,
-        0,
-        counter_account_id=budget.id,
-        counter_account_kind=budget.kind,
-        **common,
-    )
+    post_legs(
+        budget, Account.GrantDisbursed, resident, Account.CoinsGranted, amount,
+        movement_id=movement_id, programme=programme, reason=reason, reference=reference,
+        occurred_at=at,
+    )  # fmt: skip
     return True
 
 
@@ -165,26 +155,8 @@ def spend(
     require_kind(payee, *PAYEE_KINDS, role="the payee")
     require_positive(amount)
     resident.require_available(amount)
-    resident.record(
-        Account.CoinsSpent,
-        amount,
-        -1,
-        0,
-        movement_id=movement_id,
-        reference=reference,
-        counter_account_id=payee.id,
-        counter_account_kind=payee.kind,
-        occurred_at=at,
-    )
-    payee.record(
-        Account.PaymentReceived,
-        amount,
-        +1,
-        0,
-        movement_id=movement_id,
-        reference=reference,
-        counter_account_id=resident.id,
-        counter_account_kind=resident.kind,
-        hold_id=None,
-        occurred_at=at,
-    )
+    post_legs(
+        resident, Account.CoinsSpent, payee, Account.PaymentReceived, amount,
+        payee_fields={"hold_id": None},
+        movement_id=movement_id, reference=reference, occurred_at=at,
+    )  # fmt: skip
