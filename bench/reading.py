@@ -16,7 +16,7 @@ def reading(rows: Sequence[Row], memory: Memory, machine: Machine | None = None)
     lines = [
         _shared(machine), _drift(rows), _target(rows),
         *(_batching(rows, op) for op in ("spend", "grant")),
-        _limit(rows), _cpu(rows), _split(rows), _memory(memory),
+        _limit(rows), _cpu(rows), _split(rows), _http(rows), _memory(memory),
     ]  # fmt: skip
     return [line for line in lines if line]
 
@@ -143,6 +143,25 @@ def _split(rows: Sequence[Row]) -> str:
         "Writer CPU split as µs per transaction + µs per command (fitted from batch 1 and the "
         f"largest batch): {'; '.join(parts)}. Batching has paid off the transaction; what is "
         "left is per command."
+    )
+
+
+def _http(rows: Sequence[Row]) -> str:
+    http = [r for r in rows if r.scenario.startswith("wallet spends over HTTP")]
+    bus = _find(rows, "wallet spends (batched)", 32)
+    if not http:
+        return ""
+    best = max(http, key=lambda r: r.rate)
+    line = (
+        f"Over HTTP a wallet process takes {best.rate:,.0f} spends/s at {best.concurrency} "
+        f"connections (p50 {best.p50_ms or 0:.1f} ms)"
+    )
+    if bus:
+        line += f", against {bus.rate:,.0f}/s straight into its command bus"
+    return line + (
+        ": the process's one event loop serves HTTP, the relay and the directory under one "
+        "GIL, so per-request Python work, not the ledger, bounds it; more processes behind a "
+        "balancer, or the relay in a process of its own, would lift it."
     )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from kgo_runtime.testing import fresh_schema
 from services.wallet.settings import WalletSettings
 
-from . import raw, wallet
+from . import http, raw, wallet
 from .machine import CpuMeter, machine_facts
 from .measure import Sample
 from .profile import WriterProfile
@@ -90,9 +90,17 @@ def method(plan: Plan, relay_note: str | None, store: str) -> list[str]:
         "keyed ~400-byte records sent back to back; latency is send to ack. Consume: one "
         "consumer reading them all back from the start.",
         relay,
+        "HTTP: a `kgo serve wallet` process on a schema and topic of its own (so its relay, "
+        "directory and sweeper run as in production) takes 1-coin spends from wrk with N "
+        "connections, each with its own idempotency key; wrk, the service, Postgres and Kafka "
+        "share the same cores." + _not_measured(http.wrk_available()),
         "Memory: peak RSS of this process (getrusage); bytes per cached aggregate measured "
         "with tracemalloc by loading 1,000 of them into an empty cache.",
     ]
+
+
+def _not_measured(reason: str | None) -> str:
+    return f" Not measured in this run: {reason}." if reason else ""
 
 
 def wallet_row(scenario: str, run: wallet.BusRun, raw_rate: float | None, batched: bool) -> Row:
@@ -214,6 +222,12 @@ async def main(plan: Plan, output: Path) -> Report:
             say(f"wallet {op}s, max_batch={max_batch} ...")
             measured += await wallet_family(plan, dsn, op, max_batch, raw_rates, found)
 
+    http_note = http.wrk_available()
+    if http_note is None:
+        say("wallet spends over HTTP (a `kgo serve wallet` process, wrk) ...")
+        measured += await http.http_spends(
+            settings, CONCURRENCY, residents=min(plan.residents, 500), duration=plan.duration
+        )
     say("raw Postgres again, to see how the machine drifted ...")
     after = await raw_postgres(plan, dsn, RAW_AFTER)
     rows = [*before, *after, *with_raw_rates(measured, before, after)]

@@ -146,3 +146,28 @@ def test_profile_summary_sums_stages_and_ranks_own_time() -> None:
     own = text.split("own time, top functions")[1].splitlines()[1:]
     assert own[0].startswith("json/encoder.py:205(iterencode)")
     assert len(own) == 2
+
+
+WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8101
+  2 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    24.34ms   10.50ms  91.58ms   80.00%
+  Latency Distribution
+     50%   22.62ms
+     75%   30.01ms
+     90%   35.20ms
+     99%    1.02s
+  1690 requests in 5.00s, 1.01MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:    338.90
+Transfer/sec:    206.60KB
+"""
+
+
+def test_wrk_output_becomes_a_row():
+    from bench.http import parse_wrk
+
+    row = parse_wrk(WRK_OUTPUT, 8)
+    assert (row.concurrency, row.rate, row.errors) == (8, 338.90, 3)
+    assert (row.p50_ms, row.p99_ms) == (22.62, 1020.0)
+    assert not row.wallet

@@ -82,8 +82,9 @@ def reader(*roles: Role) -> Callable[..., Awaitable[Reader]]:
     return read_context
 
 
-def json_only(request: Request) -> None:
-    """415 for a body sent as anything but JSON (no body at all is left to the schema)."""
+async def json_only(request: Request) -> None:
+    """415 for a body sent as anything but JSON (no body at all is left to the schema).
+    Async, like every dependency here: a plain ``def`` would run on a worker thread."""
     if request.headers.get("content-length", "0") == "0" and not request.headers.get(
         "transfer-encoding"
     ):
@@ -97,7 +98,7 @@ def json_only(request: Request) -> None:
         raise ProblemError(415, "unsupported_media_type", "send the body as application/json")
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str,
         Header(

@@ -1,0 +1,204 @@
+"""Spends as a till meets them: through the wallet's HTTP API.
+
+A real `kgo serve wallet` process (its own Postgres schema and Kafka topic, so the relay runs
+too) is driven by N concurrent keep-alive clients in this process, each posting one spend
+after another with a fresh idempotency key. Client, service, Postgres and Kafka share the
+same cores, so this is what the whole machine does end to end, not the wallet's ceiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from uuid import uuid4
+
+import asyncpg
+import httpx
+
+from bench.results import Row
+from kgo_runtime.settings import PROJECT_ROOT
+from kgo_runtime.testing import create_topics, delete_topics, unique_name
+from services.wallet.adapters.tokens import PostgresTokenStore
+from services.wallet.settings import WalletSettings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def thai_national_id(n: int) -> str:
+    first12 = f"1{n:011d}"
+    check = (11 - sum(int(d) * (13 - i) for i, d in enumerate(first12)) % 11) % 10
+    return first12 + str(check)
+
+
+@asynccontextmanager
+async def wallet_process(settings: WalletSettings) -> AsyncIterator[tuple[str, str]]:
+    """A `kgo serve wallet` on a schema and topic of its own; yields its URL and schema."""
+    schema, topic, port = unique_name("bench_http"), unique_name("bench.http"), _free_port()
+    await create_topics(settings.kafka_bootstrap, [topic], partitions=6)
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_SCHEMA": schema,
+        "WALLET_EVENTS_TOPIC": topic,
+        "WALLET_HTTP_PORT": str(port),
+        "WALLET_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kgo_cli.main", "serve", "wallet"], env=env, cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as probe:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if (await probe.get("/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the wallet did not become ready")
+                await asyncio.sleep(0.3)
+        yield url, schema
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(process.wait, 30)
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        finally:
+            await conn.close()
+        await delete_topics(settings.kafka_bootstrap, [topic])
+
+
+async def _token(
+    settings: WalletSettings, schema: str, role: str, subject: str | None = None
+) -> str:
+    pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=1)
+    try:
+        store = PostgresTokenStore(pool, schema=schema)
+        issued = await store.issue(role, unique_name(role), subject)
+    finally:
+        await pool.close()
+    assert issued.token is not None
+    return issued.token
+
+
+async def _post(client: httpx.AsyncClient, path: str, body: dict[str, object]) -> dict[str, object]:
+    response = await client.post(path, json=body, headers={"Idempotency-Key": uuid4().hex})
+    if response.status_code >= 300:
+        raise RuntimeError(f"{path}: {response.status_code} {response.text}")
+    answer: dict[str, object] = response.json()
+    return answer
+
+
+async def http_spends(
+    settings: WalletSettings, concurrencies: Sequence[int], *, residents: int,
+    duration: float,
+) -> list[Row]:  # fmt: skip
+    """Spends of 1 coin through the API, driven by wrk with N connections."""
+    async with wallet_process(settings) as (url, schema):
+        admin = await _token(settings, schema, "municipal_admin")
+        limits = httpx.Limits(max_connections=max(concurrencies), max_keepalive_connections=64)
+        headers = {"Authorization": f"Bearer {admin}"}
+        async with httpx.AsyncClient(
+            base_url=url, headers=headers, limits=limits, timeout=60
+        ) as api:
+            await _post(api, "/v1/treasury/genesis", {})
+            await _post(api, "/v1/budgets", {"programme": "bench", "label": "Benchmark"})
+            await _post(api, "/v1/budgets/bench/allocations", {"amount": 500_000})
+            shop = await _post(
+                api, "/v1/payees", {"kind": "shop", "external_ref": "s", "label": "S"}
+            )
+            service = await _token(settings, schema, "service")
+            api.headers["Authorization"] = f"Bearer {service}"
+            wallets = []
+            for i in range(residents):
+                resident = await _post(
+                    api, "/v1/residents",
+                    {"national_id": thai_national_id(i), "phone": f"08{i:08d}"},
+                )  # fmt: skip
+                wallets.append(resident["wallet_id"])
+                await _post(api, "/v1/grants", {
+                    "programme": "bench", "wallet_id": resident["wallet_id"], "amount": 1_000,
+                    "reason": "benchmark", "reference": f"r{i}",
+                })  # fmt: skip
+            payee = await _token(settings, schema, "payee", str(shop["account_id"]))
+        script = _spend_script(wallets, str(shop["account_id"]))
+        return [
+            await asyncio.to_thread(_wrk, url, payee, script, n, duration) for n in concurrencies
+        ]
+
+
+def _spend_script(wallets: Sequence[object], payee_id: str) -> str:
+    """A wrk script: 1-coin spends from random wallets, each with its own idempotency key."""
+    listed = ",".join(f'"{w}"' for w in wallets)
+    return f"""
+local wallets = {{{listed}}}
+local id, counter = "", 0
+function init(args)
+  id = tostring({{}}):gsub("table: ", "") .. "-" .. tostring(os.time())
+  math.randomseed(os.time() + counter)
+end
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{{"wallet_id":"%s","payee_id":"{payee_id}","amount":1,"reference":"%s-%d"}}',
+    wallets[math.random(#wallets)], id, counter)
+  wrk.headers["Idempotency-Key"] = id .. "-" .. counter
+  wrk.headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/v1/spends", nil, body)
+end
+"""
+
+
+SCENARIO = "wallet spends over HTTP (wrk)"
+
+
+def _wrk(url: str, token: str, script: str, connections: int, duration: float) -> Row:
+    """One wrk run: its requests/s and latency percentiles."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        done = subprocess.run(
+            ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+             "--latency", "-s", handle.name, "-H", f"Authorization: Bearer {token}", url],
+            capture_output=True, text=True, timeout=duration + 60, check=True,
+        )  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    return parse_wrk(done.stdout, connections)
+
+
+def parse_wrk(text: str, connections: int) -> Row:
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    latency = {q: _ms(v) for q, v in re.findall(r"\s(50|99)%\s+([\d.]+[a-z]+)", text)}
+    return Row(
+        SCENARIO, connections, rate, latency.get("50"), latency.get("99"),
+        errors=int(errors.group(1)) if errors else 0,
+    )  # fmt: skip
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk_available() -> str | None:
+    """None when wrk can be used, else why not."""
+    return None if shutil.which("wrk") else "wrk is not installed (apt-get install wrk)"
