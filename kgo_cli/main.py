@@ -25,7 +25,6 @@ app.command("serve", help="Run one service (wallet, missions, merchant, transit,
 app.command("run", help="Run the whole platform: the five services, until Ctrl-C.")(run_cmd.run)
 
 
-
 @app.command("bench")
 def bench(
     quick: bool = typer.Option(False, "--quick", help="A ~30 s run without the profile."),

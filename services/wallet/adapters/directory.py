@@ -132,14 +132,6 @@ class WalletDirectory:
             "log_position": int(row["position"]),
         }
 
-    async def account_ids(self, kind: str | None = None) -> list[UUID]:
-        rows = await self._pool.fetch(
-            f"SELECT account_id FROM {self._s}.wallet_accounts "
-            "WHERE $1::text IS NULL OR kind = $1 ORDER BY account_id",
-            kind,
-        )
-        return [UUID(str(r["account_id"])) for r in rows]
-
     async def due_holds(self, now: datetime, limit: int = 500) -> list[tuple[UUID, UUID]]:
         """(wallet id, hold id) of open holds whose expiry has passed."""
         rows = await self._pool.fetch(

@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 30
 
 
-class InternalError(RuntimeError):
-    """A handler broke its contract (changed an aggregate, then refused)."""
-
-
 class WalletLedger(Application[UUID]):
     name = "wallet"
     is_snapshotting_enabled = True

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
-from uuid import UUID
 
 from ..adapters.personal_data import PersonalDataVault
 from ..adapters.tokens import ApiTokens
@@ -29,8 +28,6 @@ class AccountDirectory(Protocol):
     async def budgets(self) -> list[dict[str, Any]]: ...
 
     async def supply(self) -> dict[str, Any]: ...
-
-    async def account_ids(self, kind: str | None = None) -> list[UUID]: ...
 
 
 @dataclass

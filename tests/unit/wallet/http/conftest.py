@@ -89,9 +89,6 @@ class FakeDirectory:
     async def supply(self) -> dict[str, Any]:
         return self.supply_row
 
-    async def account_ids(self, kind: str | None = None) -> list[UUID]:
-        return []
-
 
 def national_id(first_twelve: str = "110170023070") -> str:
     """A valid Thai national ID from its first twelve digits."""
