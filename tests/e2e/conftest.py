@@ -32,18 +32,39 @@ class WalletProcess:
     url: str
     env: dict[str, str]
     topic: str
-    process: subprocess.Popen[bytes]
     log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start `kgo serve wallet` and wait until it is ready."""
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "kgo_cli.main", "serve", "wallet"],
+                env=self.env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert self.process.poll() is None, self.log.read_text()
+            time.sleep(0.3)
+        self.process.kill()
+        pytest.fail(f"wallet not ready:\n{self.log.read_text()}")
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=30)
 
     def kgo(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "kgo_cli.main", *args],
-            env=self.env,
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+            [sys.executable, "-m", "kgo_cli.main", *args], env=self.env, cwd=PROJECT_ROOT,
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
 
     def token(self, role: str, name: str, subject: str | None = None) -> str:
         args = ["wallet", "token", "create", "--role", role, "--name", name]
@@ -72,32 +93,10 @@ def wallet(topic: str, tmp_path: Path) -> Iterator[WalletProcess]:
         "WALLET_HTTP_PORT": str(port),
         "WALLET_HOLD_SWEEP_SECONDS": "0.5",
     }
-    log = tmp_path / "wallet.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kgo_cli.main", "serve", "wallet"],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert process.poll() is None, log.read_text()
-        time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail(f"wallet not ready:\n{log.read_text()}")
-    yield WalletProcess(url, env, topic, process, log)
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    process = WalletProcess(f"http://127.0.0.1:{port}", env, topic, tmp_path / "wallet.log")
+    process.start()
+    yield process
+    process.stop()
     database_url = InfraSettings().database_url("wallet")
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -206,8 +206,7 @@ async def test_a_residents_coins_from_genesis_to_the_noodle_shop(wallet):
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "no differences" in rebuilt.stdout
 
-    wallet.process.send_signal(signal.SIGTERM)
-    assert wallet.process.wait(timeout=30) == 0
+    assert wallet.stop(signal.SIGTERM) == 0
 
 
 async def test_an_unanswered_hold_expires_and_returns_the_coins(wallet):
