@@ -48,6 +48,9 @@ __all__ = ["Handler", "IdempotentConsumer", "Outcome", "PermanentError", "dispat
 
 log = get_logger(__name__)
 
+#: How often a consumer drops inbox rows older than its dedupe window.
+PRUNE_EVERY_SECONDS = 300.0
+
 
 class IdempotentConsumer:
     """A Kafka consumer group member applying ``handler`` exactly once per event."""
@@ -67,6 +70,7 @@ class IdempotentConsumer:
         max_records: int = 500,
         backoff: tuple[float, float] = (0.2, 30.0),
         permanent_errors: tuple[type[BaseException], ...] = (PermanentError, ValidationError),
+        inbox_keep_seconds: float = 7 * 24 * 3600,
     ) -> None:
         self.name = f"consumer:{name}"
         self.consumer_name = name
@@ -89,6 +93,8 @@ class IdempotentConsumer:
         self._retry_at: dict[TopicPartition, float] = {}
         self._attempts: dict[TopicPartition, int] = {}
         self._next: dict[TopicPartition, int] = {}
+        self._inbox_keep = inbox_keep_seconds
+        self._pruned_at = 0.0
 
     async def run(self) -> None:
         """Component entry point: consume until ``stop()``."""
@@ -123,6 +129,7 @@ class IdempotentConsumer:
             log.info("consumer started", consumer=self.consumer_name, topics=self.topics)
             while not self._stopping.is_set():
                 await self._poll_once(consumer)
+                await self._prune_inbox(pool)
         finally:
             self._consumer = None
             with contextlib.suppress(Exception):
@@ -136,6 +143,20 @@ class IdempotentConsumer:
 
     async def stop(self) -> None:
         self._stopping.set()
+
+    async def _prune_inbox(self, pool: asyncpg.Pool) -> None:
+        """Every few minutes, drop inbox rows older than the dedupe window."""
+        now = time.monotonic()
+        if now - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = now
+        try:
+            pruned = await self._inbox.prune(pool, self._inbox_keep)
+        except Exception:
+            log.warning("inbox prune failed; will retry", consumer=self.consumer_name)
+            return
+        if pruned:
+            log.info("inbox pruned", consumer=self.consumer_name, rows=pruned)
 
     async def _poll_once(self, consumer: AIOKafkaConsumer) -> None:
         processor = self._processor

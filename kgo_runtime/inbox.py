@@ -61,6 +61,19 @@ class Inbox:
         )
         return row is not None
 
+    async def prune(self, pool: asyncpg.Pool, keep_seconds: float) -> int:
+        """Forget applied ``ce_id``s older than ``keep_seconds``; returns how many. A
+        republished event arrives within moments of the first (the relay resends at most
+        its last batch), and a replayed offset is caught by the position, so the inbox only
+        needs a window, not all of history."""
+        status = await pool.execute(
+            f"DELETE FROM {self._inbox} WHERE consumer = $1"
+            " AND received_at < now() - make_interval(secs => $2)",
+            self.consumer,
+            keep_seconds,
+        )
+        return int(status.split()[-1])
+
     async def next_offset(
         self, conn: asyncpg.Connection | asyncpg.Pool, topic: str, partition: int
     ) -> int:
