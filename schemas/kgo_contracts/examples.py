@@ -55,7 +55,7 @@ KIND: dict[UUID, AccountKind] = {
     SHOP: "shop",
     OPERATOR: "operator",
 }
-SUPPLY = 10_000_000
+SUPPLY = 1_000_000
 SHOP_REF, OPERATOR_REF = _id("merchant-shop-1"), _id("transit-operator-1")
 COMPLETION, REFUSED_COMPLETION = _id("completion-1"), _id("completion-2")
 REDEMPTION, TRIP = _id("redemption-1"), _id("trip-1")
@@ -144,7 +144,7 @@ def _wallet_story() -> list[Spec]:
         *_legs(*transfer, (ISSUER, MUNICIPALITY), "genesis", SUPPLY, ((0, 0), (SUPPLY, 0)),
                _at(6, 2), purpose="genesis"),
         *_legs(*transfer, (MUNICIPALITY, BUDGET), "allocation", 400_000,
-               ((9_600_000, 0), (400_000, 0)), _at(6, 3), **allocation),
+               ((600_000, 0), (400_000, 0)), _at(6, 3), **allocation),
         _opened(RESIDENT, _at(7, 30)),
         *_legs(GrantDisbursed, CoinsGranted, (BUDGET, RESIDENT), "grant", 100,
                ((399_900, 0), (100, 0)), _at(7, 31), **grant),

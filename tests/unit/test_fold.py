@@ -115,11 +115,11 @@ def test_the_published_examples_tell_a_consistent_story() -> None:
         (example_ce_id(e), e.ce_type(), e.model_dump(mode="json")) for e in wallet_story()
     )
     ledger.check_conservation()
-    assert ledger.minted == 10_000_000
+    assert ledger.minted == 1_000_000
     totals = {KIND[UUID(a)]: b.total for a, b in ledger.balances.items()}
     assert totals == {  # as schemas/README.md tells it
         "issuer": 0,
-        "municipality": 9_600_000,
+        "municipality": 600_000,
         "budget": 399_900,
         "resident": 25,
         "shop": 25,
