@@ -47,7 +47,7 @@ class WalletDirectory:
         pool: asyncpg.Pool,
         *,
         schema: str = "public",
-        poll_interval: float = 0.05,
+        poll_interval: float = 1.0,
         batch_size: int = 1000,
     ) -> None:
         self._ledger = ledger
@@ -56,6 +56,7 @@ class WalletDirectory:
         self._poll = poll_interval
         self._batch = batch_size
         self._stopping = asyncio.Event()
+        self._stored = asyncio.Event()
         #: True when the last fold read fewer events than a full batch. Only then do the
         #: tables hold whole transactions (a full batch may end inside one), so only then
         #: is the supply check meaningful.
@@ -65,15 +66,31 @@ class WalletDirectory:
         await create_tables(self._pool, _DDL.format(s=self._s))
 
     async def run(self) -> None:
+        """Fold new events as they are stored: woken by the event store's NOTIFY, and every
+        ``poll_interval`` seconds in case a notification was missed."""
         self._stopping.clear()
         await self.create_tables()
-        while not self._stopping.is_set():
-            if not await self.follow_once():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._poll)
+        channel = getattr(self._ledger.recorder, "channel_name", None)
+        async with self._pool.acquire() as listener:
+            if channel:
+                await listener.add_listener(channel, self._on_stored)
+            try:
+                while not self._stopping.is_set():
+                    self._stored.clear()
+                    if not await self.follow_once():
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stored.wait(), self._poll)
+            finally:
+                if channel:
+                    with contextlib.suppress(Exception):
+                        await listener.remove_listener(channel, self._on_stored)
+
+    def _on_stored(self, *_: object) -> None:
+        self._stored.set()
 
     async def stop(self) -> None:
         self._stopping.set()
+        self._stored.set()
 
     async def catch_up(self) -> None:
         """Fold everything stored so far (tools and tests)."""
@@ -155,6 +172,11 @@ def _account_row(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+def _text(value: str | None) -> str | None:
+    """Postgres text cannot hold NUL; a read model must never stall on a stored event."""
+    return value.replace("\x00", "\ufffd") if value else value
+
+
 class _Changes:
     """What a run of stored events does to the directory's rows."""
 
@@ -170,9 +192,9 @@ class _Changes:
             self.opened[event.originator_id] = (
                 event.originator_id,
                 event.kind,
-                event.programme,
-                event.label,
-                event.external_ref,
+                _text(event.programme),
+                _text(event.label),
+                _text(event.external_ref),
                 event.occurred_at,
             )
         if isinstance(event, Account.Entry):

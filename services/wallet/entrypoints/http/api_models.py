@@ -24,8 +24,14 @@ from .auth import Role, check_subject
 from .thai_ids import thai_mobile, thai_national_id
 
 Coins = Annotated[int, Field(strict=True, gt=0, le=TOTAL_SUPPLY, description="Whole coins")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+#: No control characters (NUL among them): text goes into events, tables and logs.
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=PRINTABLE)
+]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=PRINTABLE)
+]
 Programme = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9-]{2,40}$"), Field(examples=["welcome"])
 ]
@@ -110,7 +116,9 @@ class ReleaseRequest(Body):
 class TokenRequest(Body):
     role: Role
     name: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,100}$")]
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    subject: (
+        Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=PRINTABLE)] | None
+    ) = None
 
     @model_validator(mode="after")
     def _subject_fits_role(self) -> TokenRequest:

@@ -194,3 +194,11 @@ async def test_the_openapi_document_describes_the_api(city: Any) -> None:
     assert (key["name"], key["in"], key["required"]) == ("Idempotency-Key", "header", True)
     spend_schema = document["components"]["schemas"]["SpendRequest"]
     assert spend_schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("text", ["noodles\x00", "line\nbreak", "bell\x07"])
+async def test_control_characters_are_refused_in_text(city, text):
+    bad = await city.api.post(
+        "/v1/payees", {"kind": "shop", "external_ref": "shop-x", "label": text}, city.admin
+    )
+    city.api.problem(bad, 422, "invalid_request")
