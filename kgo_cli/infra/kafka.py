@@ -103,7 +103,12 @@ def jvm_options(settings: InfraSettings, log4j_config: Path) -> list[str]:
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """16 random bytes, base64url without padding — never starting with "-", which the
+    storage tool's argument parser would take for an option (Kafka's own ids avoid it too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def running_pid(settings: InfraSettings) -> int | None:

@@ -65,6 +65,11 @@ def test_cluster_id_is_16_random_bytes_in_base64url_without_padding() -> None:
         assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
 
 
+def test_cluster_id_never_looks_like_an_option() -> None:
+    # one id in 64 would start with "-" and break `StorageTool format -t <id>`
+    assert not any(kafka.new_cluster_id().startswith("-") for _ in range(5_000))
+
+
 def test_pom_pins_kafka_and_the_log4j_backend_kafka_4_uses() -> None:
     pom = kafka_dist.render_pom("4.1.1", "2.24.3")
     assert "<artifactId>kafka_2.13</artifactId><version>4.1.1</version>" in pom
