@@ -9,11 +9,17 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, DomainEventProtocol, event
 
+from kgo_contracts.base import ContractEvent
+from kgo_contracts.missions import MissionCompleted
 from kgo_runtime.kafka_admin import topic_partitions
 from kgo_runtime.postgres import schema_name
 
@@ -102,3 +108,47 @@ async def read_topic(
         return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:
         await consumer.stop()
+
+
+# --- a test-only aggregate for relay tests -----------------------------------------------------
+
+BANGKOK = timezone(timedelta(hours=7))
+
+
+class Resident(Aggregate):
+    """Test-only: a resident whose mission completions are published as MissionCompleted."""
+
+    @event("Registered")
+    def __init__(self) -> None:
+        self.completed = 0
+
+    @event("MissionCompleted")
+    def complete(self, mission_id: uuid.UUID, reward: int, occurred_at: datetime) -> None:
+        self.completed += 1
+
+
+def resident_to_contract(stored: DomainEventProtocol[Any]) -> ContractEvent | None:
+    """``Resident``'s relay mapping: completions are published, registrations stay internal."""
+    if not isinstance(stored, Resident.MissionCompleted):  # type: ignore[attr-defined]
+        return None
+    return MissionCompleted(
+        completion_id=uuid.uuid5(stored.originator_id, str(stored.originator_version)),
+        wallet_id=stored.originator_id,
+        mission_id=stored.mission_id,
+        programme="welcome",
+        period="2022-06",
+        reward=stored.reward,
+        occurred_at=stored.occurred_at,
+    )
+
+
+def store_residents(
+    app: Application[uuid.UUID], residents: int, completions: int, *, first_reward: int = 1
+) -> None:
+    """Save ``residents`` residents with ``completions`` completions each."""
+    for _ in range(residents):
+        resident = Resident()
+        for i in range(completions):
+            at = datetime(2022, 6, 9, 8, i % 60, tzinfo=BANGKOK)
+            resident.complete(uuid.uuid4(), first_reward + i, at)
+        app.save(resident)

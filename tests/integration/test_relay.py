@@ -15,64 +15,33 @@ import sys
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, DomainEventProtocol, event
 
-from kgo_contracts.base import ContractEvent
-from kgo_contracts.missions import MissionCompleted
 from kgo_runtime.envelope import decode, header_map, stable_event_id
 from kgo_runtime.eventstore import open_application
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.relay import Relay
 from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
-from kgo_runtime.testing import create_topics, delete_topics, fresh_schema, read_topic, unique_name
+from kgo_runtime.testing import (
+    create_topics,
+    delete_topics,
+    fresh_schema,
+    read_topic,
+    store_residents,
+    unique_name,
+)
+from kgo_runtime.testing import resident_to_contract as to_contract
 
 pytestmark = pytest.mark.integration
 
 INFRA = InfraSettings()
 BOOTSTRAP = INFRA.kafka_bootstrap
 DSN = INFRA.database_url("missions")
-BANGKOK = timezone(timedelta(hours=7))
-
-
-class Resident(Aggregate):
-    """Test-only: a resident whose completions are published as MissionCompleted."""
-
-    @event("Registered")
-    def __init__(self) -> None:
-        self.completed = 0
-
-    @event("MissionCompleted")
-    def complete(self, mission_id: uuid.UUID, reward: int, occurred_at: datetime) -> None:
-        self.completed += 1
-
-
-def to_contract(stored: DomainEventProtocol[Any]) -> ContractEvent | None:
-    if not isinstance(stored, Resident.MissionCompleted):
-        return None  # Registered stays internal
-    return MissionCompleted(
-        completion_id=uuid.uuid5(stored.originator_id, str(stored.originator_version)),
-        wallet_id=stored.originator_id,
-        mission_id=stored.mission_id,
-        programme="welcome",
-        period="2022-06",
-        reward=stored.reward,
-        occurred_at=stored.occurred_at,
-    )
-
-
-def store_residents(app: Application[uuid.UUID], residents: int, completions: int) -> None:
-    for _ in range(residents):
-        resident = Resident()
-        for i in range(completions):
-            resident.complete(uuid.uuid4(), 1 + i, datetime(2022, 6, 9, 8, i % 60, tzinfo=BANGKOK))
-        app.save(resident)
 
 
 def published(app: Application[uuid.UUID]) -> dict[str, tuple[uuid.UUID, int]]:
@@ -211,8 +180,8 @@ async def test_a_relay_killed_between_publish_and_position_loses_nothing_and_kee
     assert len(ids) > len(expected)  # the second batch went out twice, under the same ids
 
 
-# The relay process imports this module under the name pytest gave it, so stored events'
-# topics resolve to the very classes to_contract knows.
+# The relay process imports this module under the name pytest gave it, for make_relay; the
+# stored events' classes live in kgo_runtime.testing, the same module in both processes.
 RELAY_SCRIPT = """
 import asyncio, importlib, sys
 sys.path[:0] = [{root!r}, {tests_dir!r}]

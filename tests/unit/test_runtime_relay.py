@@ -5,57 +5,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, DomainEventProtocol, event
 from eventsourcing.persistence import Notification
 
-from kgo_contracts.base import ContractEvent
-from kgo_contracts.missions import MissionCompleted
 from kgo_runtime.envelope import decode, stable_event_id
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.relay import Relay
+from kgo_runtime.testing import resident_to_contract as to_contract
+from kgo_runtime.testing import store_residents
 
 pytestmark = pytest.mark.unit
-
-BANGKOK = timezone(timedelta(hours=7))
-
-
-class Resident(Aggregate):
-    """A test-only aggregate whose completions are published as MissionCompleted."""
-
-    @event("Registered")
-    def __init__(self) -> None:
-        self.completed = 0
-
-    @event("MissionCompleted")
-    def complete(self, mission_id: uuid.UUID, reward: int, occurred_at: datetime) -> None:
-        self.completed += 1
-
-
-def to_contract(stored: DomainEventProtocol[Any]) -> ContractEvent | None:
-    if isinstance(stored, Resident.MissionCompleted):
-        return MissionCompleted(
-            completion_id=uuid.uuid5(stored.originator_id, str(stored.originator_version)),
-            wallet_id=stored.originator_id,
-            mission_id=stored.mission_id,
-            programme="welcome",
-            period="2022-06",
-            reward=stored.reward,
-            occurred_at=stored.occurred_at,
-        )
-    return None
-
-
-def stored_residents(app: Application[uuid.UUID], residents: int, completions: int) -> None:
-    for _ in range(residents):
-        resident = Resident()
-        for i in range(completions):
-            resident.complete(uuid.uuid4(), 10 + i, datetime(2022, 6, 9, 8, i, tzinfo=BANGKOK))
-        app.save(resident)
 
 
 def relay_for(app: Application[uuid.UUID], **options: Any) -> Relay:
@@ -73,7 +35,7 @@ def relay_for(app: Application[uuid.UUID], **options: Any) -> Relay:
 
 def test_a_batch_publishes_contract_events_and_passes_internal_ones() -> None:
     app: Application[uuid.UUID] = Application()
-    stored_residents(app, residents=2, completions=3)
+    store_residents(app, residents=2, completions=3, first_reward=10)
     relay = relay_for(app, batch_size=100)
 
     last_id, records, internal = relay._read_batch(0)
@@ -95,7 +57,7 @@ def test_a_batch_publishes_contract_events_and_passes_internal_ones() -> None:
 
 def test_batches_follow_the_position_and_the_batch_size() -> None:
     app: Application[uuid.UUID] = Application()
-    stored_residents(app, residents=3, completions=4)  # 15 notifications
+    store_residents(app, residents=3, completions=4, first_reward=10)  # 15 notifications
     relay = relay_for(app, batch_size=4)
 
     seen: list[str] = []
@@ -114,7 +76,7 @@ def test_batches_follow_the_position_and_the_batch_size() -> None:
 
 def test_reading_again_from_the_same_position_gives_the_same_ids() -> None:
     app: Application[uuid.UUID] = Application()
-    stored_residents(app, residents=1, completions=5)
+    store_residents(app, residents=1, completions=5, first_reward=10)
     relay = relay_for(app)
 
     first = [decode(r.headers, r.value).id for r in relay._read_batch(0)[1]]

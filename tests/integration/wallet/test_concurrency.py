@@ -15,19 +15,18 @@ from services.wallet.application.bus import CommandBus
 pytestmark = pytest.mark.integration
 
 
+def spends_of_50(driver, wallet, shop, bill: str) -> list[c.Command]:
+    """100 spends of 50 from one wallet at one shop, each with its own key."""
+    return [
+        driver.cmd(c.Spend, caller="shop", wallet_id=wallet, payee_id=shop, amount=50,
+                   reference=f"{bill}-{i}")
+        for i in range(100)
+    ]  # fmt: skip
+
+
 async def test_100_concurrent_spends_of_50_against_1000(driver, bus):
     [wallet], shop = driver.setup(residents=1, grant=1_000)
-    spends = [
-        driver.cmd(
-            c.Spend,
-            caller="shop",
-            wallet_id=wallet,
-            payee_id=shop,
-            amount=50,
-            reference=f"bill-{i}",
-        )
-        for i in range(100)
-    ]
+    spends = spends_of_50(driver, wallet, shop, "bill")
     outcomes = await asyncio.gather(*(bus.submit(s) for s in spends))
     statuses = [o.status for o in outcomes]
     assert statuses.count(201) == 20 and statuses.count(409) == 80
@@ -46,17 +45,7 @@ async def test_two_processes_spending_from_one_wallet(driver, wallet_settings):
     for bus in buses:
         await bus.start()
     try:
-        spends = [
-            driver.cmd(
-                c.Spend,
-                caller="shop",
-                wallet_id=wallet,
-                payee_id=shop,
-                amount=50,
-                reference=f"b{i}",
-            )
-            for i in range(100)
-        ]
+        spends = spends_of_50(driver, wallet, shop, "b")
         outcomes = await asyncio.gather(*(buses[i % 2].submit(s) for i, s in enumerate(spends)))
         assert [o.status for o in outcomes].count(201) == 20
         assert other.account(wallet).available == 0
