@@ -12,8 +12,12 @@ import asyncpg
 import httpx
 
 from kgo_runtime.settings import InfraSettings
+from kgo_runtime.wallet_client import token_file
 from services.wallet.adapters.tokens import PostgresTokenStore
 from services.wallet.settings import WalletSettings
+
+#: Services that call the wallet as ``service``; each gets its own token file.
+CALLERS_OF_THE_WALLET = ("missions", "merchant", "transit", "projections")
 
 #: (programme, label, initial allocation). The rest stays with the municipality.
 DEFAULT_BUDGETS: tuple[tuple[str, str, int], ...] = (
@@ -25,6 +29,12 @@ DEFAULT_BUDGETS: tuple[tuple[str, str, int], ...] = (
 
 async def admin_token(settings: WalletSettings, path: Path) -> str:
     """The platform administrator's token: the stored one if it still works, else a new one."""
+    return await stored_token(settings, path, "municipal_admin", "platform-admin")
+
+
+async def stored_token(settings: WalletSettings, path: Path, role: str, name: str) -> str:
+    """A wallet API token kept in ``path`` (0600): the stored one if it still works, else a
+    new one."""
     pool = await asyncpg.create_pool(settings.database_url, min_size=0, max_size=2)
     try:
         store = PostgresTokenStore(pool, schema=settings.database_schema)
@@ -33,7 +43,7 @@ async def admin_token(settings: WalletSettings, path: Path) -> str:
             token = path.read_text().strip()
             if await store.authenticate(token) is not None:
                 return token
-        issued = await store.issue("municipal_admin", "platform-admin")
+        issued = await store.issue(role, name)
         assert issued.token is not None
     finally:
         await pool.close()
@@ -49,6 +59,8 @@ async def prepare_treasury(settings: WalletSettings | None = None) -> list[str]:
     token_path = InfraSettings().home / "secrets" / "admin.token"
     token = await admin_token(settings, token_path)
     lines = [f"  admin token   {token_path} (role municipal_admin)"]
+    for service in CALLERS_OF_THE_WALLET:
+        await stored_token(settings, token_file(service), "service", service)
     base = f"http://{settings.http_host}:{settings.http_port}"
     async with httpx.AsyncClient(
         base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10

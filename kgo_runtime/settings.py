@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +87,10 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 0
     log_level: str = "INFO"
+    #: Where the wallet's API is, for services that call it (as ``service``).
+    wallet_url: str = f"http://127.0.0.1:{SERVICE_PORTS['wallet']}"
+    #: This service's wallet API token; unset on a developer machine (see wallet_client).
+    wallet_token: SecretStr | None = None
 
     def model_post_init(self, __context: object) -> None:
         if not self.database_url:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
+from kgo_runtime.access import AccessSigner, signing_key
 from kgo_runtime.components import Component
 from kgo_runtime.service import ServiceContext, create_service_app
 
@@ -48,6 +49,7 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
             vault=vault_from(settings),
             directory=directory,
             tokens=tokens,
+            access=AccessSigner(signing_key()),
         )
         sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds)
         relay = ctx.relay(ledger, to_contract, topic_for=lambda _event: settings.events_topic)

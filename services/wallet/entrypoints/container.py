@@ -3,9 +3,13 @@ and reached from a request as ``request.app.state.wallet``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kgo_runtime.access import AccessSigner
 
 from ..adapters.personal_data import PersonalDataVault
 from ..adapters.tokens import ApiTokens
@@ -38,3 +42,6 @@ class WalletContainer:
     vault: PersonalDataVault
     directory: AccountDirectory
     tokens: ApiTokens
+    #: Signs short-lived access tokens (residents' sign-in); any service checks them with
+    #: the public key. Tests get a throwaway key.
+    access: AccessSigner = field(default_factory=lambda: AccessSigner(Ed25519PrivateKey.generate()))

@@ -37,26 +37,15 @@ so a rotated token of the same shop keeps its keys, and two shops can both use k
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import StrEnum
 from uuid import UUID
 
+from kgo_runtime.access import ROLE_NAMES, Principal, Role, forbidden, unauthenticated
+
 from ...adapters.tokens import ApiToken
-from .problems import ProblemError
+
+__all__ = ["ROLE_NAMES", "Principal", "Role", "forbidden", "unauthenticated"]
 
 _SLUG = re.compile(r"^[a-z0-9-]{2,40}$")
-
-
-class Role(StrEnum):
-    MUNICIPAL_ADMIN = "municipal_admin"
-    PROGRAMME_OPERATOR = "programme_operator"
-    AUDITOR = "auditor"
-    PAYEE = "payee"
-    RESIDENT = "resident"
-    SERVICE = "service"
-
-
-ROLE_NAMES = frozenset(role.value for role in Role)
 
 
 #: Roles whose tokens must name the account they act for.
@@ -75,28 +64,6 @@ def check_subject(role: Role, subject: str | None) -> str | None:
     if role is Role.PROGRAMME_OPERATOR and subject is not None and not _SLUG.match(subject):
         raise ValueError("a programme operator's subject is a programme slug")
     return subject
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller of a request."""
-
-    token_id: UUID
-    role: Role
-    name: str
-    subject: str | None
-
-    @property
-    def caller(self) -> str:
-        return f"{self.role}:{self.subject or self.name}"
-
-
-def unauthenticated(detail: str) -> ProblemError:
-    return ProblemError(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
-
-
-def forbidden(detail: str) -> ProblemError:
-    return ProblemError(403, "forbidden", detail)
 
 
 def principal_of(token: ApiToken | None) -> Principal:

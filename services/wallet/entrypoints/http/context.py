@@ -20,6 +20,8 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from kgo_runtime.access import ACCESS_PREFIX
+
 from ...application.commands import Command
 from ..container import WalletContainer, business_now
 from .auth import Principal, Role, forbidden, principal_of, unauthenticated
@@ -53,7 +55,14 @@ async def authenticate(
 ) -> Principal:
     if credentials is None:
         raise unauthenticated("send an API token as 'Authorization: Bearer <token>'")
-    return principal_of(await wallet(request).tokens.authenticate(credentials.credentials))
+    container = wallet(request)
+    presented = credentials.credentials
+    if presented.startswith(ACCESS_PREFIX):
+        signed = container.access.verifier.verify(presented)
+        if signed is None:
+            raise unauthenticated("the access token is invalid or expired")
+        return signed
+    return principal_of(await container.tokens.authenticate(presented))
 
 
 def allow(*roles: Role) -> Callable[..., Awaitable[Principal]]:

@@ -13,10 +13,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from kgo_runtime.access import ACCESS_PREFIX
 
 from ...adapters.tokens import ApiToken, ApiTokens, TokenKeyReused
 from .api_models import IssuedTokenView, TokenRequest, TokenView
-from .auth import Role
+from .auth import ROLE_NAMES, Role, principal_of
 from .context import Reader, Writer, reader, writer
 from .problems import PROBLEM_RESPONSES, REPLAYED_HEADER, ProblemError
 
@@ -67,3 +70,45 @@ async def revoke_token(token_id: UUID, write: Admin) -> TokenView:
     if record is None:
         raise ProblemError(404, "token_not_found", f"no token {token_id}")
     return _view(record)
+
+
+class IntrospectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+
+
+class Introspection(BaseModel):
+    """What a presented token stands for (RFC 7662 in spirit): ``active`` false for an
+    unknown, revoked or expired one, and nothing else then."""
+
+    active: bool
+    token_id: UUID | None = None
+    role: Role | None = None
+    name: str | None = None
+    subject: str | None = None
+
+
+@router.post("/introspect")
+async def introspect_token(
+    body: IntrospectRequest,
+    read: Annotated[Reader, Depends(reader(Role.SERVICE))],
+) -> Introspection:
+    """For other city services: what an API token (or access token) presented to them stands
+    for, so one token works on every KGO service. Reads only; no Idempotency-Key."""
+    presented = body.token
+    if presented.startswith(ACCESS_PREFIX):
+        principal = read.wallet.access.verifier.verify(presented)
+    else:
+        record = await read.wallet.tokens.authenticate(presented)
+        principal = (
+            None if record is None or record.role not in ROLE_NAMES else principal_of(record)
+        )
+    if principal is None:
+        return Introspection(active=False)
+    return Introspection(
+        active=True,
+        token_id=principal.token_id,
+        role=principal.role,
+        name=principal.name,
+        subject=principal.subject,
+    )

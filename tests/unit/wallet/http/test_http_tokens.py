@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
 import pytest
+
+from kgo_runtime.access import Role
 
 pytestmark = pytest.mark.unit
 
@@ -72,3 +75,43 @@ async def test_an_account_subject_is_normalised(city: Any) -> None:
     body = {"role": "resident", "name": "r", "subject": city.wallet_id.upper()}
     issued = await city.api.post("/v1/tokens", body, city.admin)
     assert issued.json()["subject"] == city.wallet_id
+
+
+async def test_another_service_learns_what_a_presented_token_stands_for(city: Any) -> None:
+    api = city.api
+    introspect = "/v1/tokens/introspect"
+    operator = city.operator["Authorization"].removeprefix("Bearer ")
+    answer = await api.client.post(introspect, json={"token": operator}, headers=city.service)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() | {"token_id": None} == {
+        "active": True, "token_id": None, "role": "programme_operator",
+        "name": answer.json()["name"], "subject": "welcome",
+    }  # fmt: skip
+    signed = api.container.access.issue(
+        Role.RESIDENT, "resident", city.wallet_id, timedelta(minutes=1)
+    )
+    answer = await api.client.post(introspect, json={"token": signed.token}, headers=city.service)
+    assert answer.json()["subject"] == city.wallet_id
+    for unknown in ("kgo_nope", signed.token[:-3] + "AAA"):
+        answer = await api.client.post(introspect, json={"token": unknown}, headers=city.service)
+        assert answer.json() == {
+            "active": False, "token_id": None, "role": None, "name": None, "subject": None
+        }  # fmt: skip
+    refused = await api.client.post(introspect, json={"token": operator}, headers=city.shop)
+    api.problem(refused, 403, "forbidden")
+
+
+async def test_a_signed_access_token_works_on_the_wallet(city: Any) -> None:
+    api = city.api
+    signed = api.container.access.issue(
+        Role.RESIDENT, "resident", city.wallet_id, timedelta(minutes=1)
+    )
+    answer = await api.get(
+        f"/v1/wallets/{city.wallet_id}", {"Authorization": f"Bearer {signed.token}"}
+    )
+    assert answer.status_code == 200
+    api.problem(
+        await api.get(f"/v1/wallets/{city.wallet_id}", {"Authorization": "Bearer kgoa_x.y"}),
+        401,
+        "unauthenticated",
+    )
