@@ -15,9 +15,6 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from .base import BANGKOK, AccountKind, ContractEvent
-from .merchant import DiscountRedeemed
-from .missions import MissionCompleted
-from .transit import FarePaid
 from .wallet import (
     AccountOpened,
     CoinsGranted,
@@ -171,36 +168,14 @@ def _wallet_story() -> list[Spec]:
 
 
 def _other_events() -> list[ContractEvent]:
+    """Each publishing service's examples live in ``examples_<service>.py`` and reuse this
+    story's ids (imported here, not at the top: those modules import this one)."""
+    from . import examples_merchant, examples_missions, examples_transit
+
     return [
-        MissionCompleted(
-            completion_id=COMPLETION,
-            wallet_id=RESIDENT,
-            mission_id=_id("mission-signup"),
-            programme="welcome",
-            period="2022-06",
-            reward=100,
-            occurred_at=_at(7, 30),
-        ),
-        DiscountRedeemed(
-            redemption_id=REDEMPTION,
-            shop_id=SHOP_REF,
-            wallet_id=RESIDENT,
-            hold_id=PAID_HOLD,
-            coins=25,
-            discount_satang=2_500,
-            bill_satang=12_000,
-            occurred_at=_at(8, 16),
-        ),
-        FarePaid(
-            trip_id=TRIP,
-            wallet_id=RESIDENT,
-            validator_id="KKB-07-V02",
-            route_id="7",
-            fare_product="one-baht-bus-2022",
-            coins=50,
-            baht_satang=100,
-            occurred_at=_at(8, 40),
-        ),
+        *examples_missions.examples(),
+        *examples_merchant.examples(),
+        *examples_transit.examples(),
     ]
 
 
