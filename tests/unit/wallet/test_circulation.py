@@ -229,3 +229,12 @@ def published(treasury: Treasury) -> list:  # type: ignore[type-arg]
     notifications = ledger.recorder.select_notifications(1, 100_000)
     contracts = [to_contract(ledger.mapper.to_domain_event(n)) for n in notifications]
     return [e for e in contracts if e is not None]
+
+
+def test_kgo_run_opens_the_circulation_budgets_within_the_supply() -> None:
+    from kgo_cli.platform_setup import DEFAULT_BUDGETS
+    from services.wallet.domain.movements import TOTAL_SUPPLY
+
+    programmes = {programme for programme, _, _ in DEFAULT_BUDGETS}
+    assert {"welcome", "shop-matching", "offline-loss"} <= programmes
+    assert sum(amount for _, _, amount in DEFAULT_BUDGETS) <= TOTAL_SUPPLY
