@@ -11,7 +11,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from . import routes_payments, routes_residents, routes_tokens, routes_treasury
+from . import (
+    routes_payments,
+    routes_residents,
+    routes_sessions,
+    routes_signup,
+    routes_tokens,
+    routes_treasury,
+)
 from .problems import install_error_handlers
 
 __all__ = ["API_DESCRIPTION", "API_METADATA", "build_router", "install_error_handlers"]
@@ -36,6 +43,11 @@ API_METADATA: dict[str, Any] = {
         {"name": "accounts", "description": "Residents' wallets, shops and the bus operator."},
         {"name": "payments", "description": "Grants, spends and holds."},
         {"name": "tokens", "description": "API tokens and their roles."},
+        {
+            "name": "residents",
+            "description": "Residents' signup, sign-in and sessions (one-time codes by SMS), "
+            "registration at a municipal counter.",
+        },
     ],
 }
 
@@ -43,5 +55,7 @@ API_METADATA: dict[str, Any] = {
 def build_router() -> APIRouter:
     router = APIRouter()
     for module in (routes_treasury, routes_residents, routes_payments, routes_tokens):
+        router.include_router(module.router)
+    for module in (routes_signup, routes_sessions):
         router.include_router(module.router)
     return router
