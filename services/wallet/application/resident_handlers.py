@@ -28,7 +28,7 @@ def phone_pending_claim(wallet_id: UUID) -> UUID:
 
 
 def link_phone(uow: UnitOfWork, cmd: LinkPhone, receipt: UUID) -> Answer:
-    pending = uow.find(phone_pending_claim(cmd.wallet_id), IdentityClaim, may_be_new=True)
+    pending = uow.find(phone_pending_claim(cmd.wallet_id), IdentityClaim)
     linked_id = claim_id(PHONE_LINKED, str(cmd.wallet_id))
     if pending is None or uow.find(linked_id, IdentityClaim, may_be_new=True) is not None:
         raise Refused("this wallet already has a phone number", code="phone_already_linked")
