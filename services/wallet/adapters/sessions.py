@@ -9,6 +9,7 @@ the reuse that revokes the family.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -16,6 +17,7 @@ from kgo_runtime.postgres import create_tables, ensure_schema, schema_name
 
 from ..domain.resident_access import RefreshGrant, Rotation
 
+_PRUNE_EVERY = 200
 _COLUMNS = (
     "token_hash, family_id, wallet_id, issued_at, expires_at, rotated_at, rotated_by, "
     "replaced_by, revoked"
@@ -27,6 +29,7 @@ class PostgresRefreshTokens:
         self._pool = pool
         self._schema = schema_name(schema)
         self._table = f"{self._schema}.wallet_refresh_tokens"
+        self._added = 0
 
     async def create_tables(self) -> None:
         await ensure_schema(self._pool, self._schema)
@@ -49,6 +52,16 @@ class PostgresRefreshTokens:
 
     async def add(self, grant: RefreshGrant) -> None:
         await self._insert(self._pool, grant)
+        self._added += 1
+        if self._added % _PRUNE_EVERY == 0:
+            await self.prune(grant.issued_at)
+
+    async def prune(self, now: datetime) -> int:
+        """Delete refresh tokens a day past their expiry (a reuse of one is then only invalid)."""
+        status = await self._pool.execute(
+            f"DELETE FROM {self._table} WHERE expires_at < $1", now - timedelta(days=1)
+        )
+        return int(status.split()[-1])
 
     async def decide(
         self,

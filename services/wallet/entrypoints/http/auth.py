@@ -32,14 +32,14 @@ resid = ``resident``, servc = ``service`` (another city service).
 
 Residents' self-service and counter registration (``routes_signup``, ``routes_sessions``):
 
-| Route                                      | Who                                                  |
-|--------------------------------------------|------------------------------------------------------|
-| POST /v1/residents/assisted                | ``counter_staff``, ``municipal_admin``               |
-| POST /v1/wallets/{w}/phone-links           | ``counter_staff``, ``municipal_admin``, own³ resident |
-| POST /v1/signups, /v1/signups/{id}/confirm | no token: anyone, rate-limited per phone and address |
-| POST /v1/sessions, /v1/sessions/{id}/confirm | no token: anyone, rate-limited likewise            |
-| POST /v1/sessions/refresh                  | no token: a refresh token in the body                |
-| POST /v1/phone-links/{id}/confirm          | no token: the code sent to the phone                 |
+| Route                                        | Who                                     |
+|----------------------------------------------|-----------------------------------------|
+| POST /v1/residents/assisted                  | counter staff, admin                    |
+| POST /v1/wallets/{w}/phone-links             | counter staff, admin, own³ resident     |
+| POST /v1/signups, /v1/signups/{id}/confirm   | no token; rate-limited (phone, address) |
+| POST /v1/sessions, /v1/sessions/{id}/confirm | no token; rate-limited (phone, address) |
+| POST /v1/sessions/refresh                    | no token; a refresh token in the body   |
+| POST /v1/phone-links/{id}/confirm            | no token; the code sent to the phone    |
 
 Residents get their access tokens at sign-in; an administrator may still mint one (POST
 /v1/tokens, role ``resident``) for support.
