@@ -39,6 +39,7 @@ from ..domain.resident_access import (
     Verdict,
     attempt,
     rotate,
+    sign_out,
 )
 from .commands import Command, RegisterResident
 from .ledger import WalletLedger
@@ -312,6 +313,12 @@ class ResidentAccess:
         return Session(
             wallet_id, self._access(wallet_id), new_token, rotation.issued.expires_at, replayed
         )
+
+    async def sign_out(self, token: str) -> None:
+        """End the session of a refresh token (its whole family). Its access tokens live on
+        until they expire (minutes): they are checked by signature alone, everywhere."""
+        if token.startswith(REFRESH_PREFIX) and len(token) <= 100:
+            await self.refresh_tokens.decide(refresh_hash(token), lambda p, _s: sign_out(p))
 
     def _access(self, wallet_id: UUID) -> IssuedAccess:
         return self.issuer.issue(Role.RESIDENT, "resident", str(wallet_id), self.policy.access_ttl)
