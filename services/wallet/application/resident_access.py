@@ -39,6 +39,7 @@ from ..domain.resident_access import (
     Verdict,
     attempt,
     rotate,
+    sign_out,
 )
 from .commands import Command, RegisterResident
 from .ledger import WalletLedger
@@ -88,10 +89,13 @@ class AccessRefused(Exception):
         reason: str,
         *,
         retry_after: int | None = None,
+        status: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(reason)
         self.code, self.reason, self.retry_after = code, reason, retry_after
+        #: The status the ledger answered, when it decided (else the edge's table decides).
+        self.status = status
         self.extra = extra or {}
 
 
@@ -269,9 +273,18 @@ class ResidentAccess:
                 sealed_phone=challenge.sealed_request,
                 key_id=self.vault.key_id,
             )
-        outcome = await self.bus.submit(command)
+        try:
+            outcome = await self.bus.submit(command)
+        except Exception as error:  # the store is down: the same confirmation again will do
+            raise AccessRefused(
+                "store_unavailable",
+                "the wallet could not decide this now; retry with the same Idempotency-Key",
+                retry_after=1,
+                status=503,
+            ) from error
         if not outcome.ok:
-            raise AccessRefused(str(outcome.body["code"]), str(outcome.body["reason"]))
+            code, reason = str(outcome.body["code"]), str(outcome.body["reason"])
+            raise AccessRefused(code, reason, status=outcome.status)
         return UUID(str(outcome.body["wallet_id"]))
 
     # --- sessions -----------------------------------------------------------------------------
@@ -312,6 +325,12 @@ class ResidentAccess:
         return Session(
             wallet_id, self._access(wallet_id), new_token, rotation.issued.expires_at, replayed
         )
+
+    async def sign_out(self, token: str) -> None:
+        """End the session of a refresh token (its whole family). Its access tokens live on
+        until they expire (minutes): they are checked by signature alone, everywhere."""
+        if token.startswith(REFRESH_PREFIX) and len(token) <= 100:
+            await self.refresh_tokens.decide(refresh_hash(token), lambda p, _s: sign_out(p))
 
     def _access(self, wallet_id: UUID) -> IssuedAccess:
         return self.issuer.issue(Role.RESIDENT, "resident", str(wallet_id), self.policy.access_ttl)

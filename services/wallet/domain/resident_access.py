@@ -112,6 +112,7 @@ class RefreshVerdict(StrEnum):
     INVALID = "refresh_token_invalid"
     #: A rotated token presented again: the family is revoked.
     REUSED = "refresh_token_reused"
+    SIGNED_OUT = "signed_out"
 
 
 @dataclass(frozen=True)
@@ -170,3 +171,10 @@ def rotate(
             revoke_token=successor.token_hash,
         )
     return Rotation(RefreshVerdict.REUSED, revoke_family=presented.family_id)
+
+
+def sign_out(presented: RefreshGrant | None) -> Rotation:
+    """The resident signs out: the presented token's family is revoked (whatever its state)."""
+    if presented is None or presented.revoked:
+        return Rotation(RefreshVerdict.INVALID)
+    return Rotation(RefreshVerdict.SIGNED_OUT, revoke_family=presented.family_id)

@@ -25,8 +25,8 @@ from .problems import install_error_handlers
 __all__ = ["API_DESCRIPTION", "API_METADATA", "build_router", "install_error_handlers"]
 
 API_DESCRIPTION = (
-    "The only place a KGO balance changes. Every `/v1` route needs "
-    "`Authorization: Bearer <token>`; every write needs an `Idempotency-Key` header "
+    "The only place a KGO balance changes. Every `/v1` route but residents' signup and "
+    "sign-in needs `Authorization: Bearer <token>`; every write needs an `Idempotency-Key` header "
     "(a retry with the same key and body gets the first answer, marked "
     "`Idempotent-Replayed: true`). Coins are whole numbers. Errors are "
     "`application/problem+json` with a stable `code`."

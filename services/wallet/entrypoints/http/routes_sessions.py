@@ -10,7 +10,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ...application.resident_access import AccessRefused
 from ...domain.resident_access import Purpose
@@ -63,3 +63,11 @@ async def refresh_session(body: RefreshRequest, caller: Caller) -> JSONResponse:
     except AccessRefused as refused:
         raise problem(refused) from None
     return session_answer(session)
+
+
+@router.post("/sign-out", status_code=204)
+async def sign_out(body: RefreshRequest, caller: Caller) -> Response:
+    """End a session: its refresh token and every one rotated from it stop working (its
+    access token expires by itself within minutes). Answered 204 whatever the token."""
+    await caller.residents.sign_out(body.refresh_token)
+    return Response(status_code=204)

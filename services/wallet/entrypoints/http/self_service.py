@@ -56,7 +56,7 @@ async def anonymous(
 
 def problem(refused: AccessRefused) -> ProblemError:
     headers = None if refused.retry_after is None else {"Retry-After": str(refused.retry_after)}
-    status = STATUS.get(refused.code, 409)
+    status = refused.status or STATUS.get(refused.code, 409)
     return ProblemError(status, refused.code, refused.reason, headers=headers, **refused.extra)
 
 

@@ -144,3 +144,19 @@ async def test_an_administrator_still_mints_a_resident_token_for_support(
     assert (
         await residents.api.get(f"/v1/wallets/{session['wallet_id']}", headers)
     ).status_code == 200
+
+
+async def test_signing_out_ends_the_session(residents: Residents) -> None:
+    first = await residents.sign_up(NID, PHONE)
+    rotated = (
+        await residents.post("/v1/sessions/refresh", {"refresh_token": first["refresh_token"]})
+    ).json()
+
+    out = await residents.post("/v1/sessions/sign-out", {"refresh_token": first["refresh_token"]})
+    unknown = await residents.post("/v1/sessions/sign-out", {"refresh_token": "kgor_never"})
+
+    assert out.status_code == unknown.status_code == 204
+    refused = await residents.post(
+        "/v1/sessions/refresh", {"refresh_token": rotated["refresh_token"]}
+    )
+    residents.api.problem(refused, 401, "refresh_token_invalid")

@@ -217,3 +217,25 @@ async def test_a_signup_needs_an_idempotency_key_but_no_token(residents: Residen
     nobody = "/v1/signups/00000000-0000-0000-0000-000000000000/confirm"
     unknown = await residents.post(nobody, {"code": "123456"})
     residents.api.problem(unknown, 404, "challenge_not_found")
+
+
+class _DownBus:
+    async def submit(self, command: Any) -> Any:
+        raise OSError("the event store is unreachable")
+
+
+async def test_a_confirmation_the_store_could_not_decide_is_retried_with_its_key(
+    residents: Residents,
+) -> None:
+    started = (await residents.start_signup(NID, PHONE)).json()
+    code = residents.notifier.last_code(PHONE)
+    path = f"/v1/signups/{started['signup_id']}/confirm"
+    bus, residents.access.bus = residents.access.bus, _DownBus()
+
+    down = await residents.post(path, {"code": code}, key="c-1")
+
+    residents.api.problem(down, 503, "store_unavailable")
+    assert down.headers["Retry-After"] == "1"
+    residents.access.bus = bus
+    retried = await residents.post(path, {"code": code}, key="c-1")
+    assert retried.status_code == 201, retried.text
