@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from kgo_runtime.access import AccessSigner, signing_key
+from kgo_runtime.clock import Clock, SystemClock
 from kgo_runtime.components import Component
 from kgo_runtime.service import ServiceContext, create_service_app
 
@@ -28,7 +29,7 @@ from .entrypoints.http import API_METADATA, build_router, install_error_handlers
 from .settings import WalletSettings
 
 
-def create_app(settings: WalletSettings | None = None) -> FastAPI:
+def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or WalletSettings()
 
     async def build(ctx: ServiceContext) -> Sequence[Component]:
@@ -50,6 +51,8 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
             directory=directory,
             tokens=tokens,
             access=AccessSigner(signing_key()),
+            metrics=metrics,
+            clock=clock or SystemClock(),
         )
         sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds)
         relay = ctx.relay(ledger, to_contract, topic_for=lambda _event: settings.events_topic)

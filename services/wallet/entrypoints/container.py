@@ -10,9 +10,11 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kgo_runtime.access import AccessSigner
+from kgo_runtime.clock import Clock, SystemClock
 
 from ..adapters.personal_data import PersonalDataVault
 from ..adapters.tokens import ApiTokens
+from ..adapters.wallet_metrics import WalletMetrics
 from ..application.bus import CommandBus
 from ..application.ledger import WalletLedger
 from ..settings import WalletSettings
@@ -45,3 +47,7 @@ class WalletContainer:
     #: Signs short-lived access tokens (residents' sign-in); any service checks them with
     #: the public key. Tests get a throwaway key.
     access: AccessSigner = field(default_factory=lambda: AccessSigner(Ed25519PrivateKey.generate()))
+    #: Business time of the commands (tests walk a ManualClock past a code's expiry).
+    clock: Clock = field(default_factory=SystemClock)
+    #: The service's metrics; None in tests that do not look at them.
+    metrics: WalletMetrics | None = None

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from . import routes_payments, routes_residents, routes_tokens, routes_treasury
+from . import routes_consent, routes_payments, routes_residents, routes_tokens, routes_treasury
 from .problems import install_error_handlers
 
 __all__ = ["API_DESCRIPTION", "API_METADATA", "build_router", "install_error_handlers"]
@@ -35,6 +35,10 @@ API_METADATA: dict[str, Any] = {
         {"name": "budgets", "description": "Programme budgets, funded by the municipality."},
         {"name": "accounts", "description": "Residents' wallets, shops and the bus operator."},
         {"name": "payments", "description": "Grants, spends and holds."},
+        {
+            "name": "consent",
+            "description": "A resident's authorisations: payment codes, cards, transit passes.",
+        },
         {"name": "tokens", "description": "API tokens and their roles."},
     ],
 }
@@ -42,6 +46,12 @@ API_METADATA: dict[str, Any] = {
 
 def build_router() -> APIRouter:
     router = APIRouter()
-    for module in (routes_treasury, routes_residents, routes_payments, routes_tokens):
+    for module in (
+        routes_treasury,
+        routes_residents,
+        routes_payments,
+        routes_consent,
+        routes_tokens,
+    ):
         router.include_router(module.router)
     return router
