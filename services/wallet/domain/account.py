@@ -214,7 +214,7 @@ class Account(Aggregate):
     def require_available(self, amount: int) -> None:
         if amount > self.available:
             # No figure: the answer reaches callers who may not read this balance.
-            raise InsufficientFunds(f"not enough coins available for {amount}")
+            raise InsufficientFunds("not enough coins for this")
 
     def hold(self, hold_id: UUID) -> dict[str, Any]:
         try:
