@@ -386,3 +386,22 @@ def _aggregates(city: Any) -> list[Any]:
     ledger = city.api.container.ledger
     ids = {n.originator_id for n in ledger.recorder.select_notifications(1, 10_000)}
     return [ledger.repository.get(i) for i in ids]
+
+
+async def test_a_drawn_code_equal_to_a_live_one_is_drawn_again_and_a_retry_keeps_it(
+    city: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.wallet.entrypoints.http import routes_consent
+
+    # The retry draws afresh too (two draws), and gets the first answer all the same.
+    draws = iter(["11112222", "11112222", "33334444", "55556666", "77778888"])
+    monkeypatch.setattr(routes_consent, "draw_code", lambda: next(draws))
+    _, malee_token = await second_resident(city)
+
+    mine = await city.api.post("/v1/payment-codes", None, city.resident)
+    hers = await city.api.post("/v1/payment-codes", None, malee_token, key="phone-1")
+    again = await city.api.post("/v1/payment-codes", None, malee_token, key="phone-1")
+
+    assert mine.json()["code"] == "11112222"
+    assert hers.json()["code"] == "33334444"
+    assert again.json() == hers.json() and again.headers["idempotent-replayed"] == "true"
