@@ -56,7 +56,7 @@ class InstrumentSecrets:
         """(hash, salt), both hex; a fresh salt unless one is given."""
         salt = salt if salt is not None else secrets.token_bytes(16)
         peppered = hmac.new(self.vault.index_key, b"pin:" + pin.encode(), hashlib.sha256).digest()
-        digest = hashlib.scrypt(peppered, salt=salt, **_SCRYPT)  # type: ignore[arg-type]
+        digest = hashlib.scrypt(peppered, salt=salt, **_SCRYPT)
         return digest.hex(), salt.hex()
 
     def pin_matches(self, pin: str, pin_hash: str, pin_salt: str) -> bool:

@@ -26,7 +26,7 @@ from ..domain.ids import (
     payee_id,
 )
 from . import commands as c
-from . import consent
+from .consent import HANDLERS as CONSENT_HANDLERS
 from .consent import Consent, authorise
 from .unit_of_work import UnitOfWork
 
@@ -278,5 +278,5 @@ HANDLERS: dict[type[c.Command], Callable[[UnitOfWork, Any, UUID], Answer]] = {
     c.CaptureHold: capture_hold,
     c.ReleaseHold: release_hold,
     c.ExpireHold: expire_hold,
-    **consent.HANDLERS,
+    **CONSENT_HANDLERS,
 }

@@ -106,3 +106,20 @@ def test_a_payment_without_any_authorisation_or_wallet_is_refused(
                        amount=1, reference="r")  # fmt: skip
     [refused] = treasury.ledger.execute([cmd])
     assert (refused.status, refused.body["code"]) == (409, "authorisation_required")
+
+
+def test_instruments_are_never_published(treasury: Treasury, funded) -> None:
+    from services.wallet.adapters.contracts import to_contract
+
+    wallet = funded(100)
+    shop = treasury.shop("noodles")
+    code_id = uuid4()
+    issue(treasury, wallet, code_id)
+    treasury.ledger.execute([spend(treasury, shop, code_id)])
+    ledger = treasury.ledger
+    events = [
+        ledger.mapper.to_domain_event(stored)
+        for stored in ledger.recorder.select_events(code_id)
+    ]
+    assert [type(e).__name__ for e in events] == ["Issued", "Used"]
+    assert all(to_contract(e) is None for e in events)

@@ -240,7 +240,7 @@ async def authorisation_of(
 async def _load(wallet: WalletContainer, instrument_id: UUID, kind: type[Any]) -> Any:
     def get() -> Any:
         try:
-            found = wallet.ledger.repository.get(instrument_id)
+            found: Any = wallet.ledger.repository.get(instrument_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None
