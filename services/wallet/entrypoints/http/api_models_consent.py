@@ -12,12 +12,26 @@ from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 
 from .api_models import Body, Coins, Text
 
+#: What a payment code's QR code holds: this prefix and the 8 digits.
+QR_PREFIX = "kgo:pay:"
+
 
 def _digits_only(value: object) -> object:
     return value.replace(" ", "").replace("-", "") if isinstance(value, str) else value
 
 
+def _scanned(value: object) -> object:
+    return value.removeprefix(QR_PREFIX) if isinstance(value, str) else value
+
+
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$"), Field(examples=["48213907"])]
+#: A payment code as typed, or as scanned from its QR payload.
+PaymentCode = Annotated[
+    str,
+    BeforeValidator(_scanned),
+    StringConstraints(pattern=r"^[0-9]{8}$"),
+    Field(examples=["48213907", "kgo:pay:48213907"]),
+]
 CardNumber = Annotated[
     str,
     BeforeValidator(_digits_only),
@@ -30,7 +44,7 @@ PassToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 class PaymentCodeAuth(Body):
     kind: Literal["payment_code"]
-    code: Code
+    code: PaymentCode
 
 
 class CardAuth(Body):
@@ -83,21 +97,34 @@ class CardRequest(Body):
 
 
 class IssuedCode(Body):
-    code: str
-    qr_payload: str | None = None
+    code: str = Field(description="8 digits; shown once, and again only to a retry")
+    qr_payload: str | None = Field(default=None, description="Payment codes: `kgo:pay:<code>`")
     expires_at: datetime
     wallet_id: UUID
 
 
 class LinkedPass(Body):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    pass_token: str = Field(serialization_alias="pass")
+    pass_token: str = Field(alias="pass", description="A `kgot_` token, for the pass's QR code")
     wallet_id: UUID
 
 
 class IssuedCard(Body):
     card_number: str
     wallet_id: UUID
+
+
+class SpendAnswer(Body):
+    movement_id: UUID
+    wallet_id: UUID = Field(description="The wallet the authorisation belongs to")
+    amount: int
+
+
+class HoldAnswer(Body):
+    hold_id: UUID
+    wallet_id: UUID = Field(description="The wallet the authorisation belongs to")
+    amount: int
+    expires_at: datetime
 
 
 class ResolvedWallet(Body):

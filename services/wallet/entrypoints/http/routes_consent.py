@@ -43,9 +43,13 @@ from ...domain.instruments import (
 )
 from ..container import WalletContainer
 from .api_models_consent import (
+    QR_PREFIX,
     AuthorisationBody,
     CardAuth,
     CardRequest,
+    IssuedCard,
+    IssuedCode,
+    LinkedPass,
     PaymentCodeAuth,
     ResolvedWallet,
     ResolveRequest,
@@ -59,7 +63,6 @@ router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, tags=["consent"])
 Resident = Annotated[Writer, Depends(writer(Role.RESIDENT))]
 #: A drawn secret collides about once in 10^8 / (live codes) draws: a few tries are plenty.
 DRAWS = 5
-QR_PREFIX = "kgo:pay:"
 
 
 def secrets_of(wallet: WalletContainer) -> InstrumentSecrets:
@@ -109,7 +112,11 @@ async def _short_code(write: Writer, cls: type[IssueShortCode], kind: str, ttl: 
     return outcome_response(outcome)
 
 
-@router.post("/payment-codes", status_code=201)
+def _created(model: type[Any]) -> dict[int | str, dict[str, Any]]:
+    return {201: {"model": model, "description": "Created (a retry: the first answer)"}}
+
+
+@router.post("/payment-codes", status_code=201, responses=_created(IssuedCode))
 async def issue_payment_code(write: Resident) -> Response:
     """A resident's one-time payment code for its own wallet: 8 digits (and a QR payload),
     valid about two minutes, good for one spend or hold. No body."""
@@ -117,7 +124,7 @@ async def issue_payment_code(write: Resident) -> Response:
     return await _short_code(write, IssuePaymentCode, "payment_code", ttl)
 
 
-@router.post("/receive-codes", status_code=201)
+@router.post("/receive-codes", status_code=201, responses=_created(IssuedCode))
 async def issue_receive_code(write: Resident) -> Response:
     """A short-lived code a resident shows at a shop to be paid (refunds, rewards): it names
     the wallet, it authorises no payment out of it. No body."""
@@ -147,7 +154,7 @@ async def resolve_receive_code(
     raise ProblemError(404, "receive_code_invalid", "no such receive code, or it has expired")
 
 
-@router.post("/transit-passes", status_code=201)
+@router.post("/transit-passes", status_code=201, responses=_created(LinkedPass))
 async def link_transit_pass(write: Resident) -> Response:
     """A QR pass token linked to the resident's wallet: it pays bus fares (the operator
     only) until unlinked. No body."""
@@ -181,7 +188,7 @@ async def unlink_transit_pass(pass_token: str, write: Resident) -> Response:
     )
 
 
-@router.post("/wallets/{wallet_id}/cards", status_code=201)
+@router.post("/wallets/{wallet_id}/cards", status_code=201, responses=_created(IssuedCard))
 async def issue_card(
     wallet_id: UUID,
     body: CardRequest,

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from ...application.commands import CaptureHold, Grant, PlaceHold, ReleaseHold, Spend
 from .api_models import CaptureRequest, GrantRequest, ReleaseRequest
-from .api_models_consent import HoldRequest, SpendRequest
+from .api_models_consent import HoldAnswer, HoldRequest, SpendAnswer, SpendRequest
 from .auth import Role, require_programme
 from .context import Writer, writer
 from .problems import PROBLEM_RESPONSES
@@ -38,7 +38,7 @@ async def grant(
     return await write.submit(Grant(**write.stamp(), **body.model_dump()))
 
 
-@router.post("/spends", status_code=201, tags=["payments"])
+@router.post("/spends", status_code=201, tags=["payments"], responses={201: {"model": SpendAnswer}})
 async def spend(body: SpendRequest, write: Payer) -> Response:
     """Pay a shop or the bus operator from the wallet of the `authorisation` (409
     `insufficient_funds`, `payment_code_invalid|expired|used`, `pin_incorrect`,
@@ -54,7 +54,7 @@ async def spend(body: SpendRequest, write: Payer) -> Response:
     )
 
 
-@router.post("/holds", status_code=201, tags=["payments"])
+@router.post("/holds", status_code=201, tags=["payments"], responses={201: {"model": HoldAnswer}})
 async def place_hold(body: HoldRequest, write: Payer) -> Response:
     """Set coins aside for a payee until captured, released, or expired; authorised and
     refused like a spend."""

@@ -405,3 +405,11 @@ async def test_a_drawn_code_equal_to_a_live_one_is_drawn_again_and_a_retry_keeps
     assert mine.json()["code"] == "11112222"
     assert hers.json()["code"] == "33334444"
     assert again.json() == hers.json() and again.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_scanned_qr_payload_pays_like_its_code(city: Any) -> None:
+    issued = (await city.api.post("/v1/payment-codes", None, city.resident)).json()
+    body = await city.pay(10, code="x")
+    body["authorisation"]["code"] = issued["qr_payload"]
+    paid = await city.api.post("/v1/spends", body, city.service)
+    assert paid.status_code == 201, paid.text
