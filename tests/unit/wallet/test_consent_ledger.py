@@ -118,8 +118,7 @@ def test_instruments_are_never_published(treasury: Treasury, funded) -> None:
     treasury.ledger.execute([spend(treasury, shop, code_id)])
     ledger = treasury.ledger
     events = [
-        ledger.mapper.to_domain_event(stored)
-        for stored in ledger.recorder.select_events(code_id)
+        ledger.mapper.to_domain_event(stored) for stored in ledger.recorder.select_events(code_id)
     ]
     assert [type(e).__name__ for e in events] == ["Issued", "Used"]
     assert all(to_contract(e) is None for e in events)

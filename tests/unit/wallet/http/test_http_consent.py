@@ -8,6 +8,7 @@ another resident's, or twice with the same one.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -413,3 +414,18 @@ async def test_a_scanned_qr_payload_pays_like_its_code(city: Any) -> None:
     body["authorisation"]["code"] = issued["qr_payload"]
     paid = await city.api.post("/v1/spends", body, city.service)
     assert paid.status_code == 201, paid.text
+
+
+async def test_two_tills_racing_with_one_code_take_it_once(city: Any) -> None:
+    code = await city.payment_code()
+    bodies = [await city.pay(100, f"till-{n}", code=code) for n in range(10)]
+    answers = await asyncio.gather(
+        *(
+            city.api.post("/v1/holds" if n % 2 else "/v1/spends", body, city.service)
+            for n, body in enumerate(bodies)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [201] + [409] * 9
+    assert {a.json()["code"] for a in answers if a.status_code == 409} == {"payment_code_used"}
+    available, held = await balance(city)
+    assert available == 900 and held in (0, 100)  # one spend, or one hold
