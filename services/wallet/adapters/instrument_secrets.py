@@ -21,6 +21,9 @@ from uuid import UUID
 from ..domain.instruments import instrument_id
 from .personal_data import PersonalDataVault
 
+#: The kinds of instrument, each hashed under its own name.
+PAYMENT_CODE, RECEIVE_CODE, CARD = "payment_code", "receive_code", "card"
+TRANSIT_PASS = "transit_pass"
 CODE_DIGITS = 8
 CARD_DIGITS = 16
 PASS_PREFIX = "kgot_"

@@ -21,6 +21,7 @@ from ..domain.instruments import (
     Card,
     CardAuthorisation,
     CardInvalid,
+    CodeCollision,
     PaymentCodeAuthorisation,
     PaymentCodeInvalid,
     ShortCode,
@@ -147,7 +148,7 @@ def issue_short_code(uow: UnitOfWork, cmd: cc.IssueShortCode, receipt: UUID) -> 
 def link_transit_pass(uow: UnitOfWork, cmd: cc.LinkTransitPass, receipt: UUID) -> Answer:
     _resident(uow, cmd.wallet_id)
     if uow.find(cmd.instrument_id, TransitPass, may_be_new=True) is not None:
-        raise Refused("this pass is taken; draw another", code="code_collision")
+        raise CodeCollision("this pass is taken; draw another")
     uow.add(TransitPass.link(cmd.instrument_id, cmd.wallet_id, cmd.at))
     return 201, {"wallet_id": str(cmd.wallet_id), "sealed": cmd.sealed_secret}
 
@@ -155,9 +156,7 @@ def link_transit_pass(uow: UnitOfWork, cmd: cc.LinkTransitPass, receipt: UUID) -
 def unlink_transit_pass(uow: UnitOfWork, cmd: cc.UnlinkTransitPass, receipt: UUID) -> Answer:
     linked = uow.find(cmd.pass_id, TransitPass)
     if linked is None or linked.wallet_id != cmd.wallet_id or not linked.linked:
-        raise Refused(
-            "no such transit pass on this wallet", code="transit_pass_invalid", status=404
-        )
+        raise TransitPassInvalid("no such transit pass on this wallet", status=404)
     linked.unlink(cmd.at)
     return 200, {"wallet_id": str(cmd.wallet_id), "unlinked": True}
 
@@ -165,7 +164,7 @@ def unlink_transit_pass(uow: UnitOfWork, cmd: cc.UnlinkTransitPass, receipt: UUI
 def issue_card(uow: UnitOfWork, cmd: cc.IssueCard, receipt: UUID) -> Answer:
     _resident(uow, cmd.wallet_id)
     if uow.find(cmd.instrument_id, Card, may_be_new=True) is not None:
-        raise Refused("this card number is taken; draw another", code="code_collision")
+        raise CodeCollision("this card number is taken; draw another")
     uow.add(
         Card.issue(
             cmd.instrument_id,

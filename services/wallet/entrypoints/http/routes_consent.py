@@ -19,6 +19,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from ...adapters.instrument_secrets import (
+    CARD,
+    PAYMENT_CODE,
+    RECEIVE_CODE,
+    TRANSIT_PASS,
     InstrumentSecrets,
     draw_card_number,
     draw_code,
@@ -107,7 +111,7 @@ async def _short_code(write: Writer, cls: type[IssueShortCode], kind: str, ttl: 
         ),
     )
     if outcome.ok:
-        extra = {"qr_payload": QR_PREFIX + code} if kind == "payment_code" else {}
+        extra = {"qr_payload": QR_PREFIX + code} if kind == PAYMENT_CODE else {}
         outcome = Outcome(outcome.status, {"code": code, **extra, **outcome.body}, outcome.replayed)
     return outcome_response(outcome)
 
@@ -121,7 +125,7 @@ async def issue_payment_code(write: Resident) -> Response:
     """A resident's one-time payment code for its own wallet: 8 digits (and a QR payload),
     valid about two minutes, good for one spend or hold. No body."""
     ttl = write.wallet.settings.payment_code_ttl_seconds
-    return await _short_code(write, IssuePaymentCode, "payment_code", ttl)
+    return await _short_code(write, IssuePaymentCode, PAYMENT_CODE, ttl)
 
 
 @router.post("/receive-codes", status_code=201, responses=_created(IssuedCode))
@@ -129,7 +133,7 @@ async def issue_receive_code(write: Resident) -> Response:
     """A short-lived code a resident shows at a shop to be paid (refunds, rewards): it names
     the wallet, it authorises no payment out of it. No body."""
     ttl = write.wallet.settings.receive_code_ttl_seconds
-    return await _short_code(write, IssueReceiveCode, "receive_code", ttl)
+    return await _short_code(write, IssueReceiveCode, RECEIVE_CODE, ttl)
 
 
 @router.post("/receive-codes/resolve")
@@ -142,11 +146,11 @@ async def resolve_receive_code(
         raise ProblemError(422, "invalid_request", "send exactly one of code or card_number")
     ids, wallet = secrets_of(read.wallet), read.wallet
     if body.code is not None:
-        code = await _load(wallet, ids.id_of("receive_code", body.code), ShortCode)
+        code = await _load(wallet, ids.id_of(RECEIVE_CODE, body.code), ShortCode)
         if code is not None and code.purpose == "receive" and code.is_live(wallet.clock.now()):
             return ResolvedWallet(wallet_id=code.wallet_id)
     else:
-        card = await _load(wallet, ids.id_of("card", str(body.card_number)), Card)
+        card = await _load(wallet, ids.id_of(CARD, str(body.card_number)), Card)
         if card is not None:
             return ResolvedWallet(wallet_id=card.wallet_id)
     if wallet.metrics is not None:
@@ -166,7 +170,7 @@ async def link_transit_pass(write: Resident) -> Response:
         lambda token, stamp: LinkTransitPass(
             **stamp,
             wallet_id=wallet_id,
-            instrument_id=ids.id_of("transit_pass", token),
+            instrument_id=ids.id_of(TRANSIT_PASS, token),
             sealed_secret=_sealed(write, token),
         ),
     )
@@ -183,7 +187,7 @@ async def unlink_transit_pass(pass_token: str, write: Resident) -> Response:
         UnlinkTransitPass(
             **write.stamp(),
             wallet_id=own_account(write.principal),
-            pass_id=secrets_of(write.wallet).id_of("transit_pass", pass_token),
+            pass_id=secrets_of(write.wallet).id_of(TRANSIT_PASS, pass_token),
         )
     )
 
@@ -205,7 +209,7 @@ async def issue_card(
             **stamp,
             wallet_id=wallet_id,
             pin_fingerprint=ids.fingerprint("card-pin", str(wallet_id), body.pin),
-            instrument_id=ids.id_of("card", number),
+            instrument_id=ids.id_of(CARD, number),
             sealed_secret=_sealed(write, number),
             pin_hash=pin_hash,
             pin_salt=pin_salt,
@@ -226,9 +230,9 @@ async def authorisation_of(
     right: checked here, off the writer, against the card as last committed."""
     ids = secrets_of(wallet)
     if isinstance(body, PaymentCodeAuth):
-        return PaymentCodeAuthorisation(code_id=ids.id_of("payment_code", body.code)), False
+        return PaymentCodeAuthorisation(code_id=ids.id_of(PAYMENT_CODE, body.code)), False
     if isinstance(body, CardAuth):
-        card_id = ids.id_of("card", body.card_number)
+        card_id = ids.id_of(CARD, body.card_number)
         card = await _load(wallet, card_id, Card)
         verified = (
             card is not None
@@ -239,8 +243,8 @@ async def authorisation_of(
         return CardAuthorisation(card_id=card_id, pin_fingerprint=fingerprint), verified
     token = body.pass_token
     return TransitPassAuthorisation(
-        pass_id=ids.id_of("transit_pass", token),
-        card_id=ids.id_of("card", token.replace("-", "")),
+        pass_id=ids.id_of(TRANSIT_PASS, token),
+        card_id=ids.id_of(CARD, token.replace("-", "")),
     ), False
 
 
