@@ -123,7 +123,9 @@ class MissionsApplication(Application[UUID]):
             if receipt is not None:
                 code, answer = receipt.replay_for(cmd.name, request_hash)
                 if code is not None:
-                    raise MissionsError(str(answer.get("reason", code)), code=code)
+                    stored = MissionsError(str(answer.get("reason", code)), code=code)
+                    stored.replayed = True
+                    raise stored
                 return c.Outcome(answer, replayed=True)
             unit = handlers.Unit()
             refused: MissionsError | None = None

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 class MissionsError(Exception):
     code: str = "refused"
+    #: True when this refusal is the stored first answer to the same idempotency key.
+    replayed: bool = False
 
     def __init__(self, reason: str, *, code: str | None = None) -> None:
         super().__init__(reason)

@@ -99,6 +99,7 @@ class ResidentProgress(Aggregate):
         """Base of the two completion events; never triggered itself."""
 
         TOPIC = "kgo.missions.ResidentProgress.Completed"
+        wallet_id: UUID
         completion_id: UUID
         mission_id: UUID
         mission_revision: int
@@ -199,6 +200,7 @@ class ResidentProgress(Aggregate):
             reward = campaign.payable(spec.reward, self.received_from(spec.campaign))
             self.trigger_event(
                 self.MissionCompleted if reward > 0 else self.MissionRewardCapped,
+                wallet_id=self.wallet_id,
                 completion_id=cid,
                 mission_id=mission.mission_id,
                 mission_revision=mission.revision,

@@ -1,0 +1,19 @@
+"""What the missions entrypoints need, built once in the lifespan (``bootstrap.py``) and
+reached from a request as ``request.app.state.missions``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kgo_runtime.clock import Clock
+
+from ..application.service import MissionsApplication
+from ..settings import MissionsSettings
+
+
+@dataclass
+class MissionsContainer:
+    settings: MissionsSettings
+    missions: MissionsApplication
+    #: Business time of commands arriving over HTTP (a ManualClock in tests).
+    clock: Clock

@@ -1,0 +1,89 @@
+"""Municipal activities: operators schedule them, show their check-in code, and record
+attendees (the bulk award); residents check in with the code."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from kgo_runtime.access import Role, forbidden
+
+from ...application import commands as c
+from ...application.views import activity_body
+from .api_models import ActivityRequest, AttendanceRequest, CheckInRequest
+from .context import Reader, Writer, reader, writer
+from .problems import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/v1/activities", tags=["activities"], responses=PROBLEM_RESPONSES)
+
+OPERATORS = (Role.MUNICIPAL_ADMIN, Role.PROGRAMME_OPERATOR)
+Operator = Annotated[Writer, Depends(writer(*OPERATORS))]
+OperatorReader = Annotated[Reader, Depends(reader(*OPERATORS))]
+Anyone = Annotated[Reader, Depends(reader(*OPERATORS, Role.AUDITOR, Role.RESIDENT))]
+Resident = Annotated[Writer, Depends(writer(Role.RESIDENT))]
+
+
+@router.post("", status_code=201)
+async def schedule_activity(body: ActivityRequest, write: Operator) -> JSONResponse:
+    """Schedule an activity; it comes with its mission (one check-in per resident, paid from
+    the activities programme)."""
+    return await write.submit(c.ScheduleActivity(**write.stamp(), **body.model_dump()))
+
+
+@router.get("")
+async def list_activities(read: Anyone) -> list[dict[str, Any]]:
+    return [activity_body(a) for a in await read.run(read.container.missions.activities)]
+
+
+@router.get("/{activity_id}")
+async def get_activity(activity_id: UUID, read: Anyone) -> dict[str, Any]:
+    return activity_body(await read.run(read.container.missions.activity, activity_id))
+
+
+@router.get("/{activity_id}/code")
+async def check_in_code(activity_id: UUID, read: OperatorReader) -> dict[str, Any]:
+    """The code to show now (print ``qr_payload`` as a QR code); a rotating code answers
+    when it stops being current."""
+    activity = await read.run(read.container.missions.activity, activity_id)
+    if read.principal.role is Role.PROGRAMME_OPERATOR and read.principal.subject not in (
+        None,
+        activity.programme,
+    ):
+        raise forbidden(f"this token acts for programme {read.principal.subject!r} only")
+    code, until = activity.code_at(read.container.clock.now())
+    return {
+        "activity_id": str(activity_id),
+        "code": code,
+        "qr_payload": f"kgo:check-in:{activity_id}:{code}",
+        "valid_until": until.isoformat() if until else activity.ends_at.isoformat(),
+    }
+
+
+@router.post("/{activity_id}/check-ins", status_code=201)
+async def check_in(activity_id: UUID, body: CheckInRequest, write: Resident) -> JSONResponse:
+    """A resident checks in with the code shown at the activity: once, inside its window.
+    Refusals: `activity_not_open`, `check_in_code_invalid`, `already_checked_in`, and 429
+    `too_many_attempts` after repeated wrong codes."""
+    code = body.code.rsplit(":", 1)[-1]  # a scanned qr_payload works as well as the code
+    return await write.submit(
+        c.CheckInWithCode(
+            **write.stamp(),
+            activity_id=activity_id,
+            wallet_id=UUID(str(write.principal.subject)),
+            code=code,
+        )
+    )
+
+
+@router.post("/{activity_id}/attendance", status_code=201)
+async def record_attendance(
+    activity_id: UUID, body: AttendanceRequest, write: Operator
+) -> JSONResponse:
+    """An operator pays one attendee (what `kgo missions award` calls per row): 404
+    `resident_unknown`, 409 `already_checked_in` for a second time."""
+    return await write.submit(
+        c.RecordAttendance(**write.stamp(), activity_id=activity_id, wallet_id=body.wallet_id)
+    )
