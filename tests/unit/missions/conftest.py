@@ -108,7 +108,7 @@ class Api:
         self.keys = itertools.count()
 
     def token(self, role: Role, subject: str | None = None) -> dict[str, str]:
-        issued = self.signer.issue(role, f"test-{role}", subject, timedelta(hours=1))
+        issued = self.signer.issue(role, f"test-{role}", subject, timedelta(days=30))
         return {"Authorization": f"Bearer {issued.token}"}
 
     def admin(self) -> dict[str, str]:
