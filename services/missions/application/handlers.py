@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
@@ -16,6 +17,7 @@ from ..domain.errors import (
     AlreadyCheckedIn,
     CheckInCodeInvalid,
     LimitReached,
+    MissionNotOpen,
     NotManual,
     OutOfScope,
     ResidentUnknown,
@@ -93,9 +95,11 @@ def award(app: MissionsApplication, cmd: c.AwardManually, unit: Unit) -> Body:
         fact_id_of_award(cmd.mission_id, cmd.wallet_id, f"{cmd.caller}:{cmd.idempotency_key}"),
         FactKind.MANUAL_AWARD, cmd.at, mission_id=cmd.mission_id, reason=cmd.reason,
     )  # fmt: skip
+    if not mission.active or not mission.spec.open_at(cmd.at):
+        raise MissionNotOpen("this mission is retired or outside its window")
     done = progress.observe(fact, [mission], app.policy.campaigns)
     if not done:
-        raise LimitReached("the award is outside the mission's window")
+        raise LimitReached("this award completes nothing more for this resident")
     unit.add(progress)
     return {"wallet_id": str(cmd.wallet_id), "reason": cmd.reason, **completion_body(done[0])}
 
@@ -129,7 +133,7 @@ def schedule(app: MissionsApplication, cmd: c.ScheduleActivity, unit: Unit) -> B
 
 def _check_in(
     app: MissionsApplication, cmd: c.CheckInWithCode | c.RecordAttendance, unit: Unit,
-    activity: Activity, method: str,
+    activity: Activity, method: str, at: datetime,
 ) -> Body:  # fmt: skip
     cid = check_in_id(activity.id, cmd.wallet_id)
     if app.find(cid, CheckIn) is not None:
@@ -139,7 +143,7 @@ def _check_in(
         by=cmd.caller, at=cmd.at,
     )  # fmt: skip
     progress = app.progress(cmd.wallet_id)
-    fact = Fact(str(cid), FactKind.CHECKED_IN, cmd.at, activity_id=activity.id)
+    fact = Fact(str(cid), FactKind.CHECKED_IN, at, activity_id=activity.id)
     done = progress.observe(fact, app.all_missions(), app.policy.campaigns)
     unit.add(check_in, progress)
     return check_in_body(check_in, [d for d in done if d.mission_id == activity.mission_id])
@@ -153,7 +157,7 @@ def check_in(app: MissionsApplication, cmd: c.CheckInWithCode, unit: Unit) -> Bo
     except CheckInCodeInvalid:
         app.limiter.failed(cmd.wallet_id, activity.id, cmd.at)
         raise
-    return _check_in(app, cmd, unit, activity, "code")
+    return _check_in(app, cmd, unit, activity, "code", cmd.at)
 
 
 def attend(app: MissionsApplication, cmd: c.RecordAttendance, unit: Unit) -> Body:
@@ -161,7 +165,7 @@ def attend(app: MissionsApplication, cmd: c.RecordAttendance, unit: Unit) -> Bod
     _in_scope(cmd, activity.programme)
     if not app.progress(cmd.wallet_id).registered:
         raise ResidentUnknown(f"no resident {cmd.wallet_id} is known to missions")
-    return _check_in(app, cmd, unit, activity, "operator")
+    return _check_in(app, cmd, unit, activity, "operator", activity.attended_at(cmd.at))
 
 
 HANDLERS: dict[type[c.Command], Callable[[MissionsApplication, Any, Unit], Body]] = {

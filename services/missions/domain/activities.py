@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -103,6 +103,13 @@ class Activity(Aggregate):
 
     def open_at(self, at: datetime) -> bool:
         return self.starts_at <= at < self.ends_at
+
+    def attended_at(self, recorded_at: datetime) -> datetime:
+        """When an attendee an operator records now attended: now if the activity is on,
+        else its last second (the list of a festival is paid after it). Never before it."""
+        if recorded_at < self.starts_at:
+            raise ActivityNotOpen(f"the activity starts at {self.starts_at.isoformat()}")
+        return min(recorded_at, self.ends_at - timedelta(seconds=1))
 
     def check_code(self, code: str, at: datetime) -> None:
         """Refuses a check-in outside the window or with a code that is not (or no longer)

@@ -28,6 +28,10 @@ class MissionRetired(MissionsError):
     code = "mission_retired"
 
 
+class MissionNotOpen(MissionsError):
+    code = "mission_not_open"
+
+
 class NotManual(MissionsError):
     code = "mission_not_manual"
 

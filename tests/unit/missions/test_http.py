@@ -155,3 +155,17 @@ async def test_attendance_pays_each_resident_once(api: Api, harness: ConsumerHar
     welcome_op = api.token(Role.PROGRAMME_OPERATOR, "welcome")
     assert (await api.post(path, {"wallet_id": str(wallet)}, welcome_op)).status_code == 403
     assert UUID(first.json()["check_in_id"])
+
+    late = uuid4()  # the attendance list is paid the day after the activity
+    await harness.feed(opened(late))
+    api.clock.advance(days=1)
+    after = await api.post(path, {"wallet_id": str(late)}, op)
+    assert after.status_code == 201, after.text
+    assert after.json()["completion"]["occurred_at"] == "2022-06-09T12:59:59+07:00"
+
+
+async def test_the_openapi_document_describes_every_route(api: Api) -> None:
+    document = (await api.client.get("/openapi.json")).json()
+    assert document["info"]["title"] == "KGO missions"
+    assert "/v1/activities/{activity_id}/check-ins" in document["paths"]
+    assert "/v1/residents/{wallet_id}/missions" in document["paths"]

@@ -19,6 +19,7 @@ STATUS: dict[str, int] = {
     "forbidden": 403,
     "too_many_attempts": 429,
     "mission_retired": 409,
+    "mission_not_open": 409,
     "mission_not_manual": 409,
     "mission_limit_reached": 409,
     "activity_not_open": 409,

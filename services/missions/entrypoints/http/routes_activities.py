@@ -68,13 +68,12 @@ async def check_in(activity_id: UUID, body: CheckInRequest, write: Resident) -> 
     Refusals: `activity_not_open`, `check_in_code_invalid`, `already_checked_in`, and 429
     `too_many_attempts` after repeated wrong codes."""
     code = body.code.rsplit(":", 1)[-1]  # a scanned qr_payload works as well as the code
+    try:
+        wallet_id = UUID(str(write.principal.subject))
+    except ValueError:
+        raise forbidden("this token is not bound to a wallet") from None
     return await write.submit(
-        c.CheckInWithCode(
-            **write.stamp(),
-            activity_id=activity_id,
-            wallet_id=UUID(str(write.principal.subject)),
-            code=code,
-        )
+        c.CheckInWithCode(**write.stamp(), activity_id=activity_id, wallet_id=wallet_id, code=code)
     )
 
 
