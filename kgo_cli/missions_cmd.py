@@ -3,10 +3,12 @@ against a running service with an operator's token.
 
 `kgo missions award --activity A --file attendees.csv` pays every attendee of an activity:
 
-* CSV with a header row and a ``wallet_id`` column (the resident's pseudonymous wallet id);
-  other columns are ignored.
+* CSV with a header row and a ``wallet_id`` column (the resident's pseudonymous wallet id),
+  or a ``card_number`` column (printed cards, resolved to wallets by the missions service
+  through the wallet); other columns are ignored.
 * Each row is one ``POST /v1/activities/{A}/attendance`` with the Idempotency-Key
-  ``award:{A}:{wallet_id}``, so a resident is paid once however often the job runs.
+  ``award:{A}:{wallet_id}`` (``award:{A}:card:<hash of the number>`` for a card), so a
+  resident is paid once however often the job runs.
 * Resumable: every paid row is appended to ``<file>.progress``; run the same command again
   after an interruption and it continues where it stopped (rows already done are skipped,
   and the keys make any row that was in flight when it stopped land once).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,7 +48,14 @@ Token = Annotated[str, typer.Option(help="An operator's API or access token.", e
 @dataclass
 class Row:
     line: int
+    #: The wallet id, or the card number when ``column`` is ``card_number``.
     wallet_id: str
+    column: str = "wallet_id"
+
+    def key(self, activity: UUID) -> str:
+        if self.column == "wallet_id":
+            return f"award:{activity}:{self.wallet_id}"
+        return f"award:{activity}:card:{hashlib.sha256(self.wallet_id.encode()).hexdigest()[:32]}"
 
 
 @dataclass
@@ -65,25 +75,38 @@ def read_rows(path: Path, tally: Tally) -> list[Row]:
     rows: list[Row] = []
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames is None or "wallet_id" not in reader.fieldnames:
-            raise typer.BadParameter(f"{path} needs a header row with a wallet_id column")
+        names = reader.fieldnames or []
+        column = next((c for c in ("wallet_id", "card_number") if c in names), None)
+        if column is None:
+            raise typer.BadParameter(f"{path} needs a header with a wallet_id or card_number")
         for line, record in enumerate(reader, start=2):
-            raw = (record.get("wallet_id") or "").strip()
+            raw = (record.get(column) or "").strip()
             try:
-                wallet = str(UUID(raw))
+                value = str(UUID(raw)) if column == "wallet_id" else _card(raw)
             except ValueError:
-                tally.note(Row(line, raw), "malformed")
+                tally.note(Row(line, raw, column), "malformed")
                 continue
-            if wallet in seen:
-                tally.note(Row(line, wallet), "duplicate_row")
+            if value in seen:
+                tally.note(Row(line, value, column), "duplicate_row")
                 continue
-            seen.add(wallet)
-            rows.append(Row(line, wallet))
+            seen.add(value)
+            rows.append(Row(line, value, column))
     return rows
 
 
+def _card(raw: str) -> str:
+    digits = raw.replace(" ", "").replace("-", "")
+    if not (digits.isdigit() and 8 <= len(digits) <= 19):
+        raise ValueError(raw)
+    return digits
+
+
 #: Refusal codes of the attendance route -> the outcome reported for the row.
-OUTCOME_OF = {"resident_unknown": "unknown_resident", "already_checked_in": "already_checked_in"}
+OUTCOME_OF = {
+    "resident_unknown": "unknown_resident",
+    "card_unknown": "unknown_card",
+    "already_checked_in": "already_checked_in",
+}
 
 
 def progress_file(path: Path) -> Path:
@@ -98,8 +121,8 @@ async def pay(client: httpx.AsyncClient, activity: UUID, row: Row, attempts: int
         try:
             answer = await client.post(
                 f"/v1/activities/{activity}/attendance",
-                json={"wallet_id": row.wallet_id},
-                headers={"Idempotency-Key": f"award:{activity}:{row.wallet_id}"},
+                json={row.column: row.wallet_id},
+                headers={"Idempotency-Key": row.key(activity)},
             )
         except httpx.HTTPError:
             answer = None

@@ -22,6 +22,7 @@ from kgo_runtime.wallet_client import WalletClient
 
 from .adapters.contracts import to_contract
 from .adapters.event_store import open_missions
+from .adapters.wallet_cards import CardResolver, WalletCards
 from .application.service import MissionsApplication
 from .entrypoints.consumer import handler
 from .entrypoints.container import MissionsContainer
@@ -36,9 +37,10 @@ def install(
     *,
     settings: MissionsSettings,
     clock: Clock,
+    cards: CardResolver | None = None,
 ) -> MissionsContainer:
     """Put what the routes need on ``app.state`` (the lifespan does it; tests too)."""
-    container = MissionsContainer(settings=settings, missions=missions, clock=clock)
+    container = MissionsContainer(settings=settings, missions=missions, clock=clock, cards=cards)
     app.state.missions = container
     app.state.access = access
     return container
@@ -57,7 +59,9 @@ def create_app(settings: MissionsSettings | None = None, *, clock: Clock | None 
             verifier=AccessVerifier(public_key(), clock=clock),
             introspection=wallet.introspection(),
         )
-        install(ctx.app, missions, access, settings=settings, clock=clock)
+        install(
+            ctx.app, missions, access, settings=settings, clock=clock, cards=WalletCards(wallet)
+        )
         topics = [settings.wallet_topic, settings.merchant_topic, settings.transit_topic]
         consumer = ctx.consumer("missions", topics, handler(missions))
         relay = ctx.relay(missions, to_contract, topic_for=lambda _event: settings.events_topic)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from kgo_runtime.clock import Clock
 
+from ..adapters.wallet_cards import CardResolver
 from ..application.service import MissionsApplication
 from ..settings import MissionsSettings
 
@@ -17,3 +18,5 @@ class MissionsContainer:
     missions: MissionsApplication
     #: Business time of commands arriving over HTTP (a ManualClock in tests).
     clock: Clock
+    #: Card numbers to wallets, through the wallet (None: cards are not accepted).
+    cards: CardResolver | None = None

@@ -24,6 +24,7 @@ from kgo_runtime.envelope import decode, encode
 from services.missions.application.service import MissionsApplication
 from services.missions.bootstrap import create_app, install
 from services.missions.entrypoints.consumer import handler
+from services.missions.entrypoints.container import MissionsContainer
 from services.missions.settings import MissionsSettings
 
 T0 = datetime(2022, 6, 9, 8, 0, tzinfo=BANGKOK)  # a Thursday
@@ -101,8 +102,15 @@ def harness(missions: MissionsApplication) -> ConsumerHarness:
 class Api:
     """The missions HTTP app with tokens minted by a throwaway key."""
 
-    def __init__(self, client: httpx.AsyncClient, signer: AccessSigner, clock: ManualClock) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        signer: AccessSigner,
+        clock: ManualClock,
+        container: MissionsContainer,
+    ) -> None:
         self.client = client
+        self.container = container
         self.signer = signer
         self.clock = clock
         self.keys = itertools.count()
@@ -130,10 +138,10 @@ async def api(missions: MissionsApplication) -> AsyncIterator[Api]:
         return None
 
     app = create_app(MissionsSettings(), clock=clock)
-    install(
+    container = install(
         app, missions, Authenticator(verifier=signer.verifier, devices=(no_api_tokens,)),
         settings=MissionsSettings(), clock=clock,
     )  # fmt: skip
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://missions") as client:
-        yield Api(client, signer, clock)
+        yield Api(client, signer, clock, container)

@@ -64,3 +64,34 @@ async def test_award_pays_each_attendee_once_across_an_interruption(
             if d.programme == "municipal-activities"]  # fmt: skip
     assert len(paid) == 40 and {d.reward for d in paid} == {30}
     assert timedelta(0) <= api.clock.now() - paid[0].occurred_at
+
+
+class FakeCards:
+    """The wallet's card look-up, in a dict."""
+
+    def __init__(self, cards: dict[str, UUID]) -> None:
+        self.cards = cards
+
+    async def resolve(self, card_number: str) -> UUID | None:
+        return self.cards.get(card_number)
+
+
+async def test_attendees_named_by_card_number(
+    api: Api, harness: ConsumerHarness, tmp_path: Path
+) -> None:
+    holders = {f"6001{n:08d}": uuid4() for n in range(5)}
+    for wallet in holders.values():
+        await harness.feed(opened(wallet))
+    api.client._transport.app.state.missions.cards = FakeCards(holders)  # type: ignore[attr-defined]
+    op = api.token(Role.MUNICIPAL_ADMIN)
+    token = op["Authorization"].removeprefix("Bearer ")
+    activity = UUID((await api.post("/v1/activities", ACTIVITY, op)).json()["activity_id"])
+    api.clock.advance(hours=2)
+    csv_file = tmp_path / "cards.csv"
+    csv_file.write_text("card_number\n" + "\n".join([*holders, "6001-9999-9999", "12"]) + "\n")
+    tally, rows = await run_award(csv_file, activity, "http://missions", token, 2,
+                                  api.client._transport)  # fmt: skip
+    assert (rows, tally.outcomes["paid"], tally.outcomes["unknown_card"]) == (6, 5, 1)
+    assert tally.outcomes["malformed"] == 1
+    for wallet in holders.values():
+        assert [d.reward for d in harness.missions.completions(wallet)] == [100, 30]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from ...domain.catalogue import MissionSpec
 from ...domain.periods import Period
@@ -67,4 +67,14 @@ class CheckInRequest(_Body):
 
 
 class AttendanceRequest(_Body):
-    wallet_id: UUID = Field(description="The attendee's wallet id.")
+    """The attendee by wallet id, or by the number of a printed card (resolved through the
+    wallet; the number goes no further)."""
+
+    wallet_id: UUID | None = Field(default=None, description="The attendee's wallet id.")
+    card_number: str | None = Field(default=None, pattern=r"^[0-9]{8,19}$")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AttendanceRequest:
+        if (self.wallet_id is None) == (self.card_number is None):
+            raise ValueError("give exactly one of wallet_id and card_number")
+        return self

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from kgo_runtime.access import Role, forbidden
+from kgo_runtime.problems import ProblemError
+from kgo_runtime.wallet_client import WalletUnavailable
 
 from ...application import commands as c
 from ...application.views import activity_body
@@ -82,7 +84,24 @@ async def record_attendance(
     activity_id: UUID, body: AttendanceRequest, write: Operator
 ) -> JSONResponse:
     """An operator pays one attendee (what `kgo missions award` calls per row): 404
-    `resident_unknown`, 409 `already_checked_in` for a second time."""
+    `resident_unknown` or `card_unknown`, 409 `already_checked_in` for a second time."""
+    wallet_id = body.wallet_id or await _card_holder(write, str(body.card_number))
     return await write.submit(
-        c.RecordAttendance(**write.stamp(), activity_id=activity_id, wallet_id=body.wallet_id)
+        c.RecordAttendance(**write.stamp(), activity_id=activity_id, wallet_id=wallet_id)
     )
+
+
+async def _card_holder(write: Writer, card_number: str) -> UUID:
+    cards = write.container.cards
+    if cards is None:
+        raise ProblemError(422, "cards_not_accepted", "name attendees by wallet_id here")
+    try:
+        wallet_id = await cards.resolve(card_number)
+    except WalletUnavailable:
+        raise ProblemError(
+            503, "wallet_unavailable", "cards cannot be looked up now; retry with the same key",
+            headers={"Retry-After": "1"},
+        ) from None  # fmt: skip
+    if wallet_id is None:
+        raise ProblemError(404, "card_unknown", "the wallet knows no such card")
+    return wallet_id
