@@ -8,7 +8,7 @@ conflict (another process saved the same aggregate first) are decided again from
 own, without the consumer's inbox: the resident's progress has a deterministic id, knows
 every fact it recorded by the source event's ``ce_id``, and completion ids are derived from
 (wallet, mission, period). So a record applied here whose consumer transaction then failed
-(a crash between the two commits; they are different databases connections) is applied
+(a crash between the two commits; they are on different database connections) is applied
 again to no effect.
 """
 
@@ -25,18 +25,9 @@ from eventsourcing.persistence import IntegrityError
 
 from ..domain.activities import Activity
 from ..domain.catalogue import Catalogue, Mission
-from ..domain.errors import (
-    ActivityNotFound,
-    MissionNotFound,
-    MissionsError,
-    OutOfScope,
-)
+from ..domain.errors import ActivityNotFound, MissionNotFound, MissionsError, OutOfScope
 from ..domain.facts import Fact, FactKind
-from ..domain.ids import (
-    CATALOGUE_ID,
-    progress_id,
-    receipt_id,
-)
+from ..domain.ids import CATALOGUE_ID, progress_id, receipt_id
 from ..domain.progress import Completion, MissionStanding, ResidentProgress
 from ..domain.receipt import CommandReceipt
 from ..domain.rules import CheckInRule
@@ -68,30 +59,30 @@ class MissionsApplication(Application[UUID]):
             self.policy.guess_attempts, timedelta(seconds=self.policy.guess_window_seconds)
         )
 
-    # --- loading ---------------------------------------------------------------------------
+    # --- loading (the handlers use these too) ------------------------------------------------
 
-    def _find(self, aggregate_id: UUID, cls: type[A]) -> A | None:
+    def find(self, aggregate_id: UUID, cls: type[A]) -> A | None:
         try:
             found: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, cls) else None
 
-    def _catalogue(self) -> Catalogue:
-        return self._find(CATALOGUE_ID, Catalogue) or Catalogue.open(CATALOGUE_ID)
+    def catalogue(self) -> Catalogue:
+        return self.find(CATALOGUE_ID, Catalogue) or Catalogue.open(CATALOGUE_ID)
 
-    def _progress(self, wallet_id: UUID) -> ResidentProgress:
+    def progress(self, wallet_id: UUID) -> ResidentProgress:
         pid = progress_id(wallet_id)
-        return self._find(pid, ResidentProgress) or ResidentProgress.start(pid, wallet_id)
+        return self.find(pid, ResidentProgress) or ResidentProgress.start(pid, wallet_id)
 
-    def _activity(self, activity_id: UUID) -> Activity:
-        activity = self._find(activity_id, Activity)
+    def activity(self, activity_id: UUID) -> Activity:
+        activity = self.find(activity_id, Activity)
         if activity is None:
             raise ActivityNotFound(f"no activity {activity_id}")
         return activity
 
     def all_missions(self, catalogue: Catalogue | None = None) -> list[Mission]:
-        catalogue = catalogue or self._catalogue()
+        catalogue = catalogue or self.catalogue()
         return [self.policy.signup, *catalogue.missions.values()]
 
     # --- the consumer's entry ----------------------------------------------------------------
@@ -99,7 +90,7 @@ class MissionsApplication(Application[UUID]):
     def observe(self, wallet_id: UUID, fact: Fact) -> list[Completion]:
         """Record a fact about a resident and what it completes (idempotent, see above)."""
         for _attempt in range(MAX_ATTEMPTS):
-            progress = self._progress(wallet_id)
+            progress = self.progress(wallet_id)
             if progress.knows(fact.fact_id):
                 return []
             done = progress.observe(fact, self.all_missions(), self.policy.campaigns)
@@ -119,7 +110,7 @@ class MissionsApplication(Application[UUID]):
         rid = receipt_id(cmd.caller, cmd.idempotency_key)
         request_hash = cmd.request_hash()
         for _attempt in range(MAX_ATTEMPTS):
-            receipt = self._find(rid, CommandReceipt)
+            receipt = self.find(rid, CommandReceipt)
             if receipt is not None:
                 code, answer = receipt.replay_for(cmd.name, request_hash)
                 if code is not None:
@@ -154,20 +145,6 @@ class MissionsApplication(Application[UUID]):
             return c.Outcome(body)
         raise RuntimeError(f"{cmd.name} still conflicting after retries")
 
-    # --- loading, for the handlers -----------------------------------------------------------
-
-    def find(self, aggregate_id: UUID, cls: type[A]) -> A | None:
-        return self._find(aggregate_id, cls)
-
-    def catalogue(self) -> Catalogue:
-        return self._catalogue()
-
-    def progress(self, wallet_id: UUID) -> ResidentProgress:
-        return self._progress(wallet_id)
-
-    def activity(self, activity_id: UUID) -> Activity:
-        return self._activity(activity_id)
-
     # --- queries ---------------------------------------------------------------------------
 
     def missions(self, *, include_retired: bool = False) -> list[Mission]:
@@ -181,7 +158,7 @@ class MissionsApplication(Application[UUID]):
 
     def standings(self, wallet_id: UUID, at: datetime) -> list[MissionStanding]:
         """A resident's standing on every active mission open at ``at``, in its period then."""
-        progress = self._progress(wallet_id)
+        progress = self.progress(wallet_id)
         return [
             progress.standing(m, m.spec.period.key(at))
             for m in self.missions()
@@ -189,13 +166,13 @@ class MissionsApplication(Application[UUID]):
         ]
 
     def completions(self, wallet_id: UUID) -> list[Completion]:
-        progress = self._progress(wallet_id)
+        progress = self.progress(wallet_id)
         return sorted(
             progress.completions.values(), key=lambda x: (x.occurred_at, str(x.completion_id))
         )
 
     def check_ins(self, wallet_id: UUID) -> list[Fact]:
-        progress = self._progress(wallet_id)
+        progress = self.progress(wallet_id)
         facts = [f for f in progress.facts.values() if f.kind is FactKind.CHECKED_IN]
         return sorted(facts, key=lambda f: f.at)
 
@@ -204,7 +181,7 @@ class MissionsApplication(Application[UUID]):
         for mission in self.missions(include_retired=True):
             rule = mission.spec.rule
             if isinstance(rule, CheckInRule) and rule.activity_id is not None:
-                activity = self._find(rule.activity_id, Activity)
+                activity = self.find(rule.activity_id, Activity)
                 if activity is not None and activity.mission_id == mission.mission_id:
                     found.append(activity)
         return found
