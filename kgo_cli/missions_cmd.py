@@ -30,6 +30,7 @@ from typing import Annotated
 from uuid import UUID
 
 import httpx
+import segno
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -219,13 +220,17 @@ def code(
     activity: Annotated[UUID, typer.Option(help="The activity's id.")],
     url: Url = DEFAULT_URL,
     token: Token = "",
+    qr: Annotated[Path | None, typer.Option(help="Also save the QR code here (SVG).")] = None,
 ) -> None:
-    """Print an activity's current check-in code and the text to print as its QR code."""
-    answer = httpx.get(
-        f"{url}/v1/activities/{activity}/code", headers={"Authorization": f"Bearer {token}"}
-    )
+    """Print an activity's current check-in code and its QR code (to show or print)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = httpx.get(f"{url}/v1/activities/{activity}/code", headers=headers)
     if answer.status_code != 200:
         console.print(answer.text)
         raise typer.Exit(1)
     body = answer.json()
     typer.echo(f"code {body['code']}  valid until {body['valid_until']}\n{body['qr_payload']}")
+    segno.make(body["qr_payload"], error="m").terminal(compact=True)
+    if qr is not None:
+        svg = httpx.get(f"{url}/v1/activities/{activity}/code.svg", headers=headers)
+        qr.write_bytes(svg.content)

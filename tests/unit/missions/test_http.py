@@ -96,6 +96,8 @@ async def test_check_in_once_inside_the_window_with_the_current_code(
     activity = created.json()["activity_id"]
     code = (await api.client.get(f"/v1/activities/{activity}/code", headers=api.admin())).json()
     assert code["qr_payload"].endswith(code["code"])
+    qr = await api.client.get(f"/v1/activities/{activity}/code.svg", headers=api.admin())
+    assert qr.headers["content-type"] == "image/svg+xml" and b"<svg" in qr.content
     path = f"/v1/activities/{activity}/check-ins"
 
     early = await api.post(path, {"code": code["code"]}, me)

@@ -10,7 +10,7 @@ route, an ``Idempotency-Key`` on every write, problem+json errors with a stable 
 | GET  /v1/residents/{w}/missions|completions|check-ins | x | x |   x   | own²  |
 | POST /v1/activities                           |   x   | own¹  |       |       |
 | GET  /v1/activities, /v1/activities/{id}      |   x   |   x   |   x   |   x   |
-| GET  /v1/activities/{id}/code                 |   x   | own¹  |       |       |
+| GET  /v1/activities/{id}/code, .../code.svg   |   x   | own¹  |       |       |
 | POST /v1/activities/{id}/check-ins            |       |       |       |   x   |
 | POST /v1/activities/{id}/attendance           |   x   | own¹  |       |       |
 

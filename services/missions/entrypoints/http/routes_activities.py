@@ -3,11 +3,13 @@ attendees (the bulk award); residents check in with the code."""
 
 from __future__ import annotations
 
+import io
 from typing import Annotated, Any
 from uuid import UUID
 
+import segno
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from kgo_runtime.access import Role, forbidden
 from kgo_runtime.problems import ProblemError
@@ -45,10 +47,7 @@ async def get_activity(activity_id: UUID, read: Anyone) -> dict[str, Any]:
     return activity_body(await read.run(read.container.missions.activity, activity_id))
 
 
-@router.get("/{activity_id}/code")
-async def check_in_code(activity_id: UUID, read: OperatorReader) -> dict[str, Any]:
-    """The code to show now (print ``qr_payload`` as a QR code); a rotating code answers
-    when it stops being current."""
+async def _current_code(activity_id: UUID, read: Reader) -> dict[str, Any]:
     activity = await read.run(read.container.missions.activity, activity_id)
     if read.principal.role is Role.PROGRAMME_OPERATOR and read.principal.subject not in (
         None,
@@ -62,6 +61,28 @@ async def check_in_code(activity_id: UUID, read: OperatorReader) -> dict[str, An
         "qr_payload": f"kgo:check-in:{activity_id}:{code}",
         "valid_until": until.isoformat() if until else activity.ends_at.isoformat(),
     }
+
+
+@router.get("/{activity_id}/code")
+async def check_in_code(activity_id: UUID, read: OperatorReader) -> dict[str, Any]:
+    """The code to show now, and ``qr_payload`` to print as a QR code (``/code.svg``); a
+    rotating code answers when it stops being current."""
+    return await _current_code(activity_id, read)
+
+
+@router.get(
+    "/{activity_id}/code.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "The QR code"}},
+)
+async def check_in_qr(activity_id: UUID, read: OperatorReader) -> Response:
+    """The current check-in code as a printable QR code (SVG); residents' apps scan it."""
+    current = await _current_code(activity_id, read)
+    image = io.BytesIO()
+    segno.make(current["qr_payload"], error="m").save(image, kind="svg", scale=8, border=2)
+    return Response(
+        image.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.post("/{activity_id}/check-ins", status_code=201)
