@@ -90,6 +90,11 @@ class Mission:
     def active(self) -> bool:
         return self.retired_at is None
 
+    def open_at(self, at: datetime) -> bool:
+        """Whether a fact at business time ``at`` counts: inside the window, and before the
+        mission was retired (so replaying the topics later judges it the same way)."""
+        return self.spec.open_at(at) and (self.retired_at is None or at < self.retired_at)
+
 
 class Catalogue(Aggregate):
     TOPIC = "kgo.missions.Catalogue"

@@ -161,7 +161,7 @@ class ResidentProgress(Aggregate):
         )
         done: list[Completion] = []
         for mission in missions:
-            if mission.active and relevant(mission.spec.rule, fact, mission.mission_id):
+            if mission.open_at(fact.at) and relevant(mission.spec.rule, fact, mission.mission_id):
                 done += self._judge(mission, mission.spec.period.key(fact.at), campaigns)
         return done
 
@@ -183,8 +183,7 @@ class ResidentProgress(Aggregate):
 
     @staticmethod
     def _counts(mission: Mission, fact: Fact, period: str) -> bool:
-        spec = mission.spec
-        return spec.open_at(fact.at) and spec.period.key(fact.at) == period
+        return mission.open_at(fact.at) and mission.spec.period.key(fact.at) == period
 
     def _judge(
         self, mission: Mission, period: str, campaigns: Mapping[str, Campaign]

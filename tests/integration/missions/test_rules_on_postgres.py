@@ -21,6 +21,7 @@ from tests.unit.missions.test_progress import (  # the suite itself, not a copy
     test_every_contract_example_goes_through_the_dispatch,
     test_five_rides_a_day_judged_at_each_tap_time_whatever_the_arrival_order,
     test_registration_earns_the_welcome_bonus_exactly_once,
+    test_retiring_closes_the_window_at_its_business_time,
     test_rules_are_validated_at_publish_time,
     test_the_welcome_cap_cuts_and_records_never_drops,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "test_every_contract_example_goes_through_the_dispatch",
     "test_five_rides_a_day_judged_at_each_tap_time_whatever_the_arrival_order",
     "test_registration_earns_the_welcome_bonus_exactly_once",
+    "test_retiring_closes_the_window_at_its_business_time",
     "test_rules_are_validated_at_publish_time",
     "test_the_welcome_cap_cuts_and_records_never_drops",
 ]

@@ -162,3 +162,21 @@ async def test_every_contract_example_goes_through_the_dispatch(
     from kgo_contracts.examples import RESIDENT
 
     assert [d.mission_id for d in missions.completions(RESIDENT)] == [SIGNUP_MISSION_ID]
+
+
+async def test_retiring_closes_the_window_at_its_business_time(
+    missions: MissionsApplication, harness: ConsumerHarness
+) -> None:
+    """A ride taken before the retirement still counts when it arrives late; one taken after
+    does not. Replaying the topics later judges both the same way."""
+    rides = publish(missions, reward=20, rule={"kind": "count", "event": "fare_paid", "count": 1})
+    retired_at = T0 + timedelta(days=2)
+    missions.execute(
+        c.RetireMission(idempotency_key="rt", caller="admin", at=retired_at, mission_id=rides,
+                        reason="campaign-over")
+    )  # fmt: skip
+    wallet = uuid4()
+    await harness.feed(fare(wallet, retired_at + timedelta(hours=1)))
+    await harness.feed(fare(wallet, retired_at - timedelta(hours=1)))  # late, but before
+    done = [d.period for d in missions.completions(wallet) if d.mission_id == rides]
+    assert done == ["2022-06-11"]
