@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from kgo_cli import infra_cmd, missions_cmd, run_cmd, schemas_cmd, serve_cmd, wallet_cmd
+from kgo_cli import (
+    infra_cmd,
+    missions_cmd,
+    run_cmd,
+    schemas_cmd,
+    serve_cmd,
+    simulate_cmd,
+    wallet_cmd,
+)
 
 app = typer.Typer(
     help="KGO, the platform behind Khon Kaen's city token.",
@@ -24,6 +32,8 @@ app.command("serve", help="Run one service (wallet, missions, merchant, transit,
 )
 
 app.command("run", help="Run the whole platform: the five services, until Ctrl-C.")(run_cmd.run)
+app.command("simulate", help="A seeded city on the running platform.")(simulate_cmd.simulate)
+app.command("demo", help="The platform, a simulated campaign, the report.")(simulate_cmd.demo)
 
 
 @app.command("bench")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import signal
 
 import typer
@@ -18,7 +19,19 @@ def serve(
         typer.echo(f"unknown service {service!r}; one of: {', '.join(SERVICE_NAMES)}", err=True)
         raise typer.Exit(2)
     bootstrap = importlib.import_module(f"services.{service}.bootstrap")
-    app = bootstrap.create_app()
+    from kgo_runtime.clock import SystemClock, business_clock
+
+    try:
+        clock = business_clock()
+    except RuntimeError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    if "clock" in inspect.signature(bootstrap.create_app).parameters:
+        app = bootstrap.create_app(clock=clock)
+    else:
+        if not isinstance(clock, SystemClock):
+            typer.echo(f"{service} takes no clock yet: it runs on the system time", err=True)
+        app = bootstrap.create_app()
     settings = app.state.settings
     config = uvicorn.Config(
         app,
