@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -16,7 +15,7 @@ from kgo_runtime.settings import InfraSettings, ServiceSettings
 class ResearchSettings(ServiceSettings):
     """Exports read Kafka and write their audit log to the projections database."""
 
-    model_config = SettingsConfigDict(env_prefix="RESEARCH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="RESEARCH_", extra="ignore", populate_by_name=True)
     service_name = "projections"
 
     #: The topics an export reads (another list only for isolated tests).
@@ -25,7 +24,8 @@ class ResearchSettings(ServiceSettings):
     audit_schema: str = "research"
     #: Groups of fewer distinct residents are merged or suppressed in the read models.
     suppression_threshold: int = 10
-    #: The pseudonymisation key (base64url or any text; a platform secret that never leaves
+    #: The pseudonymisation key (text of at least 16 characters, used as the HMAC key as it is;
+    #: a platform secret that never leaves
     #: the platform). Unset on a developer machine: generated once into $KGO_HOME/secrets/.
     pseudonym_key: SecretStr | None = Field(
         default=None,
@@ -37,10 +37,9 @@ class ResearchSettings(ServiceSettings):
             text = self.pseudonym_key.get_secret_value().strip()
         else:
             text = dev_secret(dev_key_path()).strip()
-        try:
-            return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        except ValueError:
-            return text.encode()
+        if len(text) < 16:
+            raise ValueError("the export pseudonym key must have at least 16 characters")
+        return text.encode()
 
 
 def dev_key_path() -> Path:

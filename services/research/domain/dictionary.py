@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from kgo_contracts.base import ContractEvent
 
@@ -181,7 +181,7 @@ def column_type_of(annotation: Any) -> ColumnType:
         return "int64"
     if issubclass(inner, float):
         return "float64"
-    if issubclass(inner, datetime):
+    if issubclass(inner, (datetime, AwareDatetime)):
         return "timestamp"
     if issubclass(inner, (str, UUID)):
         return "string"
