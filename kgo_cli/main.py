@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from kgo_cli import export_cmd, infra_cmd, run_cmd, schemas_cmd, serve_cmd, wallet_cmd
+from kgo_cli import (
+    export_cmd,
+    infra_cmd,
+    report_cmd,
+    run_cmd,
+    schemas_cmd,
+    serve_cmd,
+    wallet_cmd,
+)
 
 app = typer.Typer(
     help="KGO, the platform behind Khon Kaen's city token.",
@@ -19,6 +27,9 @@ app.add_typer(
 )
 app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
 app.add_typer(export_cmd.app, name="export")
+app.command("report", help="The research report (HTML and PDF) built from an export.")(
+    report_cmd.report
+)
 app.command("serve", help="Run one service (wallet, missions, merchant, transit, projections).")(
     serve_cmd.serve
 )

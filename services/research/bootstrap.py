@@ -13,10 +13,12 @@ from kgo_contracts.registry import ALL_EVENTS
 from kgo_runtime.clock import Clock, SystemClock
 
 from .adapters.audit_store import PostgresAuditLog
-from .adapters.export_folder import ExportFolder
+from .adapters.export_folder import ExportFiles, ExportFolder
 from .adapters.kafka_history import KafkaHistory
+from .adapters.report_files import ReportFiles
 from .application.export import ExportRequest, ExportResult, export_history
 from .application.ports import NoProgress, Progress
+from .application.report import Report, build_report
 from .settings import ResearchSettings
 
 
@@ -37,9 +39,14 @@ async def run_export(
 ) -> ExportResult:
     settings = settings or ResearchSettings()
     request = ExportRequest(
-        purpose=purpose, out=str(out.resolve()), os_user=getpass.getuser(),
-        requested_by=requested_by, until=until, csv=csv, k=settings.suppression_threshold,
-    )  # fmt: skip
+        purpose=purpose,
+        out=str(out.resolve()),
+        os_user=getpass.getuser(),
+        requested_by=requested_by,
+        until=until,
+        csv=csv,
+        k=settings.suppression_threshold,
+    )
     return await export_history(
         request,
         source=KafkaHistory(settings.kafka_bootstrap, settings.topics),
@@ -50,3 +57,8 @@ async def run_export(
         clock=clock or SystemClock(),
         progress=progress or NoProgress(),
     )
+
+
+def build_report_files(export_dir: Path, out: Path, progress: Progress | None = None) -> Report:
+    """The report of the export in ``export_dir``, written to ``out``."""
+    return build_report(ExportFiles(export_dir), ReportFiles(out), progress or NoProgress())

@@ -25,8 +25,8 @@ class ResearchSettings(ServiceSettings):
     #: Groups of fewer distinct residents are merged or suppressed in the read models.
     suppression_threshold: int = 10
     #: The pseudonymisation key (text of at least 16 characters, used as the HMAC key as it is;
-    #: a platform secret that never leaves
-    #: the platform). Unset on a developer machine: generated once into $KGO_HOME/secrets/.
+    #: a platform secret that never leaves the platform). Unset on a developer machine:
+    #: generated once into $KGO_HOME/secrets/export-pseudonym.key.
     pseudonym_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("KGO_EXPORT_PSEUDONYM_KEY", "RESEARCH_PSEUDONYM_KEY"),

@@ -47,25 +47,53 @@ class Story:
 
     def _base(self, account: UUID, at: datetime) -> dict[str, Any]:
         self.version[account] += 1
-        return {"account_id": account, "account_kind": self.kinds[account],
-                "account_version": self.version[account], "occurred_at": at}  # fmt: skip
+        return {
+            "account_id": account,
+            "account_kind": self.kinds[account],
+            "account_version": self.version[account],
+            "occurred_at": at,
+        }
 
     def open(self, account: UUID, kind: str, at: datetime, **extra: Any) -> UUID:
         self.kinds[account] = kind
         self.events.append(AccountOpened(**self._base(account, at), **extra))
         return account
 
-    def entry(self, cls: type[ContractEvent], account: UUID, amount: int, sign: int,
-              movement: UUID, at: datetime, counter: UUID | None = None, **extra: Any) -> None:  # fmt: skip
+    def entry(
+        self,
+        cls: type[ContractEvent],
+        account: UUID,
+        amount: int,
+        sign: int,
+        movement: UUID,
+        at: datetime,
+        counter: UUID | None = None,
+        **extra: Any,
+    ) -> None:
         self.balance[account] += sign * amount
-        fields = {**self._base(account, at), "movement_id": movement, "amount": amount,
-                  "available_after": self.balance[account], "held_after": 0, **extra}  # fmt: skip
+        fields = {
+            **self._base(account, at),
+            "movement_id": movement,
+            "amount": amount,
+            "available_after": self.balance[account],
+            "held_after": 0,
+            **extra,
+        }
         if counter is not None:
             fields |= {"counter_account_id": counter, "counter_account_kind": self.kinds[counter]}
         self.events.append(cls(**fields))
 
-    def move(self, debit: type[ContractEvent], credit: type[ContractEvent], payer: UUID,
-             payee: UUID, amount: int, at: datetime, name: str, **extra: Any) -> None:  # fmt: skip
+    def move(
+        self,
+        debit: type[ContractEvent],
+        credit: type[ContractEvent],
+        payer: UUID,
+        payee: UUID,
+        amount: int,
+        at: datetime,
+        name: str,
+        **extra: Any,
+    ) -> None:
         movement = sid(f"movement {name}")
         self.entry(debit, payer, amount, -1, movement, at, payee, **extra)
         self.entry(credit, payee, amount, +1, movement, at, payer, **extra)
@@ -87,10 +115,26 @@ def synthetic_story(residents: int = 30) -> Story:
     s.open(welcome, "budget", t0, programme="welcome", label="Welcome")
     s.open(bus, "budget", t0, programme="one-baht-bus-2022", label="1-baht bus")
     s.entry(SupplyMinted, issuer, SUPPLY, +1, sid("mint"), t0, total_supply=SUPPLY)
-    s.move(CoinsTransferredOut, CoinsTransferredIn, issuer, city, SUPPLY, t0, "genesis",
-           purpose="genesis")  # fmt: skip
-    s.move(CoinsTransferredOut, CoinsTransferredIn, city, welcome, 100_000, t0, "alloc",
-           purpose="allocation")  # fmt: skip
+    s.move(
+        CoinsTransferredOut,
+        CoinsTransferredIn,
+        issuer,
+        city,
+        SUPPLY,
+        t0,
+        "genesis",
+        purpose="genesis",
+    )
+    s.move(
+        CoinsTransferredOut,
+        CoinsTransferredIn,
+        city,
+        welcome,
+        100_000,
+        t0,
+        "alloc",
+        purpose="allocation",
+    )
     for i, shop in enumerate(shops):
         s.open(shop, "shop", t0, label=f"Shop {'AB'[i]}", external_ref=str(sid(f"ref shop-{i}")))
     s.open(operator, "operator", t0, label="Khon Kaen City Bus", external_ref="city-bus")
@@ -98,16 +142,43 @@ def synthetic_story(residents: int = 30) -> Story:
     for i in range(residents):
         wallet = s.open(sid(f"resident {i}"), "resident", at(5, 25, 9, i))
         s.residents.append(wallet)
-        s.move(GrantDisbursed, CoinsGranted, welcome, wallet, 200, at(5, 25, 9, i), f"signup {i}",
-               programme="welcome", reason="signup", reference=f"signup-{wallet}")  # fmt: skip
+        s.move(
+            GrantDisbursed,
+            CoinsGranted,
+            welcome,
+            wallet,
+            200,
+            at(5, 25, 9, i),
+            f"signup {i}",
+            programme="welcome",
+            reason="signup",
+            reference=f"signup-{wallet}",
+        )
         if i < 20:
             completion = sid(f"completion {i}")
-            s.events.append(missions(completion_id=completion, wallet_id=wallet,
-                                     mission_id=sid("mission ride"), programme="welcome",
-                                     period="2022-06", reward=20, occurred_at=at(6, 12, 10, i)))  # fmt: skip
-            s.move(GrantDisbursed, CoinsGranted, welcome, wallet, 20, at(6, 12, 10, i),
-                   f"mission {i}", programme="welcome", reason="mission",
-                   reference=str(completion))  # fmt: skip
+            s.events.append(
+                missions(
+                    completion_id=completion,
+                    wallet_id=wallet,
+                    mission_id=sid("mission ride"),
+                    programme="welcome",
+                    period="2022-06",
+                    reward=20,
+                    occurred_at=at(6, 12, 10, i),
+                )
+            )
+            s.move(
+                GrantDisbursed,
+                CoinsGranted,
+                welcome,
+                wallet,
+                20,
+                at(6, 12, 10, i),
+                f"mission {i}",
+                programme="welcome",
+                reason="mission",
+                reference=str(completion),
+            )
     _rides(s, operator)
     _redemptions(s, shops)
     s.erased = s.residents[-1]
@@ -123,13 +194,28 @@ def _rides(s: Story, operator: UUID) -> None:
             when, trip = day + timedelta(minutes=i), sid(f"trip {d} {i}")
             coins = 10 if campaign else 0
             if coins:
-                s.move(CoinsSpent, PaymentReceived, wallet, operator, coins, when, f"fare {d} {i}",
-                       reference=str(trip))  # fmt: skip
-            s.events.append(fare(trip_id=trip, wallet_id=wallet, validator_id="V1",
-                                 route_id="7" if i % 3 else "12",
-                                 fare_product="one-baht-bus-2022" if campaign else "regular",
-                                 coins=coins, baht_satang=100 if campaign else 1_500,
-                                 occurred_at=when))  # fmt: skip
+                s.move(
+                    CoinsSpent,
+                    PaymentReceived,
+                    wallet,
+                    operator,
+                    coins,
+                    when,
+                    f"fare {d} {i}",
+                    reference=str(trip),
+                )
+            s.events.append(
+                fare(
+                    trip_id=trip,
+                    wallet_id=wallet,
+                    validator_id="V1",
+                    route_id="7" if i % 3 else "12",
+                    fare_product="one-baht-bus-2022" if campaign else "regular",
+                    coins=coins,
+                    baht_satang=100 if campaign else 1_500,
+                    occurred_at=when,
+                )
+            )
 
 
 def _redemptions(s: Story, shops: list[UUID]) -> None:
@@ -138,11 +224,28 @@ def _redemptions(s: Story, shops: list[UUID]) -> None:
     for i, wallet in enumerate(s.residents[:18]):
         shop = 0 if i < 15 else 1
         when, redemption = at(6, 20, 12, i), sid(f"redemption {i}")
-        s.move(CoinsSpent, PaymentReceived, wallet, shops[shop], 15, when, f"redeem {i}",
-               reference=str(redemption))  # fmt: skip
-        s.events.append(redeemed(redemption_id=redemption, shop_id=refs[shop], wallet_id=wallet,
-                                 hold_id=sid(f"hold {i}"), coins=15, discount_satang=1_500,
-                                 bill_satang=10_000, occurred_at=when))  # fmt: skip
+        s.move(
+            CoinsSpent,
+            PaymentReceived,
+            wallet,
+            shops[shop],
+            15,
+            when,
+            f"redeem {i}",
+            reference=str(redemption),
+        )
+        s.events.append(
+            redeemed(
+                redemption_id=redemption,
+                shop_id=refs[shop],
+                wallet_id=wallet,
+                hold_id=sid(f"hold {i}"),
+                coins=15,
+                discount_satang=1_500,
+                bill_satang=10_000,
+                occurred_at=when,
+            )
+        )
 
 
 def erasure_record(account: UUID, when: datetime) -> tuple[dict[str, str], bytes]:
@@ -150,9 +253,15 @@ def erasure_record(account: UUID, when: datetime) -> tuple[dict[str, str], bytes
     contracts)."""
     import json
 
-    headers = {"ce_specversion": "1.0", "ce_id": str(sid(f"erased {account}")),
-               "ce_source": "/kgo/wallet", "ce_type": ERASURE_TYPE, "ce_time": when.isoformat(),
-               "ce_subject": str(account), "content-type": "application/json"}  # fmt: skip
+    headers = {
+        "ce_specversion": "1.0",
+        "ce_id": str(sid(f"erased {account}")),
+        "ce_source": "/kgo/wallet",
+        "ce_type": ERASURE_TYPE,
+        "ce_time": when.isoformat(),
+        "ce_subject": str(account),
+        "content-type": "application/json",
+    }
     value = {
         "account_id": str(account),
         "account_kind": "resident",

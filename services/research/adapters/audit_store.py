@@ -45,10 +45,17 @@ class PostgresAuditLog:
         try:
             await conn.execute(
                 f"INSERT INTO {self.table} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)",
-                record.export_id, record.created_at, record.os_user, record.requested_by,
-                record.purpose, record.until, record.key_id, record.out,
-                json.dumps(record.tables), record.manifest_sha256,
-            )  # fmt: skip
+                record.export_id,
+                record.created_at,
+                record.os_user,
+                record.requested_by,
+                record.purpose,
+                record.until,
+                record.key_id,
+                record.out,
+                json.dumps(record.tables),
+                record.manifest_sha256,
+            )
         finally:
             await conn.close()
 
@@ -60,10 +67,16 @@ class PostgresAuditLog:
             await conn.close()
         return [
             AuditRecord(
-                export_id=r["export_id"], created_at=r["created_at"], os_user=r["os_user"],
-                requested_by=r["requested_by"], purpose=r["purpose"], until=r["until"],
-                key_id=r["key_id"], out=r["out"], tables=json.loads(r["tables"]),
+                export_id=r["export_id"],
+                created_at=r["created_at"],
+                os_user=r["os_user"],
+                requested_by=r["requested_by"],
+                purpose=r["purpose"],
+                until=r["until"],
+                key_id=r["key_id"],
+                out=r["out"],
+                tables=json.loads(r["tables"]),
                 manifest_sha256=r["manifest_sha256"],
             )
             for r in rows
-        ]  # fmt: skip
+        ]

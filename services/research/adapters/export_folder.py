@@ -30,10 +30,17 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
 
 def arrow_schema(spec: TableSpec) -> pa.Schema:
     return pa.schema(
-        [pa.field(c.name, ARROW_TYPES[c.type], nullable=True,
-                  metadata={"unit": c.unit, "meaning": c.meaning}) for c in spec.columns],
+        [
+            pa.field(
+                c.name,
+                ARROW_TYPES[c.type],
+                nullable=True,
+                metadata={"unit": c.unit, "meaning": c.meaning},
+            )
+            for c in spec.columns
+        ],
         metadata={"table": spec.name, "description": spec.description},
-    )  # fmt: skip
+    )
 
 
 def arrow_table(table: Table) -> pa.Table:

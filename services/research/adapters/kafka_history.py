@@ -50,9 +50,12 @@ class KafkaHistory:
         if not partitions:
             return history
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None,
-            auto_offset_reset="earliest", max_poll_records=self.batch,
-        )  # fmt: skip
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            auto_offset_reset="earliest",
+            max_poll_records=self.batch,
+        )
         await consumer.start()
         try:
             consumer.assign(partitions)
@@ -87,13 +90,17 @@ class KafkaHistory:
         try:
             headers = header_map(raw_headers)
             if headers.get("ce_type") == ERASURE_TYPE:
-                history.records.append(HistoryRecord(
-                    topic=tp.topic, partition=tp.partition, offset=offset,
-                    ce_id=headers.get("ce_id") or f"{tp.topic}:{tp.partition}:{offset}",
-                    ce_type=ERASURE_TYPE,
-                    ce_time=datetime.fromisoformat(headers["ce_time"]),
-                    payload=_erasure(headers, value),
-                ))  # fmt: skip
+                history.records.append(
+                    HistoryRecord(
+                        topic=tp.topic,
+                        partition=tp.partition,
+                        offset=offset,
+                        ce_id=headers.get("ce_id") or f"{tp.topic}:{tp.partition}:{offset}",
+                        ce_type=ERASURE_TYPE,
+                        ce_time=datetime.fromisoformat(headers["ce_time"]),
+                        payload=_erasure(headers, value),
+                    )
+                )
                 return
             envelope = decode(raw_headers, value)
         except (EnvelopeError, ValueError, KeyError) as error:
@@ -102,8 +109,12 @@ class KafkaHistory:
             return
         history.records.append(
             HistoryRecord(
-                topic=tp.topic, partition=tp.partition, offset=offset, ce_id=envelope.id,
-                ce_type=envelope.type, ce_time=envelope.time,
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=offset,
+                ce_id=envelope.id,
+                ce_type=envelope.type,
+                ce_time=envelope.time,
                 payload=envelope.event.model_dump(mode="python"),
             )
-        )  # fmt: skip
+        )

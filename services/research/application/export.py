@@ -73,9 +73,13 @@ async def export_history(
     history = await source.read(progress)
     progress.start("Building tables")
     tables = build_tables(
-        history.records, contracts, key=key, until=request.until, k=request.k,
+        history.records,
+        contracts,
+        key=key,
+        until=request.until,
+        k=request.k,
         counts=history.counts,
-    )  # fmt: skip
+    )
     progress.finish()
     missing = missing_meanings(tables.specs())
     if missing:
@@ -84,10 +88,14 @@ async def export_history(
     written: list[dict[str, Any]] = []
     for table in tables.all():
         files = sink.write_table(table, csv=request.csv)
-        written.append({
-            "name": table.spec.name, "kind": table.spec.kind, "rows": len(table.rows),
-            "files": [_file(f) for f in files],
-        })  # fmt: skip
+        written.append(
+            {
+                "name": table.spec.name,
+                "kind": table.spec.kind,
+                "rows": len(table.rows),
+                "files": [_file(f) for f in files],
+            }
+        )
         progress.advance()
     progress.finish()
     kid = key_id(key)
@@ -115,13 +123,18 @@ async def export_history(
     manifest_file = sink.write_text(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     await audit.append(
         AuditRecord(
-            export_id=export_id, created_at=created_at, os_user=request.os_user,
-            requested_by=request.requested_by, purpose=request.purpose, until=request.until,
-            key_id=kid, out=request.out,
+            export_id=export_id,
+            created_at=created_at,
+            os_user=request.os_user,
+            requested_by=request.requested_by,
+            purpose=request.purpose,
+            until=request.until,
+            key_id=kid,
+            out=request.out,
             tables=[{"name": t["name"], "rows": t["rows"], "files": t["files"]} for t in written],
             manifest_sha256=manifest_file.sha256,
         )
-    )  # fmt: skip
+    )
     return ExportResult(manifest, tables)
 
 

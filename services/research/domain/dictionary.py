@@ -132,10 +132,18 @@ FIELD_MEANINGS: dict[str, str] = {
 
 COIN_FIELDS = frozenset(
     {
-        "amount", "available_after", "held_after", "available", "coins", "reward",
-        "requested_reward", "total_supply", "shortfall", "shortfall_covered",
+        "amount",
+        "available_after",
+        "held_after",
+        "available",
+        "coins",
+        "reward",
+        "requested_reward",
+        "total_supply",
+        "shortfall",
+        "shortfall_covered",
     }
-)  # fmt: skip
+)
 
 
 def unit_of(name: str, column_type: ColumnType) -> str:

@@ -19,9 +19,17 @@ def dictionary_csv(specs: Sequence[TableSpec]) -> str:
     for spec in specs:
         for c in spec.columns:
             writer.writerow(
-                (spec.name, spec.kind, spec.file + ".parquet", c.name, c.type, c.unit, c.meaning,
-                 "yes" if c.pseudonymised else "no")
-            )  # fmt: skip
+                (
+                    spec.name,
+                    spec.kind,
+                    spec.file + ".parquet",
+                    c.name,
+                    c.type,
+                    c.unit,
+                    c.meaning,
+                    "yes" if c.pseudonymised else "no",
+                )
+            )
     return out.getvalue()
 
 

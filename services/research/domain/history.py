@@ -45,11 +45,15 @@ class HistoryCounts:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "records": self.records, "duplicates": self.duplicates,
-            "after_until": self.after_until, "erasure_records": self.erasure_records,
-            "erased_residents": self.erased_residents, "erased_rows": self.erased_rows,
-            "exported_rows": self.exported_rows, "undecodable": dict(self.undecodable),
-        }  # fmt: skip
+            "records": self.records,
+            "duplicates": self.duplicates,
+            "after_until": self.after_until,
+            "erasure_records": self.erasure_records,
+            "erased_residents": self.erased_residents,
+            "erased_rows": self.erased_rows,
+            "exported_rows": self.exported_rows,
+            "undecodable": dict(self.undecodable),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +118,13 @@ def build_tables(
             counts.erased_rows += 1
             continue
         row = {
-            "ce_id": record.ce_id, "ce_time": record.ce_time.astimezone(BANGKOK),
-            "topic": record.topic, "partition": record.partition, "offset": record.offset,
+            "ce_id": record.ce_id,
+            "ce_time": record.ce_time.astimezone(BANGKOK),
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
             **pseudonymiser.scrub(payload),
-        }  # fmt: skip
+        }
         by_type[record.ce_type].append(row)
     events = []
     for contract in contracts:

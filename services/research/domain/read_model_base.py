@@ -21,13 +21,22 @@ def col(name: str, column_type: ColumnType, meaning: str, *, pseudonymised: bool
 
 def group_columns(k: int) -> tuple[Column, ...]:
     return (
-        col("residents", "int64", f"Distinct residents in the group (at least {k}; null when "
-            "suppressed)."),
-        col("coarsened", "bool", f"True for the 'other' row: groups of fewer than {k} "
-            "residents merged."),
-        col("suppressed", "bool", f"True when even the merged group had fewer than {k} "
-            "residents: its figures are null."),
-    )  # fmt: skip
+        col(
+            "residents",
+            "int64",
+            f"Distinct residents in the group (at least {k}; null when suppressed).",
+        ),
+        col(
+            "coarsened",
+            "bool",
+            f"True for the 'other' row: groups of fewer than {k} residents merged.",
+        ),
+        col(
+            "suppressed",
+            "bool",
+            f"True when even the merged group had fewer than {k} residents: its figures are null.",
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

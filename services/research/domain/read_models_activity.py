@@ -36,13 +36,16 @@ def ridership(events: EventRows, k: int) -> Table:
         )
     columns = [
         col("day", "date", "Bangkok calendar day of the tap."),
-        col("period", "string", "before, during or after the 1-baht campaign (9 June - 31 August "
-            "2022, Asia/Bangkok)."),
+        col(
+            "period",
+            "string",
+            "before, during or after the 1-baht campaign (9 June - 31 August 2022, Asia/Bangkok).",
+        ),
         col("route_id", "string", "The bus route ('other': small groups of that day merged)."),
         col("hour", "int64", "Hour of the tap, Asia/Bangkok (null in the 'other' row)."),
         *_ride_columns(),
         *group_columns(k),
-    ]  # fmt: skip
+    ]
     rows = coarsen(groups, frame=["day", "period"], fine=["route_id", "hour"], k=k)
     return read_model("ridership", "Bus rides per day, route and hour.", columns, rows)
 
@@ -85,10 +88,17 @@ def shop_redemptions(events: EventRows, k: int) -> Table:
     for row in rows_of(events, REDEEMED):
         shop = shops.get(str(row["shop_id"]), {})
         groups.at(
-            shop_id=str(row["shop_id"]), label=shop.get("label") or UNKNOWN,
-            district=shop.get("district") or UNKNOWN, category=shop.get("category") or UNKNOWN,
-        ).add(row["wallet_id"], redemptions=1, coins=row["coins"],
-              discount_satang=row["discount_satang"], bill_satang=row["bill_satang"])  # fmt: skip
+            shop_id=str(row["shop_id"]),
+            label=shop.get("label") or UNKNOWN,
+            district=shop.get("district") or UNKNOWN,
+            category=shop.get("category") or UNKNOWN,
+        ).add(
+            row["wallet_id"],
+            redemptions=1,
+            coins=row["coins"],
+            discount_satang=row["discount_satang"],
+            bill_satang=row["bill_satang"],
+        )
     columns = [
         col("shop_id", "string", "The shop (public; 'other': shops with fewer customers merged)."),
         col("label", "string", "The shop's trading name."),
@@ -111,15 +121,22 @@ def district_redemptions(events: EventRows, k: int) -> Table:
     for row in rows_of(events, REDEEMED):
         district = shops.get(str(row["shop_id"]), {}).get("district") or UNKNOWN
         groups.at(district=district).add(
-            row["wallet_id"], redemptions=1, coins=row["coins"],
-            discount_satang=row["discount_satang"], bill_satang=row["bill_satang"],
-        )  # fmt: skip
+            row["wallet_id"],
+            redemptions=1,
+            coins=row["coins"],
+            discount_satang=row["discount_satang"],
+            bill_satang=row["bill_satang"],
+        )
     columns = [
-        col("district", "string", "The shops' district ('unknown': shop not enrolled in the "
-            "export; 'other': small districts merged)."),
+        col(
+            "district",
+            "string",
+            "The shops' district ('unknown': shop not enrolled in the "
+            "export; 'other': small districts merged).",
+        ),
         *_redemption_columns(),
         *group_columns(k),
-    ]  # fmt: skip
+    ]
     rows = coarsen(groups, frame=[], fine=["district"], k=k)
     return read_model(
         "district_redemptions",
@@ -148,24 +165,34 @@ FUNNEL = (
 
 
 def mission_funnel(events: EventRows, k: int) -> Table:
-    opened = {r["account_id"] for r in rows_of(events, wallet("AccountOpened"))
-              if r.get("account_kind") == "resident"}  # fmt: skip
+    opened = {
+        r["account_id"]
+        for r in rows_of(events, wallet("AccountOpened"))
+        if r.get("account_kind") == "resident"
+    }
     completions = {str(r["completion_id"]): r["wallet_id"] for r in rows_of(events, COMPLETED)}
     completed = opened & set(completions.values())
     rewarded = completed & {
-        r["account_id"] for r in rows_of(events, wallet("CoinsGranted"))
+        r["account_id"]
+        for r in rows_of(events, wallet("CoinsGranted"))
         if completions.get(str(r.get("reference"))) == r["account_id"]
-    }  # fmt: skip
+    }
     spent = rewarded & {
-        r["account_id"] for r in rows_of(events, wallet("CoinsSpent"), wallet("HoldCaptured"))
+        r["account_id"]
+        for r in rows_of(events, wallet("CoinsSpent"), wallet("HoldCaptured"))
         if r.get("account_kind") == "resident"
-    }  # fmt: skip
+    }
     stages = (opened, completed, rewarded, spent)
     rows = [
-        {"stage_order": i, "stage": name, "meaning": meaning,
-         "residents": len(who) if len(who) >= k else None, "suppressed": len(who) < k}
+        {
+            "stage_order": i,
+            "stage": name,
+            "meaning": meaning,
+            "residents": len(who) if len(who) >= k else None,
+            "suppressed": len(who) < k,
+        }
         for i, ((name, meaning), who) in enumerate(zip(FUNNEL, stages, strict=True), start=1)
-    ]  # fmt: skip
+    ]
     columns = [
         col("stage_order", "int64", "The stage's place in the funnel."),
         col("stage", "string", "The stage: " + ", ".join(name for name, _ in FUNNEL) + "."),

@@ -33,15 +33,26 @@ def balances(events: EventRows) -> Table:
         entry = last.get(account)
         available = entry["available_after"] if entry else 0
         held = entry["held_after"] if entry else 0
-        rows.append({
-            "account_id": account, "account_kind": info["account_kind"], "label": info.get("label"),
-            "programme": info.get("programme"), "external_ref": info.get("external_ref"),
-            "available": available, "held": held, "total": available + held,
-            "account_version": entry["account_version"] if entry else info["account_version"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "account_id": account,
+                "account_kind": info["account_kind"],
+                "label": info.get("label"),
+                "programme": info.get("programme"),
+                "external_ref": info.get("external_ref"),
+                "available": available,
+                "held": held,
+                "total": available + held,
+                "account_version": entry["account_version"] if entry else info["account_version"],
+            }
+        )
     columns = [
-        col("account_id", "string", "The account (residents' accounts pseudonymised; public "
-            "accounts keep their id).", pseudonymised=True),
+        col(
+            "account_id",
+            "string",
+            "The account (residents' accounts pseudonymised; public accounts keep their id).",
+            pseudonymised=True,
+        ),
         col("account_kind", "string", "issuer, municipality, budget, resident, shop or operator."),
         col("label", "string", "Public label (null for residents)."),
         col("programme", "string", "A budget's programme code."),
@@ -50,7 +61,7 @@ def balances(events: EventRows) -> Table:
         col("held", "int64", "Held coins at the end of the export."),
         col("total", "int64", "Available plus held coins."),
         col("account_version", "int64", "The account's last record number in the export."),
-    ]  # fmt: skip
+    ]
     return read_model(
         "balances",
         "Every account's balance at the export's end (its --until), "
@@ -61,8 +72,9 @@ def balances(events: EventRows) -> Table:
 
 
 def weekly_flows(events: EventRows, k: int) -> Table:
-    groups = Groups(["grants", "coins_granted", "coins_rewarded", "coins_refunded", "spends",
-                     "coins_spent"])  # fmt: skip
+    groups = Groups(
+        ["grants", "coins_granted", "coins_rewarded", "coins_refunded", "spends", "coins_spent"]
+    )
     for name, metric in RESIDENT_CREDITS.items():
         for row in rows_of(events, wallet(name)):
             if row.get("account_kind") == "resident":
@@ -133,10 +145,16 @@ def daily_settlements(events: EventRows) -> Table:
         figures[1] += row["amount"]
         figures[2] += row["baht_satang"]
     rows = [
-        {"day": d, "programme": p, "payer_kind": kind, "settlements": n, "coins_settled": c,
-         "baht_satang": b}
+        {
+            "day": d,
+            "programme": p,
+            "payer_kind": kind,
+            "settlements": n,
+            "coins_settled": c,
+            "baht_satang": b,
+        }
         for (d, p, kind), (n, c, b) in sorted(totals.items(), key=lambda kv: str(kv[0]))
-    ]  # fmt: skip
+    ]
     columns = [
         col("day", "date", "Bangkok calendar day."),
         col("programme", "string", "The programme budget the coins went back to."),
@@ -155,9 +173,10 @@ def daily_settlements(events: EventRows) -> Table:
 
 def holdings_weekly(events: EventRows, k: int) -> Table:
     entries = [
-        r for r in rows_of(events, *(t for t in events if t.startswith("kgo.wallet.")))
+        r
+        for r in rows_of(events, *(t for t in events if t.startswith("kgo.wallet.")))
         if r.get("account_kind") == "resident" and r.get("account_id") is not None
-    ]  # fmt: skip
+    ]
     entries.sort(key=lambda r: (r["ce_time"], r["account_version"]))
     rows: list[dict[str, Any]] = []
     holdings: dict[str, int] = {}
@@ -200,11 +219,15 @@ def _holdings_row(week: Any, values: list[int], k: int) -> dict[str, Any]:
         return {"week_start": week, **dict.fromkeys(empty), "suppressed": True}
     total = sum(values)
     return {
-        "week_start": week, "residents": len(values), "coins_held": total,
-        "mean_coins": total / len(values), "median_coins": float(median(values)),
-        "gini": gini(values), "top10pct_share": top_share(values, max(1, len(values) // 10)),
+        "week_start": week,
+        "residents": len(values),
+        "coins_held": total,
+        "mean_coins": total / len(values),
+        "median_coins": float(median(values)),
+        "gini": gini(values),
+        "top10pct_share": top_share(values, max(1, len(values) // 10)),
         "suppressed": False,
-    }  # fmt: skip
+    }
 
 
 def shop_lorenz(events: EventRows) -> Table:
@@ -222,9 +245,12 @@ def shop_lorenz(events: EventRows) -> Table:
         col("position", "int64", "The shop's rank, from the shop that received least (1)."),
         col("coins", "int64", "Coins that shop received from residents."),
         col("shops_share", "float64", "Share of shops up to this one."),
-        col("coins_share_cumulative", "float64", "Their cumulative share of all coins shops "
-            "received (the Lorenz curve)."),
-    ]  # fmt: skip
+        col(
+            "coins_share_cumulative",
+            "float64",
+            "Their cumulative share of all coins shops received (the Lorenz curve).",
+        ),
+    ]
     return read_model(
         "shop_lorenz",
         "Concentration of residents' spending across shops: the "

@@ -54,8 +54,14 @@ def export(
     if not purpose or out is None:
         typer.echo("kgo export needs --purpose TEXT and --out DIR", err=True)
         raise typer.Exit(2)
-    manifest = _export(purpose=purpose, out=out, until=parse_until(until),
-                       requested_by=requested_by, csv=csv, topics=topic)  # fmt: skip
+    manifest = _export(
+        purpose=purpose,
+        out=out,
+        until=parse_until(until),
+        requested_by=requested_by,
+        csv=csv,
+        topics=topic,
+    )
     counts = manifest["counts"]
     typer.echo(
         f"export {manifest['export_id']} in {out}: {counts['exported_rows']} event rows, "
@@ -74,8 +80,15 @@ def _settings(topics: list[str] | None = None):  # type: ignore[no-untyped-def]
     return settings
 
 
-def _export(*, purpose: str, out: Path, until: datetime | None, requested_by: str | None,
-            csv: bool, topics: list[str] | None) -> dict:  # type: ignore[type-arg]  # fmt: skip
+def _export(
+    *,
+    purpose: str,
+    out: Path,
+    until: datetime | None,
+    requested_by: str | None,
+    csv: bool,
+    topics: list[str] | None,
+) -> dict:  # type: ignore[type-arg]
     from ..bootstrap import run_export
 
     with RichProgress() as progress:
@@ -109,3 +122,41 @@ def audit() -> None:
             f"requested_by={r.requested_by or '-'}  until={until}  key={r.key_id}  "
             f"tables={len(r.tables)} rows={rows}  out={r.out}\n    purpose: {r.purpose}"
         )
+
+
+def report(
+    out: Annotated[Path, typer.Option(help="The folder to write the report to.")] = Path(
+        "kgo-report"
+    ),
+    from_export: Annotated[
+        Path | None,
+        typer.Option(
+            help="An export folder to build from (default: a fresh export into OUT/export first)."
+        ),
+    ] = None,
+    purpose: Annotated[
+        str, typer.Option(help="The purpose recorded for the fresh export.")
+    ] = "kgo report",
+    requested_by: Annotated[str | None, typer.Option(help="Who asked (recorded).")] = None,
+) -> None:
+    """An HTML report and a PDF with figures and short captions, built from an export."""
+    from ..bootstrap import build_report_files
+
+    source = from_export
+    if source is None:
+        source = out / "export"
+        _export(
+            purpose=purpose,
+            out=source,
+            until=None,
+            requested_by=requested_by,
+            csv=False,
+            topics=None,
+        )
+    with RichProgress() as progress:
+        done = build_report_files(source, out, progress)
+    empty = [f.id for f in done.figures if f.empty]
+    typer.echo(
+        f"report in {out}: report.html, report.pdf, {len(done.figures)} figures"
+        + (f" ({', '.join(empty)}: no data)" if empty else "")
+    )

@@ -16,9 +16,13 @@ from rich.progress import (
 class RichProgress:
     def __init__(self) -> None:
         self._bar = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-            MofNCompleteColumn(), TimeElapsedColumn(), transient=False,
-        )  # fmt: skip
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=False,
+        )
         self._task: TaskID | None = None
 
     def __enter__(self) -> RichProgress:
@@ -39,6 +43,9 @@ class RichProgress:
     def finish(self) -> None:
         if self._task is not None:
             task = self._bar.tasks[-1]
-            self._bar.update(self._task, total=task.total or task.completed or 1,
-                             completed=task.total or task.completed or 1)  # fmt: skip
+            self._bar.update(
+                self._task,
+                total=task.total or task.completed or 1,
+                completed=task.total or task.completed or 1,
+            )
             self._task = None

@@ -14,6 +14,7 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 from aiokafka import AIOKafkaProducer
+from markupsafe import escape as html_escape
 from pydantic import SecretStr
 
 from kgo_contracts import topics as contract_topics
@@ -44,19 +45,35 @@ async def history() -> AsyncIterator[dict[str, Any]]:
     await producer.start()
     try:
         for event in [*examples(), *story.events]:
-            record = encode(event, ce_id=example_ce_id(event), source=event.ce_source(),
-                            topic_for=lambda e: names[type(e).topic])  # fmt: skip
+            record = encode(
+                event,
+                ce_id=example_ce_id(event),
+                source=event.ce_source(),
+                topic_for=lambda e: names[type(e).topic],
+            )
             await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
         duplicate = story.events[-1]  # at-least-once: the same record again
-        record = encode(duplicate, ce_id=example_ce_id(duplicate), source="/kgo/merchant",
-                        topic_for=lambda e: names[type(e).topic])  # fmt: skip
+        record = encode(
+            duplicate,
+            ce_id=example_ce_id(duplicate),
+            source="/kgo/merchant",
+            topic_for=lambda e: names[type(e).topic],
+        )
         await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
         assert story.erased is not None
         headers, value = erasure_record(story.erased, at(10, 1))
-        await producer.send(names[contract_topics.WALLET], value, key=str(story.erased).encode(),
-                            headers=[(k, v.encode()) for k, v in headers.items()])  # fmt: skip
-        await producer.send(names[contract_topics.TRANSIT], b"not json", key=b"x",
-                            headers=[("ce_specversion", b"1.0")])  # fmt: skip
+        await producer.send(
+            names[contract_topics.WALLET],
+            value,
+            key=str(story.erased).encode(),
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
+        await producer.send(
+            names[contract_topics.TRANSIT],
+            b"not json",
+            key=b"x",
+            headers=[("ce_specversion", b"1.0")],
+        )
         await producer.flush()
     finally:
         await producer.stop()
@@ -68,8 +85,9 @@ async def history() -> AsyncIterator[dict[str, Any]]:
 
 
 def settings_for(history: dict[str, Any], key: str = KEY) -> ResearchSettings:
-    return ResearchSettings(topics=history["topics"], audit_schema=history["schema"],
-                            pseudonym_key=SecretStr(key))  # fmt: skip
+    return ResearchSettings(
+        topics=history["topics"], audit_schema=history["schema"], pseudonym_key=SecretStr(key)
+    )
 
 
 def raw_resident_ids(history: dict[str, Any]) -> set[str]:
@@ -95,8 +113,13 @@ def every_value(out: Path) -> list[str]:
 @pytest.fixture(scope="module")
 async def exported(history: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("export")
-    await run_export(purpose="integration test", out=out, requested_by="tester", csv=True,
-                     settings=settings_for(history))  # fmt: skip
+    await run_export(
+        purpose="integration test",
+        out=out,
+        requested_by="tester",
+        csv=True,
+        settings=settings_for(history),
+    )
     return out
 
 
@@ -108,8 +131,11 @@ async def test_round_trip_tables_dictionary_and_counts(exported: Path, history: 
     assert {"balances", "weekly_flows", "ridership", "mission_funnel"} <= names
     story = history["story"]
     # the erased resident's own records go; a budget's leg paying them stays, without them
-    expected = [e for e in [*examples(), *story.events]
-                if story.erased not in (getattr(e, "account_id", None), getattr(e, "wallet_id", None))]  # fmt: skip
+    expected = [
+        e
+        for e in [*examples(), *story.events]
+        if story.erased not in (getattr(e, "account_id", None), getattr(e, "wallet_id", None))
+    ]
     assert manifest["counts"]["exported_rows"] == len(expected)
     assert manifest["counts"]["duplicates"] == 1
     assert manifest["counts"]["undecodable"] == {"missing_header": 1}
@@ -170,10 +196,14 @@ async def test_two_exports_with_one_key_join_and_another_key_does_not(
     exported: Path, history: dict[str, Any], tmp_path: Path
 ):
     until = parse_until("2022-06-30")
-    await run_export(purpose="second", out=tmp_path / "same", until=until,
-                     settings=settings_for(history))  # fmt: skip
-    await run_export(purpose="other key", out=tmp_path / "other",
-                     settings=settings_for(history, key="another-key-0123456789abcdef"))  # fmt: skip
+    await run_export(
+        purpose="second", out=tmp_path / "same", until=until, settings=settings_for(history)
+    )
+    await run_export(
+        purpose="other key",
+        out=tmp_path / "other",
+        settings=settings_for(history, key="another-key-0123456789abcdef"),
+    )
 
     def wallets(out: Path) -> set[str]:
         rows = ExportFiles(out).table("transit.FarePaid.v1")
@@ -182,8 +212,11 @@ async def test_two_exports_with_one_key_join_and_another_key_does_not(
     first, same, other = wallets(exported), wallets(tmp_path / "same"), wallets(tmp_path / "other")
     assert same and same <= first
     assert not other & first
-    late = [r for r in ExportFiles(tmp_path / "same").table("transit.FarePaid.v1")
-            if until is not None and r["ce_time"] > until]  # fmt: skip
+    late = [
+        r
+        for r in ExportFiles(tmp_path / "same").table("transit.FarePaid.v1")
+        if until is not None and r["ce_time"] > until
+    ]
     assert not late
     manifest = ExportFiles(tmp_path / "same").manifest()
     assert manifest["counts"]["after_until"] > 0
@@ -206,3 +239,19 @@ async def test_every_export_is_in_the_audit_log(exported: Path, history: dict[st
 
     for path, digest in files.items():
         assert hashlib.sha256((exported / path).read_bytes()).hexdigest() == digest
+
+
+async def test_report_from_the_export_has_html_pdf_and_figures(exported: Path, tmp_path: Path):
+    from services.research.bootstrap import build_report_files
+
+    report = build_report_files(exported, tmp_path)
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+    html = (tmp_path / "report.html").read_text()
+    for figure in report.figures:
+        assert (tmp_path / "figures" / f"{figure.id}.png").stat().st_size > 0
+        assert (tmp_path / "figures" / f"{figure.id}.svg").exists()
+        assert str(html_escape(figure.caption)) in html
+    drawn = {f.id for f in report.figures if not f.empty}
+    assert {"weekly_coins", "ridership", "gini", "shop_concentration", "mission_funnel"} <= drawn
+    ridership = next(f for f in report.figures if f.id == "ridership")
+    assert set(ridership.extra["means"]) == {"before", "during", "after"}
