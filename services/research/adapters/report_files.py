@@ -45,6 +45,7 @@ def draw(figure: Figure) -> PlotFigure:
             xs = [mdates.date2num(x) + offset for x in figure.x]
             ax.bar(xs, _nums(values), width=width, label=name, color=COLOURS.get(name))
         ax.xaxis_date()
+        ax.set_ylim(bottom=0)
         ax.set_ylabel("coins")
         ax.legend()
     elif figure.kind in ("lines", "ridership"):
@@ -54,6 +55,7 @@ def draw(figure: Figure) -> PlotFigure:
             start, end = figure.extra["campaign"]
             ax.axvspan(mdates.date2num(start), mdates.date2num(end) + 1, color="#e9c46a",
                        alpha=0.3, label="1-baht campaign")  # fmt: skip
+            ax.set_ylim(bottom=0)
             ax.set_ylabel("rides per day")
             ax.legend()
         else:
