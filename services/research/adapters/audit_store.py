@@ -40,6 +40,10 @@ class PostgresAuditLog:
         )
         return conn
 
+    async def ready(self) -> None:
+        conn = await self._connect()
+        await conn.close()
+
     async def append(self, record: AuditRecord) -> None:
         conn = await self._connect()
         try:

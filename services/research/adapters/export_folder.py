@@ -77,6 +77,12 @@ class ExportFolder:
             written.append(self._written(csv_path))
         return written
 
+    def holds_export(self) -> bool:
+        return (self.root / "manifest.json").exists()
+
+    def withdraw(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
+
     def write_text(self, name: str, text: str) -> WrittenFile:
         path = self.root / name
         path.write_text(text, encoding="utf-8")

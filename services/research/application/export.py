@@ -70,6 +70,9 @@ async def export_history(
 ) -> ExportResult:
     if not request.purpose.strip():
         raise ExportRefused("purpose_required", "an export needs a purpose")
+    if sink.holds_export():
+        raise ExportRefused("export_exists", f"{request.out} already holds an export")
+    await audit.ready()  # no export without its audit record: fail before reading anything
     history = await source.read(progress)
     progress.start("Building tables")
     tables = build_tables(
@@ -121,20 +124,23 @@ async def export_history(
         "dictionary": [_file(f) for f in dictionaries],
     }
     manifest_file = sink.write_text(MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
-    await audit.append(
-        AuditRecord(
-            export_id=export_id,
-            created_at=created_at,
-            os_user=request.os_user,
-            requested_by=request.requested_by,
-            purpose=request.purpose,
-            until=request.until,
-            key_id=kid,
-            out=request.out,
-            tables=[{"name": t["name"], "rows": t["rows"], "files": t["files"]} for t in written],
-            manifest_sha256=manifest_file.sha256,
-        )
+    record = AuditRecord(
+        export_id=export_id,
+        created_at=created_at,
+        os_user=request.os_user,
+        requested_by=request.requested_by,
+        purpose=request.purpose,
+        until=request.until,
+        key_id=kid,
+        out=request.out,
+        tables=[{"name": t["name"], "rows": t["rows"], "files": t["files"]} for t in written],
+        manifest_sha256=manifest_file.sha256,
     )
+    try:
+        await audit.append(record)
+    except Exception:
+        sink.withdraw(MANIFEST)  # an export without its audit record is not an export
+        raise
     return ExportResult(manifest, tables)
 
 

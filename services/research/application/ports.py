@@ -59,6 +59,14 @@ class ExportSink(Protocol):
 
     def write_text(self, name: str, text: str) -> WrittenFile: ...
 
+    def holds_export(self) -> bool:
+        """Whether the destination already holds an export (never overwritten)."""
+        ...
+
+    def withdraw(self, name: str) -> None:
+        """Remove one written file (the manifest of an export whose audit record failed)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
@@ -75,6 +83,10 @@ class AuditRecord:
 
 
 class AuditLog(Protocol):
+    async def ready(self) -> None:
+        """Raise if records cannot be appended (checked before an export starts)."""
+        ...
+
     async def append(self, record: AuditRecord) -> None: ...
 
     async def records(self) -> list[AuditRecord]: ...

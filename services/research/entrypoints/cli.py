@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
 
 from kgo_contracts.base import BANGKOK
+from kgo_runtime.clock import SystemClock
 
 from .progress import RichProgress
 
@@ -89,20 +91,28 @@ def _export(
     csv: bool,
     topics: list[str] | None,
 ) -> dict:  # type: ignore[type-arg]
+    from ..application.export import ExportRefused
     from ..bootstrap import run_export
 
-    with RichProgress() as progress:
-        result = asyncio.run(
-            run_export(
-                purpose=purpose,
-                out=out,
-                until=until,
-                requested_by=requested_by,
-                csv=csv,
-                settings=_settings(topics),
-                progress=progress,
+    try:
+        with RichProgress() as progress:
+            result = asyncio.run(
+                run_export(
+                    purpose=purpose,
+                    out=out,
+                    until=until,
+                    requested_by=requested_by,
+                    csv=csv,
+                    settings=_settings(topics),
+                    progress=progress,
+                )
             )
-        )
+    except ExportRefused as refused:
+        typer.echo(f"export refused ({refused.code}): {refused}", err=True)
+        raise typer.Exit(2) from refused
+    except (OSError, KafkaError) as error:  # Kafka or the audit database unreachable
+        typer.echo(f"export failed, nothing was handed out: {error}", err=True)
+        raise typer.Exit(2) from error
     return result.manifest
 
 
@@ -144,7 +154,7 @@ def report(
 
     source = from_export
     if source is None:
-        source = out / "export"
+        source = out / f"export-{SystemClock().now():%Y%m%dT%H%M%S}"
         _export(
             purpose=purpose,
             out=source,

@@ -52,6 +52,12 @@ class MemorySink:
             )
         ]
 
+    def holds_export(self) -> bool:
+        return "manifest.json" in self.texts
+
+    def withdraw(self, name: str) -> None:
+        self.texts.pop(name, None)
+
     def write_text(self, name: str, text: str) -> WrittenFile:
         self.texts[name] = text
         return WrittenFile(name, hashlib.sha256(text.encode()).hexdigest(), len(text))
@@ -69,6 +75,9 @@ class MemorySink:
 class MemoryAudit:
     def __init__(self) -> None:
         self.appended: list[AuditRecord] = []
+
+    async def ready(self) -> None:
+        pass
 
     async def append(self, record: AuditRecord) -> None:
         self.appended.append(record)

@@ -83,3 +83,40 @@ async def test_an_empty_history_exports_empty_tables(clock):
     result, sink, _ = await export([], clock)
     assert sink.tables and all(not t.rows for t in sink.tables.values() if t.spec.kind == "event")
     assert result.manifest["counts"]["exported_rows"] == 0
+
+
+class BrokenAudit(MemoryAudit):
+    async def append(self, record):
+        raise OSError("audit database gone")
+
+
+async def test_an_export_whose_audit_record_fails_is_withdrawn(story_records, clock):
+    sink = MemorySink()
+    with pytest.raises(OSError):
+        await export_history(
+            ExportRequest(purpose="p", out="/x", os_user="me"),
+            source=FakeHistory(story_records),
+            sink=sink,
+            audit=BrokenAudit(),
+            key=KEY,
+            contracts=ALL_EVENTS,
+            clock=clock,
+            progress=NoProgress(),
+        )
+    assert "manifest.json" not in sink.texts
+
+
+async def test_an_export_never_overwrites_another(story_records, clock):
+    _, sink, _ = await export(story_records, clock)
+    with pytest.raises(ExportRefused) as refused:
+        await export_history(
+            ExportRequest(purpose="p", out="/x", os_user="me"),
+            source=FakeHistory(story_records),
+            sink=sink,
+            audit=MemoryAudit(),
+            key=KEY,
+            contracts=ALL_EVENTS,
+            clock=clock,
+            progress=NoProgress(),
+        )
+    assert refused.value.code == "export_exists"
