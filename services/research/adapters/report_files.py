@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,9 @@ class ReportFiles:
         with PdfPages(pdf) as pages:
             pages.savefig(_title_page(manifest))
             for figure, plot in self._plots:
-                plot.text(0.01, 0.005, figure.caption, fontsize=8, wrap=True, va="bottom")
+                # under the axes, inside the constrained layout (the PNG and SVG have none:
+                # the HTML page sets the caption beside them)
+                plot.supxlabel(textwrap.fill(figure.caption, 120), fontsize=8, x=0.01, ha="left")
                 pages.savefig(plot)
                 plt.close(plot)
             meta = pages.infodict()

@@ -4,6 +4,8 @@ from one."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -117,11 +119,17 @@ def _export(
 
 
 @export_app.command("audit")
-def audit() -> None:
+def audit(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
     """Every export so far: when, who, why, until when, which key, what it contained."""
     from ..bootstrap import audit_log
 
     records = asyncio.run(audit_log(_settings()).records())
+    if as_json:
+        for r in records:
+            typer.echo(json.dumps(dataclasses.asdict(r), default=str, sort_keys=True))
+        return
     if not records:
         typer.echo("no exports yet")
     for r in records:

@@ -91,9 +91,12 @@ def settings_for(history: dict[str, Any], key: str = KEY) -> ResearchSettings:
 
 
 def raw_resident_ids(history: dict[str, Any]) -> set[str]:
-    from kgo_contracts.examples import RESIDENT
-
-    return {str(w) for w in history["story"].residents} | {str(RESIDENT)}
+    """The residents of the story and of the contract examples (their accounts and every
+    wallet id an example names)."""
+    from_examples = {str(getattr(e, "wallet_id", None)) for e in examples()} | {
+        str(e.account_id) for e in examples() if getattr(e, "account_kind", None) == "resident"
+    }
+    return {str(w) for w in history["story"].residents} | (from_examples - {"None"})
 
 
 def every_value(out: Path) -> list[str]:
@@ -105,8 +108,8 @@ def every_value(out: Path) -> list[str]:
             table = pq.read_table(path)
             values.append(str(table.schema))
             values += [str(v) for column in table.to_pydict().values() for v in column]
-        elif path.is_file():
-            values.append(path.read_text())
+        if path.is_file():
+            values.append(path.read_bytes().decode("latin-1"))
     return values
 
 
