@@ -53,7 +53,14 @@ class TableSpec:
 
 
 ENVELOPE_COLUMNS: tuple[Column, ...] = (
-    Column("ce_id", "string", "", "The event's CloudEvents id (stable across republishing)."),
+    Column(
+        "ce_id",
+        "string",
+        "",
+        "The event's id: a keyed hash of its CloudEvents id (wallet records' ids derive from "
+        "the account id), unique per event and the same in every export made with one key.",
+        pseudonymised=True,
+    ),
     Column("ce_time", "timestamp", TIME_UNIT, "Business time of the event (CloudEvents time)."),
     Column("topic", "string", "", "The Kafka topic the record was read from."),
     Column("partition", "int64", "", "The Kafka partition of the record."),

@@ -118,7 +118,7 @@ def build_tables(
             counts.erased_rows += 1
             continue
         row = {
-            "ce_id": record.ce_id,
+            "ce_id": pseudonymiser.event_id(record.ce_id),
             "ce_time": record.ce_time.astimezone(BANGKOK),
             "topic": record.topic,
             "partition": record.partition,

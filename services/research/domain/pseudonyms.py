@@ -35,6 +35,7 @@ SUBJECT_FIELDS = frozenset({"wallet_id", "account_id", "pass_id", "pass_digest"}
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 PSEUDONYM_PREFIX = "p-"
+EVENT_ID_PREFIX = "e-"
 PSEUDONYM_NOTE = " Pseudonymised: a keyed hash, the same in every export made with one key."
 PSEUDONYM_NOTE_SHORT = " Pseudonymised (keyed hash)."
 ERASED = "erased"
@@ -77,6 +78,13 @@ class Pseudonymiser:
     def pseudonym(self, raw: str) -> str:
         digest = hmac.new(self.key, raw.lower().encode(), hashlib.sha256).hexdigest()
         return PSEUDONYM_PREFIX + digest[:32]
+
+    def event_id(self, ce_id: str) -> str:
+        """An event's id in the export: keyed too, because a wallet record's CloudEvents id is
+        computed from its account id and version (``uuid5`` in a public namespace), so the raw
+        id would let anyone holding a wallet id find that wallet's rows."""
+        digest = hmac.new(self.key, b"ce_id:" + ce_id.encode(), hashlib.sha256).hexdigest()
+        return EVENT_ID_PREFIX + digest[:32]
 
     def learn_erased_tokens(self, payloads: Iterable[Mapping[str, Any]]) -> None:
         for payload in payloads:

@@ -166,6 +166,8 @@ async def test_no_raw_wallet_id_anywhere_and_erased_resident_absent(
     text = "\n".join(every_value(exported)).lower()
     for wallet in raw_resident_ids(history):
         assert wallet not in text
+    for event in [*examples(), *history["story"].events]:  # event ids are keyed too
+        assert example_ce_id(event) not in text
     files = ExportFiles(exported)
     erased = str(history["story"].erased)
     from services.research.domain.pseudonyms import Pseudonymiser

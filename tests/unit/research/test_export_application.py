@@ -120,3 +120,9 @@ async def test_an_export_never_overwrites_another(story_records, clock):
             progress=NoProgress(),
         )
     assert refused.value.code == "export_exists"
+
+
+async def test_no_raw_event_id_in_the_export(story_records, clock):
+    _, sink, _ = await export(story_records, clock)
+    text = repr([t.rows for t in sink.tables.values()])
+    assert not [r.ce_id for r in story_records if r.ce_id in text]

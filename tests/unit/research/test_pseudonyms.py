@@ -91,3 +91,15 @@ def test_an_erased_riders_pass_goes_with_them():
     p.learn_erased_tokens([{"wallet_id": erased, "pass_id": pass_id, "pass_digest": "d" * 20}])
     assert p.is_erased_subject({"pass_id": pass_id, "wallet_id": None})
     assert p.is_erased_subject({"pass_digest": "d" * 20})
+
+
+def test_event_ids_are_keyed_too():
+    # the wallet's CloudEvents ids are uuid5(public namespace, "<account>:<version>")
+    from kgo_runtime.envelope import stable_event_id
+
+    wallet = str(uuid4())
+    raw = stable_event_id(wallet, 1)
+    p = Pseudonymiser(KEY, {wallet})
+    assert p.event_id(raw).startswith("e-") and raw not in p.event_id(raw)
+    assert p.event_id(raw) == Pseudonymiser(KEY, set()).event_id(raw)
+    assert p.event_id(raw) != Pseudonymiser(b"another-key-0123456789", set()).event_id(raw)
