@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from kgo_contracts.base import ContractEvent
 
-from .pseudonyms import PSEUDONYM_NOTE, PSEUDONYMISED_FIELDS
+from .pseudonyms import PSEUDONYM_NOTE, PSEUDONYMISED_FIELDS, PUBLIC_ID_FIELDS
 
 ColumnType = Literal["string", "int64", "float64", "bool", "timestamp", "date", "json"]
 TableKind = Literal["event", "read_model"]
@@ -205,6 +205,19 @@ def column_type_of(annotation: Any) -> ColumnType:
     return "json"
 
 
+KEYED_NOTE = (
+    " Keyed hash (i-...): such ids can derive from a wallet id; joins within and across "
+    "exports made with one key still hold."
+)
+TEXT_NOTE = " Any id inside is keyed like the id columns."
+FREE_TEXT_FIELDS = frozenset({"reference", "memo", "reason", "payment_reference", "cut_reason"})
+
+
+def _is_uuid(annotation: Any) -> bool:
+    inner = _unwrap_optional(annotation)
+    return isinstance(inner, type) and issubclass(inner, UUID)
+
+
 def meaning_of(name: str, description: str | None) -> str:
     return description or FIELD_MEANINGS.get(name, "")
 
@@ -220,10 +233,17 @@ def event_table(contract: type[ContractEvent]) -> TableSpec:
         column_type = column_type_of(field.annotation)
         pseudonymised = name in PSEUDONYMISED_FIELDS
         meaning = meaning_of(name, field.description)
-        if pseudonymised:
+        if _is_uuid(field.annotation) and not pseudonymised and name not in PUBLIC_ID_FIELDS:
+            pseudonymised = True
+            meaning += KEYED_NOTE
+        elif name in FREE_TEXT_FIELDS:
+            meaning += TEXT_NOTE
+        if pseudonymised and not meaning.endswith(KEYED_NOTE):
             meaning += PSEUDONYM_NOTE
             if name in ("account_id", "counter_account_id"):
                 meaning += " (residents' accounts only; public accounts keep their id)"
+        if not meaning_of(name, field.description):
+            meaning = ""  # notes alone are no meaning: missing_meanings must see it
         columns.append(
             Column(name, column_type, unit_of(name, column_type), meaning, pseudonymised)
         )

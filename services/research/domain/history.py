@@ -14,7 +14,7 @@ from uuid import UUID
 from kgo_contracts.base import BANGKOK, ContractEvent
 
 from .dictionary import TableSpec, event_table
-from .pseudonyms import ERASURE_TYPE, Pseudonymiser, resident_ids
+from .pseudonyms import ERASURE_TYPE, Pseudonymiser, public_ids, resident_ids
 from .read_model_base import Table
 from .read_models import all_read_models
 
@@ -105,7 +105,7 @@ def build_tables(
     counts.erased_residents = len(erased)
     payloads = [{n: _plain(v) for n, v in r.payload.items()} for r in unique]
     residents = resident_ids(payloads) | erased
-    pseudonymiser = Pseudonymiser(key, residents, erased)
+    pseudonymiser = Pseudonymiser(key, residents, erased, public_ids(payloads) - residents)
     pseudonymiser.learn_erased_tokens(payloads)
     by_type: dict[str, list[dict[str, Any]]] = {c.ce_type(): [] for c in contracts}
     for record, payload in zip(unique, payloads, strict=True):

@@ -10,6 +10,13 @@ paired kind is ``resident``, and the fields that only ever hold a resident (``wa
 ``resident_account_id``, ``rider_account_id``). Transit pass ids and digests are per-person
 identifiers too, and are pseudonymised the same way. As a last guard, any resident id found
 inside another text value (a reference, a memo) is replaced by its pseudonym there too.
+
+Other ids are keyed as well (``i-<32 hex>``): KGO's services derive many ids from a wallet id
+with ``uuid5`` in public namespaces (a mission completion is ``uuid5(wallet, mission,
+period)``), so a raw id would let anyone holding a wallet id find its rows. Only the ids of
+public things stay as they are: public accounts, shops, missions, activities, the network.
+Every UUID in any text is treated the same way, so joins (a grant's ``reference`` and the
+completion it pays) still hold, within an export and across exports made with one key.
 """
 
 from __future__ import annotations
@@ -30,11 +37,17 @@ KIND_PAIRED = {"account_id": "account_kind", "counter_account_id": "counter_acco
 #: Per-person tokens that are not wallet ids (a transit pass's pseudonymous id and digest).
 PERSON_TOKEN_FIELDS = frozenset({"pass_id", "pass_digest"})
 PSEUDONYMISED_FIELDS = RESIDENT_FIELDS | PERSON_TOKEN_FIELDS | frozenset(KIND_PAIRED)
+#: Fields holding ids of public things, kept as they are.
+PUBLIC_ID_FIELDS = frozenset(
+    {"shop_id", "mission_id", "activity_id", "network_id", "operator_account_id",
+     "payee_account_id", "external_ref"}
+)  # fmt: skip
 #: The fields naming the resident a record is about: such a record of an erased resident goes.
 SUBJECT_FIELDS = frozenset({"wallet_id", "account_id", "pass_id", "pass_digest"})
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 PSEUDONYM_PREFIX = "p-"
+KEYED_ID_PREFIX = "i-"
 EVENT_ID_PREFIX = "e-"
 PSEUDONYM_NOTE = " Pseudonymised: a keyed hash, the same in every export made with one key."
 PSEUDONYM_NOTE_SHORT = " Pseudonymised (keyed hash)."
@@ -53,6 +66,21 @@ def is_resident_value(name: str, payload: Mapping[str, Any]) -> bool:
     return kind_field is not None and payload.get(kind_field) == "resident"
 
 
+def public_ids(payloads: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Ids of public things named in ``payloads``: kept as they are in an export."""
+    found: set[str] = set()
+    for payload in payloads:
+        for name, value in payload.items():
+            if value is None:
+                continue
+            kind_field = KIND_PAIRED.get(name)
+            if name in PUBLIC_ID_FIELDS or (
+                kind_field is not None and payload.get(kind_field) not in (None, "resident")
+            ):
+                found.add(str(value).lower())
+    return found
+
+
 def resident_ids(payloads: Iterable[Mapping[str, Any]]) -> set[str]:
     """Every resident wallet id named anywhere in ``payloads`` (lower-case text)."""
     found: set[str] = set()
@@ -68,6 +96,7 @@ class Pseudonymiser:
     key: bytes
     residents: set[str]
     erased: set[str] = field(default_factory=set)
+    public: set[str] = field(default_factory=set)
     #: Pass ids and digests of erased residents (learnt from records naming both).
     erased_tokens: set[str] = field(default_factory=set)
 
@@ -78,6 +107,10 @@ class Pseudonymiser:
     def pseudonym(self, raw: str) -> str:
         digest = hmac.new(self.key, raw.lower().encode(), hashlib.sha256).hexdigest()
         return PSEUDONYM_PREFIX + digest[:32]
+
+    def identifier(self, raw: str) -> str:
+        digest = hmac.new(self.key, b"id:" + raw.lower().encode(), hashlib.sha256).hexdigest()
+        return KEYED_ID_PREFIX + digest[:32]
 
     def event_id(self, ce_id: str) -> str:
         """An event's id in the export: keyed too, because a wallet record's CloudEvents id is
@@ -113,6 +146,8 @@ class Pseudonymiser:
             return ERASED
         if lowered in self.residents:
             return self.pseudonym(lowered)
+        if lowered in self.public:
+            return text
         return _UUID.sub(self._replace_uuid, text)
 
     def _replace_uuid(self, match: re.Match[str]) -> str:
@@ -121,7 +156,9 @@ class Pseudonymiser:
             return ERASED
         if value in self.residents:
             return self.pseudonym(value)
-        return match.group(0)
+        if value in self.public:
+            return match.group(0)
+        return self.identifier(value)
 
     def scrub(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """A record's fields with residents pseudonymised; erased residents named in another's
@@ -136,6 +173,10 @@ class Pseudonymiser:
                 raw = str(value).lower()
                 gone = raw in self.erased or raw in self.erased_tokens
                 result[name] = None if gone else self.pseudonym(raw)
+            elif name in PUBLIC_ID_FIELDS or (
+                name in KIND_PAIRED and payload.get(KIND_PAIRED[name]) not in (None, "resident")
+            ):
+                result[name] = value  # a public account, shop, mission...: named as it is
             elif isinstance(value, str):
                 result[name] = self.scrub_text(value)
             else:

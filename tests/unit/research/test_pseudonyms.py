@@ -103,3 +103,25 @@ def test_event_ids_are_keyed_too():
     assert p.event_id(raw).startswith("e-") and raw not in p.event_id(raw)
     assert p.event_id(raw) == Pseudonymiser(KEY, set()).event_id(raw)
     assert p.event_id(raw) != Pseudonymiser(b"another-key-0123456789", set()).event_id(raw)
+
+
+def test_ids_that_may_derive_from_a_wallet_are_keyed_public_ids_are_kept():
+    resident, shop, completion, mission = (str(uuid4()) for _ in range(4))
+    p = Pseudonymiser(KEY, {resident}, public={shop, mission})
+    row = p.scrub({"completion_id": completion, "mission_id": mission, "wallet_id": resident,
+                   "reference": completion, "memo": f"for {completion} at {shop}"})  # fmt: skip
+    assert row["completion_id"] == row["reference"] == p.identifier(completion)
+    assert row["completion_id"].startswith("i-") and row["mission_id"] == mission
+    assert row["memo"] == f"for {p.identifier(completion)} at {shop}"
+
+
+def test_public_ids_are_found_by_kind_and_field():
+    from services.research.domain.pseudonyms import public_ids
+
+    resident, budget, shop_ref = str(uuid4()), str(uuid4()), str(uuid4())
+    found = public_ids([
+        {"account_id": budget, "account_kind": "budget", "counter_account_id": resident,
+         "counter_account_kind": "resident"},
+        {"shop_id": shop_ref, "wallet_id": resident},
+    ])  # fmt: skip
+    assert found == {budget, shop_ref}
