@@ -193,6 +193,8 @@ async def test_coarsening_in_group_tables(exported: Path):
     assert other and other[0]["shop_id"] == "other" and other[0]["suppressed"]
     assert other[0]["coins"] is None  # 3 + 1 customers: fewer than 10
     assert all(r["residents"] is None or r["residents"] >= 10 for r in shops)
+    funnel = {r["stage"]: r["residents"] for r in files.table("mission_funnel")}
+    assert funnel["rewarded_for_a_mission"] >= 20  # keyed references still join completions
     periods = {r["period"] for r in files.table("ridership_daily") if not r["suppressed"]}
     assert periods == {"before", "during", "after"}
 
