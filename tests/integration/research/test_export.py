@@ -262,3 +262,30 @@ async def test_report_from_the_export_has_html_pdf_and_figures(exported: Path, t
     assert {"weekly_coins", "ridership", "gini", "shop_concentration", "mission_funnel"} <= drawn
     ridership = next(f for f in report.figures if f.id == "ridership")
     assert set(ridership.extra["means"]) == {"before", "during", "after"}
+
+
+def test_the_commands_export_list_the_audit_and_report(
+    history: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from typer.testing import CliRunner
+
+    from kgo_cli.main import app
+
+    monkeypatch.setenv("RESEARCH_AUDIT_SCHEMA", history["schema"])
+    monkeypatch.setenv("KGO_EXPORT_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("RESEARCH_TOPICS", json.dumps(history["topics"]))
+    runner = CliRunner()
+    out = tmp_path / "cli-export"
+    done = runner.invoke(app, ["export", "--purpose", "cli test", "--out", str(out),
+                               "--until", "2022-07-31", "--requested-by", "auditor"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    again = runner.invoke(app, ["export", "--purpose", "again", "--out", str(out)])
+    assert again.exit_code == 2 and "export_exists" in again.output
+    listed = runner.invoke(app, ["export", "audit", "--json"])
+    assert listed.exit_code == 0, listed.output
+    mine = [json.loads(line) for line in listed.output.splitlines() if '"cli test"' in line]
+    assert len(mine) == 1 and mine[0]["requested_by"] == "auditor"
+    reported = runner.invoke(app, ["report", "--out", str(tmp_path / "report")])
+    assert reported.exit_code == 0, reported.output
+    assert (tmp_path / "report" / "report.pdf").exists()
+    assert list((tmp_path / "report").glob("export-*/manifest.json"))
