@@ -8,7 +8,7 @@ import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from aiokafka.errors import KafkaError
@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from kgo_contracts.base import BANGKOK
 from kgo_runtime.clock import SystemClock
 
+from ..settings import ResearchSettings
 from .progress import RichProgress
 
 export_app = typer.Typer(
@@ -58,10 +59,14 @@ def export(
     if not purpose or out is None:
         typer.echo("kgo export needs --purpose TEXT and --out DIR", err=True)
         raise typer.Exit(2)
+    try:
+        cut = parse_until(until)
+    except ValueError as error:
+        raise typer.BadParameter(f"--until {until!r} is not an ISO date or time") from error
     manifest = _export(
         purpose=purpose,
         out=out,
-        until=parse_until(until),
+        until=cut,
         requested_by=requested_by,
         csv=csv,
         topics=topic,
@@ -75,9 +80,7 @@ def export(
     )
 
 
-def _settings(topics: list[str] | None = None):  # type: ignore[no-untyped-def]
-    from ..settings import ResearchSettings
-
+def _settings(topics: list[str] | None = None) -> ResearchSettings:
     settings = ResearchSettings()
     if topics:
         settings.topics = list(topics)
@@ -92,7 +95,7 @@ def _export(
     requested_by: str | None,
     csv: bool,
     topics: list[str] | None,
-) -> dict:  # type: ignore[type-arg]
+) -> dict[str, Any]:
     from ..application.export import ExportRefused
     from ..bootstrap import run_export
 
