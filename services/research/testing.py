@@ -130,7 +130,7 @@ def synthetic_story(residents: int = 30) -> Story:
         CoinsTransferredIn,
         city,
         welcome,
-        100_000,
+        900_000,
         t0,
         "alloc",
         purpose="allocation",
@@ -140,7 +140,7 @@ def synthetic_story(residents: int = 30) -> Story:
     s.open(operator, "operator", t0, label="Khon Kaen City Bus", external_ref="city-bus")
     missions = BY_CE_TYPE["kgo.missions.MissionCompleted.v1"]
     for i in range(residents):
-        wallet = s.open(sid(f"resident {i}"), "resident", at(5, 25, 9, i))
+        wallet = s.open(sid(f"resident {i}"), "resident", at(5, 25, 9) + timedelta(seconds=i))
         s.residents.append(wallet)
         s.move(
             GrantDisbursed,
@@ -148,7 +148,7 @@ def synthetic_story(residents: int = 30) -> Story:
             welcome,
             wallet,
             200,
-            at(5, 25, 9, i),
+            at(5, 25, 9) + timedelta(seconds=i),
             f"signup {i}",
             programme="welcome",
             reason="signup",
@@ -164,7 +164,7 @@ def synthetic_story(residents: int = 30) -> Story:
                     programme="welcome",
                     period="2022-06",
                     reward=20,
-                    occurred_at=at(6, 12, 10, i),
+                    occurred_at=at(6, 12, 10) + timedelta(seconds=i),
                 )
             )
             s.move(
@@ -173,7 +173,7 @@ def synthetic_story(residents: int = 30) -> Story:
                 welcome,
                 wallet,
                 20,
-                at(6, 12, 10, i),
+                at(6, 12, 10) + timedelta(seconds=i),
                 f"mission {i}",
                 programme="welcome",
                 reason="mission",
@@ -190,8 +190,8 @@ def _rides(s: Story, operator: UUID) -> None:
     days = [at(6, 1), at(6, 2), at(6, 10), at(6, 11), at(7, 1), at(9, 5), at(9, 6)]
     for d, day in enumerate(days):
         campaign = at(6, 9, 0) <= day <= at(8, 31, 23)
-        for i, wallet in enumerate(s.residents[:12]):
-            when, trip = day + timedelta(minutes=i), sid(f"trip {d} {i}")
+        for i, wallet in enumerate(s.residents[: max(12, len(s.residents) // 2)]):
+            when, trip = day + timedelta(seconds=i), sid(f"trip {d} {i}")
             coins = 10 if campaign else 0
             if coins:
                 s.move(
@@ -221,9 +221,9 @@ def _rides(s: Story, operator: UUID) -> None:
 def _redemptions(s: Story, shops: list[UUID]) -> None:
     redeemed = BY_CE_TYPE["kgo.merchant.DiscountRedeemed.v1"]
     refs = [sid("ref shop-0"), sid("ref shop-1")]
-    for i, wallet in enumerate(s.residents[:18]):
-        shop = 0 if i < 15 else 1
-        when, redemption = at(6, 20, 12, i), sid(f"redemption {i}")
+    for i, wallet in enumerate(s.residents[: max(18, len(s.residents) * 3 // 5)]):
+        shop = 0 if i < 15 or (i >= 18 and i % 2) else 1
+        when, redemption = at(6, 20, 12) + timedelta(seconds=i), sid(f"redemption {i}")
         s.move(
             CoinsSpent,
             PaymentReceived,

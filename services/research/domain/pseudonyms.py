@@ -97,6 +97,11 @@ class Pseudonymiser:
     residents: set[str]
     erased: set[str] = field(default_factory=set)
     public: set[str] = field(default_factory=set)
+    _cache: dict[str, dict[str, str]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._mac = hmac.new(self.key, digestmod=hashlib.sha256)
+
     #: Pass ids and digests of erased residents (learnt from records naming both).
     erased_tokens: set[str] = field(default_factory=set)
 
@@ -104,20 +109,26 @@ class Pseudonymiser:
     def key_id(self) -> str:
         return key_id(self.key)
 
+    def _keyed(self, prefix: str, domain: bytes, raw: str) -> str:
+        cache = self._cache.setdefault(prefix, {})
+        found = cache.get(raw)
+        if found is None:
+            mac = self._mac.copy()
+            mac.update(domain + raw.encode())
+            found = cache[raw] = prefix + mac.hexdigest()[:32]
+        return found
+
     def pseudonym(self, raw: str) -> str:
-        digest = hmac.new(self.key, raw.lower().encode(), hashlib.sha256).hexdigest()
-        return PSEUDONYM_PREFIX + digest[:32]
+        return self._keyed(PSEUDONYM_PREFIX, b"", raw.lower())
 
     def identifier(self, raw: str) -> str:
-        digest = hmac.new(self.key, b"id:" + raw.lower().encode(), hashlib.sha256).hexdigest()
-        return KEYED_ID_PREFIX + digest[:32]
+        return self._keyed(KEYED_ID_PREFIX, b"id:", raw.lower())
 
     def event_id(self, ce_id: str) -> str:
         """An event's id in the export: keyed too, because a wallet record's CloudEvents id is
         computed from its account id and version (``uuid5`` in a public namespace), so the raw
         id would let anyone holding a wallet id find that wallet's rows."""
-        digest = hmac.new(self.key, b"ce_id:" + ce_id.encode(), hashlib.sha256).hexdigest()
-        return EVENT_ID_PREFIX + digest[:32]
+        return self._keyed(EVENT_ID_PREFIX, b"ce_id:", ce_id)
 
     def learn_erased_tokens(self, payloads: Iterable[Mapping[str, Any]]) -> None:
         for payload in payloads:
