@@ -23,9 +23,17 @@ from kgo_cli.simulate.runner import Endpoints, Simulator
 from kgo_runtime.clock import BANGKOK, set_shared_time
 from kgo_runtime.settings import SERVICE_NAMES, SERVICE_PORTS, InfraSettings
 
-#: The demo's own names: a KGO_HOME below the usual one, a schema per database, its topics.
-DEMO_SCHEMA = "demo"
-DEMO_TOPIC = "kgo.demo.{}.events"
+#: The demo's own names: a KGO_HOME below the usual one ($KGO_HOME/demo), and, named after
+#: that home (so two checkouts sharing one PostgreSQL and Kafka never meet), a schema in each
+#: database and its own topics.
+def _suffix() -> str:
+    import hashlib
+
+    return hashlib.sha256(str(InfraSettings().home.resolve()).encode()).hexdigest()[:6]
+
+
+DEMO_SCHEMA = f"demo_{_suffix()}"
+DEMO_TOPIC = "kgo.demo-" + _suffix() + ".{}.events"
 
 
 def _config(
@@ -181,6 +189,7 @@ def demo_environment(home: Path) -> dict[str, str]:
         "PROJECTIONS_MERCHANT_TOPIC": t["merchant"],
         "PROJECTIONS_TRANSIT_TOPIC": t["transit"],
         "RESEARCH_TOPICS": json.dumps(list(t.values())),
+        "RESEARCH_AUDIT_SCHEMA": f"{DEMO_SCHEMA}_research",
         "WALLET_CODE_SENDS_PER_ADDRESS": "100000000",
         "WALLET_CODE_CHECKS_PER_ADDRESS": "100000000",
         "WALLET_CODE_SENDS_PER_PHONE": "1000",
@@ -201,6 +210,7 @@ async def _reset(infra: InfraSettings, home: Path) -> None:
         conn = await asyncpg.connect(infra.database_url(service))
         try:
             await conn.execute(f"DROP SCHEMA IF EXISTS {DEMO_SCHEMA} CASCADE")
+            await conn.execute(f"DROP SCHEMA IF EXISTS {DEMO_SCHEMA}_research CASCADE")
         finally:
             await conn.close()
     await delete_topics(infra.kafka_bootstrap, demo_topics())
@@ -240,7 +250,7 @@ def demo(
     if reset:
         asyncio.run(_reset(infra, home))
         typer.echo(
-            f"demo data dropped: schema {DEMO_SCHEMA!r} in every kgo_* database, topics kgo.demo.*, {home}"  # noqa: E501
+            f"demo data dropped: schema {DEMO_SCHEMA!r} in every kgo_* database, topics {DEMO_TOPIC.format('*')}, {home}"  # noqa: E501
         )
         return
     busy = [s for s in SERVICE_NAMES if not _port_free(SERVICE_PORTS[s])]
