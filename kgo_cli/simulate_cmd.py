@@ -23,6 +23,7 @@ from kgo_cli.simulate.runner import Endpoints, Simulator
 from kgo_runtime.clock import BANGKOK, set_shared_time
 from kgo_runtime.settings import SERVICE_NAMES, SERVICE_PORTS, InfraSettings
 
+
 #: The demo's own names: a KGO_HOME below the usual one ($KGO_HOME/demo), and, named after
 #: that home (so two checkouts sharing one PostgreSQL and Kafka never meet), a schema in each
 #: database and its own topics.

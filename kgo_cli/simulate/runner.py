@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +27,7 @@ from kgo_runtime.clock import SharedClock, set_shared_time
 
 from .plan import Action, City, CityConfig, DayPlan, idempotency_key
 
+_ROUTE = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{27}|(?<=/)[0-9]{6,}")
 TERMS_DEFAULT = "kgo-terms-2026-01"
 BUS_OPERATOR_REF = "khon-kaen-city-bus"
 #: Budgets that shop and bus settlements return coins to.
@@ -143,6 +146,7 @@ class Simulator:
         self.clock_path = home / "clock.json"
         self.clock = SharedClock(self.clock_path)
         self.state_path = home / "simulation.json"
+        self.sessions_path = home / "secrets" / "simulation-sessions.json"
         self.outbox = SmsOutbox(home / "outbox" / "sms.jsonl")
         self.totals = Totals()
         self.sessions: dict[int, Session] = {}
@@ -153,6 +157,8 @@ class Simulator:
         self.terms = TERMS_DEFAULT
         self.events = 0  # commands answered: decided by the plan
         self.requests = 0  # every HTTP request, polls and retries included
+        #: Where the time goes: route -> [requests, seconds waited for answers].
+        self.timings: dict[str, list[float]] = {}
         self._offline: list[tuple[DayPlan, Action, str]] = []
 
     # ---------------------------------------------------------------- state and resume
@@ -168,6 +174,9 @@ class Simulator:
             )
         self.totals = Totals.from_dict(state.get("totals", {}))
         self.wallets = {int(k): v for k, v in state.get("wallets", {}).items()}
+        if self.sessions_path.exists():
+            for k, v in json.loads(self.sessions_path.read_text()).items():
+                self.sessions[int(k)] = Session(v[0], v[1], v[2], datetime.fromisoformat(v[3]))
         return int(state["next_day"])
 
     def save_state(self, next_day: int) -> None:
@@ -180,6 +189,17 @@ class Simulator:
             "totals": self.totals.as_dict(),
             "wallets": {str(k): v for k, v in sorted(self.wallets.items())},
         }
+        # The residents' refresh tokens are secrets: kept apart, 0600, beside the admin token.
+        sessions = {
+            str(k): [s.wallet_id, s.access, s.refresh, s.refresh_expires.isoformat()]
+            for k, s in sorted(self.sessions.items())
+        }
+        self.sessions_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.sessions_path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(sessions, handle)
+        tmp.replace(self.sessions_path)
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1))
         tmp.replace(self.state_path)
@@ -200,13 +220,18 @@ class Simulator:
             headers["Authorization"] = f"Bearer {token}"
         if key:
             headers["Idempotency-Key"] = key
+        route = f"{method} " + _ROUTE.sub("{}", httpx.URL(url).path)
         for attempt in range(20):
+            began = time.perf_counter()
             try:
                 response = await self.http.request(method, url, json=body, headers=headers)
             except httpx.TransportError:
                 await asyncio.sleep(0.2 * (attempt + 1))
                 continue
             self.requests += 1
+            spent = self.timings.setdefault(route, [0, 0.0])
+            spent[0] += 1
+            spent[1] += time.perf_counter() - began
             if response.status_code in (429, 502, 503, 504) or (
                 response.status_code == 409 and response.json().get("code") == "concurrent_request"
             ):
@@ -214,6 +239,7 @@ class Simulator:
                 continue
             if method != "GET":
                 self.events += 1  # commands answered (reads and retries not counted)
+                self.totals.add("commands")
             if response.status_code in ok:
                 return response.json() if response.content else None
             try:
@@ -265,6 +291,12 @@ class Simulator:
         return str(issued["token"])
 
     async def setup(self) -> None:
+        """Tokens, shops and the bus operator (repeated on resume; not counted)."""
+        counted = self.totals.counts["commands"]
+        await self._setup()
+        self.totals.counts["commands"] = counted
+
+    async def _setup(self) -> None:
         self.admin = (self.home / "secrets" / "admin.token").read_text().strip()
         self.service = await self._token("service", "service")
         self.operator = await self._token("programme_operator", "operator")
@@ -301,7 +333,9 @@ class Simulator:
         return str(payee_id(kind, ref))
 
     # ---------------------------------------------------------------- the days
-    async def run(self, *, until: int | None = None) -> Totals:
+    async def run(self, *, until: int | None = None, seconds: float | None = None) -> Totals:
+        """Simulates the days from the saved state on, up to day ``until`` (exclusive), or
+        until ``seconds`` of wall time have passed (checked between days)."""
         start = self.load_state()
         last = self.config.days if until is None else min(self.config.days, until)
         limits = httpx.Limits(
@@ -311,6 +345,8 @@ class Simulator:
             await self.setup()
             started, events0 = time.monotonic(), self.events
             for index in range(start, last):
+                if seconds is not None and time.monotonic() - started > seconds:
+                    break
                 plan = self.city.plan(index)
                 await self.run_day(plan)
                 self.save_state(index + 1)

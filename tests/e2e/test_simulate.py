@@ -1,7 +1,8 @@
 """`kgo simulate`'s city on real `kgo serve` processes (wallet and missions) sharing a
 simulated business clock: a tiny city, five days around the campaign's start, run twice on
-fresh data with the same seed; the totals and event counts compare equal, and folding the
-wallet's topic gives every balance the wallet answers."""
+fresh data with the same seed (the first stopped after three days and resumed); the totals,
+command and event counts compare equal, and folding the wallet's topic gives every balance
+the wallet answers."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ async def all_records(topic: str) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 async def run_city(
-    tmp: Path, monkeypatch: pytest.MonkeyPatch
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, stop_after: int | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     name = unique_name("e2e.sim")
     topics = {k: f"{name}.{k}" for k in ("wallet", "missions", "merchant", "transit")}
@@ -112,16 +113,18 @@ async def run_city(
         )
         processes.append(missions)
         missions.start()
-        simulator = Simulator(
-            CITY,
-            home,
-            Endpoints(wallet=wallet.url, missions=missions.url),
-            concurrency=8,
-            direct=True,
-        )
+
+        def simulator_() -> Simulator:
+            urls = Endpoints(wallet=wallet.url, missions=missions.url)
+            return Simulator(CITY, home, urls, concurrency=8, direct=True)
+
+        if stop_after is not None:  # stopped early, then resumed by a new process
+            await simulator_().run(until=stop_after)
+            stopped = json.loads((home / "simulation.json").read_text())
+            assert stopped["next_day"] == stop_after
+        simulator = simulator_()
         await simulator.run()
         summary = await simulator.summary()
-        summary["commands"] = simulator.events
         admin = (home / "secrets" / "admin.token").read_text().strip()
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin}"}) as http:
             answers = {}
@@ -165,7 +168,7 @@ async def nothing() -> AsyncIterator[None]:
 
 @pytest.mark.timeout(600)
 async def test_same_seed_same_totals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first, _ = await run_city(tmp_path / "one", monkeypatch)
+    first, _ = await run_city(tmp_path / "one", monkeypatch, stop_after=3)
     counts = first["totals"]["counts"]
     assert counts["residents_signed_up"] == first["residents"] > 0
     assert counts["welcome_received"] == first["residents"]
