@@ -226,8 +226,11 @@ class City:
                 bus = r.randrange(config.buses)
                 for leg in range(2):
                     at = base + timedelta(minutes=minute + leg * r.randrange(60, 480))
+                    # The way back is on another bus (the same bus within minutes is a
+                    # double tap, refused by the validator's guard).
+                    back = (bus + leg) % config.buses
                     actions.append(
-                        Action("ride", res.actor, n, res.index, bus=bus, validator=leg % 2, at=at)
+                        Action("ride", res.actor, n, res.index, bus=back, validator=leg % 2, at=at)
                     )
                     n += 1
             if r.random() < res.shopper:

@@ -18,12 +18,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from kgo_runtime.clock import SharedClock, set_shared_time
+from kgo_runtime.clock import BANGKOK, SharedClock, set_shared_time
 
 from .plan import Action, City, CityConfig, DayPlan, idempotency_key
 
@@ -36,6 +37,13 @@ BUS_SETTLEMENT_PROGRAMME = "one-baht-bus-2022"
 #: Satang the programme pays per settled coin: a shop's coin is a baht of discount; a bus
 #: coin stands for the 14 baht of the fare the rider did not pay.
 SHOP_SATANG_PER_COIN = 100
+#: The merchant service's districts (the province's amphoe) and categories.
+MERCHANT_DISTRICTS = ("Ban Phai", "Chum Phae", "Nam Phong", "Phon", "Ban Fang", "Kranuan")
+MERCHANT_CATEGORY = {
+    "food": "food_and_drink", "grocery": "grocery", "market stall": "market_stall",
+    "pharmacy": "health_and_beauty", "café": "food_and_drink", "salon": "services",
+    "hardware": "retail",
+}  # fmt: skip
 BUS_SATANG_PER_COIN = 28
 
 
@@ -152,6 +160,10 @@ class Simulator:
         self.sessions: dict[int, Session] = {}
         self.wallets: dict[int, str] = {}
         self.shop_payees: dict[int, str] = {}
+        self.shop_ids: dict[int, str] = {}  # merchant's shop ids
+        self.tills: dict[int, str] = {}  # till secrets
+        self.validators: dict[tuple[int, int], str] = {}  # (bus, door) -> credential
+        self._batches: dict[tuple[int, int], list[tuple[Action, dict[str, Any]]]] = {}
         self.bus_payee = ""
         self.activities: dict[str, tuple[str, str]] = {}  # code -> (activity_id, check-in code)
         self.terms = TERMS_DEFAULT
@@ -263,6 +275,109 @@ class Simulator:
         except httpx.HTTPError:
             return False
 
+    async def _offers(self, url: str, route: str) -> bool:
+        """Whether the service at ``url`` is up and offers ``route`` (not a placeholder)."""
+        if not await self._ready(url):
+            return False
+        try:
+            spec = (await self.http.get(f"{url}/openapi.json", timeout=5)).json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        return route in spec.get("paths", {})
+
+    def _devices(self) -> dict[str, str]:
+        path = self.home / "secrets" / "simulation-devices.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _keep_devices(self, devices: dict[str, str]) -> None:
+        path = self.home / "secrets" / "simulation-devices.json"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(devices, handle)
+
+    async def _once(self, url: str, key: str, body: dict[str, Any]) -> Any:
+        """A set-up write that may have been done by an earlier run: 409 already_exists is
+        fine."""
+        try:
+            return await self.call("POST", url, token=self.admin, key=key, body=body)
+        except Refused as error:
+            if error.code != "already_exists":
+                raise
+            return None
+
+    async def _setup_services(self) -> None:
+        """Shops enrolled at the merchant service with a till each; the bus network, its
+        1-baht campaign and two validators per bus at the transit service."""
+        from services.wallet.domain.ids import payee_id
+
+        seed, devices = self.config.seed, self._devices()
+        for shop in self.city.shops:
+            r = __import__("random").Random(f"{seed}:shop-place:{shop.index}")
+            district = "Mueang Khon Kaen" if r.random() < 0.8 else r.choice(MERCHANT_DISTRICTS)
+            body = {
+                "name": f"{shop.category.title()} {shop.index} ({shop.district})",
+                "category": MERCHANT_CATEGORY[shop.category],
+                "district": district,
+                "latitude": round(16.43 + r.uniform(-0.05, 0.05), 5),
+                "longitude": round(102.83 + r.uniform(-0.05, 0.05), 5),
+                "size_class": "small" if shop.small else "large",
+                "rules": {"coin_value_satang": SHOP_SATANG_PER_COIN, "max_coin_share_percent": 50,
+                          "matching_programme": "shop-matching"},
+                "contact": {"person": f"Owner of shop {shop.index}", "phone": "+66 43 000 000"},
+            }  # fmt: skip
+            enrolled = await self.call(
+                "POST", f"{self.urls.merchant}/merchant/v1/shops", token=self.admin,
+                key=f"sim-{seed}-shop-{shop.index}", body=body,
+            )  # fmt: skip
+            self.shop_ids[shop.index] = enrolled["shop_id"]
+            self.shop_payees[shop.index] = enrolled["payee_account_id"]
+            name = f"till-{seed}-{shop.index}"
+            if name not in devices:
+                till = await self.call(
+                    "POST", f"{self.urls.merchant}/merchant/v1/shops/{enrolled['shop_id']}/tills",
+                    token=self.admin, key=f"sim-{seed}-{name}-{time.time_ns()}", body={"label": "till"},  # noqa: E501
+                )  # fmt: skip
+                devices[name] = till["secret"]
+            self.tills[shop.index] = devices[name]
+        t, c = self.urls.transit, self.config
+        await self._once(
+            f"{t}/v1/routes",
+            "sim-route",
+            {"route_id": "kk-1", "name": "Khon Kaen city bus", "length_km": float(c.route_km)},
+        )
+        await self._once(f"{t}/v1/campaigns", "sim-campaign", {
+            "campaign_id": "one-baht-bus-2022", "programme": BUS_SETTLEMENT_PROGRAMME,
+            "starts_at": datetime.combine(c.campaign_start, dtime(0), BANGKOK).isoformat(),
+            "ends_at": datetime.combine(c.campaign_end, dtime(23, 59, 59), BANGKOK).isoformat(),
+            "coins": c.campaign_fare_coins, "baht_satang": c.campaign_fare_satang, "daily_cap": 2,
+        })  # fmt: skip
+        for bus in range(c.buses):
+            bus_id = f"kkb-{bus + 1:02d}"
+            await self._once(
+                f"{t}/v1/buses", f"sim-bus-{bus_id}", {"bus_id": bus_id, "route_id": "kk-1"}
+            )
+            for door in range(2):
+                validator = f"{bus_id}-v{door + 1}"
+                name = f"validator-{validator}"
+                if name not in devices:
+                    made = await self._once(
+                        f"{t}/v1/validators",
+                        f"sim-{name}",
+                        {"validator_id": validator, "bus_id": bus_id},
+                    )
+                    if made is None or not made.get("credential"):
+                        made = await self.call(
+                            "POST",
+                            f"{t}/v1/validators/{validator}/credential",
+                            token=self.admin,
+                            key=f"sim-{name}-{time.time_ns()}",
+                        )
+                    devices[name] = made["credential"]
+                self.validators[(bus, door)] = devices[name]
+        self._keep_devices(devices)
+        self.bus_payee = str(payee_id("operator", BUS_OPERATOR_REF))
+
     async def _token(self, role: str, name: str, subject: str | None = None) -> str:
         path = self.home / "secrets" / f"simulator-{name}.token"
         if path.exists():
@@ -302,9 +417,13 @@ class Simulator:
         self.operator = await self._token("programme_operator", "operator")
         if self.direct is None:
             self.direct = not (
-                await self._ready(self.urls.merchant) and await self._ready(self.urls.transit)
+                await self._offers(self.urls.merchant, "/merchant/v1/redemptions")
+                and await self._offers(self.urls.transit, "/v1/taps/batch")
             )
         seed = self.config.seed
+        if not self.direct:
+            await self._setup_services()
+            return
         for shop in self.city.shops:
             self.shop_payees[shop.index] = await self._payee(
                 "shop",
@@ -523,6 +642,9 @@ class Simulator:
         return self.sessions[index]
 
     async def ride(self, plan: DayPlan, action: Action, session: Session) -> None:
+        if not self.direct:
+            await self.tap(plan, action, session)
+            return
         self.totals.add("taps")
         student = self.city.residents[action.resident or 0].student
         if not plan.campaign:
@@ -596,7 +718,70 @@ class Simulator:
         self.totals.add("ride_coins", coins)
         self.totals.add("ride_baht_satang", self.config.campaign_fare_satang)
 
+    async def tap(self, plan: DayPlan, action: Action, session: Session) -> None:
+        """A tap at the bus's validator (transit decides fare, campaign, cap and double tap)."""
+        self.totals.add("taps")
+        pass_ = await self.call(
+            "POST", f"{self.urls.wallet}/v1/transit-passes", token=session.access,
+            key=f"sim-{self.config.seed}-pass-{action.actor}",
+        )  # fmt: skip
+        student = self.city.residents[action.resident or 0].student
+        tap = {
+            "tap_id": self.key(plan, action.actor, action.n), "pass": pass_["pass"],
+            "tapped_at": self.clock.now().isoformat(), "fare_product": "student" if student else "regular",  # noqa: E501
+        }  # fmt: skip
+        device = (action.bus, action.validator)
+        if action.validator == 1 and action.bus < self.config.offline_validators:
+            self._batches.setdefault(device, []).append((action, tap))
+            self.totals.add("taps_offline")
+            return
+        try:
+            trip = await self.call(
+                "POST", f"{self.urls.transit}/v1/taps", token=self.validators[device],
+                key=tap["tap_id"], body=tap,
+            )  # fmt: skip
+        except Refused as error:
+            self.totals.refuse("ride", error.code)
+            return
+        self._trip(trip, student)
+
+    def _trip(self, trip: dict[str, Any], student: bool) -> None:
+        if trip.get("status") == "paid":
+            coins = int(trip.get("coins") or 0)
+            self.totals.add("rides_coins" if coins else "rides_baht_only")
+            self.totals.add("ride_coins", coins)
+            self.totals.add("ride_baht_satang", int(trip.get("baht_satang") or 0))
+            if trip.get("shortfall_covered"):
+                self.totals.add("shortfalls_covered")
+                self.totals.add("shortfall_coins", coins)
+            return
+        self.totals.refuse("ride", str(trip.get("reason") or trip.get("status")))
+        self.totals.add("rides_baht_only")
+        self.totals.add(
+            "ride_baht_satang",
+            self.config.fare_student_satang if student else self.config.fare_regular_satang,
+        )
+
     async def upload_offline(self, plan: DayPlan) -> None:
+        batches, self._batches = self._batches, {}
+        for device, taps in sorted(batches.items()):
+            for start in range(0, len(taps), 5_000):
+                chunk = taps[start : start + 5_000]
+                key = f"sim-{self.config.seed}-d{plan.index}-batch-{device[0]}-{device[1]}-{start}"
+                try:
+                    answer = await self.call(
+                        "POST", f"{self.urls.transit}/v1/taps/batch", token=self.validators[device],
+                        key=key, body={"taps": [tap for _, tap in chunk]},
+                    )  # fmt: skip
+                except Refused as error:
+                    self.totals.refuse("offline_batch", error.code)
+                    continue
+                for (action, _), trip in zip(chunk, answer.get("results", []), strict=False):
+                    self._trip(trip, self.city.residents[action.resident or 0].student)
+        if self.direct:
+            await self._upload_offline_direct(plan)
+
+    async def _upload_offline_direct(self, plan: DayPlan) -> None:
         queued, self._offline = self._offline, []
         for day_plan, action, pass_ in queued:
             wallet_id = self.wallets.get(action.resident or 0, "")
@@ -604,6 +789,24 @@ class Simulator:
 
     async def pay(self, plan: DayPlan, action: Action, session: Session) -> None:
         key = self.key(plan, action.actor, action.n)
+        if not self.direct:
+            code = await self.call(
+                "POST", f"{self.urls.wallet}/v1/payment-codes", token=session.access, key=key + "-code"  # noqa: E501
+            )  # fmt: skip
+            assert action.shop is not None
+            body = {
+                "payment_code": code["code"],
+                "bill_satang": action.bill_satang,
+                "coins": action.coins,
+            }
+            done = await self.call(
+                "POST", f"{self.urls.merchant}/merchant/v1/redemptions",
+                token=self.tills[action.shop], key=key, body=body,
+            )  # fmt: skip
+            self.totals.add("redemptions")
+            self.totals.add("coins_spent_at_shops", int(done["coins"]))
+            self.totals.add("discount_satang", int(done["discount_satang"]))
+            return
         code = await self.call(
             "POST", f"{self.urls.wallet}/v1/payment-codes", token=session.access, key=key + "-code"
         )
@@ -627,6 +830,29 @@ class Simulator:
 
     async def earn(self, plan: DayPlan, action: Action, session: Session) -> None:
         key = self.key(plan, action.actor, action.n)
+        if not self.direct:
+            assert action.shop is not None
+            for source in ("shop", "matching"):
+                code = await self.call(
+                    "POST", f"{self.urls.wallet}/v1/receive-codes", token=session.access,
+                    key=f"{key}-receive-{source}",
+                )  # fmt: skip
+                body = {"receive_code": code["code"], "coins": action.coins, "source": source}
+                try:
+                    await self.call(
+                        "POST", f"{self.urls.merchant}/merchant/v1/rewards",
+                        token=self.tills[action.shop], key=f"{key}-{source}", body=body,
+                    )  # fmt: skip
+                except Refused as error:
+                    if source == "matching" or error.code != "insufficient_funds":
+                        raise
+                    self.totals.refuse("earn", error.code)
+                    continue
+                name = "shop" if source == "shop" else "matching"
+                self.totals.add(f"{name}_rewards")
+                self.totals.add(f"{name}_reward_coins", action.coins)
+                return
+            return
         code = await self.call(
             "POST",
             f"{self.urls.wallet}/v1/receive-codes",
@@ -840,14 +1066,22 @@ class Simulator:
                 "baht_satang": coins * satang,
                 "payment_reference": key,
             }
-            try:
-                await self.call(
-                    "POST",
-                    f"{self.urls.wallet}/v1/settlements",
-                    token=self.service,
-                    key=key,
-                    body=body,
+            if self.direct:
+                url, who = f"{self.urls.wallet}/v1/settlements", self.service
+            elif name == "bus":
+                url, who = f"{self.urls.transit}/v1/settlements", self.admin
+                body = {k: body[k] for k in ("programme", "baht_satang", "payment_reference")}
+                body["coins"] = coins
+            else:
+                shop_id = self.shop_ids[int(name[4:])]
+                url, who = (
+                    f"{self.urls.merchant}/merchant/v1/shops/{shop_id}/settlements",
+                    self.admin,
                 )
+                body = {k: body[k] for k in ("programme", "baht_satang", "payment_reference")}
+                body["coins"] = coins
+            try:
+                await self.call("POST", url, token=who, key=key, body=body)
                 self.totals.add("settlements")
                 self.totals.add("coins_settled", coins)
                 self.totals.add("baht_settled_satang", coins * satang)
