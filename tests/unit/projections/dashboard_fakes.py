@@ -123,7 +123,11 @@ def fake_projections_app(overview: FakeOverview | None = None) -> FastAPI:
     return app
 
 
-if __name__ == "__main__":
+def main(port: int) -> None:
+    """Serve the dashboard on the fake, with a snapshot of 15 November 2026; stops on
+    SIGTERM with exit code 0, as ``kgo serve`` does."""
+    import signal
+
     import uvicorn
 
     fake = FakeOverview()
@@ -132,5 +136,12 @@ if __name__ == "__main__":
     past["as_of"] = {"business_time": "2026-11-15T23:59:59+07:00", "lag_seconds": 0,
                      "snapshot": "2026-11-15"}  # fmt: skip
     fake.snapshots["2026-11-15"] = past
-    uvicorn.run(fake_projections_app(fake), host="127.0.0.1", port=int(sys.argv[1]),
-                log_level="warning", timeout_graceful_shutdown=10)  # fmt: skip
+    config = uvicorn.Config(fake_projections_app(fake), host="127.0.0.1", port=port,
+                            log_level="warning", timeout_graceful_shutdown=10)  # fmt: skip
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)  # uvicorn re-raises the signal it handled
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

@@ -107,4 +107,4 @@ class Dashboard:
             existing = cls(DashboardSettings(), OverviewFeed(app), ShutdownWatch())
             app.state.dashboard = existing
         existing.shutdown.start()
-        return existing  # type: ignore[no-any-return]
+        return existing

@@ -126,7 +126,7 @@
     const plot = new uPlot({
       width: Math.max(el.clientWidth, 240),
       height: 220,
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.15] } },
+      scales: { x: { time: true, auto: false }, y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.15] } },
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Asia/Bangkok"),
       axes: [
         { font: "12px Sarabun, sans-serif" },
@@ -157,14 +157,21 @@
       granted.push(week.granted ?? null);
       spent.push(week.spent ?? null);
       if (ts.length > 500) state.timeline.forEach((series) => series.shift());
-      state.charts.timeline.plot.setData(state.timeline);
+      const plot = state.charts.timeline.plot;
+      plot.setData(state.timeline, false);
+      // Set by hand: uPlot spreads a single point over years.
+      const [first, last] = [ts[0], ts[ts.length - 1]];
+      const pad = Math.max(0, 60 - (last - first) / 2);
+      plot.setScale("x", { min: first - pad, max: last + pad });
     }
   }
 
   function renderAsOf(asOf) {
     asOf = asOf || {};
-    const moment = asOf.snapshot || asOf.business_time;
-    document.getElementById("as-of-time").textContent = moment ? when.format(new Date(moment)) : "—";
+    const moment = asOf.business_time
+      ? when.format(new Date(asOf.business_time))
+      : asOf.snapshot || "—";
+    document.getElementById("as-of-time").textContent = moment;
     const lag = asOf.lag_seconds;
     document.getElementById("as-of-lag").textContent =
       lag == null || snapshot ? "" : t.lag.replace("{n}", formats.int.format(Math.round(lag)));
