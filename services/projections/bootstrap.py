@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from kgo_runtime.components import Component
 from kgo_runtime.service import ServiceContext, create_service_app
-from services.projections.entrypoints import dashboard, http
+from services.projections.entrypoints import http
 from services.projections.settings import ProjectionsSettings
 
 
@@ -19,6 +19,4 @@ async def build(ctx: ServiceContext) -> Sequence[Component]:
 
 
 def create_app(settings: ProjectionsSettings | None = None) -> FastAPI:
-    return create_service_app(
-        settings or ProjectionsSettings(), build=build, routers=[http.router, dashboard.router]
-    )
+    return create_service_app(settings or ProjectionsSettings(), build=build, routers=[http.router])

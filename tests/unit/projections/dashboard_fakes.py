@@ -115,6 +115,10 @@ def fake_projections_app(overview: FakeOverview | None = None) -> FastAPI:
             return problem_response(404, "snapshot_not_found", "no snapshot for that day")
         return found
 
+    @app.get("/v1/public/snapshots")
+    async def public_snapshots() -> Any:
+        return {"as_of": overview.current["as_of"], "snapshots": sorted(overview.snapshots)}
+
     @app.post("/_fake/spend")
     async def fake_spend(coins: int = 25) -> Any:
         return await overview.spend(coins)

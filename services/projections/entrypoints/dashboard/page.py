@@ -5,7 +5,6 @@ forbids any other origin, so a stray CDN link fails loudly in the browser test."
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
@@ -24,6 +23,16 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+SNAPSHOT = r"^[A-Za-z0-9_.-]{0,64}$"  # empty: live
+#: Each gauge and the overview's field it shows; "a b" = the first of a, b the API has.
+GAUGES = (
+    ("gini_holdings", "fairness.gini_holdings"),
+    ("gini_received", "fairness.gini_received"),
+    ("reach_received", "fairness.reach_received"),
+    ("reach_spent", "fairness.reach_spent"),
+    ("small_shop_share", "fairness.small_shop_share"),
+    ("top10_share", "fairness.top10_share fairness.top10_shop_share"),
+)
 MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".woff2": "font/woff2"}
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
 router = APIRouter(tags=["dashboard"])
@@ -33,7 +42,9 @@ router = APIRouter(tags=["dashboard"])
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard_page(
     lang: Annotated[str | None, Query(description="th (default) or en")] = None,
-    snapshot: Annotated[date | None, Query(description="show the snapshot of this day")] = None,
+    snapshot: Annotated[
+        str | None, Query(pattern=SNAPSHOT, description="a past snapshot the API offers")
+    ] = None,
 ) -> HTMLResponse:
     """The city's numbers at a glance, live; or a past snapshot with ``?snapshot=``."""
     chosen = language(lang)
@@ -41,15 +52,16 @@ async def dashboard_page(
         lang=chosen,
         t=LABELS[chosen],
         labels_json=json.dumps(LABELS[chosen], ensure_ascii=False),
-        snapshot=snapshot.isoformat() if snapshot else "",
+        snapshot=snapshot or "",
+        gauges=GAUGES,
         switch_href=_href("en" if chosen == "th" else "th", snapshot),
         live_href=_href(chosen, None),
     )
     return HTMLResponse(html, headers={"Content-Security-Policy": CSP})
 
 
-def _href(lang: Lang, snapshot: date | None) -> str:
-    query = {"lang": lang} | ({"snapshot": snapshot.isoformat()} if snapshot else {})
+def _href(lang: Lang, snapshot: str | None) -> str:
+    query = {"lang": lang} | ({"snapshot": snapshot} if snapshot else {})
     return f"/dashboard?{urlencode(query)}"
 
 

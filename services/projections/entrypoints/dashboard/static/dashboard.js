@@ -19,15 +19,27 @@
   const state = { renders: 0, last: null, charts: {}, timeline: [[], [], []] };
   window.kgoDashboard = state;
 
-  function lookup(overview, path) {
-    const keys = path.split(".");
-    let parent = null;
-    let value = overview;
-    for (const key of keys) {
-      parent = value;
-      value = value == null ? undefined : value[key];
+  // A field is named by one path ("week.spent") or by alternatives ("week.spent
+  // this_week.spent"): the first path the overview has is shown.
+  function lookup(overview, paths) {
+    for (const path of paths.split(" ")) {
+      const keys = path.split(".");
+      let parent = null;
+      let value = overview;
+      let found = true;
+      for (const key of keys) {
+        if (value == null || typeof value !== "object" || !(key in value)) { found = false; break; }
+        parent = value;
+        value = value[key];
+      }
+      if (found) return { found, parent, key: keys[keys.length - 1], value };
     }
-    return { parent, key: keys[keys.length - 1], value };
+    return { found: false, parent: null, key: null, value: undefined };
+  }
+
+  function valueOf(overview, paths) {
+    const { value } = lookup(overview, paths);
+    return value == null ? 0 : value;
   }
 
   // A count withheld for privacy (fewer than k residents) is null beside a `suppressed`
@@ -39,30 +51,48 @@
     return Boolean(marker && typeof marker === "object" && marker[key]);
   }
 
-  function budgetsTotal(supply) {
-    return Object.values((supply && supply.budgets) || {}).reduce((a, b) => a + (b || 0), 0);
+  // Budgets come as {programme: coins} or as [{programme, label, coins}].
+  function budgets(supply) {
+    const given = (supply && supply.budgets) || {};
+    if (Array.isArray(given)) return given.map((b) => [b.programme, b.label || b.programme, b.coins]);
+    return Object.entries(given).map(([programme, coins]) => [programme, programme, coins]);
   }
+
+  function budgetsTotal(supply) {
+    return budgets(supply).reduce((sum, [, , coins]) => sum + (coins || 0), 0);
+  }
+
+  let k = 10;
 
   function show(el, value, parent, key) {
     el.dataset.value = JSON.stringify(value === undefined ? null : value);
     el.removeAttribute("title");
     if (value == null) {
       const hidden = suppressed(parent, key);
-      el.textContent = hidden ? "< 10" : "—";
-      if (hidden) el.title = t.suppressed;
+      el.textContent = hidden ? `< ${k}` : "—";
+      if (hidden) el.title = t.suppressed.replace("{k}", k);
       return;
     }
     el.textContent = formats[el.dataset.format || "int"].format(value);
   }
 
   function renderFields(overview) {
+    k = overview.suppress_below || 10;
     for (const el of document.querySelectorAll("[data-field]")) {
-      const path = el.dataset.field;
-      if (path === "supply.budgets_total") {
+      const paths = el.dataset.field;
+      if (paths === "supply.budgets_total") {
         show(el, budgetsTotal(overview.supply), null, null);
         continue;
       }
-      const { parent, key, value } = lookup(overview, path);
+      const { found, parent, key, value } = lookup(overview, paths);
+      // A figure this API does not offer at all is left out, not shown as missing.
+      const holder = el.closest("tr, figure");
+      if (holder) holder.hidden = !found;
+      if (!found) {
+        el.dataset.value = "absent";
+        el.textContent = "—";
+        continue;
+      }
       show(el, value, parent, key);
     }
     for (const gauge of document.querySelectorAll("[data-gauge]")) {
@@ -74,11 +104,11 @@
   }
 
   function renderRows(tbody, rows, prefix) {
-    tbody.replaceChildren(...rows.map(([name, value]) => {
+    tbody.replaceChildren(...rows.map(([name, label, value]) => {
       const tr = document.createElement("tr");
       const th = document.createElement("th");
       const td = document.createElement("td");
-      th.textContent = name;
+      th.textContent = label;
       td.className = "num";
       td.dataset.row = `${prefix}:${name}`;
       show(td, value, null, null);
@@ -144,18 +174,20 @@
   function renderCharts(overview) {
     const supply = overview.supply || {};
     const names = [t.municipality, t.budgets, t.residents, t.shops, t.operator, t.held];
-    const values = [supply.municipality, budgetsTotal(supply), supply.residents, supply.shops,
-      supply.operator, supply.held].map((v) => v || 0);
+    const values = [valueOf(overview, "supply.municipality"), budgetsTotal(supply),
+      valueOf(overview, "supply.residents"), valueOf(overview, "supply.shops"),
+      valueOf(overview, "supply.operator supply.bus_operator"), valueOf(overview, "supply.held")];
     state.charts.supply.update(names, values);
-    const week = overview.week || {};
-    state.charts.week.update([t.granted, t.spent], [week.granted || 0, week.spent || 0]);
+    const granted = lookup(overview, "week.granted this_week.granted").value;
+    const spent = lookup(overview, "week.spent this_week.spent").value;
+    state.charts.week.update([t.granted, t.spent], [granted || 0, spent || 0]);
     const districts = overview.shops_by_district || [];
     state.charts.districts.update(districts.map((d) => d.district), districts.map((d) => d.shops || 0));
     if (!snapshot) {
-      const [ts, granted, spent] = state.timeline;
+      const [ts, grantedSeries, spentSeries] = state.timeline;
       ts.push(Date.now() / 1000);
-      granted.push(week.granted ?? null);
-      spent.push(week.spent ?? null);
+      grantedSeries.push(granted ?? null);
+      spentSeries.push(spent ?? null);
       if (ts.length > 500) state.timeline.forEach((series) => series.shift());
       const plot = state.charts.timeline.plot;
       plot.setData(state.timeline, false);
@@ -168,9 +200,8 @@
 
   function renderAsOf(asOf) {
     asOf = asOf || {};
-    const moment = asOf.business_time
-      ? when.format(new Date(asOf.business_time))
-      : asOf.snapshot || "—";
+    const time = (snapshot && asOf.snapshot_until) || asOf.business_time;
+    const moment = time ? when.format(new Date(time)) : asOf.snapshot || "—";
     document.getElementById("as-of-time").textContent = moment;
     const lag = asOf.lag_seconds;
     document.getElementById("as-of-lag").textContent =
@@ -179,9 +210,8 @@
 
   function render(overview) {
     renderFields(overview);
-    const budgets = Object.entries((overview.supply && overview.supply.budgets) || {});
-    renderRows(document.getElementById("budgets"), budgets, "budget");
-    const districts = (overview.shops_by_district || []).map((d) => [d.district, d.shops]);
+    renderRows(document.getElementById("budgets"), budgets(overview.supply), "budget");
+    const districts = (overview.shops_by_district || []).map((d) => [d.district, d.district, d.shops]);
     renderRows(document.getElementById("districts"), districts, "district");
     renderCharts(overview);
     renderAsOf(overview.as_of);
@@ -223,6 +253,23 @@
     render(await answer.json());
   }
 
+  // The past cities the API offers (GET /v1/public/snapshots), to pick one.
+  async function listSnapshots() {
+    const answer = await fetch("/v1/public/snapshots");
+    if (!answer.ok) return;
+    const names = (await answer.json()).snapshots || [];
+    if (!names.length) return;
+    const form = document.getElementById("snapshot-form");
+    const select = form.querySelector("select");
+    select.replaceChildren(...names.map((name) => {
+      const option = document.createElement("option");
+      option.value = option.textContent = name;
+      option.selected = name === snapshot;
+      return option;
+    }));
+    form.hidden = false;
+  }
+
   function start() {
     state.charts.supply = barChart("chart-supply", palette[2]);
     state.charts.week = barChart("chart-week", palette[0]);
@@ -238,6 +285,7 @@
       for (const chart of Object.values(state.charts)) if (chart.plot) chart.plot.redraw(false, true);
     });
     if (snapshot) showSnapshot(); else follow();
+    listSnapshots();
   }
 
   start();
