@@ -4,10 +4,12 @@ draws its charts. Screenshots go to tests/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
@@ -165,6 +167,24 @@ async def assert_charts_drawn(page: Page, overview: dict[str, Any]) -> None:
     for gauge, dasharray in gauges:
         share = api_value(overview, gauge)
         assert float(dasharray.split()[0]) == pytest.approx((share or 0) * 100), gauge
+
+
+async def settled(page: Page, url: str, timeout: float = 20) -> dict[str, Any]:
+    """The API's overview once the page shows the same one (``as_of`` aside: its lag moves
+    with the clock); the read models may still be folding a batch when the page loads."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+        while True:
+            answer = (await http.get("/v1/public/overview")).json()
+            shown = await page.evaluate("() => kgoDashboard.last")
+            if _figures(answer) == _figures(shown):
+                return answer  # type: ignore[no-any-return]
+            assert asyncio.get_running_loop().time() < deadline, "the page never showed the API's"
+            await asyncio.sleep(0.2)
+
+
+def _figures(overview: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (overview or {}).items() if k != "as_of"}
 
 
 async def screenshot(page: Page, name: str) -> None:

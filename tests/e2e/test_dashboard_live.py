@@ -32,6 +32,7 @@ from .dashboard_page import (
     open_page,
     rendered,
     screenshot,
+    settled,
 )
 from .platform import ServiceProcess, service_process
 
@@ -115,6 +116,7 @@ async def test_the_dashboard_follows_the_real_read_models(
 
     page, console = await open_page(browser, f"{projections.url}/dashboard")
     await page.wait_for_selector("#status[data-state='live']")
+    before = await settled(page, projections.url)
     await assert_numbers_match(page, before)
     await assert_charts_drawn(page, before)
     await page.evaluate("() => { window.sameDocument = true; }")
@@ -127,9 +129,10 @@ async def test_the_dashboard_follows_the_real_read_models(
         occurred_at=last + timedelta(minutes=1),
     )  # fmt: skip
     await produce(topics, [enrolled])
-    after = caught_up(projections.url, lambda o: NEW_DISTRICT in districts(o))
+    caught_up(projections.url, lambda o: NEW_DISTRICT in districts(o))
     await page.wait_for_selector(f"[data-row='district:{NEW_DISTRICT}']")
     await rendered(page, 2)
+    after = await settled(page, projections.url)
     await assert_numbers_match(page, after)
     await assert_charts_drawn(page, after)
     assert await page.evaluate("() => window.sameDocument") is True, "the page was reloaded"
