@@ -125,7 +125,9 @@ async def assert_numbers_match(page: Page, overview: dict[str, Any]) -> None:
         if not found:
             assert number["value"] == "absent", where
             continue
-        assert number["value"] == _json(expected), where
+        assert number["value"] == _json(expected), (
+            f"{where}: {number} shown, {expected!r} in the API"
+        )
         if expected is None and number["text"] == f"< {k}":
             continue  # suppressed: fewer than k residents
         assert number["text"] == shown_as(expected, number["form"]), where
