@@ -125,16 +125,11 @@ async def assert_numbers_match(page: Page, overview: dict[str, Any]) -> None:
         if not found:
             assert number["value"] == "absent", where
             continue
-        assert number["value"] == _json(expected), (
-            f"{where}: {number} shown, {expected!r} in the API"
-        )
+        shown_value = json.loads(number["value"])
+        assert shown_value == expected, f"{where}: {number} shown, {expected!r} in the API"
         if expected is None and number["text"] == f"< {k}":
             continue  # suppressed: fewer than k residents
         assert number["text"] == shown_as(expected, number["form"]), where
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 async def assert_charts_drawn(page: Page, overview: dict[str, Any]) -> None:
