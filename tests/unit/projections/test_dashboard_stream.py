@@ -11,7 +11,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.projections.entrypoints.dashboard.feed import Dashboard, OverviewFeed, ShutdownWatch
+from services.projections.entrypoints.dashboard.feed import (
+    Dashboard,
+    OverviewFeed,
+    OverviewUnavailable,
+    ShutdownWatch,
+)
 from services.projections.entrypoints.dashboard.settings import DashboardSettings
 from tests.unit.projections.dashboard_fakes import FakeOverview, fake_projections_app
 
@@ -186,3 +191,24 @@ async def test_no_change_signal_yet_answers_503() -> None:
         answer = await http.get("/v1/public/stream")
     assert answer.status_code == 503
     assert answer.json()["code"] == "unavailable"
+
+
+async def test_the_stream_waits_for_the_overview_while_the_read_models_start() -> None:
+    app, _ = app_with(heartbeat_seconds=0.05)
+    feed = app.state.dashboard.feed
+    fetch, answers = feed._fetch, 0
+
+    async def starting() -> str:
+        nonlocal answers
+        answers += 1
+        if answers < 3:
+            raise OverviewUnavailable("503")
+        return await fetch()
+
+    feed._fetch = starting
+    stream = Stream(app)
+    await stream.start()
+    name, fields = await stream.event()
+    assert name == "overview"
+    assert json.loads(fields["data"]) == await api_overview(app)
+    await stream.close()

@@ -70,7 +70,11 @@ async def overview_events(dashboard: Dashboard, changes: Changes) -> AsyncIterat
                     sent = seen
                 except OverviewUnavailable as e:
                     log.warning("overview unavailable for the stream", error=str(e))
-            timeout = min(settings.heartbeat_seconds, max(deadline - time.monotonic(), 0))
+            # Not sent yet (the read models are starting): ask again soon.
+            idle = (
+                settings.heartbeat_seconds if sent == seen else min(1.0, settings.heartbeat_seconds)
+            )
+            timeout = min(idle, max(deadline - time.monotonic(), 0))
             wait = asyncio.ensure_future(changes.wait(seen, timeout))
             await asyncio.wait({wait, stop}, return_when=asyncio.FIRST_COMPLETED)
             if not wait.done():
