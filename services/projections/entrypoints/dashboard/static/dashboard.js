@@ -18,6 +18,7 @@
   // Axis steps in whole coins and people: no "0.5 riders".
   const wholeSteps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5,
     2e5, 5e5, 1e6, 2e6, 5e6, 1e7, 2e7, 5e7, 1e8];
+  const clock = new Intl.DateTimeFormat(locale, { timeStyle: "medium", timeZone: "Asia/Bangkok" });
   const palette = ["#0b6e4f", "#f4a259", "#3d5a80", "#e76f51", "#8e7dbe", "#98c1d9"];
   const state = { renders: 0, last: null, charts: {}, timeline: [[], [], []] };
   window.kgoDashboard = state;
@@ -162,7 +163,7 @@
       scales: { x: { time: true, auto: false }, y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.15] } },
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Asia/Bangkok"),
       axes: [
-        { font: "12px Sarabun, sans-serif" },
+        { font: "12px Sarabun, sans-serif", values: (u, splits) => splits.map((v) => clock.format(new Date(v * 1e3))) },
         { font: "12px Sarabun, sans-serif", size: 64, incrs: wholeSteps, values: (u, splits) => splits.map((v) => formats.int.format(v)) },
       ],
       series: [
