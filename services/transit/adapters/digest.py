@@ -1,0 +1,23 @@
+"""The keyed digest of a transit pass: what transit stores, publishes and puts on the deny
+list instead of the pass token (a secret, though no personal data).
+
+HMAC-SHA256 under the pass-digest key, base64url, 22 characters (128 bits). Validators are
+given the same key so they can digest a tapped pass and match the deny list offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+
+class PassDigest:
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the pass-digest key is at least 16 bytes")
+        self._key = key
+
+    def __call__(self, pass_token: str) -> str:
+        mac = hmac.new(self._key, pass_token.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode()
