@@ -169,3 +169,34 @@ async def test_recovery_from_the_wallet_topic_finishes_a_pending_trip(transit: T
         TapRequest(transit.request("pass-A", tap_id="tap-1").tap, "x")
     )
     assert (trip.status, trip.coins, trip.replayed) == ("paid", 50, True)
+
+
+async def test_every_stored_event_maps_to_its_contract_or_is_internal() -> None:
+    from kgo_contracts.registry import BY_CE_TYPE
+    from services.transit.adapters.contracts import to_contract
+
+    transit = build_transit(offline_allowance=50)
+    rider = transit.wallet.resident(100, "pass-A")
+    await transit.tap("pass-A")
+    await transit.tap("pass-A", MORNING + timedelta(minutes=1))  # double tap
+    transit.wallet.balances[rider] = 0
+    await transit.collector.upload([transit.request("pass-A", MORNING, bus="bus-05", offline=True)])
+    next_day = MORNING + timedelta(days=1)
+    await transit.collector.upload([transit.request("pass-A", next_day, bus="bus-06", offline=True)])
+    _, _, made = transit.admin.register_validator("val-1", "bus-01")
+    transit.store.save(*made)
+    published = set()
+    for n in transit.store.recorder.select_notifications(1, 1000):
+        contract = to_contract(transit.store.mapper.to_domain_event(n))
+        if contract is not None:
+            assert BY_CE_TYPE[contract.ce_type()] is type(contract)
+            published.add(type(contract).__name__)
+    assert published >= {
+        "RouteOpened",
+        "BusRegistered",
+        "CampaignScheduled",
+        "FarePaid",
+        "FareDeclined",
+        "PassDenied",
+        "ValidatorRegistered",
+    }
