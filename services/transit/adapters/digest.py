@@ -8,8 +8,12 @@ given the same key so they can digest a tapped pass and match the deny list offl
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import os
+import secrets
+from pathlib import Path
 
 
 class PassDigest:
@@ -18,6 +22,39 @@ class PassDigest:
             raise ValueError("the pass-digest key is at least 16 bytes")
         self._key = key
 
+    @property
+    def key(self) -> bytes:
+        return self._key
+
     def __call__(self, pass_token: str) -> str:
         mac = hmac.new(self._key, pass_token.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode()
+
+
+def pass_digest_key(configured: str | None, home: Path, profile: str) -> bytes:
+    """The configured key, or (development and demo only) one generated once into
+    ``$KGO_HOME/secrets/transit-pass-digest.key``."""
+    if configured:
+        return _unb64(configured)
+    if profile == "production":
+        raise ValueError("TRANSIT_PASS_DIGEST_KEY is required in production")
+    path = home / "secrets" / "transit-pass-digest.key"
+    with contextlib.suppress(FileNotFoundError):
+        return _unb64(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    aside.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode())
+    aside.chmod(0o600)
+    with contextlib.suppress(FileExistsError):
+        os.link(aside, path)
+    aside.unlink()
+    return _unb64(path.read_text())
+
+
+def key_text(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    text = text.strip()
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -182,7 +182,9 @@ async def test_every_stored_event_maps_to_its_contract_or_is_internal() -> None:
     transit.wallet.balances[rider] = 0
     await transit.collector.upload([transit.request("pass-A", MORNING, bus="bus-05", offline=True)])
     next_day = MORNING + timedelta(days=1)
-    await transit.collector.upload([transit.request("pass-A", next_day, bus="bus-06", offline=True)])
+    await transit.collector.upload(
+        [transit.request("pass-A", next_day, bus="bus-06", offline=True)]
+    )
     _, _, made = transit.admin.register_validator("val-1", "bus-01")
     transit.store.save(*made)
     published = set()
