@@ -73,8 +73,14 @@ class Transit:
         return await self.collector.tap(self.request(pass_token, at, **kw))  # type: ignore[arg-type]
 
 
-def build_transit(campaign: Campaign | None = ONE_BAHT_BUS, **policy: object) -> Transit:
-    store = TransitApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+def build_transit(
+    campaign: Campaign | None = ONE_BAHT_BUS,
+    store: TransitApplication | None = None,
+    **policy: object,
+) -> Transit:
+    """Khon Kaen's network (one 17 km route, ten buses) and the campaign, on ``store``
+    (in memory unless given: the integration tests pass one on PostgreSQL)."""
+    store = store or TransitApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     wallet = FakeWallet()
     clock = ManualClock(MORNING)
     operator = UUID("00000000-0000-4000-8000-00000000b005")
