@@ -70,6 +70,7 @@ COMPLETION, REFUSED_COMPLETION = _id("completion-1"), _id("completion-2")
 REDEMPTION, TRIP = _id("redemption-1"), _id("trip-1")
 PAID_HOLD, EXPIRED_HOLD = _id("hold-1"), _id("hold-2")
 OFFLINE_TRIP, SETTLEMENT_PAYMENT = _id("trip-2-offline"), _id("settlement-payment-1")
+OPERATOR_PAYMENT = _id("operator-payment-1")
 
 
 #: An event class and its fields, before the record gets its ``account_version``.
@@ -190,6 +191,9 @@ def _wallet_story() -> list[Spec]:
         *_legs(SettlementPaid, CoinsSettled, (SHOP, BUDGET), "settlement-1", 10,
                ((0, 0), (399_910, 0)), _at(17), programme="welcome", baht_satang=1_000,
                payment_reference=str(SETTLEMENT_PAYMENT)),
+        *_legs(SettlementPaid, CoinsSettled, (OPERATOR, BUDGET), "operator-settlement-1", 100,
+               ((0, 0), (400_010, 0)), _at(17, 30), programme="welcome", baht_satang=10_000,
+               payment_reference=str(OPERATOR_PAYMENT)),
     ]  # fmt: skip
 
 

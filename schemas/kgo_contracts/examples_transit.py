@@ -1,6 +1,8 @@
 """Examples of the events on ``kgo.transit.events``, in the story of ``examples.py`` (same
 morning, same ids): route 7 and its bus, the 1-baht bus campaign, the validator, the 8:40
-fare the wallet story pays, a double tap a minute later, and a settlement."""
+fare the wallet story pays, a double tap a minute later, an offline tap of 9:50 whose coins
+were gone at upload (the loss budget's shortfall of 10:00), and the operator's settlement of
+its 100 coins for 100 baht at 17:30."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from datetime import datetime
 from uuid import UUID
 
 from .base import BANGKOK, ContractEvent
-from .examples import OPERATOR, RESIDENT, TRIP, _at, _id
+from .examples import OFFLINE_TRIP, OPERATOR, OPERATOR_PAYMENT, RESIDENT, TRIP, _at, _id
 from .transit import (
     BusRegistered,
     CampaignScheduled,
@@ -93,14 +95,29 @@ def examples() -> list[ContractEvent]:
             shortfall=100,
             occurred_at=_at(9, 30),
         ),
-        OperatorSettled(
-            settlement_id=_id("settlement-1"),
-            operator_account_id=OPERATOR,
-            programme="one-baht-bus-2022",
+        FarePaid(
+            trip_id=OFFLINE_TRIP,
+            wallet_id=RESIDENT,
+            validator_id=VALIDATOR,
+            route_id=ROUTE,
+            fare_product="one-baht-bus-2022",
             coins=50,
-            baht_satang=5000,
-            payment_reference="KKC-PV-2022-06-0001",
-            movement_id=_id("settlement-movement-1"),
-            occurred_at=_at(17),
+            baht_satang=100,
+            occurred_at=_at(9, 50),
+            tap_id="tap-000031",
+            bus_id=BUS,
+            campaign="one-baht-bus-2022",
+            offline=True,
+            shortfall_covered=50,
+        ),
+        OperatorSettled(
+            settlement_id=_id("operator-settlement-1"),
+            operator_account_id=OPERATOR,
+            programme="welcome",
+            coins=100,
+            baht_satang=10_000,
+            payment_reference=str(OPERATOR_PAYMENT),
+            movement_id=_id("movement operator-settlement-1"),
+            occurred_at=_at(17, 30),
         ),
     ]

@@ -210,7 +210,7 @@ class FareCollector:
             operator_id=self.operator_id,
             wallet_id=counted,
             amount=fare.coins,
-            reference=shortfall_reference(trip.id),
+            reference=str(trip.id),
             key=f"transit:shortfall:{trip.id}",
         )
         if isinstance(answer, Moved):
@@ -281,10 +281,6 @@ class FareCollector:
             except IntegrityError:
                 continue  # another tap of the same pass saved first: decide again
         raise Contention("too many taps of this pass at once; send the tap again")
-
-
-def shortfall_reference(trip_id: UUID) -> str:
-    return f"{trip_id}:shortfall"
 
 
 def _is_short(answer: WalletAnswer) -> bool:

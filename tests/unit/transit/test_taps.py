@@ -159,9 +159,8 @@ async def test_recovery_from_the_wallet_topic_finishes_a_pending_trip(transit: T
         transit.collector,
         reference=str(trip_id),
         payee_id=transit.collector.operator_id,
-        payer_id=rider,
+        rider_id=rider,
         movement_id=uuid4(),
-        amount=50,
     )
     assert done
     transit.wallet.crash_after_spend = False
