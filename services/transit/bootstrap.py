@@ -24,6 +24,7 @@ from kgo_runtime.wallet_client import WalletClient
 from .adapters.contracts import to_contract
 from .adapters.devices import ValidatorDevices
 from .adapters.digest import PassDigest, pass_digest_key
+from .adapters.faults import KillAfterSpend
 from .adapters.wallet import HttpWallet
 from .application.admin import NetworkAdmin, Settlements
 from .application.fares import FareCollector, FarePolicy
@@ -89,7 +90,9 @@ def create_app(
         the wallet opened the operator's account)."""
         client = WalletClient.for_service(settings)
         ctx.on_shutdown(client.close)
-        port = wallet or HttpWallet(client)
+        port: WalletPort = wallet or HttpWallet(client)
+        if settings.fault_kill_after_spend:
+            port = KillAfterSpend(port, settings.fault_kill_after_spend)
         operator_id = await port.open_operator(settings.operator_ref, settings.operator_label)
         store = await ctx.open_application(
             TransitApplication, extra_env={"AGGREGATE_CACHE_MAXSIZE": str(settings.cache_size)}

@@ -35,3 +35,6 @@ class TransitSettings(ServiceSettings):
     wallet_topic: str = topics.WALLET
     #: Aggregates kept in the event store's cache (passes, trips, the network).
     cache_size: int = 20_000
+    #: Crash tests only: kill -9 this process right after the wallet answered this many
+    #: spends (0: never). See adapters/faults.py.
+    fault_kill_after_spend: int = 0
