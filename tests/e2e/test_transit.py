@@ -307,6 +307,9 @@ async def test_kill_9_between_the_wallets_answer_and_the_record(city: City) -> N
     def settled(records: list[tuple[str, dict[str, Any]]]) -> bool:
         return sum(1 for t, _ in records if t == "kgo.transit.FarePaid.v1") >= 3
 
+    def spent(records: list[tuple[str, dict[str, Any]]]) -> bool:
+        return sum(1 for t, _ in records if t == "kgo.wallet.CoinsSpent.v1") >= 3
+
     fares = [
         p for t, p in await read_topic(city.transit_topic, settled) if t.endswith("FarePaid.v1")
     ]
