@@ -66,7 +66,7 @@ def create_app(settings: WalletSettings | None = None, clock: Clock | None = Non
             clock=clock,
             residents=await _resident_access(ctx, settings, clock, ledger, bus, vault, access),
         )
-        sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds)
+        sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds, clock)
         relay = ctx.relay(ledger, to_contract, topic_for=lambda _event: settings.events_topic)
         grants = MissionGrants(bus, SystemClock())
         missions = ctx.consumer(

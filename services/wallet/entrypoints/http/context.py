@@ -23,7 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kgo_runtime.access import ACCESS_PREFIX
 
 from ...application.commands import Command
-from ..container import WalletContainer, business_now
+from ..container import WalletContainer
 from .auth import Principal, Role, forbidden, principal_of, unauthenticated
 from .problems import IDEMPOTENCY_HEADER, ProblemError, outcome_response
 
@@ -133,7 +133,7 @@ class Writer:
         return {
             "idempotency_key": self.idempotency_key,
             "caller": self.principal.caller,
-            "at": business_now(),
+            "at": self.wallet.clock.now(),
         }
 
     async def submit(self, command: Command) -> Response:
