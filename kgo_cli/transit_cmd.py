@@ -168,7 +168,7 @@ def statement(
         "  declines"
     )
     for row in rows:
-        declines = ", ".join(f"{k} {v}" for k, v in row["declines"].items())  # type: ignore[attr-defined]
+        declines = ", ".join(f"{k} {v}" for k, v in row["declines"].items())
         typer.echo(
             f"{row['route_id']:<8} {row['day']:<10} {row['hour']:>2} {row['rides']:>6} "
             f"{row['coin_rides']:>6} {row['coins']:>7} {row['baht_satang'] / 100:>9.2f}  {declines}"

@@ -8,12 +8,11 @@ given the same key so they can digest a tapped pass and match the deny list offl
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
-import os
-import secrets
 from pathlib import Path
+
+from kgo_runtime.access import dev_secret
 
 
 class PassDigest:
@@ -38,17 +37,7 @@ def pass_digest_key(configured: str | None, home: Path, profile: str) -> bytes:
         return _unb64(configured)
     if profile == "production":
         raise ValueError("TRANSIT_PASS_DIGEST_KEY is required in production")
-    path = home / "secrets" / "transit-pass-digest.key"
-    with contextlib.suppress(FileNotFoundError):
-        return _unb64(path.read_text())
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    aside.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode())
-    aside.chmod(0o600)
-    with contextlib.suppress(FileExistsError):
-        os.link(aside, path)
-    aside.unlink()
-    return _unb64(path.read_text())
+    return _unb64(dev_secret(home / "secrets" / "transit-pass-digest.key"))
 
 
 def key_text(key: bytes) -> str:

@@ -206,3 +206,19 @@ async def test_settlement_returns_the_operators_coins_once(api: Api) -> None:
         "/settlements", body | {"payment_reference": "KKC-PV-0002"}, api.admin
     )
     assert (too_much.status_code, too_much.json()["code"]) == (409, "insufficient_funds")
+
+
+async def test_a_rotated_credential_stops_working() -> None:
+    from services.transit.adapters.devices import ValidatorDevices
+
+    transit = build_transit()
+    _, old, made = transit.admin.register_validator("val-9", "bus-09")
+    transit.store.save(*made)
+    devices = ValidatorDevices(transit.store, cache_seconds=0)
+    principal = await devices(old["credential"])
+    assert principal is not None and principal.subject == "val-9"
+    _, new, made = transit.admin.rotate_credential("val-9")
+    transit.store.save(*made)
+    assert await devices(old["credential"]) is None
+    assert (await devices(new["credential"])) == principal
+    assert await devices("kgo_someone_elses_token") is None
