@@ -42,8 +42,12 @@ T = TypeVar("T")
 
 #: Optimistic-concurrency retries of one step before giving up (answered 503, retry safe).
 ATTEMPTS = 12
-#: Wallet refusals that mean the pass is not (or no longer) a valid transit pass.
-PASS_REFUSALS = frozenset({"transit_pass_invalid", "transit_pass_unknown", "not_found"})
+#: Wallet refusals of a fare, as the reason transit records.
+REFUSAL_REASONS = {
+    "insufficient_funds": DeclineReason.INSUFFICIENT_COINS,
+    "transit_pass_invalid": DeclineReason.PASS_UNKNOWN,  # unknown, or unlinked by its owner
+    "card_locked": DeclineReason.PASS_DENIED,  # a printed card locked after wrong PINs
+}
 
 
 class Contention(TransitError):
@@ -252,13 +256,9 @@ class FareCollector:
             account.confirm(trip.id, wallet_id)
             self.store.save(trip, account)
             return trip
-        if not (answer.code == "insufficient_funds" or answer.code in PASS_REFUSALS):
+        reason = REFUSAL_REASONS.get(answer.code)
+        if reason is None:  # not a rider's refusal: a bug or a misconfiguration, left pending
             raise WalletRefused(answer.code, f"the wallet refused the fare: {answer.detail}")
-        reason = (
-            DeclineReason.INSUFFICIENT_COINS
-            if answer.code == "insufficient_funds"
-            else DeclineReason.PASS_UNKNOWN
-        )
         network = self.store.network()
         trip.decline(reason, network.baht_fare(trip.tap.fare_product), account.wallet_id)
         account.release(trip.id)
