@@ -142,10 +142,13 @@ class Relay:
 
     async def _take_lock(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
         sql = "SELECT pg_try_advisory_lock($1, hashtext($2))"
-        if await conn.fetchval(sql, _LOCK_CLASS, self.relay_name):
+        # Advisory locks are per database: the key names the schema too, so the same
+        # service's relays on other schemas of one database (tests) never wait on each other.
+        key = f"{self._table}:{self.relay_name}"
+        if await conn.fetchval(sql, _LOCK_CLASS, key):
             return
         log.info("relay on standby: another process holds it", relay=self.relay_name)
-        while not await conn.fetchval(sql, _LOCK_CLASS, self.relay_name):
+        while not await conn.fetchval(sql, _LOCK_CLASS, key):
             if self._stopping.is_set():
                 raise _Stopped
             await self._sleep(1.0)
