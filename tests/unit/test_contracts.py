@@ -40,6 +40,12 @@ EXPECTED_CE_TYPES = [
     "kgo.wallet.ShortfallCovered.v1",
     "kgo.wallet.ShortfallCompensated.v1",
     "kgo.missions.MissionCompleted.v1",
+    "kgo.missions.MissionRewardCapped.v1",
+    "kgo.missions.MissionPublished.v1",
+    "kgo.missions.MissionChanged.v1",
+    "kgo.missions.MissionRetired.v1",
+    "kgo.missions.ActivityScheduled.v1",
+    "kgo.missions.ActivityCheckedIn.v1",
     "kgo.merchant.DiscountRedeemed.v1",
     "kgo.transit.FarePaid.v1",
     "kgo.transit.FareDeclined.v1",
@@ -56,9 +62,10 @@ EXPECTED_SOURCES = {
     topics.MERCHANT: "/kgo/merchant",
     topics.TRANSIT: "/kgo/transit",
 }
-#: Events with no integer field at all (the test below would otherwise check nothing).
-WITHOUT_INTEGERS = {
+#: Events with no integer field at all (a fact with no amount, count or version).
+NO_INTEGERS = {
     "kgo.wallet.AccountOpened.v1",
+    "kgo.missions.ActivityCheckedIn.v1",
     "kgo.transit.BusRegistered.v1",
     "kgo.transit.ValidatorRegistered.v1",
 }
@@ -116,7 +123,7 @@ def test_key_field_is_a_required_field(event: type[ContractEvent]) -> None:
 @by_type
 def test_integer_fields_take_only_whole_numbers(event: type[ContractEvent]) -> None:
     fields = _fields_of_type(event, "integer")
-    assert fields or event.ce_type() in WITHOUT_INTEGERS
+    assert fields or event.ce_type() in NO_INTEGERS
     for field in fields:
         for bad in (1.5, 5.0, "5", True, -1, None):
             with pytest.raises(ValidationError):
