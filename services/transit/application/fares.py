@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections import defaultdict
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from kgo_runtime.clock import Clock
 
 from ..domain.errors import TransitError, WalletDown, WalletRefused
 from ..domain.ids import pass_key
+from ..domain.network import Network
 from ..domain.passes import PassAccount
 from ..domain.taps import BahtOnly, Decline, DeclineReason, Reserve, Tap
 from ..domain.trip import Trip
@@ -61,6 +63,8 @@ class FarePolicy:
     offline_allowance: int = 100
     loss_programme: str = "offline-loss"
     batch_concurrency: int = 8
+    #: How long a read of the network (campaigns, products) is reused.
+    network_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,15 @@ class TapRequest:
 
 
 @dataclass(frozen=True)
-class _NeedsWallet:
+class Judged:
+    trip: Trip
+    #: The pass's account as saved with the trip (None: a trip found, not made now).
+    account: PassAccount | None
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class NeedsWallet:
     """A baht-only fare for a pass whose wallet transit has not seen yet."""
 
 
@@ -91,6 +103,7 @@ class FareCollector:
         self.clock = clock
         self.operator_id = operator_id
         self.policy = policy or FarePolicy()
+        self._cached_network: tuple[Network, float] | None = None
 
     # --- one tap ---------------------------------------------------------------------------
 
@@ -101,43 +114,40 @@ class FareCollector:
         hint: object = None
         while True:
             step = await self._retrying(functools.partial(self._judge, tap, hint))
-            if not isinstance(step, _NeedsWallet):
+            if not isinstance(step, NeedsWallet):
                 break
             hint = await self._resolve(request.pass_token)
-        trip, replayed = step
+        trip, replayed = step.trip, step.replayed
         if not trip.awaiting_wallet:
             return trip_view(trip, replayed=replayed)
-        return await self._collect(trip, request.pass_token, replayed=replayed)
+        return await self._collect(step, request.pass_token)
 
     async def upload(self, requests: Sequence[TapRequest]) -> list[TripView]:
-        """An offline validator's batch: each pass's taps in tap-time order (so its cap and
-        double-tap guard judge them as they happened), different passes concurrently. A tap
-        the wallet could not be asked about now comes back ``pending``: send the batch again."""
-        by_pass: dict[str, list[int]] = defaultdict(list)
-        for index, request in enumerate(requests):
-            by_pass[request.tap.pass_digest].append(index)
-        answers: list[TripView | None] = [None] * len(requests)
-        gate = asyncio.Semaphore(self.policy.batch_concurrency)
+        """An offline validator's batch (see :mod:`.batches`)."""
+        from .batches import upload
 
-        async def one_pass(indexes: list[int]) -> None:
-            async with gate:
-                for index in sorted(indexes, key=lambda i: requests[i].tap.tapped_at):
-                    try:
-                        answers[index] = await self.tap(requests[index])
-                    except (WalletDown, Contention):
-                        answers[index] = TripView.pending_of(requests[index].tap)
-
-        await asyncio.gather(*(one_pass(indexes) for indexes in by_pass.values()))
-        return [answer for answer in answers if answer is not None]
+        return await upload(self, requests)
 
     # --- step 1: judge ---------------------------------------------------------------------
 
-    def _judge(self, tap: Tap, hint: object) -> tuple[Trip, bool] | _NeedsWallet:
-        existing = self.store.find(tap.trip_id, Trip)
-        if existing is not None:
-            existing.same_tap(tap)
-            return existing, True
-        network = self.store.network()
+    def _judge(self, tap: Tap, hint: object, careful: bool) -> Judged | NeedsWallet:
+        judged, changed = self._decide(tap, hint, careful)
+        if changed:
+            self.store.save(*changed)
+        return judged
+
+    def _decide(
+        self, tap: Tap, hint: object, careful: bool
+    ) -> tuple[Judged | NeedsWallet, list[Aggregate]]:
+        """The decision on ``tap`` and the aggregates to save for it. The first attempt
+        assumes a new tap (most are) and reads only the pass's account; if the trip exists
+        after all, its save conflicts and the careful attempt finds it."""
+        if careful:
+            existing = self.store.find(tap.trip_id, Trip)
+            if existing is not None:
+                existing.same_tap(tap)
+                return Judged(existing, None, replayed=True), []
+        network = self._network(careful)
         account = self.store.find(pass_key(tap.pass_digest), PassAccount)
         account = account or PassAccount.open(tap.pass_digest)
         fare = network.fare(tap.fare_product, tap.tapped_at)
@@ -153,24 +163,31 @@ class FareCollector:
         match judgement:
             case Decline(reason, due):
                 trip.decline(reason, due, account.wallet_id)
-                self.store.save(trip)
+                return Judged(trip, None), [trip]
             case BahtOnly(baht):
                 wallet_id = account.wallet_id or (hint if isinstance(hint, UUID) else None)
                 if wallet_id is None and hint is None:
-                    return _NeedsWallet()
+                    return NeedsWallet(), []
                 if wallet_id is None:
                     trip.decline(DeclineReason.PASS_UNKNOWN, baht)
-                    self.store.save(trip)
-                else:
-                    account.count_ride(tap, baht)
-                    account.confirm(trip.id, wallet_id)
-                    trip.pay(wallet_id, baht)
-                    self.store.save(trip, account)
+                    return Judged(trip, None), [trip]
+                account.count_ride(tap, baht)
+                account.confirm(trip.id, wallet_id)
+                trip.pay(wallet_id, baht)
             case Reserve(coin_fare):
                 account.count_ride(tap, coin_fare)
                 trip.ask_coins(coin_fare)
-                self.store.save(trip, account)
-        return trip, False
+        return Judged(trip, account), [trip, account]
+
+    def _network(self, careful: bool) -> Network:
+        """The network, read at most every ``network_seconds`` (campaigns are scheduled
+        long before they start; a careful attempt always reads it)."""
+        now = time.monotonic()
+        cached = self._cached_network
+        if careful or cached is None or cached[1] <= now:
+            cached = (self.store.network(), now + self.policy.network_seconds)
+            self._cached_network = cached
+        return cached[0]
 
     async def _resolve(self, pass_token: str) -> object:
         try:
@@ -181,24 +198,40 @@ class FareCollector:
 
     # --- step 2: ask the wallet ------------------------------------------------------------
 
-    async def _collect(self, trip: Trip, pass_token: str, *, replayed: bool) -> TripView:
+    async def _collect(self, judged: Judged, pass_token: str) -> TripView:
+        return await self._finish(judged, await self._spend(judged.trip, pass_token))
+
+    async def _spend(self, trip: Trip, pass_token: str) -> WalletAnswer:
         fare = trip.fare
         assert fare is not None
         try:
-            answer = await self.wallet.spend_fare(
+            return await self.wallet.spend_fare(
                 operator_id=self.operator_id,
                 amount=fare.coins,
                 reference=str(trip.id),
                 pass_token=pass_token,
                 key=f"transit:fare:{trip.id}",
             )
-            deny = False
-            if trip.tap.offline and _is_short(answer):
-                answer, deny = await self._cover_offline(trip)
         except WalletUnreachable as error:
             raise WalletDown("the wallet did not answer; send the tap again") from error
-        done = await self._retrying(lambda: self.record(trip.id, answer, deny=deny))
-        return trip_view(done, replayed=replayed)
+
+    async def _finish(self, judged: Judged, answer: WalletAnswer) -> TripView:
+        """Record the wallet's answer (an offline rider short of coins: the loss budget
+        first)."""
+        trip = judged.trip
+        deny = False
+        if trip.tap.offline and is_short(answer):
+            try:
+                answer, deny = await self._cover_offline(trip)
+            except WalletUnreachable as error:
+                raise WalletDown("the wallet did not answer; send the tap again") from error
+        in_hand = None if judged.account is None else (trip, judged.account)
+
+        def record(careful: bool) -> Trip:
+            return self.record(trip.id, answer, deny=deny, known=None if careful else in_hand)
+
+        done = await self._retrying(record)
+        return trip_view(done, replayed=judged.replayed)
 
     async def _cover_offline(self, trip: Trip) -> tuple[WalletAnswer, bool]:
         """An offline rider's coins were gone by upload time: the loss budget pays the
@@ -206,7 +239,7 @@ class FareCollector:
         pass goes on the deny list."""
         fare = trip.fare
         assert fare is not None
-        counted = await self._retrying(lambda: self._count_shortfall(trip, fare.coins))
+        counted = await self._retrying(lambda _careful: self._count_shortfall(trip, fare.coins))
         if counted is None:
             return Refused("insufficient_funds", "over the offline allowance"), True
         answer = await self.wallet.cover_shortfall(
@@ -238,28 +271,55 @@ class FareCollector:
 
     # --- step 3: record --------------------------------------------------------------------
 
-    def record(self, trip_id: UUID, answer: WalletAnswer, *, deny: bool = False) -> Trip:
-        """The wallet's answer on a pending trip, recorded once (also from the wallet topic)."""
-        trip = self.store.find(trip_id, Trip)
-        if trip is None:
-            raise TransitError(f"trip {trip_id} does not exist")
+    def record(
+        self,
+        trip_id: UUID,
+        answer: WalletAnswer,
+        *,
+        deny: bool = False,
+        known: tuple[Trip, PassAccount] | None = None,
+    ) -> Trip:
+        """The wallet's answer on a pending trip, recorded once (also from the wallet topic).
+        ``known``: the trip and pass account as the judge saved them (if either moved on
+        since, the save conflicts and the caller retries without them)."""
+        trip, changed = self._answer(trip_id, answer, deny=deny, known=known)
+        if changed:
+            self.store.save(*changed)
+        return trip
+
+    def _answer(
+        self,
+        trip_id: UUID,
+        answer: WalletAnswer,
+        *,
+        deny: bool = False,
+        known: tuple[Trip, PassAccount] | None = None,
+    ) -> tuple[Trip, list[Aggregate]]:
+        if known is not None:
+            trip, account = known
+        else:
+            found = self.store.find(trip_id, Trip)
+            if found is None:
+                raise TransitError(f"trip {trip_id} does not exist")
+            trip = found
         if not trip.awaiting_wallet:
-            return trip
+            return trip, []
         fare = trip.fare
         assert fare is not None
-        account = self.store.find(pass_key(trip.tap.pass_digest), PassAccount)
-        assert account is not None
+        if known is None:
+            loaded = self.store.find(pass_key(trip.tap.pass_digest), PassAccount)
+            assert loaded is not None
+            account = loaded
         if isinstance(answer, Moved):
             wallet_id = answer.wallet_id or account.wallet_id
             assert wallet_id is not None
             trip.pay(wallet_id, fare, shortfall_covered=answer.shortfall)
             account.confirm(trip.id, wallet_id)
-            self.store.save(trip, account)
-            return trip
+            return trip, [trip, account]
         reason = REFUSAL_REASONS.get(answer.code)
         if reason is None:  # not a rider's refusal: a bug or a misconfiguration, left pending
             raise WalletRefused(answer.code, f"the wallet refused the fare: {answer.detail}")
-        network = self.store.network()
+        network = self._network(careful=known is None)
         trip.decline(reason, network.baht_fare(trip.tap.fare_product), account.wallet_id)
         account.release(trip.id)
         if deny:
@@ -269,19 +329,19 @@ class FareCollector:
             deny_list.deny(
                 account.pass_digest, "offline_allowance_exceeded", account.offline_shortfall, now
             )
-            self.store.save(trip, account, deny_list)
-        else:
-            self.store.save(trip, account)
-        return trip
+            return trip, [trip, account, deny_list]
+        return trip, [trip, account]
 
-    async def _retrying(self, step: Callable[[], T]) -> T:
-        for _ in range(ATTEMPTS):
+    async def _retrying(self, step: Callable[[bool], T]) -> T:
+        """``step(careful)`` in a worker thread: first fast, then (after a conflict) reading
+        everything again."""
+        for attempt in range(ATTEMPTS):
             try:
-                return await asyncio.to_thread(step)
+                return await asyncio.to_thread(step, attempt > 0)
             except IntegrityError:
                 continue  # another tap of the same pass saved first: decide again
         raise Contention("too many taps of this pass at once; send the tap again")
 
 
-def _is_short(answer: WalletAnswer) -> bool:
+def is_short(answer: WalletAnswer) -> bool:
     return isinstance(answer, Refused) and answer.code == "insufficient_funds"
