@@ -27,6 +27,7 @@ from .adapters.digest import PassDigest, pass_digest_key
 from .adapters.faults import KillAfterSpend
 from .adapters.wallet import HttpWallet
 from .application.admin import NetworkAdmin, Settlements
+from .application.desk import TapDesk
 from .application.fares import FareCollector, FarePolicy
 from .application.ports import WalletPort
 from .application.ridership import Ridership
@@ -64,12 +65,14 @@ def wire(
     digest: PassDigest,
 ) -> TransitContainer:
     """One process's application objects around ``store`` and ``wallet``."""
+    collector = FareCollector(store, wallet, clock, operator_id, policy_of(settings))
     return TransitContainer(
         settings=settings,
         store=store,
         clock=clock,
         digest=digest,
-        collector=FareCollector(store, wallet, clock, operator_id, policy_of(settings)),
+        collector=collector,
+        desk=TapDesk(collector),
         admin=NetworkAdmin(store, clock),
         settlements=Settlements(store, wallet, clock, operator_id),
         ridership=Ridership(store),
@@ -100,6 +103,7 @@ def create_app(
         container = wire(
             settings, store, port, clock or SystemClock(), operator_id, digest_of(settings)
         )
+        ctx.on_shutdown(container.desk.close)
         await asyncio.to_thread(container.ridership.catch_up)
         ctx.app.state.transit = container
         ctx.app.state.access = Authenticator(

@@ -35,7 +35,10 @@ from .ports import Moved, WalletAnswer
 from .views import TripView, trip_view
 
 #: Taps judged (and answers recorded) per transaction.
-CHUNK = 200
+CHUNK = 50
+#: Chunks of one round in flight at once (their passes differ, so they never conflict):
+#: one chunk's wallet calls overlap another's transactions.
+CHUNKS_AT_ONCE = 4
 
 
 def rounds(requests: Sequence[TapRequest]) -> list[list[int]]:
@@ -53,19 +56,40 @@ def rounds(requests: Sequence[TapRequest]) -> list[list[int]]:
     return result
 
 
+Answer = TripView | Exception | None
+
+
 async def upload(collector: FareCollector, requests: Sequence[TapRequest]) -> list[TripView]:
-    answers: list[TripView | None] = [None] * len(requests)
+    answers: list[Answer] = [None] * len(requests)
+    gate = asyncio.Semaphore(CHUNKS_AT_ONCE)
+
+    async def chunk(indexes: list[int]) -> None:
+        async with gate:
+            await _chunk(collector, requests, indexes, answers)
+
     for round_ in rounds(requests):
-        for start in range(0, len(round_), CHUNK):
-            await _chunk(collector, requests, round_[start : start + CHUNK], answers)
-    return [answer or TripView.pending_of(requests[i].tap) for i, answer in enumerate(answers)]
+        chunks = [round_[start : start + CHUNK] for start in range(0, len(round_), CHUNK)]
+        await asyncio.gather(*(chunk(indexes) for indexes in chunks))
+    return [
+        answer if isinstance(answer, TripView) else refused(requests[i].tap, answer)
+        for i, answer in enumerate(answers)
+    ]
+
+
+def refused(tap: Tap, error: Exception | None) -> TripView:
+    """What a batch answers for a tap it could not decide now (pending: send it again) or
+    at all (its tap id was used for another tap)."""
+    code = getattr(error, "code", None)
+    if code is None or code in ("wallet_unavailable", "contention"):
+        return TripView.pending_of(tap)
+    return TripView(tap.trip_id, tap.tap_id, "refused", tap.tapped_at, reason=code)
 
 
 async def _chunk(
     collector: FareCollector,
     requests: Sequence[TapRequest],
     indexes: list[int],
-    answers: list[TripView | None],
+    answers: list[Answer],
 ) -> None:
     taps = [requests[i].tap for i in indexes]
     judged = await asyncio.to_thread(_judge_all, collector, taps)
@@ -170,11 +194,11 @@ async def _one_by_one(
     collector: FareCollector,
     requests: Sequence[TapRequest],
     indexes: list[int],
-    answers: list[TripView | None],
+    answers: list[Answer],
 ) -> None:
     """The one-tap path, each pass's taps still in order (``indexes`` are of one round)."""
     for index in indexes:
         try:
             answers[index] = await collector.tap(requests[index])
-        except (WalletDown, Contention):
-            answers[index] = TripView.pending_of(requests[index].tap)
+        except Exception as error:  # kept per tap: one bad tap never sinks the others
+            answers[index] = error

@@ -9,6 +9,7 @@ from kgo_runtime.clock import Clock
 from ..adapters.devices import ValidatorDevices
 from ..adapters.digest import PassDigest
 from ..application.admin import NetworkAdmin, Settlements
+from ..application.desk import TapDesk
 from ..application.fares import FareCollector
 from ..application.ridership import Ridership
 from ..application.service import TransitApplication
@@ -22,6 +23,7 @@ class TransitContainer:
     clock: Clock
     digest: PassDigest
     collector: FareCollector
+    desk: TapDesk
     admin: NetworkAdmin
     settlements: Settlements
     ridership: Ridership

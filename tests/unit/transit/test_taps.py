@@ -201,3 +201,28 @@ async def test_every_stored_event_maps_to_its_contract_or_is_internal() -> None:
         "PassDenied",
         "ValidatorRegistered",
     }
+
+
+async def test_the_desk_decides_concurrent_taps_together_and_still_once(transit: Transit) -> None:
+    from services.transit.application.desk import TapDesk
+
+    desk = TapDesk(transit.collector)
+    rider = transit.wallet.resident(120, "pass-A")
+    others = [transit.wallet.resident(100, f"pass-{n}") for n in range(5)]
+    requests = [transit.request("pass-A", bus=f"bus-0{n}", tap_id=f"a{n}") for n in (1, 2, 3)]
+    requests += [transit.request(f"pass-{n}", bus="bus-04", tap_id=f"o{n}") for n in range(5)]
+    trips = await asyncio.gather(*(desk.tap(r) for r in requests))
+    assert sum(1 for t in trips[:3] if t.status == "paid") == 2
+    assert transit.wallet.balances[rider] == 20
+    assert all(t.status == "paid" for t in trips[3:])
+    assert all(transit.wallet.balances[w] == 50 for w in others)
+    again = await asyncio.gather(*(desk.tap(r) for r in requests))
+    assert [t.trip_id for t in again] == [t.trip_id for t in trips] and all(
+        t.replayed for t in again
+    )
+    with pytest.raises(IdempotencyConflict):
+        await desk.tap(transit.request("pass-B", tap_id="a1"))
+    transit.wallet.down = True
+    with pytest.raises(WalletDown):
+        await desk.tap(transit.request("pass-1", MORNING + timedelta(days=1), tap_id="late"))
+    await desk.close()

@@ -63,7 +63,7 @@ async def tap(
         raise ProblemError(
             422, "idempotency_key_mismatch", "for a tap, the Idempotency-Key is its tap_id"
         )
-    view = await transit.collector.tap(tap_request(transit, validator, body, offline=False))
+    view = await transit.desk.tap(tap_request(transit, validator, body, offline=False))
     return answer(view.answer(), 201, replayed=view.replayed)
 
 
