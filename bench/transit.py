@@ -259,10 +259,12 @@ def render(rows: Sequence[Row], args: argparse.Namespace) -> str:
             f"{args.duration:.0f} s per wrk run, {args.riders} riders "
             "(`uv run python -m bench.transit`).",
             "",
+            f"Load average before the run: {args.load:.1f} on {os.cpu_count()} cores (the machine",
+            "is shared: every number below is what was left for this stack).",
+            "",
             "Taps: one validator (`kgo_val_` credential), random riders, each tap a new tap id",
             "at a random time inside a campaign of 1 coin + 1 baht, no cap: each is judged, asks",
-            "the",
-            "wallet for the coins and is recorded (`FarePaid`). Wallet spends: the same fare sent",
+            "the wallet for the coins and is recorded (`FarePaid`). Wallet spends: the same fare sent",
             "straight to the wallet with the `transit_pass` authorisation, as transit sends it.",
             "The batch: one `POST /v1/taps/batch` of 10,000 offline taps (p50 column: its seconds",
             "in ms; errors: taps not paid).",
@@ -279,6 +281,7 @@ def cli(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "BENCHMARKS-transit.md")
     args = parser.parse_args(argv)
     args.duration = 5.0 if args.quick else 15.0
+    args.load = os.getloadavg()[0]
     args.riders = 50 if args.quick else 200
     concurrencies = (8,) if args.quick else (8, 32)
     batch = 1_000 if args.quick else 10_000
