@@ -57,6 +57,7 @@ SHOP_REF, OPERATOR_REF = _id("merchant-shop-1"), _id("transit-operator-1")
 COMPLETION, REFUSED_COMPLETION = _id("completion-1"), _id("completion-2")
 REDEMPTION, TRIP = _id("redemption-1"), _id("trip-1")
 PAID_HOLD, EXPIRED_HOLD = _id("hold-1"), _id("hold-2")
+VOIDED_REDEMPTION, VOIDED_HOLD = _id("redemption-4"), _id("hold-3")
 
 
 #: An event class and its fields, before the record gets its ``account_version``.
@@ -164,6 +165,12 @@ def _wallet_story() -> list[Spec]:
                payee_account_id=SHOP, expires_at=_at(9, 10), reference=str(_id("redemption-2"))),
         _entry(HoldExpired, RESIDENT, "expiry-2", 20, (25, 0), _at(9, 10), hold_id=EXPIRED_HOLD,
                expires_at=_at(9, 10)),
+        # A second redemption at the same shop, voided later (examples_merchant.py).
+        _entry(CoinsHeld, RESIDENT, "hold-3", 20, (5, 20), _at(11), hold_id=VOIDED_HOLD,
+               payee_account_id=SHOP, expires_at=_at(11, 10), reference=str(VOIDED_REDEMPTION)),
+        *_legs(HoldCaptured, PaymentReceived, (RESIDENT, SHOP), "capture-3", 20,
+               ((5, 0), (45, 0)), _at(11, 1), hold_id=VOIDED_HOLD,
+               reference=str(VOIDED_REDEMPTION)),
     ]  # fmt: skip
 
 

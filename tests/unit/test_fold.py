@@ -121,8 +121,8 @@ def test_the_published_examples_tell_a_consistent_story() -> None:
         "issuer": 0,
         "municipality": 600_000,
         "budget": 399_900,
-        "resident": 25,
-        "shop": 25,
+        "resident": 5,
+        "shop": 45,
         "operator": 50,
     }
 
