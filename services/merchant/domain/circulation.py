@@ -54,6 +54,11 @@ class Reward(_Operation):
     class Rewarded(Aggregate.Event):
         TOPIC = "kgo.merchant.Reward.Rewarded"
         movement_id: UUID
+        shop_id: UUID
+        wallet_id: UUID
+        coins: int
+        source: str
+        programme: str | None
         occurred_at: datetime
 
         def apply(self, aggregate: Any) -> None:
@@ -91,7 +96,11 @@ class Reward(_Operation):
 
     def rewarded(self, movement_id: UUID, *, at: datetime) -> None:
         self._require_started()
-        self.trigger_event(self.Rewarded, movement_id=movement_id, occurred_at=at)
+        self.trigger_event(
+            self.Rewarded, movement_id=movement_id, shop_id=self.shop_id,
+            wallet_id=self.wallet_id, coins=self.coins, source=self.source,
+            programme=self.programme, occurred_at=at,
+        )  # fmt: skip
 
     def decline(self, code: str, *, at: datetime) -> None:
         self._require_started()
@@ -115,6 +124,11 @@ class Settlement(_Operation):
     class Settled(Aggregate.Event):
         TOPIC = "kgo.merchant.Settlement.Settled"
         movement_id: UUID
+        shop_id: UUID
+        coins: int
+        baht_satang: int
+        payment_reference: str
+        programme: str
         occurred_at: datetime
 
         def apply(self, aggregate: Any) -> None:
@@ -154,7 +168,11 @@ class Settlement(_Operation):
 
     def settled(self, movement_id: UUID, *, at: datetime) -> None:
         self._require_started()
-        self.trigger_event(self.Settled, movement_id=movement_id, occurred_at=at)
+        self.trigger_event(
+            self.Settled, movement_id=movement_id, shop_id=self.shop_id, coins=self.coins,
+            baht_satang=self.baht_satang, payment_reference=self.payment_reference,
+            programme=self.programme, occurred_at=at,
+        )  # fmt: skip
 
     def decline(self, code: str, *, at: datetime) -> None:
         self._require_started()

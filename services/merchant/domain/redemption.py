@@ -88,14 +88,26 @@ class Redemption(Aggregate):
             aggregate.hold_id, aggregate.wallet_id = self.hold_id, self.wallet_id
             aggregate.status = HELD
 
-    class Redeemed(Aggregate.Event):
+    class Finished(Aggregate.Event):
+        """Base of the events that are published: each carries the redemption's facts, since
+        the relay maps one stored event at a time."""
+
+        TOPIC = "kgo.merchant.Redemption.Finished"
+        shop_id: UUID
+        wallet_id: UUID | None
+        hold_id: UUID | None
+        coins: int
+        discount_satang: int
+        bill_satang: int
+
+    class Redeemed(Finished):
         TOPIC = "kgo.merchant.Redemption.Redeemed"
         occurred_at: datetime
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status, aggregate.redeemed_at = REDEEMED, self.occurred_at
 
-    class Declined(Aggregate.Event):
+    class Declined(Finished):
         TOPIC = "kgo.merchant.Redemption.Declined"
         reason_code: str
         reason: str
@@ -105,7 +117,7 @@ class Redemption(Aggregate):
             aggregate.status, aggregate.reason_code = DECLINED, self.reason_code
             aggregate.reason = self.reason
 
-    class Voided(Aggregate.Event):
+    class Voided(Finished):
         TOPIC = "kgo.merchant.Redemption.Voided"
         movement_id: UUID
         voided_by: str
@@ -183,14 +195,16 @@ class Redemption(Aggregate):
             raise MerchantError(
                 f"a {self.status} redemption cannot be redeemed", code="wrong_state"
             )
-        self.trigger_event(self.Redeemed, occurred_at=at)
+        self.trigger_event(self.Redeemed, occurred_at=at, **self._facts())
 
     def decline(self, code: str, reason: str, *, at: datetime) -> None:
         if self.finished:
             raise MerchantError(
                 f"a {self.status} redemption cannot be declined", code="wrong_state"
             )
-        self.trigger_event(self.Declined, reason_code=code, reason=reason, occurred_at=at)
+        self.trigger_event(
+            self.Declined, reason_code=code, reason=reason, occurred_at=at, **self._facts()
+        )
 
     def require_voidable(self, *, at: datetime, window_seconds: int | None) -> None:
         if self.status != REDEEMED or self.redeemed_at is None:
@@ -204,4 +218,16 @@ class Redemption(Aggregate):
     def void(self, movement_id: UUID, *, by: str, at: datetime) -> None:
         if self.status != REDEEMED:
             raise VoidRefused(f"a {self.status} redemption cannot be voided", code="not_redeemed")
-        self.trigger_event(self.Voided, movement_id=movement_id, voided_by=by, occurred_at=at)
+        self.trigger_event(
+            self.Voided, movement_id=movement_id, voided_by=by, occurred_at=at, **self._facts()
+        )
+
+    def _facts(self) -> dict[str, Any]:
+        return {
+            "shop_id": self.shop_id,
+            "wallet_id": self.wallet_id,
+            "hold_id": self.hold_id,
+            "coins": self.coins,
+            "discount_satang": self.discount_satang,
+            "bill_satang": self.bill_satang,
+        }
