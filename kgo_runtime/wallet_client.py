@@ -69,9 +69,9 @@ class WalletClient:
     async def close(self) -> None:
         await self.http.aclose()
 
-    def introspection(self) -> WalletIntrospection:
+    def introspection(self, **options: Any) -> WalletIntrospection:
         """API tokens presented to this service, checked at the wallet with this client."""
-        return WalletIntrospection(_Authorised(self))
+        return WalletIntrospection(_Authorised(self), **options)
 
     async def post(
         self, path: str, body: Mapping[str, Any] | None, *, idempotency_key: str
