@@ -52,6 +52,9 @@ STATEMENT_COLUMNS = (
 )  # fmt: skip
 
 
+_TOTALS = ", ".join(f"t.{c}" for c in STATEMENT_COLUMNS[2:-1])
+
+
 @dataclass
 class _Line:
     shop_id: UUID
@@ -226,7 +229,7 @@ class MerchantBook:
                 count(*) FILTER (WHERE kind = 'declined') AS declined
               FROM {self._s}.merchant_statement_lines
               WHERE shop_id = $1 AND day BETWEEN $2 AND $3 GROUP BY day)
-            SELECT d.day, {", ".join(f"t.{c}" for c in STATEMENT_COLUMNS[2:-1])}, (SELECT coalesce(sum(balance_change), 0)
+            SELECT d.day, {_TOTALS}, (SELECT coalesce(sum(balance_change), 0)
                 FROM {self._s}.merchant_statement_lines l
                 WHERE l.shop_id = $1 AND l.day <= d.day) AS closing_balance
             FROM days d LEFT JOIN totals t USING (day) ORDER BY d.day

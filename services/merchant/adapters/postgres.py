@@ -65,7 +65,7 @@ class PostgresGuessLimiter:
         if len(rows) < self._limit:
             return None
         oldest = rows[-1]["at"]
-        return max(1.0, (oldest - since).total_seconds())
+        return max(1.0, float((oldest - since).total_seconds()))
 
     async def wrong_code(self, till_id: UUID) -> None:
         now = self._clock.now()

@@ -27,7 +27,8 @@ _DDL = """
 CREATE TABLE IF NOT EXISTS {s}.merchant_tills (
     till_id uuid PRIMARY KEY, shop_id uuid NOT NULL, label text NOT NULL,
     secret_hash text NOT NULL UNIQUE, created_at timestamptz NOT NULL,
-    rotated_at timestamptz, revoked_at timestamptz);
+    rotated_at timestamptz, revoked_at timestamptz, issue_key text NOT NULL,
+    UNIQUE (shop_id, issue_key));
 CREATE INDEX IF NOT EXISTS merchant_tills_shop ON {s}.merchant_tills (shop_id);
 """
 
@@ -45,7 +46,8 @@ class IssuedTill:
     till_id: UUID
     shop_id: UUID
     label: str
-    secret: str
+    #: Shown once: None when a retry of the same request answers again.
+    secret: str | None
 
 
 class TillRegistry:
@@ -56,14 +58,24 @@ class TillRegistry:
     async def create_tables(self) -> None:
         await create_tables(self._pool, _DDL.format(s=self._s))
 
-    async def issue(self, shop_id: UUID, label: str) -> IssuedTill:
+    async def issue(self, shop_id: UUID, label: str, *, key: str) -> tuple[IssuedTill, bool]:
+        """A new till for the shop, and whether it is new (a retry with the same key gets
+        the same till again, without its secret)."""
         till_id, secret = uuid4(), TILL_PREFIX + secrets.token_urlsafe(32)
-        await self._pool.execute(
+        inserted = await self._pool.fetchval(
             f"INSERT INTO {self._s}.merchant_tills (till_id, shop_id, label, secret_hash, "
-            "created_at) VALUES ($1, $2, $3, $4, $5)",
-            till_id, shop_id, label, _digest(secret), self._clock.now(),
+            "created_at, issue_key) VALUES ($1, $2, $3, $4, $5, $6) "
+            "ON CONFLICT (shop_id, issue_key) DO NOTHING RETURNING till_id",
+            till_id, shop_id, label, _digest(secret), self._clock.now(), key,
         )  # fmt: skip
-        return IssuedTill(till_id, shop_id, label, secret)
+        if inserted is not None:
+            return IssuedTill(till_id, shop_id, label, secret), True
+        row = await self._pool.fetchrow(
+            f"SELECT till_id, label FROM {self._s}.merchant_tills "
+            "WHERE shop_id = $1 AND issue_key = $2",
+            shop_id, key,
+        )  # fmt: skip
+        return IssuedTill(row["till_id"], shop_id, row["label"], None), False
 
     async def rotate(self, shop_id: UUID, till_id: UUID) -> IssuedTill | None:
         """A new secret for the till; the old one stops working at once."""

@@ -112,7 +112,7 @@ def _answer(response: httpx.Response, path: str) -> dict[str, Any]:
     if status < 300:
         return body
     code = str(body.get("code", ""))
-    if status in _UNKNOWN_OUTCOME and code not in _REFUSALS or status >= 500 or not code:
+    if (status in _UNKNOWN_OUTCOME and code not in _REFUSALS) or status >= 500 or not code:
         log.warning("wallet answer leaves the outcome unknown", path=path, status=status,
                     code=code)  # fmt: skip
         raise WalletDown(f"{status} {code}")

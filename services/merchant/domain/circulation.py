@@ -40,6 +40,9 @@ class _Operation(Aggregate):
 class Reward(_Operation):
     TOPIC = "kgo.merchant.Reward"
 
+    class Created(Aggregate.Created):
+        TOPIC = "kgo.merchant.Reward.Created"
+
     class Started(Aggregate.Created):
         TOPIC = "kgo.merchant.Reward.Started"
         shop_id: UUID
@@ -109,6 +112,9 @@ class Reward(_Operation):
 
 class Settlement(_Operation):
     TOPIC = "kgo.merchant.Settlement"
+
+    class Created(Aggregate.Created):
+        TOPIC = "kgo.merchant.Settlement.Created"
 
     class Started(Aggregate.Created):
         TOPIC = "kgo.merchant.Settlement.Started"
@@ -183,6 +189,9 @@ class ResidentDay(Aggregate):
     """The coins one resident redeemed on one Bangkok day, for the municipality's daily cap."""
 
     TOPIC = "kgo.merchant.ResidentDay"
+
+    class Created(Aggregate.Created):
+        TOPIC = "kgo.merchant.ResidentDay.Created"
 
     class Opened(Aggregate.Created):
         TOPIC = "kgo.merchant.ResidentDay.Opened"

@@ -16,6 +16,9 @@ from .errors import IdempotencyConflict
 class CommandReceipt(Aggregate):
     TOPIC = "kgo.merchant.CommandReceipt"
 
+    class Created(Aggregate.Created):
+        TOPIC = "kgo.merchant.CommandReceipt.Created"
+
     class Recorded(Aggregate.Created):
         TOPIC = "kgo.merchant.CommandReceipt.Recorded"
         command: str

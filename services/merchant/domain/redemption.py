@@ -64,6 +64,9 @@ def void_deadline(redeemed_at: datetime, window_seconds: int | None) -> datetime
 class Redemption(Aggregate):
     TOPIC = "kgo.merchant.Redemption"
 
+    class Created(Aggregate.Created):
+        TOPIC = "kgo.merchant.Redemption.Created"
+
     class Started(Aggregate.Created):
         TOPIC = "kgo.merchant.Redemption.Started"
         shop_id: UUID

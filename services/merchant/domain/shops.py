@@ -71,6 +71,9 @@ class ShopFacts:
 class Shop(Aggregate):
     TOPIC = "kgo.merchant.Shop"
 
+    class Created(Aggregate.Created):
+        TOPIC = "kgo.merchant.Shop.Created"
+
     class Enrolled(Aggregate.Created):
         TOPIC = "kgo.merchant.Shop.Enrolled"
         name: str
