@@ -1,0 +1,73 @@
+"""A crash between the wallet's capture and the merchant's own record: the redemption is
+finished on restart (resume) or from the wallet topic; no coin is taken twice."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+
+from kgo_contracts.merchant import DiscountRedeemed
+from services.merchant.application.ports import WalletDown
+from services.merchant.domain.redemption import HELD, Redemption
+
+from .conftest import Crashed, Harness
+
+pytestmark = pytest.mark.unit
+
+
+async def _crash_after_capture(m: Harness) -> tuple[UUID, UUID]:
+    shop = await m.enrol()
+    resident = m.wallet.resident(100)
+    m.till_used, m.code_used = m.till(shop), m.wallet.payment_code(resident)
+    m.crash.armed.add("after_capture")
+    with pytest.raises(Crashed):
+        await m.pay(m.till_used, m.code_used, key="k-crash")
+    [r] = [e for e in m.application.recorder.select_notifications(1, 100)
+           if e.topic.endswith("Redemption.HoldPlaced")]  # fmt: skip
+    return r.originator_id, resident
+
+
+async def test_resume_after_a_crash_records_the_redemption_once(m: Harness):
+    rid, resident = await _crash_after_capture(m)
+    assert m.store.get_now(rid, Redemption).status == HELD
+    answer = await m.redemptions.resume(rid)
+    assert answer is not None and answer.body["status"] == "redeemed"
+    assert m.wallet.count("capture") == 1 and m.wallet.balances[resident] == 75
+    assert len([e for e in m.published() if isinstance(e, DiscountRedeemed)]) == 1
+
+
+async def test_the_wallet_topic_finishes_a_captured_redemption(m: Harness):
+    rid, resident = await _crash_after_capture(m)
+    held = m.store.get_now(rid, Redemption)
+    recorded = await m.redemptions.captured_at_wallet(
+        str(rid), hold_id=held.hold_id, wallet_id=resident, at=m.clock.now()
+    )
+    assert recorded
+    again = await m.redemptions.captured_at_wallet(
+        str(rid), hold_id=held.hold_id, wallet_id=resident, at=m.clock.now()
+    )
+    assert not again
+    assert not await m.redemptions.captured_at_wallet(
+        "not-ours", hold_id=held.hold_id, wallet_id=resident, at=m.clock.now()
+    )
+    assert len([e for e in m.published() if isinstance(e, DiscountRedeemed)]) == 1
+
+
+async def test_a_till_retry_after_the_crash_gets_the_approval(m: Harness):
+    await _crash_after_capture(m)
+    answer = await m.pay(m.till_used, m.code_used, key="k-crash")
+    assert answer.status == 201 and answer.replayed and answer.body["status"] == "redeemed"
+    assert m.wallet.count("capture") == 1
+
+
+async def test_a_wallet_that_does_not_answer_leaves_the_redemption_to_resume(m: Harness):
+    shop = await m.enrol()
+    resident = m.wallet.resident(100)
+    code = m.wallet.payment_code(resident)
+    m.wallet.down = True
+    with pytest.raises(WalletDown):
+        await m.pay(m.till(shop), code, key="k-down")
+    m.wallet.down = False
+    answer = await m.pay(m.till(shop), code, key="k-down")
+    assert answer.status == 201 and answer.replayed
