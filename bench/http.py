@@ -48,11 +48,14 @@ def thai_national_id(n: int) -> str:
 async def wallet_process(settings: WalletSettings) -> AsyncIterator[tuple[str, str]]:
     """A `kgo serve wallet` on a schema and topic of its own; yields its URL and schema."""
     schema, topic, port = unique_name("bench_http"), unique_name("bench.http"), _free_port()
-    await create_topics(settings.kafka_bootstrap, [topic], partitions=6)
+    topics = [topic, f"{topic}.missions"]  # the wallet also consumes a missions topic
+    await create_topics(settings.kafka_bootstrap, topics, partitions=6)
     env = {
         **os.environ,
         "WALLET_DATABASE_SCHEMA": schema,
         "WALLET_EVENTS_TOPIC": topic,
+        "WALLET_MISSIONS_TOPIC": topics[1],
+        "WALLET_MISSIONS_CONSUMER": schema,
         "WALLET_HTTP_PORT": str(port),
         "WALLET_LOG_LEVEL": "WARNING",
     }
@@ -82,7 +85,7 @@ async def wallet_process(settings: WalletSettings) -> AsyncIterator[tuple[str, s
             await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         finally:
             await conn.close()
-        await delete_topics(settings.kafka_bootstrap, [topic])
+        await delete_topics(settings.kafka_bootstrap, topics)
 
 
 async def _token(

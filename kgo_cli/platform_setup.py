@@ -19,11 +19,14 @@ from services.wallet.settings import WalletSettings
 #: Services that call the wallet as ``service``; each gets its own token file.
 CALLERS_OF_THE_WALLET = ("missions", "merchant", "transit", "projections")
 
-#: (programme, label, initial allocation). The rest stays with the municipality.
+#: (programme, label, initial allocation): 860,000 of the 1,000,000 supply. The rest stays
+#: with the municipality.
 DEFAULT_BUDGETS: tuple[tuple[str, str, int], ...] = (
     ("welcome", "Welcome bonus and missions (up to 400 KGO per resident)", 400_000),
     ("municipal-activities", "Municipal activities all year", 200_000),
     ("one-baht-bus-2022", "1-baht city bus, 9 June - 31 August 2022", 200_000),
+    ("shop-matching", "Shops' rewards matched by the city", 50_000),
+    ("offline-loss", "Bus fares offline riders could no longer pay", 10_000),
 )
 
 

@@ -2,8 +2,10 @@
 
 They are the ``examples`` of the published JSON Schemas and AsyncAPI messages. The wallet
 records tell one whole story (genesis, a welcome grant, a refused grant, a shop redemption
-through a hold, a bus fare, an expired hold), so they fold without error and conserve the
-supply; the tests check that. Every id is pseudonymous and made up.
+through a hold, a bus fare, an expired hold, then the coins circulating on: a refund, a
+shop's reward, an offline fare covered by the loss budget, a shop's settlement), so they
+fold without error and conserve the supply; the tests check that. Every id is pseudonymous
+and made up.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from .wallet import (
     AccountOpened,
     CoinsGranted,
     CoinsHeld,
+    CoinsRefunded,
+    CoinsRewarded,
+    CoinsSettled,
     CoinsSpent,
     CoinsTransferredIn,
     CoinsTransferredOut,
@@ -28,6 +33,11 @@ from .wallet import (
     HoldExpired,
     HoldReleased,
     PaymentReceived,
+    RefundPaid,
+    RewardPaid,
+    SettlementPaid,
+    ShortfallCompensated,
+    ShortfallCovered,
     SupplyMinted,
 )
 
@@ -44,10 +54,12 @@ def _at(hour: int, minute: int = 0) -> datetime:
 
 ISSUER, MUNICIPALITY, BUDGET = _id("issuer"), _id("municipality"), _id("budget-welcome")
 RESIDENT, SHOP, OPERATOR = _id("resident-1"), _id("shop-1"), _id("operator-city-bus")
+LOSS_BUDGET = _id("budget-offline-loss")
 KIND: dict[UUID, AccountKind] = {
     ISSUER: "issuer",
     MUNICIPALITY: "municipality",
     BUDGET: "budget",
+    LOSS_BUDGET: "budget",
     RESIDENT: "resident",
     SHOP: "shop",
     OPERATOR: "operator",
@@ -58,6 +70,7 @@ COMPLETION, REFUSED_COMPLETION = _id("completion-1"), _id("completion-2")
 REDEMPTION, TRIP = _id("redemption-1"), _id("trip-1")
 PAID_HOLD, EXPIRED_HOLD = _id("hold-1"), _id("hold-2")
 VOIDED_REDEMPTION, VOIDED_HOLD = _id("redemption-4"), _id("hold-3")
+OFFLINE_TRIP, SETTLEMENT_PAYMENT = _id("trip-2-offline"), _id("settlement-payment-1")
 
 
 #: An event class and its fields, before the record gets its ``account_version``.
@@ -143,6 +156,9 @@ def _wallet_story() -> list[Spec]:
                _at(6, 2), purpose="genesis"),
         *_legs(*transfer, (MUNICIPALITY, BUDGET), "allocation", 400_000,
                ((600_000, 0), (400_000, 0)), _at(6, 3), **allocation),
+        _opened(LOSS_BUDGET, _at(6, 4), programme="offline-loss", label="Offline fares lost"),
+        *_legs(*transfer, (MUNICIPALITY, LOSS_BUDGET), "allocation-loss", 1_000,
+               ((599_000, 0), (1_000, 0)), _at(6, 5), purpose="allocation", memo="loss reserve"),
         _opened(RESIDENT, _at(7, 30)),
         *_legs(GrantDisbursed, CoinsGranted, (BUDGET, RESIDENT), "grant", 100,
                ((399_900, 0), (100, 0)), _at(7, 31), **grant),
@@ -165,12 +181,22 @@ def _wallet_story() -> list[Spec]:
                payee_account_id=SHOP, expires_at=_at(9, 10), reference=str(_id("redemption-2"))),
         _entry(HoldExpired, RESIDENT, "expiry-2", 20, (25, 0), _at(9, 10), hold_id=EXPIRED_HOLD,
                expires_at=_at(9, 10)),
-        # A second redemption at the same shop, voided later (examples_merchant.py).
-        _entry(CoinsHeld, RESIDENT, "hold-3", 20, (5, 20), _at(11), hold_id=VOIDED_HOLD,
-               payee_account_id=SHOP, expires_at=_at(11, 10), reference=str(VOIDED_REDEMPTION)),
+        # A second redemption at the shop, voided at 09:30 (examples_merchant.py).
+        _entry(CoinsHeld, RESIDENT, "hold-3", 20, (5, 20), _at(9, 15), hold_id=VOIDED_HOLD,
+               payee_account_id=SHOP, expires_at=_at(9, 25), reference=str(VOIDED_REDEMPTION)),
         *_legs(HoldCaptured, PaymentReceived, (RESIDENT, SHOP), "capture-3", 20,
-               ((5, 0), (45, 0)), _at(11, 1), hold_id=VOIDED_HOLD,
+               ((5, 0), (45, 0)), _at(9, 16), hold_id=VOIDED_HOLD,
                reference=str(VOIDED_REDEMPTION)),
+        *_legs(RefundPaid, CoinsRefunded, (SHOP, RESIDENT), "refund-1", 20, ((25, 0), (25, 0)),
+               _at(9, 30), reference=str(VOIDED_REDEMPTION)),
+        *_legs(RewardPaid, CoinsRewarded, (SHOP, RESIDENT), "reward-1", 5, ((20, 0), (30, 0)),
+               _at(9, 45), reference=str(_id("reward-1"))),
+        *_legs(ShortfallCovered, ShortfallCompensated, (LOSS_BUDGET, OPERATOR), "shortfall-1",
+               50, ((950, 0), (100, 0)), _at(10), programme="offline-loss",
+               rider_account_id=RESIDENT, reference=str(OFFLINE_TRIP)),
+        *_legs(SettlementPaid, CoinsSettled, (SHOP, BUDGET), "settlement-1", 20,
+               ((0, 0), (399_920, 0)), _at(17), programme="welcome", baht_satang=2_000,
+               payment_reference=str(SETTLEMENT_PAYMENT)),
     ]  # fmt: skip
 
 

@@ -1,11 +1,12 @@
 """Examples of the events on ``kgo.merchant.events``, in the story of ``examples.py`` (same
-day, same ids). The shop enrols, takes a redemption at 08:16 and another at 11:01, declines a
-third (expired code), voids the 11:01 one, rewards the resident from its own balance and
-settles the rest with the municipality in the evening; then it is suspended and reinstated.
+day, same ids). The shop enrols, takes a redemption at 08:16 and another at 09:16, declines a
+third (expired code), voids the 09:16 one at 09:30, rewards the resident from its own balance
+at 09:45 and settles the rest with the welcome budget at 17:00; then its rules change and it
+is suspended and reinstated.
 
-Shop balance along the story: 25 (08:16), 45 (11:01), 25 (void 11:30), 20 (reward 12:00),
-0 (settlement 17:00). The void's refund, the reward and the settlement are wallet movements
-``movement void-1``, ``movement reward-1`` and ``movement settlement-1``."""
+Shop balance along the story (the wallet's legs in ``examples.py``): 25 (08:16), 45 (09:16),
+25 (void, ``movement refund-1``), 20 (reward, ``movement reward-1``), 0 (settlement,
+``movement settlement-1``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .examples import (
     PAID_HOLD,
     REDEMPTION,
     RESIDENT,
+    SETTLEMENT_PAYMENT,
     SHOP,
     SHOP_REF,
     VOIDED_HOLD,
@@ -49,26 +51,26 @@ def examples() -> list[ContractEvent]:
         ),
         RedemptionDeclined(
             shop_id=SHOP_REF, redemption_id=_id("redemption-3"), reason_code="payment_code_expired",
-            coins=10, bill_satang=5_000, occurred_at=_at(9, 20),
+            coins=10, bill_satang=5_000, occurred_at=_at(9, 5),
         ),
         DiscountRedeemed(
             redemption_id=VOIDED_REDEMPTION, shop_id=SHOP_REF, wallet_id=RESIDENT,
             hold_id=VOIDED_HOLD, coins=20, discount_satang=2_000, bill_satang=6_000,
-            occurred_at=_at(11, 1),
+            occurred_at=_at(9, 16),
         ),
         RedemptionVoided(
             shop_id=SHOP_REF, redemption_id=VOIDED_REDEMPTION, wallet_id=RESIDENT,
-            movement_id=_id("movement void-1"), coins=20, discount_satang=2_000,
-            bill_satang=6_000, occurred_at=_at(11, 30),
+            movement_id=_id("movement refund-1"), coins=20, discount_satang=2_000,
+            bill_satang=6_000, occurred_at=_at(9, 30),
         ),
         CustomerRewarded(
             shop_id=SHOP_REF, reward_id=_id("reward-1"), wallet_id=RESIDENT,
-            movement_id=_id("movement reward-1"), coins=5, source="shop", occurred_at=_at(12),
+            movement_id=_id("movement reward-1"), coins=5, source="shop", occurred_at=_at(9, 45),
         ),
         ShopSettled(
             shop_id=SHOP_REF, settlement_id=_id("settlement-1"),
             movement_id=_id("movement settlement-1"), coins=20, baht_satang=2_000,
-            payment_reference="KTB-20220610-000123", programme="municipal-activities",
+            payment_reference=str(SETTLEMENT_PAYMENT), programme="welcome",
             occurred_at=_at(17),
         ),
         ShopRulesChanged(

@@ -9,8 +9,11 @@ Each record changes the available and held coins of exactly one account, ``accou
 ce_type (without ``.v1``)                             available     held
 ====================================================  ============  ==========
 SupplyMinted, CoinsTransferredIn, CoinsGranted,       + amount      0
-PaymentReceived
-CoinsTransferredOut, GrantDisbursed, CoinsSpent       - amount      0
+PaymentReceived, CoinsRefunded, CoinsRewarded,
+CoinsSettled, ShortfallCompensated
+CoinsTransferredOut, GrantDisbursed, CoinsSpent,      - amount      0
+RefundPaid, RewardPaid, SettlementPaid,
+ShortfallCovered
 CoinsHeld                                             - amount      + amount
 HoldCaptured                                          0             - amount
 HoldReleased, HoldExpired                             + amount      - amount
@@ -37,6 +40,14 @@ EFFECTS: dict[str, tuple[int, int]] = {
     "kgo.wallet.HoldCaptured": (0, -1),
     "kgo.wallet.HoldReleased": (1, -1),
     "kgo.wallet.HoldExpired": (1, -1),
+    "kgo.wallet.CoinsRefunded": (1, 0),
+    "kgo.wallet.CoinsRewarded": (1, 0),
+    "kgo.wallet.CoinsSettled": (1, 0),
+    "kgo.wallet.ShortfallCompensated": (1, 0),
+    "kgo.wallet.RefundPaid": (-1, 0),
+    "kgo.wallet.RewardPaid": (-1, 0),
+    "kgo.wallet.SettlementPaid": (-1, 0),
+    "kgo.wallet.ShortfallCovered": (-1, 0),
 }
 
 

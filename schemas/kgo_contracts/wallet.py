@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import Field
 
 from . import topics
-from .base import AccountKind, BusinessTime, CoinBalance, Coins, ContractEvent, Text
+from .base import AccountKind, BusinessTime, CoinBalance, Coins, ContractEvent, Satang, Text
 
 
 class WalletEvent(ContractEvent):
@@ -184,6 +184,90 @@ class HoldExpired(LedgerEntry):
     expires_at: BusinessTime
 
 
+# --- circulation: coins flowing on from shops and the bus operator ---------------------------
+
+
+class RefundPaid(LegWithCounterparty):
+    """Debit leg of a refund, on the shop or bus operator: coins went back to a resident
+    (e.g. for a voided redemption; credit leg: CoinsRefunded)."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.RefundPaid"
+
+    reference: Text = Field(description="The caller's reference, e.g. the voided redemption.")
+
+
+class CoinsRefunded(LegWithCounterparty):
+    """Credit leg of a refund: a resident got coins back from a shop or the bus operator."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.CoinsRefunded"
+
+    reference: Text
+
+
+class RewardPaid(LegWithCounterparty):
+    """Debit leg of a reward a shop (or the bus operator) paid a resident from its own
+    balance (credit leg: CoinsRewarded). A reward from a matching budget is a grant."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.RewardPaid"
+
+    reference: Text
+
+
+class CoinsRewarded(LegWithCounterparty):
+    """Credit leg of a reward: a resident received coins from a shop's own balance."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.CoinsRewarded"
+
+    reference: Text
+
+
+class SettlementPaid(LegWithCounterparty):
+    """Debit leg of a settlement, on the shop or bus operator: coins went back to a programme
+    budget, which pays ``baht_satang`` for them outside KGO (credit leg: CoinsSettled)."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.SettlementPaid"
+
+    programme: str = Field(description="The programme budget the coins went back to.")
+    baht_satang: Satang = Field(description="Baht (in satang) the programme pays for them.")
+    payment_reference: Text = Field(description="The programme's reference of that payment.")
+
+
+class CoinsSettled(LegWithCounterparty):
+    """Credit leg of a settlement: coins came back to a programme budget from a shop or the
+    bus operator, for baht paid outside KGO."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.CoinsSettled"
+
+    programme: str
+    baht_satang: Satang
+    payment_reference: Text
+
+
+class ShortfallCovered(LegWithCounterparty):
+    """Debit leg of a covered shortfall, on a loss budget (e.g. 'offline-loss'): it paid the
+    bus operator a fare an offline rider's wallet no longer held (credit leg:
+    ShortfallCompensated)."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.ShortfallCovered"
+
+    programme: str
+    rider_account_id: UUID = Field(
+        description="The wallet whose offline fare could not be collected (it is not debited)."
+    )
+    reference: Text = Field(description="The trip the fare was for.")
+
+
+class ShortfallCompensated(LegWithCounterparty):
+    """Credit leg of a covered shortfall: the bus operator received from a loss budget the
+    fare an offline rider could not pay."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.ShortfallCompensated"
+
+    programme: str
+    rider_account_id: UUID
+    reference: Text
+
+
 WALLET_EVENTS: tuple[type[WalletEvent], ...] = (
     AccountOpened,
     SupplyMinted,
@@ -198,4 +282,12 @@ WALLET_EVENTS: tuple[type[WalletEvent], ...] = (
     HoldCaptured,
     HoldReleased,
     HoldExpired,
+    RefundPaid,
+    CoinsRefunded,
+    RewardPaid,
+    CoinsRewarded,
+    SettlementPaid,
+    CoinsSettled,
+    ShortfallCovered,
+    ShortfallCompensated,
 )

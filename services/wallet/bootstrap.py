@@ -1,4 +1,5 @@
-"""Wires the wallet service: event store, command bus, relay, directory, sweeper, HTTP API.
+"""Wires the wallet service: event store, command bus, relay, directory, sweeper, the missions
+consumer (completions become grants), HTTP API.
 
 ``kgo serve wallet`` runs ``create_app()``. Nothing connects at import or in ``create_app``:
 the runtime's lifespan calls ``build`` once Kafka and Postgres answer.
@@ -12,7 +13,9 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from kgo_runtime.access import AccessSigner, signing_key
+from kgo_runtime.clock import SystemClock
 from kgo_runtime.components import Component
+from kgo_runtime.processing import dispatch
 from kgo_runtime.service import ServiceContext, create_service_app
 
 from .adapters.contracts import to_contract
@@ -25,6 +28,7 @@ from .application.bus import CommandBus
 from .entrypoints.background import HoldSweeper
 from .entrypoints.container import WalletContainer
 from .entrypoints.http import API_METADATA, build_router, install_error_handlers
+from .entrypoints.missions import MissionGrants
 from .settings import WalletSettings
 
 
@@ -53,7 +57,11 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
         )
         sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds)
         relay = ctx.relay(ledger, to_contract, topic_for=lambda _event: settings.events_topic)
-        return [relay, directory, sweeper]
+        grants = MissionGrants(bus, SystemClock())
+        missions = ctx.consumer(
+            settings.missions_consumer, [settings.missions_topic], dispatch(grants.handlers())
+        )
+        return [relay, directory, sweeper, missions]
 
     app = create_service_app(settings, build=build, routers=[build_router()])
     for attribute, value in API_METADATA.items():

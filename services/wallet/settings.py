@@ -15,6 +15,10 @@ class WalletSettings(ServiceSettings):
 
     #: The topic the relay publishes the ledger to (another name only for isolated tests).
     events_topic: str = topics.WALLET
+    #: The topic whose MissionCompleted records become grants (another only in tests).
+    missions_topic: str = topics.MISSIONS
+    #: That consumer's name: its consumer group (``kgo.<name>``) and its inbox rows.
+    missions_consumer: str = "wallet-missions"
     #: Most commands decided in one transaction.
     max_batch: int = 256
     #: Aggregates the writer keeps in memory.

@@ -77,9 +77,10 @@ class WalletProcess:
 async def topic() -> AsyncIterator[str]:
     bootstrap = InfraSettings().kafka_bootstrap
     name = unique_name("e2e.wallet")
-    await create_topics(bootstrap, [name], partitions=6)
+    # The wallet also consumes a missions topic: its own, beside the wallet's.
+    await create_topics(bootstrap, [name, f"{name}.missions"], partitions=6)
     yield name
-    await delete_topics(bootstrap, [name])
+    await delete_topics(bootstrap, [name, f"{name}.missions"])
 
 
 @pytest.fixture
@@ -90,6 +91,8 @@ def wallet(topic: str, tmp_path: Path) -> Iterator[WalletProcess]:
         **os.environ,
         "WALLET_DATABASE_SCHEMA": schema,
         "WALLET_EVENTS_TOPIC": topic,
+        "WALLET_MISSIONS_TOPIC": f"{topic}.missions",
+        "WALLET_MISSIONS_CONSUMER": schema,
         "WALLET_HTTP_PORT": str(port),
         "WALLET_HOLD_SWEEP_SECONDS": "0.5",
     }

@@ -26,6 +26,7 @@ from ..domain.ids import (
     payee_id,
 )
 from . import commands as c
+from .circulation import HANDLERS as CIRCULATION_HANDLERS
 from .unit_of_work import UnitOfWork
 
 Answer = tuple[int, dict[str, Any]]
@@ -258,3 +259,4 @@ HANDLERS: dict[type[c.Command], Callable[[UnitOfWork, Any, UUID], Answer]] = {
     c.ReleaseHold: release_hold,
     c.ExpireHold: expire_hold,
 }
+HANDLERS.update(CIRCULATION_HANDLERS)

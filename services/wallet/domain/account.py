@@ -168,6 +168,64 @@ class Account(Aggregate):
         TOPIC = "kgo.wallet.Account.HoldExpired"
         expires_at: datetime
 
+    # --- circulation: coins flowing back from shops and the bus operator ------------------
+
+    class RefundPaid(Entry):
+        TOPIC = "kgo.wallet.Account.RefundPaid"
+        counter_account_id: UUID
+        counter_account_kind: str
+        reference: str
+
+    class CoinsRefunded(Entry):
+        TOPIC = "kgo.wallet.Account.CoinsRefunded"
+        counter_account_id: UUID
+        counter_account_kind: str
+        reference: str
+
+    class RewardPaid(Entry):
+        TOPIC = "kgo.wallet.Account.RewardPaid"
+        counter_account_id: UUID
+        counter_account_kind: str
+        reference: str
+
+    class CoinsRewarded(Entry):
+        TOPIC = "kgo.wallet.Account.CoinsRewarded"
+        counter_account_id: UUID
+        counter_account_kind: str
+        reference: str
+
+    class SettlementPaid(Entry):
+        TOPIC = "kgo.wallet.Account.SettlementPaid"
+        counter_account_id: UUID
+        counter_account_kind: str
+        programme: str
+        baht_satang: int
+        payment_reference: str
+
+    class CoinsSettled(Entry):
+        TOPIC = "kgo.wallet.Account.CoinsSettled"
+        counter_account_id: UUID
+        counter_account_kind: str
+        programme: str
+        baht_satang: int
+        payment_reference: str
+
+    class ShortfallCovered(Entry):
+        TOPIC = "kgo.wallet.Account.ShortfallCovered"
+        counter_account_id: UUID
+        counter_account_kind: str
+        programme: str
+        rider_account_id: UUID
+        reference: str
+
+    class ShortfallCompensated(Entry):
+        TOPIC = "kgo.wallet.Account.ShortfallCompensated"
+        counter_account_id: UUID
+        counter_account_kind: str
+        programme: str
+        rider_account_id: UUID
+        reference: str
+
     def __init__(
         self,
         kind: str,

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from . import routes_payments, routes_residents, routes_tokens, routes_treasury
+from . import routes_circulation, routes_payments, routes_residents, routes_tokens, routes_treasury
 from .problems import install_error_handlers
 
 __all__ = ["API_DESCRIPTION", "API_METADATA", "build_router", "install_error_handlers"]
@@ -36,6 +36,7 @@ API_METADATA: dict[str, Any] = {
         {"name": "accounts", "description": "Residents' wallets, shops and the bus operator."},
         {"name": "payments", "description": "Grants, spends and holds."},
         {"name": "tokens", "description": "API tokens and their roles."},
+        {"name": "circulation", "description": "Refunds, rewards, settlements, shortfalls."},
     ],
 }
 
@@ -44,4 +45,5 @@ def build_router() -> APIRouter:
     router = APIRouter()
     for module in (routes_treasury, routes_residents, routes_payments, routes_tokens):
         router.include_router(module.router)
+    router.include_router(routes_circulation.router)
     return router

@@ -19,6 +19,8 @@ otherwise); a role not in the route's column gets 403 ``forbidden``.
 | POST /v1/wallets/{w}/holds/{h}/capture     |       |      |       | own²  |       |   x   |
 | POST /v1/wallets/{w}/holds/{h}/release     |       |      |       | own²  |       |   x   |
 | POST /v1/tokens, DELETE /v1/tokens/{id}    |   x   |      |       |       |       |       |
+| POST /v1/refunds, /v1/rewards              |       |      |       |       |       |   x   |
+| POST /v1/settlements, /v1/shortfalls       |       |      |       |       |       |   x   |
 | GET  /v1/tokens                            |   x   |      |   x   |       |       |       |
 
 admin = ``municipal_admin``, oper = ``programme_operator``, audit = ``auditor``,

@@ -1,0 +1,79 @@
+"""The wallet's reaction to ``kgo.missions.events``: each ``MissionCompleted`` with a reward
+becomes exactly one grant from its programme's budget (``CoinsGranted``, referenced by the
+completion id), or a recorded ``GrantRefused`` when the budget is empty.
+
+Why exactly once, and what it rests on. The runtime's IdempotentConsumer stores the record's
+``ce_id`` and the partition's position in its own asyncpg transaction. The grant does not go
+through that transaction: it is a command to the wallet's command bus, stored by the event
+store on its own connection. The two commits are separate, so the inbox alone cannot make a
+grant exactly-once — if the process dies after the grant committed and before the consumer's
+transaction did, the record is delivered again. What makes the second delivery harmless is
+the grant's idempotency key: the completion id, in one fixed caller scope
+(:data:`CALLER`). The ledger finds the receipt of the first decision and replays its answer;
+nothing moves twice. The same holds for a completion the missions service republishes under
+a new ``ce_id``, and for a refusal (the ``GrantRefused`` is recorded once).
+
+What is not granted never stalls the consumer: a record that does not decode or breaks the
+contract is dead-lettered by the runtime; a grant the wallet refuses for good (no such
+budget or wallet, the completion id reused for another grant) is dead-lettered here with the
+wallet's reason. Only an undecided command (the store is down) is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import asyncpg
+
+from kgo_contracts.base import ContractEvent
+from kgo_contracts.missions import MissionCompleted
+from kgo_runtime.clock import Clock, SystemClock
+from kgo_runtime.consumer import Handler, PermanentError
+from kgo_runtime.envelope import Envelope
+from kgo_runtime.logging import get_logger
+
+from ..application.bus import CommandBus
+from ..application.commands import Grant
+
+log = get_logger(__name__)
+
+#: The idempotency scope of every mission grant: the missions service's, as if it had
+#: called POST /v1/grants itself with the completion id as its key.
+CALLER = "service:missions"
+
+
+class MissionGrants:
+    """The consumer's handlers: one grant per completion, through the command bus."""
+
+    def __init__(self, bus: CommandBus, clock: Clock | None = None) -> None:
+        self._bus = bus
+        self._clock = clock or SystemClock()
+
+    def handlers(self) -> Mapping[type[ContractEvent], Handler]:
+        """For :func:`kgo_runtime.processing.dispatch`: other missions events are ignored."""
+        return {MissionCompleted: self.on_completed}
+
+    async def on_completed(self, _conn: asyncpg.Connection, envelope: Envelope) -> None:
+        completed = envelope.event
+        assert isinstance(completed, MissionCompleted)
+        if completed.reward <= 0:  # nothing to grant (a reward cut to zero)
+            return
+        reference = str(completed.completion_id)
+        outcome = await self._bus.submit(
+            Grant(
+                idempotency_key=reference,
+                caller=CALLER,
+                at=self._clock.now(),
+                programme=completed.programme,
+                wallet_id=completed.wallet_id,
+                amount=completed.reward,
+                reason=f"mission {completed.mission_id}",
+                reference=reference,
+            )
+        )
+        code = outcome.body.get("code")
+        if outcome.ok or code == "budget_exhausted":
+            log.info("mission grant", completion=reference, status=outcome.status,
+                     refused=code, replayed=outcome.replayed)  # fmt: skip
+            return
+        raise PermanentError(f"{code}: {outcome.body.get('reason', '')}", "rejected")
