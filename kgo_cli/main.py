@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kgo_cli import infra_cmd, run_cmd, schemas_cmd, serve_cmd, wallet_cmd
+from kgo_cli import infra_cmd, merchant_cmd, run_cmd, schemas_cmd, serve_cmd, wallet_cmd
 
 app = typer.Typer(
     help="KGO, the platform behind Khon Kaen's city token.",
@@ -18,6 +18,7 @@ app.add_typer(
     schemas_cmd.app, name="schemas", help="Generate and check the published event contracts."
 )
 app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
+app.add_typer(merchant_cmd.app, name="merchant", help="Shops: daily statements, till credentials.")
 app.command("serve", help="Run one service (wallet, missions, merchant, transit, projections).")(
     serve_cmd.serve
 )

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -247,3 +249,12 @@ class MerchantBook:
             }
             for row in rows
         ]  # fmt: skip
+
+
+def statement_csv(rows: list[dict[str, Any]]) -> str:
+    """Statements as CSV, one header line then one line per day."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=STATEMENT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

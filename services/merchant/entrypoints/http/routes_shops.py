@@ -3,8 +3,6 @@ Municipal staff run them; a shop's till may read its own shop and statements."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Annotated
 from uuid import UUID
@@ -14,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from kgo_runtime.problems import REPLAYED_HEADER, ProblemError
 
-from ...adapters.book import STATEMENT_COLUMNS
+from ...adapters.book import statement_csv
 from ...application.answers import shop_body
 from ...domain.shops import ShopFacts, ShopRules
 from .api_models import EnrolRequest, RulesBody, SettleRequest, SuspendRequest, TillRequest
@@ -152,11 +150,3 @@ async def statements(
     await m.book.catch_up()
     return Response(statement_csv(await m.book.statements(shop_id, first, last)),
                     media_type="text/csv")  # fmt: skip
-
-
-def statement_csv(rows: list[dict[str, object]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=STATEMENT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
