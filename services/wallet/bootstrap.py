@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from kgo_runtime.access import AccessSigner, signing_key
-from kgo_runtime.clock import SystemClock
+from kgo_runtime.clock import Clock, SystemClock
 from kgo_runtime.components import Component
 from kgo_runtime.processing import dispatch
 from kgo_runtime.service import ServiceContext, create_service_app
@@ -21,10 +22,16 @@ from kgo_runtime.service import ServiceContext, create_service_app
 from .adapters.contracts import to_contract
 from .adapters.directory import WalletDirectory
 from .adapters.event_store import open_ledger
-from .adapters.personal_data import vault_from
+from .adapters.notifier import FileNotifier
+from .adapters.one_time_codes import PostgresChallenges, code_secret
+from .adapters.personal_data import PersonalDataVault, vault_from
+from .adapters.rate_limits import PostgresRateLimiter
+from .adapters.sessions import PostgresRefreshTokens
 from .adapters.tokens import PostgresTokenStore
 from .adapters.wallet_metrics import WalletMetrics
 from .application.bus import CommandBus
+from .application.ledger import WalletLedger
+from .application.resident_access import AccessPolicy, Limit, ResidentAccess
 from .entrypoints.background import HoldSweeper
 from .entrypoints.container import WalletContainer
 from .entrypoints.http import API_METADATA, build_router, install_error_handlers
@@ -32,8 +39,9 @@ from .entrypoints.missions import MissionGrants
 from .settings import WalletSettings
 
 
-def create_app(settings: WalletSettings | None = None) -> FastAPI:
+def create_app(settings: WalletSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or WalletSettings()
+    clock = clock or SystemClock()
 
     async def build(ctx: ServiceContext) -> Sequence[Component]:
         ledger = await asyncio.to_thread(open_ledger, settings)
@@ -46,14 +54,17 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
         await directory.create_tables()
         tokens = PostgresTokenStore(ctx.pool, schema=settings.database_schema)
         await tokens.create_tables()
+        vault, access = vault_from(settings), AccessSigner(signing_key(), clock)
         ctx.app.state.wallet = WalletContainer(
             settings=settings,
             ledger=ledger,
             bus=bus,
-            vault=vault_from(settings),
+            vault=vault,
             directory=directory,
             tokens=tokens,
-            access=AccessSigner(signing_key()),
+            access=access,
+            clock=clock,
+            residents=await _resident_access(ctx, settings, clock, ledger, bus, vault, access),
         )
         sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds)
         relay = ctx.relay(ledger, to_contract, topic_for=lambda _event: settings.events_topic)
@@ -68,3 +79,58 @@ def create_app(settings: WalletSettings | None = None) -> FastAPI:
         setattr(app, attribute, value)
     install_error_handlers(app)
     return app
+
+
+async def _resident_access(
+    ctx: ServiceContext,
+    settings: WalletSettings,
+    clock: Clock,
+    ledger: WalletLedger,
+    bus: CommandBus,
+    vault: PersonalDataVault,
+    access: AccessSigner,
+) -> ResidentAccess:
+    """Residents' signup, sign-in and sessions, on the wallet's own database."""
+    schema = settings.database_schema
+    challenges = PostgresChallenges(ctx.pool, schema=schema)
+    limiter = PostgresRateLimiter(ctx.pool, schema=schema)
+    refresh_tokens = PostgresRefreshTokens(ctx.pool, schema=schema)
+    for store in (challenges, limiter, refresh_tokens):
+        await store.create_tables()
+    return ResidentAccess(
+        policy=access_policy(settings),
+        clock=clock,
+        secret=code_secret(settings),
+        vault=vault,
+        ledger=ledger,
+        bus=bus,
+        issuer=access,
+        notifier=FileNotifier(settings.sms_outbox),
+        challenges=challenges,
+        limiter=limiter,
+        refresh_tokens=refresh_tokens,
+    )
+
+
+def access_policy(settings: WalletSettings) -> AccessPolicy:
+    s = settings
+
+    def seconds(value: int) -> timedelta:
+        return timedelta(seconds=value)
+
+    return AccessPolicy(
+        terms_version=s.terms_version,
+        code_ttl=seconds(s.code_ttl_seconds),
+        code_max_attempts=s.code_max_attempts,
+        access_ttl=seconds(s.resident_access_ttl_seconds),
+        refresh_ttl=seconds(s.resident_refresh_ttl_seconds),
+        sends_per_phone=Limit(
+            s.code_sends_per_phone, seconds(s.code_sends_per_phone_window_seconds)
+        ),
+        sends_per_address=Limit(
+            s.code_sends_per_address, seconds(s.code_sends_per_address_window_seconds)
+        ),
+        checks_per_address=Limit(
+            s.code_checks_per_address, seconds(s.code_checks_per_address_window_seconds)
+        ),
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -34,3 +36,26 @@ class WalletSettings(ServiceSettings):
     pii_key: SecretStr | None = None
     #: HMAC key for the blind indexes of national IDs and phone numbers; same rule.
     blind_index_key: SecretStr | None = None
+
+    # --- residents' self-service access (signup, sign-in, sessions) ---------------------------
+    #: HMAC key of one-time codes, request keys and client addresses; same rule as above.
+    access_code_key: SecretStr | None = None
+    #: The programme's terms a resident accepts at signup (a signup naming another is refused).
+    terms_version: str = "kgo-terms-2026-01"
+    #: Life of a resident's access token, and of its refresh token.
+    resident_access_ttl_seconds: int = 900
+    resident_refresh_ttl_seconds: int = 30 * 86_400
+    #: Life of a one-time code, and the wrong codes a challenge takes before it is dead.
+    code_ttl_seconds: int = 300
+    code_max_attempts: int = 5
+    #: Codes sent to one phone, and from one client address, per window.
+    code_sends_per_phone: int = 3
+    code_sends_per_phone_window_seconds: int = 900
+    code_sends_per_address: int = 20
+    code_sends_per_address_window_seconds: int = 3600
+    #: Codes checked from one client address per window (all challenges together).
+    code_checks_per_address: int = 30
+    code_checks_per_address_window_seconds: int = 900
+    #: Where the development notifier appends the codes it "sends" (JSON lines); default
+    #: $KGO_HOME/outbox/sms.jsonl.
+    sms_outbox: Path | None = None

@@ -75,12 +75,13 @@ class OpenPayee(Command):
 @dataclass(frozen=True, kw_only=True)
 class RegisterResident(Command):
     """Open one wallet per person. Personal data arrives already sealed; the blind indexes
-    make a second registration with the same national ID or phone findable."""
+    make a second registration with the same national ID or phone findable. No phone (a
+    resident registered at a municipal counter): the wallet may link one later."""
 
     name: ClassVar[str] = "register_resident"
     unhashed: ClassVar[frozenset[str]] = Command.unhashed | {"sealed_personal_data", "key_id"}
     national_id_index: str
-    phone_index: str
+    phone_index: str | None
     personal_data_digest: str
     sealed_personal_data: str = field(repr=False)
     key_id: str

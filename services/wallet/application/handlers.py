@@ -26,6 +26,7 @@ from ..domain.ids import (
     payee_id,
 )
 from . import commands as c
+from . import resident_handlers
 from .circulation import HANDLERS as CIRCULATION_HANDLERS
 from .unit_of_work import UnitOfWork
 
@@ -124,12 +125,12 @@ def open_payee(uow: UnitOfWork, cmd: c.OpenPayee, receipt: UUID) -> Answer:
 
 def register_resident(uow: UnitOfWork, cmd: c.RegisterResident, receipt: UUID) -> Answer:
     nid_claim = claim_id("national_id", cmd.national_id_index)
-    phone_claim = claim_id("phone", cmd.phone_index)
+    phone_claim = None if cmd.phone_index is None else claim_id("phone", cmd.phone_index)
     if uow.find(nid_claim, IdentityClaim, may_be_new=True) is not None:
         raise AlreadyExists(
             "a wallet is already registered for this national ID", code="already_registered"
         )
-    if uow.find(phone_claim, IdentityClaim, may_be_new=True) is not None:
+    if phone_claim and uow.find(phone_claim, IdentityClaim, may_be_new=True) is not None:
         raise AlreadyExists(
             "a wallet is already registered for this phone number", code="already_registered"
         )
@@ -145,7 +146,12 @@ def register_resident(uow: UnitOfWork, cmd: c.RegisterResident, receipt: UUID) -
             key_id=cmd.key_id,
         )
     )
-    uow.add(IdentityClaim.claim(phone_claim, kind="phone", wallet_id=wallet.id, at=cmd.at))
+    if phone_claim is None:
+        pending = resident_handlers.phone_pending_claim(wallet.id)
+        kind = resident_handlers.PHONE_PENDING
+        uow.add(IdentityClaim.claim(pending, kind=kind, wallet_id=wallet.id, at=cmd.at))
+    else:
+        uow.add(IdentityClaim.claim(phone_claim, kind="phone", wallet_id=wallet.id, at=cmd.at))
     return 201, {**account_view(wallet), "wallet_id": str(wallet.id)}
 
 
@@ -260,3 +266,4 @@ HANDLERS: dict[type[c.Command], Callable[[UnitOfWork, Any, UUID], Answer]] = {
     c.ExpireHold: expire_hold,
 }
 HANDLERS.update(CIRCULATION_HANDLERS)
+HANDLERS.update(resident_handlers.HANDLERS)

@@ -10,11 +10,13 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kgo_runtime.access import AccessSigner
+from kgo_runtime.clock import Clock, SystemClock
 
 from ..adapters.personal_data import PersonalDataVault
 from ..adapters.tokens import ApiTokens
 from ..application.bus import CommandBus
 from ..application.ledger import WalletLedger
+from ..application.resident_access import ResidentAccess
 from ..settings import WalletSettings
 
 #: Thailand keeps +07:00 all year (no daylight saving), so a fixed offset is exact.
@@ -45,3 +47,7 @@ class WalletContainer:
     #: Signs short-lived access tokens (residents' sign-in); any service checks them with
     #: the public key. Tests get a throwaway key.
     access: AccessSigner = field(default_factory=lambda: AccessSigner(Ed25519PrivateKey.generate()))
+    #: Business time (a ManualClock in tests).
+    clock: Clock = field(default_factory=SystemClock)
+    #: Residents' signup, sign-in and sessions (None: those routes answer 503).
+    residents: ResidentAccess | None = None

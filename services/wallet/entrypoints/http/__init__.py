@@ -11,14 +11,22 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from . import routes_circulation, routes_payments, routes_residents, routes_tokens, routes_treasury
+from . import (
+    routes_circulation,
+    routes_payments,
+    routes_residents,
+    routes_sessions,
+    routes_signup,
+    routes_tokens,
+    routes_treasury,
+)
 from .problems import install_error_handlers
 
 __all__ = ["API_DESCRIPTION", "API_METADATA", "build_router", "install_error_handlers"]
 
 API_DESCRIPTION = (
-    "The only place a KGO balance changes. Every `/v1` route needs "
-    "`Authorization: Bearer <token>`; every write needs an `Idempotency-Key` header "
+    "The only place a KGO balance changes. Every `/v1` route but residents' signup and "
+    "sign-in needs `Authorization: Bearer <token>`; every write needs an `Idempotency-Key` header "
     "(a retry with the same key and body gets the first answer, marked "
     "`Idempotent-Replayed: true`). Coins are whole numbers. Errors are "
     "`application/problem+json` with a stable `code`."
@@ -37,6 +45,11 @@ API_METADATA: dict[str, Any] = {
         {"name": "payments", "description": "Grants, spends and holds."},
         {"name": "tokens", "description": "API tokens and their roles."},
         {"name": "circulation", "description": "Refunds, rewards, settlements, shortfalls."},
+        {
+            "name": "residents",
+            "description": "Residents' signup, sign-in and sessions (one-time codes by SMS), "
+            "registration at a municipal counter.",
+        },
     ],
 }
 
@@ -46,4 +59,6 @@ def build_router() -> APIRouter:
     for module in (routes_treasury, routes_residents, routes_payments, routes_tokens):
         router.include_router(module.router)
     router.include_router(routes_circulation.router)
+    for module in (routes_signup, routes_sessions):
+        router.include_router(module.router)
     return router

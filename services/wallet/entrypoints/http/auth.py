@@ -32,6 +32,20 @@ resid = ``resident``, servc = ``service`` (another city service).
 ³ A resident's subject is its wallet id. Another wallet answers 403, decided before any lookup,
   so the answer says nothing about whether that wallet exists.
 
+Residents' self-service and counter registration (``routes_signup``, ``routes_sessions``):
+
+| Route                                        | Who                                     |
+|----------------------------------------------|-----------------------------------------|
+| POST /v1/residents/assisted                  | counter staff, admin                    |
+| POST /v1/wallets/{w}/phone-links             | counter staff, admin, own³ resident     |
+| POST /v1/signups, /v1/signups/{id}/confirm   | no token; rate-limited (phone, address) |
+| POST /v1/sessions, /v1/sessions/{id}/confirm | no token; rate-limited (phone, address) |
+| POST /v1/sessions/refresh                    | no token; a refresh token in the body   |
+| POST /v1/phone-links/{id}/confirm            | no token; the code sent to the phone    |
+
+Residents get their access tokens at sign-in; an administrator may still mint one (POST
+/v1/tokens, role ``resident``) for support.
+
 The idempotency scope of a write (the command's ``caller``) is ``<role>:<subject or name>``,
 so a rotated token of the same shop keeps its keys, and two shops can both use key "1".
 """

@@ -1,0 +1,56 @@
+"""Handlers of residents' self-service commands (registered into ``handlers.HANDLERS``).
+
+A wallet opened without a phone gets a ``phone_pending`` claim, keyed by its wallet id;
+linking a phone later adds the phone's claim and a ``phone_linked`` claim beside it, so a
+wallet takes a phone once, and only a wallet that had none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from ..domain.errors import AlreadyExists, Refused
+from ..domain.identity import IdentityClaim
+from ..domain.ids import claim_id
+from .resident_commands import LinkPhone
+from .unit_of_work import UnitOfWork
+
+Answer = tuple[int, dict[str, Any]]
+
+PHONE_PENDING = "phone_pending"
+PHONE_LINKED = "phone_linked"
+
+
+def phone_pending_claim(wallet_id: UUID) -> UUID:
+    return claim_id(PHONE_PENDING, str(wallet_id))
+
+
+def link_phone(uow: UnitOfWork, cmd: LinkPhone, receipt: UUID) -> Answer:
+    pending = uow.find(phone_pending_claim(cmd.wallet_id), IdentityClaim)
+    linked_id = claim_id(PHONE_LINKED, str(cmd.wallet_id))
+    if pending is None or uow.find(linked_id, IdentityClaim, may_be_new=True) is not None:
+        raise Refused("this wallet already has a phone number", code="phone_already_linked")
+    phone_claim = claim_id("phone", cmd.phone_index)
+    if uow.find(phone_claim, IdentityClaim, may_be_new=True) is not None:
+        raise AlreadyExists(
+            "a wallet is already registered for this phone number", code="already_registered"
+        )
+    uow.add(
+        IdentityClaim.claim(
+            phone_claim,
+            kind="phone",
+            wallet_id=cmd.wallet_id,
+            at=cmd.at,
+            sealed_personal_data=cmd.sealed_phone,
+            key_id=cmd.key_id,
+        )
+    )
+    uow.add(IdentityClaim.claim(linked_id, kind=PHONE_LINKED, wallet_id=cmd.wallet_id, at=cmd.at))
+    return 201, {"wallet_id": str(cmd.wallet_id), "phone_linked": True}
+
+
+HANDLERS: dict[type[Any], Callable[[UnitOfWork, Any, UUID], Answer]] = {
+    LinkPhone: link_phone,
+}
