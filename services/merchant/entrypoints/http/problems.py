@@ -30,6 +30,11 @@ def answer_response(answer: Answer) -> Response:
     if answer.ok:
         return JSONResponse(answer.body, status_code=answer.status, headers=headers or None)
     body: dict[str, Any] = dict(answer.body)
+    # The problem's own members win; the thing's status is kept as ``state``.
+    if "status" in body:
+        body["state"] = body.pop("status")
+    for member in ("type", "title", "detail"):
+        body.pop(member, None)
     code = str(body.pop("code", "refused"))
     detail = str(body.pop("reason", None) or shared.title(answer.status))
     return problem_response(answer.status, code, detail, headers=headers or None, **body)
