@@ -63,6 +63,10 @@ class Recoverer:
             except WalletDown:
                 log.info("wallet unavailable; recovery later", operation=str(operation_id))
                 break
+            except Exception:
+                # One operation that cannot be finished now must not hold back the others.
+                log.warning("cannot resume an operation yet", operation=str(operation_id),
+                            kind=kind, exc_info=True)  # fmt: skip
         if done:
             log.info("open operations resumed", count=done)
         return done
