@@ -75,7 +75,7 @@ class TillRegistry:
             "WHERE shop_id = $1 AND issue_key = $2",
             shop_id, key,
         )  # fmt: skip
-        return IssuedTill(row["till_id"], shop_id, row["label"], None), False
+        return IssuedTill(UUID(str(row["till_id"])), shop_id, row["label"], None), False
 
     async def rotate(self, shop_id: UUID, till_id: UUID) -> IssuedTill | None:
         """A new secret for the till; the old one stops working at once."""
@@ -121,7 +121,9 @@ class TillRegistry:
         )
         if row is None:
             return None
-        principal = till_principal(row["till_id"], row["shop_id"], row["label"])
+        # asyncpg's own UUID type would not survive the event store's transcoder.
+        principal = till_principal(UUID(str(row["till_id"])), UUID(str(row["shop_id"])),
+                                   row["label"])  # fmt: skip
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[token] = (principal, now + CACHE_SECONDS)

@@ -49,6 +49,7 @@ async def test_till_credentials_are_hashed_rotatable_revocable_and_bound_to_a_sh
     principal = await tills.authenticate(till.secret)
     assert principal is not None and principal.role == "payee"
     assert principal.subject == str(shop) and principal.token_id == till.till_id
+    assert type(principal.token_id) is UUID  # not asyncpg's: it goes into stored events
     again, new = await tills.issue(shop, "counter-1", key="k1")
     assert not new and again.till_id == till.till_id and again.secret is None
     rotated = await tills.rotate(shop, till.till_id)
