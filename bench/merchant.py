@@ -306,7 +306,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    duration, residents, each = (3.0, 20, 40) if args.quick else (10.0, 50, 80)
+    duration, residents, each = (3.0, 10, 30) if args.quick else (10.0, 25, 50)
     print(asyncio.run(run(args.concurrency, duration, residents, each)))
 
 
