@@ -205,7 +205,7 @@ def signing_key(settings: AccessSettings | None = None) -> Ed25519PrivateKey:
     if settings.profile == "production":
         raise AccessKeyError("KGO_ACCESS_SIGNING_KEY is required in production")
     path = settings.home / "secrets" / "access-signing.key"
-    return Ed25519PrivateKey.from_private_bytes(_seed(_dev_secret(path), str(path)))
+    return Ed25519PrivateKey.from_private_bytes(_seed(dev_secret(path), str(path)))
 
 
 def public_key(settings: AccessSettings | None = None) -> Ed25519PublicKey:
@@ -222,7 +222,7 @@ def public_key_text(key: Ed25519PublicKey) -> str:
     return _b64(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
 
 
-def _dev_secret(path: Path) -> str:
+def dev_secret(path: Path) -> str:
     """Read a development secret, creating it atomically if missing: the file appears
     complete or not at all (written aside, then linked), so a racing process never reads
     an empty key."""
