@@ -5,6 +5,9 @@ and the wallet-topic consumer finishing a redemption a crash left open."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from datetime import date, timedelta
 from uuid import UUID, uuid4
@@ -16,7 +19,7 @@ from kgo_contracts.wallet import HoldCaptured
 from kgo_runtime.consumer import IdempotentConsumer
 from kgo_runtime.envelope import encode, header_map
 from kgo_runtime.relay import Relay
-from kgo_runtime.settings import InfraSettings
+from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
 from kgo_runtime.testing import create_topics, delete_topics, read_topic, unique_name
 from services.merchant.adapters.contracts import to_contract
 from services.merchant.adapters.postgres import PostgresGuessLimiter
@@ -211,3 +214,30 @@ async def test_a_hold_captured_on_the_wallet_topic_finishes_an_open_redemption(
         await asyncio.wait_for(task, 10)
         await producer.stop()
         await delete_topics(BOOTSTRAP, [topic])
+
+
+def _kgo(schema: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MERCHANT_DATABASE_SCHEMA": schema}
+    return subprocess.run(
+        [sys.executable, "-m", "kgo_cli.main", "merchant", *args], env=env, cwd=PROJECT_ROOT,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+async def test_kgo_merchant_statement_and_till_create(merchant: Merchant):
+    shop, _, _ = _story(merchant)
+    done = await asyncio.to_thread(_kgo, merchant.schema, "statement", "--shop", str(shop),
+                                   "--day", "2022-06-10", "--to", "2022-06-11")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    header, day1, day2 = done.stdout.strip().splitlines()
+    assert header.startswith("shop_id,day,redemptions,coins_accepted")
+    assert day1.startswith(f"{shop},2022-06-10,2,45,") and day2.endswith(",10")
+    till = await asyncio.to_thread(_kgo, merchant.schema, "till", "create", "--shop", str(shop))
+    assert till.returncode == 0, till.stderr
+    secret = till.stdout.strip().splitlines()[-1]
+    tills = TillRegistry(merchant.pool, merchant.clock, schema=merchant.schema)
+    principal = await tills.authenticate(secret)
+    assert principal is not None and principal.subject == str(shop)
+    unknown = await asyncio.to_thread(_kgo, merchant.schema, "statement", "--shop", str(uuid4()),
+                                      "--day", "2022-06-10")  # fmt: skip
+    assert unknown.returncode == 1
