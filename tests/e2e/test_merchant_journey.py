@@ -1,10 +1,10 @@
 """A shop's day as the till and the city see it: real `kgo serve wallet` and `kgo serve
 merchant` processes, driven over HTTP, their topics read with the published JSON Schemas.
 
-Till retries get the first answer; a reused, expired or guessed code is declined (and
-guessing locks the till out); a suspended shop is declined; a void in its window gives the
-coins back; rewards and a settlement move coins on; the day's CSV statement adds up; every
-approved redemption is one `DiscountRedeemed` on Kafka."""
+Till retries get the first answer; a reused, expired or guessed code, or one presented for
+another wallet, is declined (and guessing locks the till out); a suspended shop is declined;
+a void in its window gives the coins back; rewards and a settlement move coins on; the day's
+CSV statement adds up; every approved redemption is one `DiscountRedeemed` on Kafka."""
 
 from __future__ import annotations
 
@@ -74,6 +74,13 @@ async def test_a_shops_day_at_the_till(floor: Shopfloor):
     reused = await till.post("/merchant/v1/redemptions", bill(code))
     assert reused.status_code == 409 and reused.json()["code"] == "payment_code_used"
 
+    # A code of the resident's, presented for another wallet the till names: refused.
+    other_wallet, _ = await floor.resident(10)
+    named = bill(await code_of(phone)) | {"wallet_id": other_wallet}
+    foreign_code = await till.post("/merchant/v1/redemptions", named)
+    assert foreign_code.status_code == 409
+    assert foreign_code.json()["code"] == "payment_code_invalid"
+
     # The shop's rules: at most half the bill, at most 100 coins.
     share = await till.post("/merchant/v1/redemptions", bill(await code_of(phone), 1_000, 6))
     assert share.json()["code"] == "coin_share_exceeded"
@@ -98,7 +105,8 @@ async def test_a_shops_day_at_the_till(floor: Shopfloor):
     suspended = await till.post("/merchant/v1/redemptions", bill(await code_of(phone)))
     assert suspended.status_code == 409 and suspended.json()["code"] == "shop_suspended"
     await floor.admin.post(f"/merchant/v1/shops/{shop}/reinstate")
-    second = await till.post("/merchant/v1/redemptions", bill(await code_of(phone), 8_000, 40))
+    scanned = "kgo:pay:" + await code_of(phone)  # as scanned from the app's QR code
+    second = await till.post("/merchant/v1/redemptions", bill(scanned, 8_000, 40))
     assert second.status_code == 201, second.text
     approved.append(second.json()["redemption_id"])
 

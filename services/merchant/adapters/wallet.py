@@ -47,12 +47,15 @@ class HttpWallet:
         return shop_payee_id(shop_id)
 
     async def hold(
-        self, *, payee: UUID, amount: int, reference: str, payment_code: str, key: str
-    ) -> PlacedHold:
-        body = {
+        self, *, payee: UUID, amount: int, reference: str, payment_code: str,
+        wallet_id: UUID | None, key: str,
+    ) -> PlacedHold:  # fmt: skip
+        body: dict[str, Any] = {
             "payee_id": str(payee), "amount": amount, "reference": reference,
             "authorisation": {"kind": "payment_code", "code": payment_code},
         }  # fmt: skip
+        if wallet_id is not None:
+            body["wallet_id"] = str(wallet_id)
         answer = await self._post("/v1/holds", body, key)
         expires = answer.get("expires_at")
         return PlacedHold(

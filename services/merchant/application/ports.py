@@ -33,8 +33,9 @@ class WalletPort(Protocol):
     async def open_payee(self, shop_id: UUID, label: str, *, key: str) -> UUID: ...
 
     async def hold(
-        self, *, payee: UUID, amount: int, reference: str, payment_code: str, key: str
-    ) -> PlacedHold: ...
+        self, *, payee: UUID, amount: int, reference: str, payment_code: str,
+        wallet_id: UUID | None, key: str,
+    ) -> PlacedHold: ...  # fmt: skip
 
     async def capture(
         self, *, wallet_id: UUID, hold_id: UUID, payee: UUID, amount: int, key: str

@@ -66,10 +66,14 @@ class Redemptions:
         self._clock, self._policy, self._crash = clock, policy or Policy(), crash or NoCrash()
 
     async def redeem(
-        self, till: Till, key: str, *, payment_code: str, bill_satang: int, coins: int
-    ) -> Answer:
+        self, till: Till, key: str, *, payment_code: str, bill_satang: int, coins: int,
+        wallet_id: UUID | None = None,
+    ) -> Answer:  # fmt: skip
+        """``wallet_id``: the customer's wallet if the till knows it; a code that belongs to
+        another wallet is then declined ``payment_code_invalid``."""
         rid = ids.redemption_id(till.shop_id, key)
-        digest = request_hash("redeem", {"code": payment_code, "bill": bill_satang, "coins": coins})
+        fields = {"code": payment_code, "bill": bill_satang, "coins": coins, "wallet": wallet_id}
+        digest = request_hash("redeem", fields)
         for _ in range(MAX_ATTEMPTS):
             found = await self._store.get(rid, Redemption)
             if found is not None:
@@ -81,7 +85,9 @@ class Redemptions:
             wait = await self._limiter.retry_after(till.till_id)
             if wait is not None:
                 raise TillLocked(wait)
-            redemption = await self._start(rid, till, digest, payment_code, bill_satang, coins)
+            redemption = await self._start(
+                rid, till, digest, payment_code, bill_satang, coins, wallet_id
+            )
             try:
                 await self._store.save(redemption)
             except Conflict:
@@ -92,8 +98,9 @@ class Redemptions:
         raise InProgress("this redemption is being decided; retry with the same key")
 
     async def _start(
-        self, rid: UUID, till: Till, digest: str, code: str, bill: int, coins: int
-    ) -> Redemption:
+        self, rid: UUID, till: Till, digest: str, code: str, bill: int, coins: int,
+        named: UUID | None = None,
+    ) -> Redemption:  # fmt: skip
         shop = await self._store.get(till.shop_id, Shop)
         if shop is None:
             raise ShopNotFound(f"no shop {till.shop_id}")
@@ -108,7 +115,7 @@ class Redemptions:
         redemption = Redemption.start(
             rid, shop_id=shop.id, till_id=till.till_id, payee=shop.payee_account_id,
             bill_satang=bill, coins=coins, discount_satang=discount, request_hash=digest,
-            payment_code=code, at=at,
+            payment_code=code, at=at, named_wallet_id=named,
         )  # fmt: skip
         if decline is not None:
             redemption.decline(decline.code, decline.reason, at=at)
@@ -140,7 +147,8 @@ class Redemptions:
         try:
             hold = await self._wallet.hold(
                 payee=r.payee_account_id, amount=r.coins, reference=str(r.id),
-                payment_code=r.payment_code, key=ids.wallet_key(r.id, "hold"),
+                payment_code=r.payment_code, wallet_id=r.named_wallet_id,
+                key=ids.wallet_key(r.id, "hold"),
             )  # fmt: skip
         except WalletRefused as refused:
             if refused.code == "payment_code_invalid":

@@ -80,6 +80,8 @@ class Redemption(Aggregate):
         #: single-use and worthless within two minutes.
         payment_code: str
         occurred_at: datetime
+        #: The wallet the till named, if any: a code of another wallet is then refused.
+        named_wallet_id: UUID | None = None
 
     class HoldPlaced(Aggregate.Event):
         TOPIC = "kgo.merchant.Redemption.HoldPlaced"
@@ -141,10 +143,12 @@ class Redemption(Aggregate):
         request_hash: str,
         payment_code: str,
         occurred_at: datetime,
+        named_wallet_id: UUID | None = None,
     ) -> None:
         self.shop_id, self.till_id, self.payee_account_id = shop_id, till_id, payee_account_id
         self.bill_satang, self.coins, self.discount_satang = bill_satang, coins, discount_satang
         self.request_hash, self.payment_code = request_hash, payment_code
+        self.named_wallet_id = named_wallet_id
         self.started_at = occurred_at
         self.status = STARTED
         self.hold_id: UUID | None = None
@@ -169,6 +173,7 @@ class Redemption(Aggregate):
         request_hash: str,
         payment_code: str,
         at: datetime,
+        named_wallet_id: UUID | None = None,
     ) -> Redemption:
         return cls._create(
             cls.Started,
@@ -182,6 +187,7 @@ class Redemption(Aggregate):
             request_hash=request_hash,
             payment_code=payment_code,
             occurred_at=at,
+            named_wallet_id=named_wallet_id,
         )
 
     @property

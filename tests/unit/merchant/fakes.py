@@ -99,11 +99,12 @@ class FakeWallet:
         return self._once(key, "payee", decide)  # type: ignore[no-any-return]
 
     async def hold(
-        self, *, payee: UUID, amount: int, reference: str, payment_code: str, key: str
-    ) -> PlacedHold:
+        self, *, payee: UUID, amount: int, reference: str, payment_code: str,
+        wallet_id: UUID | None, key: str,
+    ) -> PlacedHold:  # fmt: skip
         def decide() -> PlacedHold:
             code = self.codes.get(payment_code)
-            if code is None:
+            if code is None or wallet_id not in (None, code.wallet_id):
                 raise WalletRefused("payment_code_invalid", "no such code")
             if code.used:
                 raise WalletRefused("payment_code_used", "used")

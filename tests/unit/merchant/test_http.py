@@ -82,6 +82,10 @@ def test_a_redemption_over_http_and_its_retry(edge: Edge):
     assert edge.post("/merchant/v1/redemptions", body, till).json()["code"] == (
         "idempotency_key_required"
     )
+    scanned = edge.h.wallet.payment_code(edge.h.wallet.resident(100))
+    qr = edge.post("/merchant/v1/redemptions", body | {"payment_code": f"kgo:pay:{scanned}"},
+                   till, "k3")  # fmt: skip
+    assert qr.status_code == 201, qr.text
 
 
 def test_roles_and_the_tills_shop(edge: Edge):

@@ -128,3 +128,20 @@ async def test_an_unknown_shop_is_not_found(m: Harness):
 
     with pytest.raises(ShopNotFound):
         await m.pay(m.till(uuid4()), "12345678")
+
+
+async def test_a_code_of_another_wallet_than_the_one_the_till_names_is_declined(m: Harness):
+    shop = await m.enrol()
+    owner, other = m.wallet.resident(100), m.wallet.resident(100)
+    till = m.till(shop)
+    answer = await m.redemptions.redeem(
+        till, m.key(), payment_code=m.wallet.payment_code(owner), bill_satang=12_000, coins=25,
+        wallet_id=other,
+    )  # fmt: skip
+    assert answer.status == 409 and answer.body["code"] == "payment_code_invalid"
+    assert m.wallet.balances[owner] == 100 and m.wallet.balances[other] == 100
+    named = await m.redemptions.redeem(
+        till, m.key(), payment_code=m.wallet.payment_code(owner), bill_satang=12_000, coins=25,
+        wallet_id=owner,
+    )  # fmt: skip
+    assert named.status == 201

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ...domain.districts import Category, SizeClass
 
@@ -50,12 +51,26 @@ class TillRequest(_Body):
     label: Text = "till"
 
 
+#: What a payment code's QR code holds: this prefix and the digits.
+QR_PREFIX = "kgo:pay:"
+
+
+def _scanned(value: object) -> object:
+    return value.removeprefix(QR_PREFIX) if isinstance(value, str) else value
+
+
 class RedeemRequest(_Body):
-    payment_code: Annotated[str, Field(pattern=r"^[0-9]{6,8}$")] = Field(
-        description="The code the resident's app shows (6-8 digits), or scanned from its QR."
-    )
+    payment_code: Annotated[str, BeforeValidator(_scanned), Field(pattern=r"^[0-9]{6,8}$")] = (
+        Field(description="The code the resident's app shows (6-8 digits), as typed or "
+                          "scanned from its QR payload (`kgo:pay:<code>`).")
+    )  # fmt: skip
     bill_satang: PositiveInt
     coins: PositiveInt
+    wallet_id: UUID | None = Field(
+        default=None,
+        description="The customer's wallet, if the till knows it: a code that belongs to "
+        "another wallet is then declined `payment_code_invalid`.",
+    )
 
 
 class RewardRequest(_Body):

@@ -27,7 +27,7 @@ async def redeem(body: RedeemRequest, m: Merchant, till: TillCaller, key: Key) -
     Declined: 409 with a stable `code`. A retry with the same key gets the first answer."""
     answer = await m.redemptions.redeem(
         till_of(till), key, payment_code=body.payment_code, bill_satang=body.bill_satang,
-        coins=body.coins,
+        coins=body.coins, wallet_id=body.wallet_id,
     )  # fmt: skip
     return answer_response(answer)
 
