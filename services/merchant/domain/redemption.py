@@ -38,7 +38,8 @@ class Price:
 def price(rules: ShopRules, *, bill_satang: int, coins: int) -> Price:
     """What ``coins`` are worth on this bill under the shop's rules, or a decline."""
     if bill_satang <= 0 or coins <= 0:
-        raise Declined("the bill and the coins must be positive", code="invalid_amount")
+        # Refused, not declined: a redemption of nothing is never recorded (nor published).
+        raise MerchantError("the bill and the coins must be positive", code="invalid_amount")
     discount = coins * rules.coin_value_satang
     if discount * 100 > bill_satang * rules.max_coin_share_percent:
         raise Declined(

@@ -145,3 +145,13 @@ async def test_a_code_of_another_wallet_than_the_one_the_till_names_is_declined(
         wallet_id=owner,
     )  # fmt: skip
     assert named.status == 201
+
+
+async def test_a_redemption_of_nothing_is_refused_not_recorded(m: Harness):
+    from services.merchant.domain.errors import MerchantError
+
+    shop = await m.enrol()
+    with pytest.raises(MerchantError) as refused:
+        await m.pay(m.till(shop), "12345678", coins=0)
+    assert refused.value.code == "invalid_amount"
+    assert not [e for e in m.published() if isinstance(e, RedemptionDeclined)]
