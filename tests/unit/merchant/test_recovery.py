@@ -71,3 +71,32 @@ async def test_a_wallet_that_does_not_answer_leaves_the_redemption_to_resume(m: 
     m.wallet.down = False
     answer = await m.pay(m.till(shop), code, key="k-down")
     assert answer.status == 201 and answer.replayed
+
+
+async def test_the_wallet_topic_handler_feeds_hold_captured_through_the_consumers_dispatch(
+    m: Harness,
+):
+    from datetime import datetime
+    from uuid import uuid4
+
+    from kgo_contracts.examples import examples_of
+    from kgo_contracts.wallet import HoldCaptured, PaymentReceived
+    from kgo_runtime.envelope import Envelope
+    from services.merchant.entrypoints.background import wallet_handler
+
+    rid, resident = await _crash_after_capture(m)
+    held = m.store.get_now(rid, Redemption)
+    story = examples_of(HoldCaptured)[0]
+    captured = story.model_copy(
+        update={"account_id": resident, "hold_id": held.hold_id, "reference": str(rid)}
+    )
+    handler = wallet_handler(type("Container", (), {"redemptions": m.redemptions})())  # type: ignore[arg-type]
+
+    def envelope(event: object) -> Envelope:
+        return Envelope(str(uuid4()), "/kgo/wallet", "t", datetime.now(), "s", event)  # type: ignore[arg-type]
+
+    await handler(None, envelope(examples_of(PaymentReceived)[0]))  # other types: ignored
+    await handler(None, envelope(story))  # the story's own redemption is not ours: ignored
+    assert m.store.get_now(rid, Redemption).status == HELD
+    await handler(None, envelope(captured))
+    assert m.store.get_now(rid, Redemption).status == "redeemed"
