@@ -1,9 +1,11 @@
 """Paying at the till: price the bill under the shop's rules, hold the coins with the
 resident's payment code, capture them, record ``DiscountRedeemed``. And voids.
 
-Every step is saved before the next wallet call, and every wallet call carries a key derived
-from the redemption id, so :meth:`Redemptions.resume` can finish any redemption from where it
-stopped (after a crash, a timeout, or from the wallet topic) without taking a coin twice.
+It is saved as started before the wallet is called, and every wallet call carries a key
+derived from the redemption id, so :meth:`Redemptions.resume` can finish any redemption from
+where it stopped (after a crash, a timeout, or from the wallet topic) without taking a coin
+twice: a repeated call is answered with its first answer. The hold is saved on its own only
+when the daily cap must be counted before the capture.
 """
 
 from __future__ import annotations
@@ -168,7 +170,13 @@ class Redemptions:
             await self._store.save(r)
             return
         r.place_hold(hold.hold_id, hold.wallet_id, at=at)
-        await self._store.save(r, *([day] if day is not None else []))
+        if day is None:
+            # No daily cap: nothing to decide between hold and capture, so the capture follows
+            # at once and both are saved together. A crash in between leaves it `started`,
+            # and finishing it repeats the hold call, which the wallet answers as the first.
+            await self._capture(r)
+            return
+        await self._store.save(r, day)
 
     async def _count(
         self, r: Redemption, wallet_id: UUID, at: datetime

@@ -9,7 +9,7 @@ import pytest
 
 from kgo_contracts.merchant import DiscountRedeemed
 from services.merchant.application.ports import WalletDown
-from services.merchant.domain.redemption import HELD, Redemption
+from services.merchant.domain.redemption import STARTED, Redemption
 
 from .conftest import Crashed, Harness
 
@@ -23,14 +23,17 @@ async def _crash_after_capture(m: Harness) -> tuple[UUID, UUID]:
     m.crash.armed.add("after_capture")
     with pytest.raises(Crashed):
         await m.pay(m.till_used, m.code_used, key="k-crash")
-    [r] = [e for e in m.application.recorder.select_notifications(1, 100)
-           if e.topic.endswith("Redemption.HoldPlaced")]  # fmt: skip
+    [r] = [
+        e
+        for e in m.application.recorder.select_notifications(1, 100)
+        if e.topic.endswith("Redemption.Started")
+    ]
     return r.originator_id, resident
 
 
 async def test_resume_after_a_crash_records_the_redemption_once(m: Harness):
     rid, resident = await _crash_after_capture(m)
-    assert m.store.get_now(rid, Redemption).status == HELD
+    assert m.store.get_now(rid, Redemption).status == STARTED
     answer = await m.redemptions.resume(rid)
     assert answer is not None and answer.body["status"] == "redeemed"
     assert m.wallet.count("capture") == 1 and m.wallet.balances[resident] == 75
@@ -39,17 +42,17 @@ async def test_resume_after_a_crash_records_the_redemption_once(m: Harness):
 
 async def test_the_wallet_topic_finishes_a_captured_redemption(m: Harness):
     rid, resident = await _crash_after_capture(m)
-    held = m.store.get_now(rid, Redemption)
+    [hold_id] = m.wallet.holds
     recorded = await m.redemptions.captured_at_wallet(
-        str(rid), hold_id=held.hold_id, wallet_id=resident, at=m.clock.now()
+        str(rid), hold_id=hold_id, wallet_id=resident, at=m.clock.now()
     )
     assert recorded
     again = await m.redemptions.captured_at_wallet(
-        str(rid), hold_id=held.hold_id, wallet_id=resident, at=m.clock.now()
+        str(rid), hold_id=hold_id, wallet_id=resident, at=m.clock.now()
     )
     assert not again
     assert not await m.redemptions.captured_at_wallet(
-        "not-ours", hold_id=held.hold_id, wallet_id=resident, at=m.clock.now()
+        "not-ours", hold_id=hold_id, wallet_id=resident, at=m.clock.now()
     )
     assert len([e for e in m.published() if isinstance(e, DiscountRedeemed)]) == 1
 
@@ -85,10 +88,10 @@ async def test_the_wallet_topic_handler_feeds_hold_captured_through_the_consumer
     from services.merchant.entrypoints.background import wallet_handler
 
     rid, resident = await _crash_after_capture(m)
-    held = m.store.get_now(rid, Redemption)
+    [hold_id] = m.wallet.holds
     story = examples_of(HoldCaptured)[0]
     captured = story.model_copy(
-        update={"account_id": resident, "hold_id": held.hold_id, "reference": str(rid)}
+        update={"account_id": resident, "hold_id": hold_id, "reference": str(rid)}
     )
     handler = wallet_handler(type("Container", (), {"redemptions": m.redemptions})())  # type: ignore[arg-type]
 
@@ -97,6 +100,19 @@ async def test_the_wallet_topic_handler_feeds_hold_captured_through_the_consumer
 
     await handler(None, envelope(examples_of(PaymentReceived)[0]))  # other types: ignored
     await handler(None, envelope(story))  # the story's own redemption is not ours: ignored
-    assert m.store.get_now(rid, Redemption).status == HELD
+    assert m.store.get_now(rid, Redemption).status == STARTED
     await handler(None, envelope(captured))
     assert m.store.get_now(rid, Redemption).status == "redeemed"
+
+
+async def test_with_a_daily_cap_the_hold_is_saved_first_and_resumed_from_there():
+    from services.merchant.application.redemptions import Policy
+    from services.merchant.domain.redemption import HELD
+
+    m = Harness(Policy(daily_cap_coins=100))
+    rid, resident = await _crash_after_capture(m)
+    assert m.store.get_now(rid, Redemption).status == HELD
+    answer = await m.redemptions.resume(rid)
+    assert answer is not None and answer.body["status"] == "redeemed"
+    assert m.wallet.count("hold") == 1 and m.wallet.count("capture") == 1
+    assert m.wallet.balances[resident] == 75
