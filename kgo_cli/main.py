@@ -5,8 +5,11 @@ from __future__ import annotations
 import typer
 
 from kgo_cli import (
+    export_cmd,
     infra_cmd,
+    merchant_cmd,
     missions_cmd,
+    report_cmd,
     run_cmd,
     schemas_cmd,
     serve_cmd,
@@ -26,9 +29,14 @@ app.add_typer(
     schemas_cmd.app, name="schemas", help="Generate and check the published event contracts."
 )
 app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
+app.add_typer(merchant_cmd.app, name="merchant", help="Shops: daily statements, till credentials.")
 app.add_typer(missions_cmd.app, name="missions", help="Missions: bulk awards, check-in codes.")
 app.add_typer(
     transit_cmd.app, name="transit", help="The city bus: validators, network, statements."
+)
+app.add_typer(export_cmd.app, name="export")
+app.command("report", help="The research report (HTML and PDF) built from an export.")(
+    report_cmd.report
 )
 app.command("serve", help="Run one service (wallet, missions, merchant, transit, projections).")(
     serve_cmd.serve
