@@ -25,7 +25,7 @@ from .adapters.contracts import to_contract
 from .adapters.devices import ValidatorDevices
 from .adapters.digest import PassDigest, pass_digest_key
 from .adapters.faults import KillAfterSpend
-from .adapters.wallet import HttpWallet
+from .adapters.wallet import HttpWallet, operator_account_id
 from .application.admin import NetworkAdmin, Settlements
 from .application.desk import TapDesk
 from .application.fares import FareCollector, FarePolicy
@@ -34,6 +34,7 @@ from .application.ridership import Ridership
 from .application.service import TransitApplication
 from .entrypoints.container import TransitContainer
 from .entrypoints.http import build_router, install_error_handlers
+from .entrypoints.operator_account import OperatorAccount
 from .entrypoints.wallet_topic import wallet_topic_handler
 from .settings import TransitSettings
 
@@ -89,14 +90,14 @@ def create_app(
     settings = settings or TransitSettings()
 
     async def build(ctx: ServiceContext) -> Sequence[Component]:
-        """Runs at startup once Kafka and Postgres answer (retried until they do, and until
-        the wallet opened the operator's account)."""
+        """Runs at startup once Kafka and Postgres answer (retried until they do); the
+        operator's account is opened at the wallet in the background."""
         client = WalletClient.for_service(settings)
         ctx.on_shutdown(client.close)
         port: WalletPort = wallet or HttpWallet(client)
         if settings.fault_kill_after_spend:
             port = KillAfterSpend(port, settings.fault_kill_after_spend)
-        operator_id = await port.open_operator(settings.operator_ref, settings.operator_label)
+        operator_id = operator_account_id(settings.operator_ref)
         store = await ctx.open_application(
             TransitApplication, extra_env={"AGGREGATE_CACHE_MAXSIZE": str(settings.cache_size)}
         )
@@ -115,7 +116,8 @@ def create_app(
         recovery = ctx.consumer(
             "transit-wallet", [settings.wallet_topic], wallet_topic_handler(container.collector)
         )
-        return [relay, recovery]
+        opener = OperatorAccount(port, settings.operator_ref, settings.operator_label)
+        return [opener, relay, recovery]
 
     app = create_service_app(
         settings,

@@ -25,6 +25,11 @@ log = get_logger(__name__)
 CARD_NUMBER = re.compile(r"^[0-9]{16}$")
 
 
+def operator_account_id(external_ref: str) -> UUID:
+    """The bus operator's account id at the wallet: deterministic from transit's own ref."""
+    return payee_id("operator", external_ref)
+
+
 class HttpWallet:
     def __init__(self, client: WalletClient) -> None:
         self.client = client
@@ -56,7 +61,7 @@ class HttpWallet:
         if response.status_code in (200, 201):
             return UUID(answer["account_id"])
         if response.status_code == 409 and answer.get("code") == "already_exists":
-            return payee_id("operator", external_ref)  # deterministic: no need to fetch it
+            return operator_account_id(external_ref)  # deterministic: no need to fetch it
         raise WalletUnreachable(f"opening the operator's account: {response.status_code} {answer}")
 
     async def spend_fare(
