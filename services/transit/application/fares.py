@@ -1,4 +1,4 @@
-"""Taps in, fares out: the command that decides a tap, and the offline batch.
+"""Taps in, fares out: the command that decides one tap (batches: :mod:`.batches`).
 
 A tap is decided in up to three steps, each saved before the next begins:
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -121,12 +121,6 @@ class FareCollector:
         if not trip.awaiting_wallet:
             return trip_view(trip, replayed=replayed)
         return await self._collect(step, request.pass_token)
-
-    async def upload(self, requests: Sequence[TapRequest]) -> list[TripView]:
-        """An offline validator's batch (see :mod:`.batches`)."""
-        from .batches import upload
-
-        return await upload(self, requests)
 
     # --- step 1: judge ---------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 
+from ..domain.ids import DENY_LIST_ID, NETWORK_ID
 from ..domain.ledger import DenyList
 from ..domain.network import Network
 
@@ -34,11 +35,7 @@ class TransitApplication(Application[UUID]):
         return found
 
     def network(self) -> Network:
-        from ..domain.ids import NETWORK_ID
-
         return self.find(NETWORK_ID, Network) or Network.create()
 
     def deny_list(self) -> DenyList:
-        from ..domain.ids import DENY_LIST_ID
-
         return self.find(DENY_LIST_ID, DenyList) or DenyList.create()

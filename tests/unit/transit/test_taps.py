@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from kgo_runtime.clock import BANGKOK
+from services.transit.application.batches import upload
 from services.transit.application.fares import TapRequest
 from services.transit.domain.errors import IdempotencyConflict, WalletDown
 from services.transit.domain.ids import DENY_LIST_ID
@@ -118,9 +119,9 @@ async def test_an_offline_batch_is_judged_at_tap_time_and_can_be_resent(transit:
         transit.request("pass-A", at, tap_id="o1", offline=True),
         transit.request("pass-A", at + timedelta(minutes=20), tap_id="o2", offline=True),
     ]
-    first = await transit.collector.upload(batch)
+    first = await upload(transit.collector, batch)
     assert [(t.status, t.coins) for t in first] == [("paid", 50), ("paid", 0)]
-    again = await transit.collector.upload(batch)
+    again = await upload(transit.collector, batch)
     assert [t.replayed for t in again] == [True, True]
     assert transit.wallet.balances[rider] == 150
 
@@ -134,7 +135,7 @@ async def test_offline_shortfall_goes_to_the_loss_budget_then_the_deny_list() ->
         transit.request("pass-A", MORNING + timedelta(minutes=m), bus=b, offline=True)
         for m, b in ((0, "bus-01"), (30, "bus-02"))
     ]
-    covered, over = await transit.collector.upload(batch)
+    covered, over = await upload(transit.collector, batch)
     assert (covered.status, covered.coins, covered.shortfall_covered) == ("paid", 50, 50)
     assert (over.status, over.reason) == ("declined", "insufficient_coins")
     assert transit.wallet.balances[rider] == 0  # never negative
@@ -179,10 +180,12 @@ async def test_every_stored_event_maps_to_its_contract_or_is_internal() -> None:
     await transit.tap("pass-A")
     await transit.tap("pass-A", MORNING + timedelta(minutes=1))  # double tap
     transit.wallet.balances[rider] = 0
-    await transit.collector.upload([transit.request("pass-A", MORNING, bus="bus-05", offline=True)])
+    await upload(
+        transit.collector, [transit.request("pass-A", MORNING, bus="bus-05", offline=True)]
+    )
     next_day = MORNING + timedelta(days=1)
-    await transit.collector.upload(
-        [transit.request("pass-A", next_day, bus="bus-06", offline=True)]
+    await upload(
+        transit.collector, [transit.request("pass-A", next_day, bus="bus-06", offline=True)]
     )
     _, _, made = transit.admin.register_validator("val-1", "bus-01")
     transit.store.save(*made)

@@ -14,6 +14,7 @@ from kgo_runtime.clock import BANGKOK
 from kgo_runtime.problems import ProblemError, problem_responses
 
 from ...adapters.digest import key_text
+from ...application import batches
 from ...application.fares import TapRequest
 from ...domain.taps import Tap
 from ...domain.validator import Validator
@@ -78,7 +79,7 @@ async def upload(
     if len(body.taps) > limit:
         raise ProblemError(413, "batch_too_large", f"at most {limit} taps per batch")
     requests = [tap_request(transit, validator, one, offline=True) for one in body.taps]
-    views = await transit.collector.upload(requests)
+    views = await batches.upload(transit.collector, requests)
     counts = Counter(view.status for view in views)
     return {
         "results": [view.answer() | {"replayed": view.replayed} for view in views],
