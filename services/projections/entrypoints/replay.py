@@ -1,0 +1,256 @@
+"""``kgo replay``: rebuild read models from the topics into a fresh schema, then either swap
+them into the live schema atomically (caught up exactly to the live consumer's positions),
+or, with ``until``, keep them beside the live ones as a read-only past city (a snapshot).
+
+The swap: with the live consumer's positions table locked (EXCLUSIVE: the live consumer's
+next batch waits), the build reads on to the live positions, the live positions move up to
+the build's where the build is ahead, and the rebuilt tables replace the live ones
+(``ALTER TABLE ... SET SCHEMA``) in the same transaction. Readers see the old tables or the
+new ones, never a mix. A record the build cannot decode is skipped (counted): the live
+consumer already dead-lettered it, and a replay sends nothing to the dead-letter topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from kgo_runtime.deadletter import PermanentError
+from kgo_runtime.inbox import Inbox
+from kgo_runtime.kafka_admin import topic_partitions
+from kgo_runtime.metrics import Metrics
+from kgo_runtime.postgres import create_tables
+from kgo_runtime.processing import RecordProcessor
+from services.projections.adapters.tables import ddl, model_names, tables_of
+from services.projections.entrypoints.consumer import Projector
+from services.projections.settings import ProjectionsSettings
+
+Progress = Callable[[int, int, float], None]  # done, total, events per second
+
+
+class _Delivered:
+    def __await__(self) -> Any:
+        return iter(())
+
+
+class _NoDeadLetters:
+    """The producer a replay's processor gets: dead letters were sent by the live consumer."""
+
+    def __init__(self) -> None:
+        self.skipped = 0
+
+    async def send(self, *_args: Any, **_kwargs: Any) -> _Delivered:
+        self.skipped += 1
+        return _Delivered()
+
+
+@dataclass
+class ReplayReport:
+    models: list[str]
+    schema: str
+    events: int
+    seconds: float
+    skipped: int
+    snapshot: str | None = None
+    positions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+class Replay:
+    def __init__(
+        self,
+        settings: ProjectionsSettings,
+        models: list[str] | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        snapshot: str | None = None,
+        progress: Progress | None = None,
+        batch_records: int = 5000,
+    ) -> None:
+        self.settings = settings
+        self.models = models or model_names()
+        unknown = set(self.models) - set(model_names())
+        if unknown:
+            raise ValueError(f"unknown read models: {sorted(unknown)}")
+        self.since, self.until = since, until
+        self.snapshot = snapshot
+        if until is not None and snapshot is None:
+            self.snapshot = until.strftime("%Y_%m_%d_%H%M")
+        self.progress = progress
+        self.batch = batch_records
+        self.live = settings.database_schema
+        self.build = f"{self.live}__build_{uuid.uuid4().hex[:8]}"
+        self.events = 0
+
+    async def run(self) -> ReplayReport:
+        started = time.monotonic()
+        pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=4)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            enable_auto_commit=False,
+            client_id="kgo-replay",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        dead = _NoDeadLetters()
+        try:
+            await create_tables(pool, ddl(self.build, self.models))
+            inbox = Inbox("replay", self.build)
+            await inbox.create_tables(pool)
+            projector = Projector(self.build, self.models, since=self.since, until=self.until)
+            processor = RecordProcessor.batched(
+                "replay",
+                projector,
+                inbox=inbox,
+                pool=pool,
+                producer=dead,
+                metrics=Metrics("projections"),
+                permanent_errors=(PermanentError,),
+            )
+            await consumer.start()
+            partitions: list[TopicPartition] = []
+            for topic in self.settings.topics:
+                partitions += await topic_partitions(self.settings.kafka_bootstrap, topic)
+            consumer.assign(partitions)
+            await self._seek_start(consumer, partitions)
+            ends = await consumer.end_offsets(partitions)
+            at = {tp: await consumer.position(tp) for tp in partitions}
+            total = sum(max(0, ends[tp] - at[tp]) for tp in partitions)
+            await self._catch_up(consumer, processor, at, ends, total, started)
+            if self.snapshot is not None:
+                schema = await self._keep_snapshot(pool)
+            else:
+                await self._swap(pool, consumer, processor, at, total, started)
+                schema = self.live
+            return ReplayReport(
+                self.models, schema, self.events, time.monotonic() - started, dead.skipped,
+                self.snapshot, {f"{tp.topic}/{tp.partition}": o for tp, o in at.items()},
+            )  # fmt: skip
+        finally:
+            await consumer.stop()
+            async with pool.acquire() as conn:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {self.build} CASCADE")
+            await pool.close()
+
+    async def _seek_start(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
+        await consumer.seek_to_beginning(*tps)
+        if self.since is None:
+            return
+        # Records are timestamped when produced, never before their business time: seeking by
+        # timestamp may start early (the projector skips earlier business times) but not late.
+        found = await consumer.offsets_for_times({tp: int(self.since.timestamp() * 1000)
+                                                   for tp in tps})  # fmt: skip
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            hit = found.get(tp)
+            consumer.seek(tp, hit.offset if hit is not None else ends[tp])
+
+    async def _catch_up(
+        self,
+        consumer: AIOKafkaConsumer,
+        processor: RecordProcessor,
+        at: dict[TopicPartition, int],
+        targets: dict[TopicPartition, int],
+        total: int,
+        started: float,
+    ) -> None:
+        """Apply records until every partition reached its target offset."""
+        pending = {tp for tp in at if at[tp] < targets[tp]}
+        consumer.resume(*pending)
+        consumer.pause(*(set(at) - pending))
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=self.batch)
+            for tp, records in batch.items():
+                records = [r for r in records if r.offset < targets[tp]]
+                if records:
+                    await self._apply(consumer, processor, tp, records, at)
+                if at[tp] >= targets[tp]:
+                    pending.discard(tp)
+                    consumer.pause(tp)
+            if self.progress is not None:
+                elapsed = time.monotonic() - started
+                self.progress(self.events, total, self.events / elapsed if elapsed else 0.0)
+
+    async def _apply(self, consumer: AIOKafkaConsumer, processor: RecordProcessor,
+                     tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]],
+                     at: dict[TopicPartition, int]) -> None:  # fmt: skip
+        backoff = 0.2
+        while True:
+            result = await processor.process_batch(records)
+            if not result.retry:
+                break
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+            records = [r for r in records if r.offset >= result.next_offset]
+            if not records:
+                break
+        self.events += len(records)
+        at[tp] = records[-1].offset + 1 if records else at[tp]
+        consumer.seek(tp, at[tp])
+
+    async def _keep_snapshot(self, pool: asyncpg.Pool) -> str:
+        """The build becomes the snapshot schema (an older one of that name is replaced)."""
+        assert self.snapshot is not None
+        target = self.settings.snapshot_schema(self.snapshot)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"UPDATE {self.build}.progress SET snapshot_until = $1, built_at = now()",
+                self.until,
+            )
+            await conn.execute(f"DROP SCHEMA IF EXISTS {target} CASCADE")
+            await conn.execute(f"ALTER SCHEMA {self.build} RENAME TO {target}")
+        self.build = f"{self.live}__build_{uuid.uuid4().hex[:8]}"  # nothing left to drop
+        return target
+
+    async def _swap(
+        self,
+        pool: asyncpg.Pool,
+        consumer: AIOKafkaConsumer,
+        processor: RecordProcessor,
+        at: dict[TopicPartition, int],
+        total: int,
+        started: float,
+    ) -> None:
+        live, name = self.live, self.settings.consumer_name
+        await create_tables(pool, ddl(live, model_names()))
+        await Inbox(name, live).create_tables(pool)
+        old = f"{live}__old_{uuid.uuid4().hex[:8]}"
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"LOCK TABLE {live}.consumer_positions IN EXCLUSIVE MODE")
+            rows = await conn.fetch(
+                f"SELECT topic, partition, next_offset FROM {live}.consumer_positions"
+                " WHERE consumer = $1",
+                name,
+            )
+            stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+            targets = {tp: max(stored.get(tp, 0), at[tp]) for tp in at}
+            await self._catch_up(consumer, processor, at, targets, total, started)
+            for tp, offset in at.items():
+                await conn.execute(
+                    f"INSERT INTO {live}.consumer_positions AS p"
+                    " (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $4)"
+                    " ON CONFLICT (consumer, topic, partition) DO UPDATE"
+                    " SET next_offset = EXCLUDED.next_offset"
+                    " WHERE p.next_offset < EXCLUDED.next_offset",
+                    name, tp.topic, tp.partition, offset,
+                )  # fmt: skip
+            await conn.execute(f"CREATE SCHEMA {old}")
+            for table in tables_of(self.models):
+                await conn.execute(f"ALTER TABLE {live}.{table} SET SCHEMA {old}")
+                await conn.execute(f"ALTER TABLE {self.build}.{table} SET SCHEMA {live}")
+            await conn.execute(
+                f"UPDATE {live}.progress SET committed_at = now(), business_time ="
+                f" GREATEST(business_time, (SELECT business_time FROM {self.build}.progress))"
+            )
+            await conn.execute(f"DROP SCHEMA {old} CASCADE")
