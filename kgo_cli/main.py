@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kgo_cli import infra_cmd, run_cmd, schemas_cmd, serve_cmd, wallet_cmd
+from kgo_cli import infra_cmd, projections_cmd, run_cmd, schemas_cmd, serve_cmd, wallet_cmd
 
 app = typer.Typer(
     help="KGO, the platform behind Khon Kaen's city token.",
@@ -22,6 +22,9 @@ app.command("serve", help="Run one service (wallet, missions, merchant, transit,
     serve_cmd.serve
 )
 
+app.command("replay", help="Rebuild the projections' read models from the topics.")(
+    projections_cmd.replay
+)
 app.command("run", help="Run the whole platform: the five services, until Ctrl-C.")(run_cmd.run)
 
 

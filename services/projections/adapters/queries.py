@@ -8,6 +8,7 @@ Every read runs in a READ ONLY transaction.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +35,9 @@ class ReadModels:
 
     async def _fetch(self, sql: str, *args: Any) -> list[Row]:
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-            return [dict(r) for r in await conn.fetch(sql.replace("{s}", self.s), *args)]
+            rows = await conn.fetch(sql.replace("{s}", self.s), *args)
+        # sum() of bigint is numeric in Postgres; coins and satang are whole numbers.
+        return [{k: int(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in rows]
 
     async def _one(self, sql: str, *args: Any) -> Row:
         rows = await self._fetch(sql, *args)
