@@ -46,7 +46,8 @@ class ReadModelWriter:
         if "ledger" in self.models:
             await self._ledger(conn, c)
         if "daily_totals" in self.models and c.daily:
-            rows = [(day, programme, *sums) for (day, programme), sums in c.daily.items()]
+            # Sorted keys: two transactions updating the same rows lock them in one order.
+            rows = [(day, programme, *sums) for (day, programme), sums in sorted(c.daily.items())]
             sets = ", ".join(f"{f} = t.{f} + EXCLUDED.{f}" for f in DAILY_FIELDS)
             await self._insert(
                 conn, "daily_totals", "day, programme, " + ", ".join(DAILY_FIELDS),
@@ -126,11 +127,13 @@ class ReadModelWriter:
             )  # fmt: skip
         if "active_residents" in self.models:
             await self._insert(
-                conn, "active_days", "wallet_id, day", "uuid, date", sorted(c.active_days),
+                conn, "active_days", "wallet_id, day", "uuid, date",
+                sorted(c.active_days, key=lambda row: (row[1], row[0])),
                 "(day, wallet_id) DO NOTHING",
             )  # fmt: skip
         if "fairness" in self.models and c.resident_weeks:
-            rows = [(w, week, r, sp) for (w, week), (r, sp) in c.resident_weeks.items()]
+            weeks = sorted(c.resident_weeks.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+            rows = [(w, week, r, sp) for (w, week), (r, sp) in weeks]
             await self._insert(
                 conn, "resident_weeks", "wallet_id, week, received, spent",
                 "uuid, date, bigint, bigint", rows,
@@ -179,7 +182,9 @@ class ReadModelWriter:
                 *_columns(c.entries, 10),
             )
         if c.flows:
-            rows = [(day, kind, net, spent) for (day, kind), (net, spent) in c.flows.items()]
+            rows = [
+                (day, kind, net, spent) for (day, kind), (net, spent) in sorted(c.flows.items())
+            ]
             await self._insert(
                 conn, "flows_daily", "day, kind, net, spent", "date, text, bigint, bigint", rows,
                 "(day, kind) DO UPDATE SET net = t.net + EXCLUDED.net,"

@@ -77,7 +77,7 @@ class Replay:
         until: datetime | None = None,
         snapshot: str | None = None,
         progress: Progress | None = None,
-        batch_records: int = 5000,
+        batch_records: int = 20_000,
     ) -> None:
         self.settings = settings
         self.models = models or model_names()
@@ -96,7 +96,7 @@ class Replay:
 
     async def run(self) -> ReplayReport:
         started = time.monotonic()
-        pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=4)
+        pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=6)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
             enable_auto_commit=False,
@@ -171,10 +171,13 @@ class Replay:
         consumer.pause(*(set(at) - pending))
         while pending:
             batch = await consumer.getmany(*pending, timeout_ms=500, max_records=self.batch)
-            for tp, records in batch.items():
-                records = [r for r in records if r.offset < targets[tp]]
-                if records:
-                    await self._apply(consumer, processor, tp, records, at)
+            # Partitions apply side by side (one connection each): Postgres works on one
+            # batch while this process decodes and folds the next.
+            work = {tp: [r for r in records if r.offset < targets[tp]]
+                    for tp, records in batch.items()}  # fmt: skip
+            await asyncio.gather(*(self._apply(consumer, processor, tp, records, at)
+                                   for tp, records in work.items() if records))  # fmt: skip
+            for tp in work:
                 if at[tp] >= targets[tp]:
                     pending.discard(tp)
                     consumer.pause(tp)
@@ -186,6 +189,7 @@ class Replay:
                      tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]],
                      at: dict[TopicPartition, int]) -> None:  # fmt: skip
         backoff = 0.2
+        count = len(records)
         while True:
             result = await processor.process_batch(records)
             if not result.retry:
@@ -195,9 +199,10 @@ class Replay:
             records = [r for r in records if r.offset >= result.next_offset]
             if not records:
                 break
-        self.events += len(records)
-        at[tp] = records[-1].offset + 1 if records else at[tp]
-        consumer.seek(tp, at[tp])
+        self.events += count
+        at[tp] = max(at[tp], result.next_offset)
+        if result.next_offset != records[-1].offset + 1 if records else False:
+            consumer.seek(tp, at[tp])  # only when the batch did not end where it was read
 
     async def _keep_snapshot(self, pool: asyncpg.Pool) -> str:
         """The build becomes the snapshot schema (an older one of that name is replaced)."""

@@ -153,7 +153,7 @@ def build(residents: int = 40, seed: int = 7) -> History:
         w.CoinsTransferredOut, w.CoinsTransferredIn, issuer, city, 1_000_000, t, purpose="genesis"
     )
     budgets = {}
-    for programme, amount in (("welcome", 200_000), ("one-baht-bus-2022", 100_000)):
+    for programme, amount in (("welcome", 600_000), ("one-baht-bus-2022", 100_000)):
         budgets[programme] = h.open(
             f"budget-{programme}", "budget", t, programme=programme, label=programme
         )
