@@ -92,25 +92,28 @@ def _zeros6() -> list[int]:
 def fold_batch(events: list[tuple[str, Any]]) -> Changes:
     """The changes of ``(wire name, contract event)`` pairs, in per-partition order."""
     changes = Changes()
+    latest: datetime | None = None
     for name, event in events:
         at: datetime = event.occurred_at
-        changes.see(at)
+        if latest is None or at > latest:
+            latest = at
         day = bangkok_date(at)
-        service = name.split(".")[1]
-        if service == "wallet":
+        if name.startswith("kgo.wallet."):
             _wallet(changes, name, event, day)
-        elif service == "missions":
+            if name in ACTIVE and event.account_kind == "resident":
+                changes.active_days.add((event.account_id, day))
+            continue
+        if name.startswith("kgo.missions."):
             _missions(changes, name, event)
-        elif service == "merchant":
+        elif name.startswith("kgo.merchant."):
             _merchant(changes, name, event, day)
-        elif service == "transit":
+        elif name.startswith("kgo.transit."):
             _transit(changes, name, event)
-        wallet = getattr(event, "wallet_id", None)
         if name in ACTIVE:
-            resident = wallet if wallet is not None else event.account_id
-            if name.startswith("kgo.wallet.") and event.account_kind != "resident":
-                continue
-            changes.active_days.add((resident, day))
+            # Read from the model's fields: a missing attribute on a pydantic model is slow.
+            changes.active_days.add((event.__dict__["wallet_id"], day))
+    if latest is not None:
+        changes.see(latest)
     return changes
 
 
