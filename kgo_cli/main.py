@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from kgo_cli import infra_cmd, projections_cmd, run_cmd, schemas_cmd, serve_cmd, wallet_cmd
+from kgo_cli import (
+    infra_cmd,
+    missions_cmd,
+    projections_cmd,
+    run_cmd,
+    schemas_cmd,
+    serve_cmd,
+    wallet_cmd,
+)
 
 app = typer.Typer(
     help="KGO, the platform behind Khon Kaen's city token.",
@@ -18,6 +26,7 @@ app.add_typer(
     schemas_cmd.app, name="schemas", help="Generate and check the published event contracts."
 )
 app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
+app.add_typer(missions_cmd.app, name="missions", help="Missions: bulk awards, check-in codes.")
 app.command("serve", help="Run one service (wallet, missions, merchant, transit, projections).")(
     serve_cmd.serve
 )
