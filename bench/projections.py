@@ -213,6 +213,7 @@ async def run(residents: int) -> dict[str, float]:
         "events": count,
         "raw_consume": raw,
         "replay": report.rate,
+        "replay_apply": report.apply_rate,
         "ratio": report.rate / raw,
         "per_record": one,
         "p50_ms": percentile(lat, 0.5) * 1000,

@@ -31,6 +31,7 @@ from kgo_runtime.postgres import create_tables
 from kgo_runtime.processing import RecordProcessor
 from services.projections.adapters.tables import ddl, model_names, tables_of
 from services.projections.entrypoints.consumer import Projector
+from services.projections.entrypoints.http.context import SNAPSHOT_NAME
 from services.projections.settings import ProjectionsSettings
 
 Progress = Callable[[int, int, float], None]  # done, total, events per second
@@ -61,10 +62,16 @@ class ReplayReport:
     skipped: int
     snapshot: str | None = None
     positions: dict[str, int] = field(default_factory=dict)
+    #: Seconds spent reading and applying records (without set-up and swap).
+    applying: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def apply_rate(self) -> float:
+        return self.events / self.applying if self.applying > 0 else 0.0
 
 
 class Replay:
@@ -88,6 +95,8 @@ class Replay:
         self.snapshot = snapshot
         if until is not None and snapshot is None:
             self.snapshot = until.strftime("%Y_%m_%d_%H%M")
+        if self.snapshot is not None and not SNAPSHOT_NAME.match(self.snapshot):
+            raise ValueError(f"a snapshot name is 1-40 of a-z, 0-9, _: {self.snapshot!r}")
         self.progress = progress
         self.batch = batch_records
         self.live = settings.database_schema
@@ -127,7 +136,9 @@ class Replay:
             ends = await consumer.end_offsets(partitions)
             at = {tp: await consumer.position(tp) for tp in partitions}
             total = sum(max(0, ends[tp] - at[tp]) for tp in partitions)
+            applying = time.monotonic()
             await self._catch_up(consumer, processor, at, ends, total, started)
+            applying = time.monotonic() - applying
             if self.snapshot is not None:
                 schema = await self._keep_snapshot(pool)
             else:
@@ -136,6 +147,7 @@ class Replay:
             return ReplayReport(
                 self.models, schema, self.events, time.monotonic() - started, dead.skipped,
                 self.snapshot, {f"{tp.topic}/{tp.partition}": o for tp, o in at.items()},
+                applying,
             )  # fmt: skip
         finally:
             await consumer.stop()
