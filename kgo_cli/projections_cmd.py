@@ -64,14 +64,17 @@ def replay(
         def progress(done: int, total: int, rate: float) -> None:
             bar.update(task, completed=done, total=total, rate=rate)
 
-        job = Replay(
-            ProjectionsSettings(),
-            models,
-            since=_time(since),
-            until=_time(until),
-            snapshot=name,
-            progress=progress,
-        )
+        try:
+            job = Replay(
+                ProjectionsSettings(),
+                models,
+                since=_time(since),
+                until=_time(until),
+                snapshot=name,
+                progress=progress,
+            )
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
         report = asyncio.run(job.run())
     where = f"snapshot {report.snapshot!r}" if report.snapshot else "the live read models"
     typer.echo(

@@ -137,4 +137,3 @@ async def dump(schema: str, tables: Sequence[str]) -> dict[str, list[tuple[objec
 
 
 __all__ = ["BOOTSTRAP", "DSN", "dump", "live_consumer", "produce", "records", "wait_for_position"]
-_ = unique_name

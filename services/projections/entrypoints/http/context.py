@@ -58,18 +58,16 @@ class Projections:
         except asyncpg.UndefinedTableError:
             progress = {}
         business_time: datetime | None = progress.get("business_time")
-        if snapshot is not None:
+        behind = None if snapshot is not None else self.records_behind()
+        lag: float | None = None
+        if snapshot is not None or behind == 0:
             lag = 0.0
-        else:
-            behind = self.records_behind()
-            if behind == 0 or business_time is None:
-                lag = 0.0 if behind == 0 else None  # type: ignore[assignment]
-            else:
-                lag = max(0.0, (self.clock.now() - business_time).total_seconds())
+        elif business_time is not None:
+            lag = max(0.0, (self.clock.now() - business_time).total_seconds())
         return {
             "business_time": business_time,
             "lag_seconds": lag,
-            "records_behind": None if snapshot else self.records_behind(),
+            "records_behind": behind,
             "snapshot": snapshot,
             "snapshot_until": progress.get("snapshot_until"),
         }

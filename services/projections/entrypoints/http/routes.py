@@ -53,10 +53,6 @@ def _today(ctx: Projections) -> date:
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["projections"])
 
-    async def answer(ctx: Projections, snapshot: str | None, **body: Any) -> dict[str, Any]:
-        models = await ctx.models(snapshot)
-        return {"as_of": await ctx.as_of(models, snapshot), **body}
-
     @router.get("/public/overview", responses=PROBLEMS)
     async def overview(ctx: Ctx, snapshot: Snapshot = None) -> dict[str, Any]:
         """The dashboard's numbers at a glance."""
@@ -176,7 +172,8 @@ def build_router() -> APIRouter:
     @router.get("/public/snapshots", responses=PROBLEMS)
     async def snapshots(ctx: Ctx) -> dict[str, Any]:
         """The replayed past cities that ``?snapshot=`` can read."""
-        return await answer(ctx, None, snapshots=await ctx.snapshots())
+        m = await ctx.models(None)
+        return {"as_of": await ctx.as_of(m, None), "snapshots": await ctx.snapshots()}
 
     @router.get("/balances/{account_id}", responses=AUTH_PROBLEMS)
     async def balance(
