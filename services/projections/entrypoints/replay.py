@@ -85,6 +85,7 @@ class Replay:
         snapshot: str | None = None,
         progress: Progress | None = None,
         batch_records: int = 20_000,
+        side_by_side: bool = True,
     ) -> None:
         self.settings = settings
         self.models = models or model_names()
@@ -99,6 +100,7 @@ class Replay:
             raise ValueError(f"a snapshot name is 1-40 of a-z, 0-9, _: {self.snapshot!r}")
         self.progress = progress
         self.batch = batch_records
+        self.side_by_side = side_by_side
         self.live = settings.database_schema
         self.build = f"{self.live}__build_{uuid.uuid4().hex[:8]}"
         self.events = 0
@@ -187,8 +189,13 @@ class Replay:
             # batch while this process decodes and folds the next.
             work = {tp: [r for r in records if r.offset < targets[tp]]
                     for tp, records in batch.items()}  # fmt: skip
-            await asyncio.gather(*(self._apply(consumer, processor, tp, records, at)
-                                   for tp, records in work.items() if records))  # fmt: skip
+            jobs = [self._apply(consumer, processor, tp, records, at)
+                    for tp, records in work.items() if records]  # fmt: skip
+            if self.side_by_side:
+                await asyncio.gather(*jobs)
+            else:
+                for job in jobs:
+                    await job
             for tp in work:
                 if at[tp] >= targets[tp]:
                     pending.discard(tp)
