@@ -106,6 +106,10 @@ class RecordProcessor:
         self._metrics = metrics
         self._permanent = permanent_errors
         self.batch_handler: BatchHandler | None = None
+        #: Records already validated by another consumer (see processing docs) may be decoded
+        #: by ``trusted_decode`` without validation; any failure falls back to validation.
+        self.trusted: Callable[[ConsumerRecord[bytes, bytes]], bool] | None = None
+        self.trusted_decode: Callable[[ConsumerRecord[bytes, bytes]], Envelope] | None = None
 
     @classmethod
     def batched(
@@ -141,10 +145,28 @@ class RecordProcessor:
         """Apply records of ONE partition (offset order) in one transaction; falls back to
         :meth:`process` record by record when one of them is poisoned."""
         assert self.batch_handler is not None and records
+        trusted = self.trusted
+        if trusted is not None and self.trusted_decode is not None:
+            try:
+                fast = [self.trusted_decode(r) if trusted(r) else decode(r.headers, r.value)
+                        for r in records]  # fmt: skip
+                stored, fresh = await self._apply_batch(records, fast)
+                return self._result(records, stored, fresh)
+            except _Behind:
+                return BatchResult(next_offset=records[-1].offset + 1)
+            except Exception:
+                # Whatever went wrong (a record no validation passed, a database error) is
+                # decided again below, with every record validated.
+                log.info("trusted decode fell back to validation", consumer=self.consumer)
         try:
             envelopes = [decode(r.headers, r.value) for r in records]
         except EnvelopeError:
             return await self._one_by_one(records)
+        return await self._batch(records, envelopes)
+
+    async def _batch(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], envelopes: Sequence[Envelope]
+    ) -> BatchResult:
         first, last = records[0], records[-1]
         try:
             stored, fresh = await self._apply_batch(records, envelopes)
@@ -155,6 +177,12 @@ class RecordProcessor:
         except Exception:
             log.warning("batch failed; will retry", consumer=self.consumer, exc_info=True)
             return BatchResult(next_offset=first.offset, retry=True)
+        return self._result(records, stored, fresh)
+
+    def _result(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], stored: int, fresh: int
+    ) -> BatchResult:
+        first, last = records[0], records[-1]
         if stored < first.offset:
             # A gap before the batch (the position was moved back under us): go on from
             # Postgres, the source of truth.

@@ -13,6 +13,7 @@ consumer already dead-lettered it, and a replay sends nothing to the dead-letter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -21,8 +22,9 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from kgo_contracts.topics import dlq
 from kgo_runtime.deadletter import PermanentError
 from kgo_runtime.inbox import Inbox
 from kgo_runtime.kafka_admin import topic_partitions
@@ -30,6 +32,7 @@ from kgo_runtime.metrics import Metrics
 from kgo_runtime.postgres import create_tables
 from kgo_runtime.processing import RecordProcessor
 from services.projections.adapters.tables import ddl, model_names, tables_of
+from services.projections.adapters.trusted import trusted_decode
 from services.projections.entrypoints.consumer import Projector
 from services.projections.entrypoints.http.context import SNAPSHOT_NAME
 from services.projections.settings import ProjectionsSettings
@@ -42,15 +45,54 @@ class _Delivered:
         return iter(())
 
 
-class _NoDeadLetters:
-    """The producer a replay's processor gets: dead letters were sent by the live consumer."""
+class _DeadLetters:
+    """The producer a replay's processor gets. Records below the live consumer's position
+    were dead-lettered by it already: counted, not sent twice. Records beyond it (the live
+    consumer has not seen them) are dead-lettered as the live consumer would."""
 
-    def __init__(self) -> None:
+    def __init__(self, producer: AIOKafkaProducer, live: dict[TopicPartition, int]) -> None:
+        self.producer = producer
+        self.live = live
         self.skipped = 0
 
-    async def send(self, *_args: Any, **_kwargs: Any) -> _Delivered:
+    async def send(self, topic: str, value: Any, *, key: Any, headers: Any) -> Any:
         self.skipped += 1
-        return _Delivered()
+        attrs = {name: raw.decode() for name, raw in headers}
+        source = TopicPartition(attrs["kgo_dlq_source_topic"],
+                                int(attrs["kgo_dlq_source_partition"]))  # fmt: skip
+        if int(attrs["kgo_dlq_source_offset"]) < self.live.get(source, 0):
+            return _Delivered()
+        return await self.producer.send(topic, value, key=key, headers=headers)
+
+
+async def dead_lettered(bootstrap: str, topics: list[str]) -> set[tuple[str, int, int]]:
+    """(topic, partition, offset) of every record a dead letter names, from the DLQs."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: set[tuple[str, int, int]] = set()
+    try:
+        tps: list[TopicPartition] = []
+        for topic in topics:
+            with contextlib.suppress(Exception):
+                tps += await topic_partitions(bootstrap, dlq(topic))
+        if not tps:
+            return found
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            for tp, records in (await consumer.getmany(*pending, timeout_ms=500)).items():
+                for r in records:
+                    a = {n: v.decode() for n, v in r.headers if v is not None}
+                    with contextlib.suppress(KeyError, ValueError):
+                        found.add((a["kgo_dlq_source_topic"], int(a["kgo_dlq_source_partition"]),
+                                   int(a["kgo_dlq_source_offset"])))  # fmt: skip
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        return found
+    finally:
+        await consumer.stop()
 
 
 @dataclass
@@ -86,6 +128,7 @@ class Replay:
         progress: Progress | None = None,
         batch_records: int = 20_000,
         side_by_side: bool = True,
+        trust_live: bool = True,
     ) -> None:
         self.settings = settings
         self.models = models or model_names()
@@ -101,6 +144,8 @@ class Replay:
         self.progress = progress
         self.batch = batch_records
         self.side_by_side = side_by_side
+        #: Decode records the live consumer validated without validating them again.
+        self.trust_live = trust_live
         self.live = settings.database_schema
         self.build = f"{self.live}__build_{uuid.uuid4().hex[:8]}"
         self.events = 0
@@ -114,8 +159,14 @@ class Replay:
             client_id="kgo-replay",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        dead = _NoDeadLetters()
+        kafka = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap, enable_idempotence=True
+        )
+        await kafka.start()
+        live = await self._live_positions(pool)
+        dead = _DeadLetters(kafka, live)
         try:
+            rejected = await dead_lettered(self.settings.kafka_bootstrap, self.settings.topics)
             await create_tables(pool, ddl(self.build, self.models))
             inbox = Inbox("replay", self.build)
             await inbox.create_tables(pool)
@@ -129,6 +180,16 @@ class Replay:
                 metrics=Metrics("projections"),
                 permanent_errors=(PermanentError,),
             )
+            if self.trust_live:
+
+                def trusted(r: ConsumerRecord[bytes, bytes]) -> bool:
+                    # Validated by the live consumer, which dead-lettered what failed.
+                    tp = TopicPartition(r.topic, r.partition)
+                    return r.offset < live.get(tp, 0) and (
+                        (r.topic, r.partition, r.offset) not in rejected
+                    )
+
+                processor.trusted, processor.trusted_decode = trusted, trusted_decode
             await consumer.start()
             partitions: list[TopicPartition] = []
             for topic in self.settings.topics:
@@ -153,9 +214,21 @@ class Replay:
             )  # fmt: skip
         finally:
             await consumer.stop()
+            await kafka.stop()
             async with pool.acquire() as conn:
                 await conn.execute(f"DROP SCHEMA IF EXISTS {self.build} CASCADE")
             await pool.close()
+
+    async def _live_positions(self, pool: asyncpg.Pool) -> dict[TopicPartition, int]:
+        try:
+            rows = await pool.fetch(
+                f"SELECT topic, partition, next_offset FROM {self.live}.consumer_positions"
+                " WHERE consumer = $1",
+                self.settings.consumer_name,
+            )
+        except asyncpg.UndefinedTableError:
+            return {}
+        return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
     async def _seek_start(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
         await consumer.seek_to_beginning(*tps)
