@@ -6,8 +6,13 @@ The swap: with the live consumer's positions table locked (EXCLUSIVE: the live c
 next batch waits), the build reads on to the live positions, the live positions move up to
 the build's where the build is ahead, and the rebuilt tables replace the live ones
 (``ALTER TABLE ... SET SCHEMA``) in the same transaction. Readers see the old tables or the
-new ones, never a mix. A record the build cannot decode is skipped (counted): the live
-consumer already dead-lettered it, and a replay sends nothing to the dead-letter topics.
+new ones, never a mix.
+
+Records the live consumer already validated (below its stored position, named by no dead
+letter) are decoded without validating again (:mod:`services.projections.adapters.trusted`);
+every other record is validated in full. A record that fails is skipped (counted): below the
+live position the live consumer dead-lettered it already; beyond it, the replay
+dead-letters it as the live consumer would.
 """
 
 from __future__ import annotations
