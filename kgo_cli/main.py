@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from kgo_cli import (
+    export_cmd,
     infra_cmd,
     missions_cmd,
     projections_cmd,
+    report_cmd,
     run_cmd,
     schemas_cmd,
     serve_cmd,
@@ -27,6 +29,10 @@ app.add_typer(
 )
 app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
 app.add_typer(missions_cmd.app, name="missions", help="Missions: bulk awards, check-in codes.")
+app.add_typer(export_cmd.app, name="export")
+app.command("report", help="The research report (HTML and PDF) built from an export.")(
+    report_cmd.report
+)
 app.command("serve", help="Run one service (wallet, missions, merchant, transit, projections).")(
     serve_cmd.serve
 )
