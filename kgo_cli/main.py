@@ -7,6 +7,7 @@ import typer
 from kgo_cli import (
     export_cmd,
     infra_cmd,
+    merchant_cmd,
     missions_cmd,
     projections_cmd,
     report_cmd,
@@ -28,6 +29,7 @@ app.add_typer(
     schemas_cmd.app, name="schemas", help="Generate and check the published event contracts."
 )
 app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
+app.add_typer(merchant_cmd.app, name="merchant", help="Shops: daily statements, till credentials.")
 app.add_typer(missions_cmd.app, name="missions", help="Missions: bulk awards, check-in codes.")
 app.add_typer(export_cmd.app, name="export")
 app.command("report", help="The research report (HTML and PDF) built from an export.")(
