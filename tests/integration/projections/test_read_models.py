@@ -12,6 +12,7 @@ from datetime import datetime
 import asyncpg
 import pytest
 
+from kgo_contracts import wallet as w
 from kgo_contracts.base import BANGKOK
 from kgo_runtime.envelope import header_map
 from kgo_runtime.testing import read_topic
@@ -106,6 +107,20 @@ async def test_read_models_equal_an_independent_fold_and_survive_redelivery_and_
         assert report.events == total + 200
         assert report.skipped == 1  # the poisoned record, not dead-lettered twice
         assert await dump(schema, tables) == before
+
+        # The live consumer goes on writing into the swapped-in tables.
+        budget = next(a for a in history.accounts.values() if a.kind == "budget")
+        resident = next(a for a in history.accounts.values() if a.kind == "resident")
+        at = max(e.business_time() for e in history.events)
+        history.move(w.GrantDisbursed, w.CoinsGranted, budget.id, resident.id, 5, at,
+                     programme="welcome", reason="late", reference="late-1")  # fmt: skip
+        await produce(records(settings, history.events[-2:]))
+        await wait_for_position(settings, total + 202)
+        pool, models = await read_models(schema)
+        try:
+            await check_against_fold(models, history.events)
+        finally:
+            await pool.close()
 
     letters = await read_topic(BOOTSTRAP, poisoned.topic + ".dlq", count=1)
     assert [header_map(r.headers)["kgo_dlq_reason_code"] for r in letters] == ["invalid_json"]
