@@ -24,6 +24,10 @@ from .history import build
 
 pytestmark = pytest.mark.integration
 
+if not hasattr(__import__("kgo_contracts.transit").transit, "CampaignScheduled"):
+    # The synthetic history uses the transit contracts of the transit branch.
+    pytest.skip("transit contracts not merged yet", allow_module_level=True)
+
 
 def caught_up(client: TestClient, count_hint: int) -> dict[str, Any]:
     for _ in range(600):
