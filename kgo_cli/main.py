@@ -14,6 +14,7 @@ from kgo_cli import (
     run_cmd,
     schemas_cmd,
     serve_cmd,
+    transit_cmd,
     wallet_cmd,
 )
 
@@ -31,6 +32,9 @@ app.add_typer(
 app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
 app.add_typer(merchant_cmd.app, name="merchant", help="Shops: daily statements, till credentials.")
 app.add_typer(missions_cmd.app, name="missions", help="Missions: bulk awards, check-in codes.")
+app.add_typer(
+    transit_cmd.app, name="transit", help="The city bus: validators, network, statements."
+)
 app.add_typer(export_cmd.app, name="export")
 app.command("report", help="The research report (HTML and PDF) built from an export.")(
     report_cmd.report

@@ -71,6 +71,7 @@ REDEMPTION, TRIP = _id("redemption-1"), _id("trip-1")
 PAID_HOLD, EXPIRED_HOLD = _id("hold-1"), _id("hold-2")
 VOIDED_REDEMPTION, VOIDED_HOLD = _id("redemption-4"), _id("hold-3")
 OFFLINE_TRIP, SETTLEMENT_PAYMENT = _id("trip-2-offline"), _id("settlement-payment-1")
+OPERATOR_PAYMENT = _id("operator-payment-1")
 
 
 #: An event class and its fields, before the record gets its ``account_version``.
@@ -197,6 +198,9 @@ def _wallet_story() -> list[Spec]:
         *_legs(SettlementPaid, CoinsSettled, (SHOP, BUDGET), "settlement-1", 20,
                ((0, 0), (399_920, 0)), _at(17), programme="welcome", baht_satang=2_000,
                payment_reference=str(SETTLEMENT_PAYMENT)),
+        *_legs(SettlementPaid, CoinsSettled, (OPERATOR, BUDGET), "operator-settlement-1", 100,
+               ((0, 0), (400_020, 0)), _at(17, 30), programme="welcome", baht_satang=10_000,
+               payment_reference=str(OPERATOR_PAYMENT)),
     ]  # fmt: skip
 
 

@@ -56,6 +56,13 @@ EXPECTED_CE_TYPES = [
     "kgo.merchant.CustomerRewarded.v1",
     "kgo.merchant.ShopSettled.v1",
     "kgo.transit.FarePaid.v1",
+    "kgo.transit.FareDeclined.v1",
+    "kgo.transit.PassDenied.v1",
+    "kgo.transit.RouteOpened.v1",
+    "kgo.transit.BusRegistered.v1",
+    "kgo.transit.ValidatorRegistered.v1",
+    "kgo.transit.CampaignScheduled.v1",
+    "kgo.transit.OperatorSettled.v1",
 ]
 EXPECTED_SOURCES = {
     topics.WALLET: "/kgo/wallet",
@@ -67,6 +74,8 @@ EXPECTED_SOURCES = {
 NO_INTEGERS = {
     "kgo.wallet.AccountOpened.v1",
     "kgo.missions.ActivityCheckedIn.v1",
+    "kgo.transit.BusRegistered.v1",
+    "kgo.transit.ValidatorRegistered.v1",
     "kgo.merchant.ShopSuspended.v1",
     "kgo.merchant.ShopReinstated.v1",
 }
