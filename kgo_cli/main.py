@@ -9,6 +9,7 @@ from kgo_cli import (
     infra_cmd,
     merchant_cmd,
     missions_cmd,
+    projections_cmd,
     report_cmd,
     run_cmd,
     schemas_cmd,
@@ -42,6 +43,9 @@ app.command("serve", help="Run one service (wallet, missions, merchant, transit,
     serve_cmd.serve
 )
 
+app.command("replay", help="Rebuild the projections' read models from the topics.")(
+    projections_cmd.replay
+)
 app.command("run", help="Run the whole platform: the five services, until Ctrl-C.")(run_cmd.run)
 
 
