@@ -173,7 +173,7 @@ async def test_sign_up_welcome_missions_to_400_and_no_more_then_an_activity(
                 coins=50,
                 baht_satang=100,
                 occurred_at=T0 + timedelta(hours=h),
-            )  # fmt: skip
+            )
             for h in (1, 9)
         ]
         payment = DiscountRedeemed(
