@@ -113,7 +113,9 @@ async def http_spends(
     settings: WalletSettings, concurrencies: Sequence[int], *, residents: int,
     duration: float,
 ) -> list[Row]:  # fmt: skip
-    """Spends of 1 coin through the API, driven by wrk with N connections."""
+    """Spends of 1 coin through the API, driven by wrk with N connections: bus fares, each
+    authorised by the rider's transit pass (a standing authorisation, so wrk can replay it),
+    taken by the transit service."""
     async with wallet_process(settings) as (url, schema):
         admin = await _token(settings, schema, "municipal_admin")
         limits = httpx.Limits(max_connections=max(concurrencies), max_keepalive_connections=64)
@@ -125,33 +127,44 @@ async def http_spends(
             await _post(api, "/v1/budgets", {"programme": "bench", "label": "Benchmark"})
             await _post(api, "/v1/budgets/bench/allocations", {"amount": 500_000})
             shop = await _post(
-                api, "/v1/payees", {"kind": "shop", "external_ref": "s", "label": "S"}
+                api, "/v1/payees", {"kind": "operator", "external_ref": "bus", "label": "Bus"}
             )
             service = await _token(settings, schema, "service")
             api.headers["Authorization"] = f"Bearer {service}"
-            wallets = []
+            passes = []
             for i in range(residents):
                 resident = await _post(
                     api, "/v1/residents",
                     {"national_id": thai_national_id(i), "phone": f"08{i:08d}"},
                 )  # fmt: skip
-                wallets.append(resident["wallet_id"])
                 await _post(api, "/v1/grants", {
                     "programme": "bench", "wallet_id": resident["wallet_id"], "amount": 1_000,
                     "reason": "benchmark", "reference": f"r{i}",
                 })  # fmt: skip
-            payee = await _token(settings, schema, "payee", str(shop["account_id"]))
-        script = _spend_script(wallets, str(shop["account_id"]))
+                rider = await _token(settings, schema, "resident", str(resident["wallet_id"]))
+                linked = await _post_as(api, rider, "/v1/transit-passes")
+                passes.append(linked["pass"])
+        script = _spend_script(passes, str(shop["account_id"]))
         return [
-            await asyncio.to_thread(_wrk, url, payee, script, n, duration) for n in concurrencies
+            await asyncio.to_thread(_wrk, url, service, script, n, duration) for n in concurrencies
         ]
 
 
-def _spend_script(wallets: Sequence[object], payee_id: str) -> str:
-    """A wrk script: 1-coin spends from random wallets, each with its own idempotency key."""
-    listed = ",".join(f'"{w}"' for w in wallets)
+async def _post_as(client: httpx.AsyncClient, token: str, path: str) -> dict[str, object]:
+    response = await client.post(
+        path, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid4().hex}
+    )
+    if response.status_code >= 300:
+        raise RuntimeError(f"{path}: {response.status_code} {response.text}")
+    answer: dict[str, object] = response.json()
+    return answer
+
+
+def _spend_script(passes: Sequence[object], payee_id: str) -> str:
+    """A wrk script: 1-coin fares from random riders' passes, each with its own key."""
+    listed = ",".join(f'"{p}"' for p in passes)
     return f"""
-local wallets = {{{listed}}}
+local passes = {{{listed}}}
 local id, counter = "", 0
 function init(args)
   id = tostring({{}}):gsub("table: ", "") .. "-" .. tostring(os.time())
@@ -160,8 +173,9 @@ end
 request = function()
   counter = counter + 1
   local body = string.format(
-    '{{"wallet_id":"%s","payee_id":"{payee_id}","amount":1,"reference":"%s-%d"}}',
-    wallets[math.random(#wallets)], id, counter)
+    '{{"payee_id":"{payee_id}","amount":1,"reference":"%s-%d",' ..
+    '"authorisation":{{"kind":"transit_pass","pass":"%s"}}}}',
+    id, counter, passes[math.random(#passes)])
   wrk.headers["Idempotency-Key"] = id .. "-" .. counter
   wrk.headers["Content-Type"] = "application/json"
   return wrk.format("POST", "/v1/spends", nil, body)

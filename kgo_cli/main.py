@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from kgo_cli import infra_cmd, run_cmd, schemas_cmd, serve_cmd, wallet_cmd
+from kgo_cli import (
+    export_cmd,
+    infra_cmd,
+    merchant_cmd,
+    missions_cmd,
+    projections_cmd,
+    report_cmd,
+    run_cmd,
+    schemas_cmd,
+    serve_cmd,
+    transit_cmd,
+    wallet_cmd,
+)
 
 app = typer.Typer(
     help="KGO, the platform behind Khon Kaen's city token.",
@@ -18,10 +30,22 @@ app.add_typer(
     schemas_cmd.app, name="schemas", help="Generate and check the published event contracts."
 )
 app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
+app.add_typer(merchant_cmd.app, name="merchant", help="Shops: daily statements, till credentials.")
+app.add_typer(missions_cmd.app, name="missions", help="Missions: bulk awards, check-in codes.")
+app.add_typer(
+    transit_cmd.app, name="transit", help="The city bus: validators, network, statements."
+)
+app.add_typer(export_cmd.app, name="export")
+app.command("report", help="The research report (HTML and PDF) built from an export.")(
+    report_cmd.report
+)
 app.command("serve", help="Run one service (wallet, missions, merchant, transit, projections).")(
     serve_cmd.serve
 )
 
+app.command("replay", help="Rebuild the projections' read models from the topics.")(
+    projections_cmd.replay
+)
 app.command("run", help="Run the whole platform: the five services, until Ctrl-C.")(run_cmd.run)
 
 

@@ -5,7 +5,8 @@ No dual writes: commands only store events; the relay reads them back. A batch i
 (all records sent, then every delivery awaited) before its last notification id is stored,
 so a crash republishes at most one batch (at-least-once), under the same ``ce_id``s: each is
 derived from the stored event's originator id and version, and consumers drop repeats.
-One relay per name publishes at a time (a Postgres advisory lock); others wait on standby.
+One relay per name and schema publishes at a time (a Postgres advisory lock); others wait on
+standby.
 The Postgres recorder's ``NOTIFY`` wakes the relay; it polls otherwise.
 
 Gaps: eventsourcing's default insert locks the events table, so ids commit in order and a
@@ -79,6 +80,10 @@ class Relay:
         self._bootstrap = kafka_bootstrap
         self._db = db
         self._table = f"{schema_name(schema)}.relay_positions"
+        #: What the advisory lock is taken on: the relay's name within its schema. Two event
+        #: stores in two schemas of one database (parallel tests, a developer's running
+        #: platform) are different stores, and their relays must not wait on each other.
+        self._lock_key = f"{schema_name(schema)}:{name}"
         self._metrics = metrics or Metrics(service=name)
         self._topic_for = topic_for
         self._batch_size = batch_size
@@ -142,10 +147,10 @@ class Relay:
 
     async def _take_lock(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
         sql = "SELECT pg_try_advisory_lock($1, hashtext($2))"
-        if await conn.fetchval(sql, _LOCK_CLASS, self.relay_name):
+        if await conn.fetchval(sql, _LOCK_CLASS, self._lock_key):
             return
         log.info("relay on standby: another process holds it", relay=self.relay_name)
-        while not await conn.fetchval(sql, _LOCK_CLASS, self.relay_name):
+        while not await conn.fetchval(sql, _LOCK_CLASS, self._lock_key):
             if self._stopping.is_set():
                 raise _Stopped
             await self._sleep(1.0)

@@ -25,8 +25,10 @@ TOPIC_DESCRIPTIONS: dict[str, str] = {
     "wallet": "The ledger, one record per account entry: accounts opened, the supply minted, "
     "treasury transfers, grants and refused grants, spends, holds and payments. The only place "
     "a balance changes; every wallet balance can be rebuilt from this topic alone.",
-    "missions": "Missions completed by residents; the wallet turns each into exactly one grant "
-    "or a recorded refusal.",
+    "missions": "The mission catalogue (published, changed, retired), municipal activities and "
+    "check-ins, and missions completed by residents; the wallet turns each completion with a "
+    "reward into exactly one grant or a recorded refusal (a completion the campaign cap cut to "
+    "nothing is MissionRewardCapped).",
     "merchant": "Discounts redeemed with coins at participating shops.",
     "transit": "Bus fares paid at validator taps, in coins and baht.",
 }

@@ -39,7 +39,7 @@ from .entrypoints.missions import MissionGrants
 from .settings import WalletSettings
 
 
-def create_app(settings: WalletSettings | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or WalletSettings()
     clock = clock or SystemClock()
 
@@ -65,8 +65,9 @@ def create_app(settings: WalletSettings | None = None, clock: Clock | None = Non
             access=access,
             clock=clock,
             residents=await _resident_access(ctx, settings, clock, ledger, bus, vault, access),
+            metrics=metrics,
         )
-        sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds)
+        sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds, clock)
         relay = ctx.relay(ledger, to_contract, topic_for=lambda _event: settings.events_topic)
         grants = MissionGrants(bus, SystemClock())
         missions = ctx.consumer(

@@ -31,6 +31,10 @@ class WalletSettings(ServiceSettings):
     hold_sweep_seconds: float = 1.0
     #: Default life of a hold placed without a ttl.
     default_hold_ttl_seconds: int = 300
+    #: Life of a resident's one-time payment code.
+    payment_code_ttl_seconds: int = 120
+    #: Life of a receive code (shown at a shop to be paid).
+    receive_code_ttl_seconds: int = 300
     #: AES-256-GCM key (base64url, 32 bytes) sealing residents' personal data. Unset on a
     #: developer machine: a key is generated once into $KGO_HOME/secrets/.
     pii_key: SecretStr | None = None

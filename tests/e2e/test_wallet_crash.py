@@ -1,5 +1,6 @@
 """kill -9 in the middle of a burst of spends: after a restart, every retry gets the first
-answer, no coin is taken twice or lost, and the topic still folds to the ledger."""
+answer, no coin is taken twice or lost, no payment code is spent without its payment, and
+the topic still folds to the ledger."""
 
 from __future__ import annotations
 
@@ -34,10 +35,12 @@ async def test_a_wallet_killed_mid_burst_loses_and_duplicates_nothing(wallet):
     shop = (
         await admin.post("/v1/payees", {"kind": "shop", "external_ref": "k9", "label": "K9"})
     ).json()["account_id"]
+    phone = Api(wallet.url, wallet.token("resident", "crash-resident", wallet_id))
+    codes = [(await phone.post("/v1/payment-codes", {})).json()["code"] for _ in range(SPENDS)]
     run = uuid4().hex[:8]
     bodies = {
-        f"{run}-{i}": {"wallet_id": wallet_id, "payee_id": shop, "amount": AMOUNT,
-                       "reference": f"bill-{i}"}
+        f"{run}-{i}": {"payee_id": shop, "amount": AMOUNT, "reference": f"bill-{i}",
+                       "authorisation": {"kind": "payment_code", "code": codes[i]}}
         for i in range(SPENDS)
     }  # fmt: skip
 

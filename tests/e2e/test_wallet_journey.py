@@ -106,33 +106,41 @@ async def test_a_residents_coins_from_genesis_to_the_noodle_shop(wallet):
     )
     assert grant.status_code == 201, grant.text
 
+    # The resident's phone shows a one-time code per purchase; the merchant service brings it.
+    phone = Api(wallet.url, wallet.token("resident", "e2e-resident", wallet_id))
+    issued = [(await phone.post("/v1/payment-codes", {})).json()["code"] for _ in range(100)]
+    merchant = Api(wallet.url, wallet.token("service", "e2e-merchant"))
+
+    def bill(i: int, code: str, **extra: object) -> dict:
+        return {"payee_id": shop["account_id"], "amount": 50, "reference": f"bill-{i}",
+                "authorisation": {"kind": "payment_code", "code": code}, **extra}  # fmt: skip
+
+    # A shop's own token takes nothing, even with a valid code.
     till = Api(wallet.url, wallet.token("payee", "e2e-till", shop["account_id"]))
+    refused = await till.post("/v1/spends", bill(0, issued[0], wallet_id=wallet_id))
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+
     spends = await asyncio.gather(
-        *(
-            till.post(
-                "/v1/spends",
-                {
-                    "wallet_id": wallet_id,
-                    "payee_id": shop["account_id"],
-                    "amount": 50,
-                    "reference": f"bill-{i}",
-                },
-            )
-            for i in range(100)
-        )
+        *(merchant.post("/v1/spends", bill(i, code)) for i, code in enumerate(issued))
     )
     codes = [r.status_code for r in spends]
     assert codes.count(201) == 20 and codes.count(409) == 80
+    assert {r.json()["wallet_id"] for r in spends if r.status_code == 201} == {wallet_id}
+    assert not any("available" in r.text for r in spends)
+    used = next(code for code, r in zip(issued, spends, strict=True) if r.status_code == 201)
+    reused = await merchant.post("/v1/spends", bill(100, used))
+    assert reused.status_code == 409 and reused.json()["code"] == "payment_code_used"
 
     # malformed and unauthorised requests: clear 4xx problems, nothing accepted
     for body in (
-        {"wallet_id": wallet_id, "payee_id": shop["account_id"], "amount": 1.5, "reference": "x"},
-        {"wallet_id": "not-a-uuid", "payee_id": shop["account_id"], "amount": 1, "reference": "x"},
-        {"wallet_id": wallet_id, "payee_id": shop["account_id"], "amount": "5", "reference": "x"},
+        {**bill(1, "12345678"), "amount": 1.5},
+        {**bill(1, "12345678"), "wallet_id": "not-a-uuid"},
+        {**bill(1, "12345678"), "amount": "5"},
+        {"payee_id": shop["account_id"], "amount": 5, "reference": "no consent"},
     ):
-        bad = await till.post("/v1/spends", body)
+        bad = await merchant.post("/v1/spends", body)
         assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
-    raw = await till.client.post(
+    raw = await merchant.client.post(
         "/v1/spends",
         content=b"{not json",
         headers={"Idempotency-Key": "x", "content-type": "application/json"},
@@ -202,6 +210,7 @@ async def test_a_residents_coins_from_genesis_to_the_noodle_shop(wallet):
                 if isinstance(v, bytes | memoryview)
             )
             assert thai_national_id("110170012345") not in blob and "812345678" not in blob, table
+            assert not any(code in blob for code in issued), table  # codes only as keyed hashes
     finally:
         await conn.close()
 
@@ -235,18 +244,20 @@ async def test_an_unanswered_hold_expires_and_returns_the_coins(wallet):
         },
     )
     shop = (
-        await admin.post(
+        await service.post(
             "/v1/payees", {"kind": "operator", "external_ref": "citybus", "label": "City Bus"}
         )
     ).json()
+    rider = Api(wallet.url, wallet.token("resident", "e2e-rider", wallet_id))
+    bus_pass = (await rider.post("/v1/transit-passes", {})).json()["pass"]
     hold = await service.post(
         "/v1/holds",
         {
-            "wallet_id": wallet_id,
             "payee_id": shop["account_id"],
             "amount": 50,
             "reference": "trip-1",
             "ttl_seconds": 5,
+            "authorisation": {"kind": "transit_pass", "pass": bus_pass},
         },
     )
     assert hold.status_code == 201, hold.text

@@ -1,7 +1,8 @@
 """From the wallet's stored domain events to the published contracts on kgo.wallet.events.
 
 Account events map one to one onto the contracts of the same name; receipts and identity
-claims are internal and never published (personal data stays in the wallet).
+claims are internal and never published (personal data stays in the wallet), and so are
+the consent instruments (codes, cards, transit passes: their hashes and PIN hashes stay too).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from kgo_contracts.base import ContractEvent
 
 from ..domain.account import Account
 from ..domain.identity import IdentityClaim
+from ..domain.instruments import Card, ShortCode, TransitPass
 from ..domain.receipt import CommandReceipt
 
 _BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -21,10 +23,20 @@ _BY_NAME: dict[str, type[contracts.WalletEvent]] = {
 }
 
 
+#: Aggregates whose events stay in the wallet.
+_INTERNAL = (
+    CommandReceipt.Event,
+    IdentityClaim.Event,
+    ShortCode.Event,
+    Card.Event,
+    TransitPass.Event,
+)
+
+
 def to_contract(event: Any) -> ContractEvent | None:
     """The published contract for a stored wallet event, or None for an internal one. An
     event of any other kind is a programming error: it must never pass unpublished."""
-    if isinstance(event, CommandReceipt.Event | IdentityClaim.Event):
+    if isinstance(event, _INTERNAL):
         return None
     if not isinstance(event, Account.Event):
         raise TypeError(f"no contract mapping for stored event {type(event).__qualname__}")

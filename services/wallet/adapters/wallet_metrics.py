@@ -41,6 +41,11 @@ class WalletMetrics:
         self.holds_expired = metrics.counter(
             "wallet_holds_expired_total", "Holds expired by the sweeper."
         )
+        self.authorisation_misses = metrics.counter(
+            "wallet_authorisation_misses_total",
+            "Look-ups of a code, card, pass or PIN that missed (a guess, or a typo), by kind.",
+            ["kind"],
+        )
 
     def observe_batch(
         self, commands: Sequence[Command], outcomes: Sequence[Outcome], seconds: float
@@ -50,3 +55,14 @@ class WalletMetrics:
         for command, outcome in zip(commands, outcomes, strict=True):
             code = str(outcome.body.get("code", "ok")) if not outcome.ok else "ok"
             self.commands.labels(command.name, str(outcome.status), code).inc()
+            if code in _MISSES and not outcome.replayed:
+                self.authorisation_misses.labels(_MISSES[code]).inc()
+
+
+#: Refusals that mean a guessed or mistyped secret.
+_MISSES = {
+    "payment_code_invalid": "payment_code",
+    "card_invalid": "card",
+    "pin_incorrect": "pin",
+    "transit_pass_invalid": "transit_pass",
+}

@@ -15,6 +15,8 @@ from uuid import UUID
 
 import orjson
 
+from ..domain.instruments import Authorisation
+
 
 @dataclass(frozen=True, kw_only=True)
 class Command:
@@ -99,21 +101,34 @@ class Grant(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class Spend(Command):
+    """Pay a payee from a resident's wallet. Through the API the ``authorisation`` names the
+    wallet and is consumed with the payment (see consent.py); ``wallet_id``, if also given,
+    must be the authorisation's. Without one, only in-process callers (tests, benchmarks)."""
+
     name: ClassVar[str] = "spend"
-    wallet_id: UUID
+    #: The edge's PIN check (a slow hash, kept out of the writer): not part of the request.
+    unhashed: ClassVar[frozenset[str]] = Command.unhashed | {"pin_verified"}
+    wallet_id: UUID | None
     payee_id: UUID
     amount: int
     reference: str
+    authorisation: Authorisation | None = None
+    pin_verified: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
 class PlaceHold(Command):
+    """Set coins aside for a payee; authorised like a :class:`Spend`."""
+
     name: ClassVar[str] = "place_hold"
-    wallet_id: UUID
+    unhashed: ClassVar[frozenset[str]] = Command.unhashed | {"pin_verified"}
+    wallet_id: UUID | None
     payee_id: UUID
     amount: int
     reference: str
     ttl_seconds: int
+    authorisation: Authorisation | None = None
+    pin_verified: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,8 @@ from ..domain.ids import (
 from . import commands as c
 from . import resident_handlers
 from .circulation import HANDLERS as CIRCULATION_HANDLERS
+from .consent import HANDLERS as CONSENT_HANDLERS
+from .consent import Consent, authorise
 from .unit_of_work import UnitOfWork
 
 Answer = tuple[int, dict[str, Any]]
@@ -171,34 +173,54 @@ def grant(uow: UnitOfWork, cmd: c.Grant, receipt: UUID) -> Answer:
     if not granted:
         return 409, {
             "code": "budget_exhausted",
-            "reason": f"programme budget {cmd.programme!r} has {budget.available} coins, "
-            f"{cmd.amount} needed; the refusal is recorded",
+            "reason": f"programme budget {cmd.programme!r} cannot pay {cmd.amount} coins; "
+            "the refusal is recorded",
             "movement_id": str(movement_id),
         }
     return 201, {
         "movement_id": str(movement_id),
+        "wallet_id": str(resident.id),
         "amount": cmd.amount,
-        "wallet": account_view(resident),
     }
 
 
+def _payer(uow: UnitOfWork, cmd: c.Spend | c.PlaceHold, payee: Account) -> Consent | Answer:
+    """Whose wallet pays, from the command's authorisation (consent.py); or an answer
+    already decided (a wrong PIN). Answers to payments name the wallet, never its balance."""
+    if cmd.authorisation is not None:
+        return authorise(
+            uow, cmd.authorisation, payee=payee, wallet_id=cmd.wallet_id,
+            pin_verified=cmd.pin_verified, at=cmd.at,
+        )  # fmt: skip
+    if cmd.wallet_id is None:
+        raise Refused("a payment needs an authorisation", code="authorisation_required")
+    return Consent(cmd.wallet_id, consume=None)
+
+
 def spend(uow: UnitOfWork, cmd: c.Spend, receipt: UUID) -> Answer:
-    resident = uow.account(cmd.wallet_id, "wallet")
     payee = uow.account(cmd.payee_id, "payee")
+    granted = _payer(uow, cmd, payee)
+    if not isinstance(granted, Consent):
+        return granted
+    resident = uow.account(granted.wallet_id, "wallet")
     movement_id = _movement_id(receipt)
     movements.spend(
         resident, payee, cmd.amount, reference=cmd.reference, movement_id=movement_id, at=cmd.at
     )
+    granted.consumed(movement_id, cmd.at)
     return 201, {
         "movement_id": str(movement_id),
+        "wallet_id": str(resident.id),
         "amount": cmd.amount,
-        "wallet": account_view(resident),
     }
 
 
 def place_hold(uow: UnitOfWork, cmd: c.PlaceHold, receipt: UUID) -> Answer:
-    resident = uow.account(cmd.wallet_id, "wallet")
     payee = uow.account(cmd.payee_id, "payee")
+    granted = _payer(uow, cmd, payee)
+    if not isinstance(granted, Consent):
+        return granted
+    resident = uow.account(granted.wallet_id, "wallet")
     hold_id = _movement_id(receipt, "hold")
     expires_at = cmd.at + timedelta(seconds=cmd.ttl_seconds)
     holds.place_hold(
@@ -210,11 +232,12 @@ def place_hold(uow: UnitOfWork, cmd: c.PlaceHold, receipt: UUID) -> Answer:
         reference=cmd.reference,
         at=cmd.at,
     )
+    granted.consumed(hold_id, cmd.at)
     return 201, {
         "hold_id": str(hold_id),
+        "wallet_id": str(resident.id),
         "amount": cmd.amount,
         "expires_at": expires_at.isoformat(),
-        "wallet": account_view(resident),
     }
 
 
@@ -229,7 +252,6 @@ def capture_hold(uow: UnitOfWork, cmd: c.CaptureHold, receipt: UUID) -> Answer:
         "hold_id": str(cmd.hold_id),
         "movement_id": str(movement_id),
         "captured": captured,
-        "wallet": account_view(resident),
     }
 
 
@@ -241,14 +263,13 @@ def release_hold(uow: UnitOfWork, cmd: c.ReleaseHold, receipt: UUID) -> Answer:
     return 200, {
         "hold_id": str(cmd.hold_id),
         "released": released,
-        "wallet": account_view(resident),
     }
 
 
 def expire_hold(uow: UnitOfWork, cmd: c.ExpireHold, receipt: UUID) -> Answer:
     resident = uow.account(cmd.wallet_id, "wallet")
     expired = holds.expire(resident, cmd.hold_id, movement_id=_movement_id(receipt), at=cmd.at)
-    return 200, {"hold_id": str(cmd.hold_id), "expired": expired, "wallet": account_view(resident)}
+    return 200, {"hold_id": str(cmd.hold_id), "expired": expired}
 
 
 HANDLERS: dict[type[c.Command], Callable[[UnitOfWork, Any, UUID], Answer]] = {
@@ -264,6 +285,7 @@ HANDLERS: dict[type[c.Command], Callable[[UnitOfWork, Any, UUID], Answer]] = {
     c.CaptureHold: capture_hold,
     c.ReleaseHold: release_hold,
     c.ExpireHold: expire_hold,
+    **CONSENT_HANDLERS,
 }
 HANDLERS.update(CIRCULATION_HANDLERS)
 HANDLERS.update(resident_handlers.HANDLERS)

@@ -271,9 +271,8 @@ class Account(Aggregate):
 
     def require_available(self, amount: int) -> None:
         if amount > self.available:
-            raise InsufficientFunds(
-                f"account has {self.available} coins available, {amount} needed"
-            )
+            # No figure: the answer reaches callers who may not read this balance.
+            raise InsufficientFunds("not enough coins for this")
 
     def hold(self, hold_id: UUID) -> dict[str, Any]:
         try:
@@ -291,7 +290,7 @@ class Account(Aggregate):
         available = self.available + d_available * amount
         held = self.held + d_held * amount
         if amount <= 0 or available < 0 or held < 0:
-            raise InsufficientFunds(f"entry of {amount} would leave {available}/{held}")
+            raise InsufficientFunds(f"an entry of {amount} coins would overdraw the account")
         self.trigger_event(
             event_class,
             account_kind=self.kind,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from kgo_runtime.clock import Clock, SystemClock
 from kgo_runtime.logging import get_logger
 
 from ..adapters.directory import WalletDirectory
 from ..adapters.wallet_metrics import WalletMetrics
 from ..application.bus import CommandBus
 from ..application.commands import ExpireHold
-from .container import business_now
 
 log = get_logger(__name__)
 
@@ -26,13 +26,19 @@ class HoldSweeper:
     name = "wallet-hold-sweeper"
 
     def __init__(
-        self, directory: WalletDirectory, bus: CommandBus, metrics: WalletMetrics, interval: float
+        self,
+        directory: WalletDirectory,
+        bus: CommandBus,
+        metrics: WalletMetrics,
+        interval: float,
+        clock: Clock | None = None,
     ) -> None:
         self._directory = directory
         self._bus = bus
         self._metrics = metrics
         self._interval = interval
         self._stopping = asyncio.Event()
+        self._clock = clock or SystemClock()
 
     async def run(self) -> None:
         self._stopping.clear()
@@ -46,7 +52,7 @@ class HoldSweeper:
         self._stopping.set()
 
     async def sweep_once(self) -> int:
-        at = business_now()
+        at = self._clock.now()
         expired = 0
         for wallet_id, hold_id in await self._directory.due_holds(at):
             outcome = await self._bus.submit(

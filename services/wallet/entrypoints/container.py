@@ -14,6 +14,7 @@ from kgo_runtime.clock import Clock, SystemClock
 
 from ..adapters.personal_data import PersonalDataVault
 from ..adapters.tokens import ApiTokens
+from ..adapters.wallet_metrics import WalletMetrics
 from ..application.bus import CommandBus
 from ..application.ledger import WalletLedger
 from ..application.resident_access import ResidentAccess
@@ -51,3 +52,5 @@ class WalletContainer:
     clock: Clock = field(default_factory=SystemClock)
     #: Residents' signup, sign-in and sessions (None: those routes answer 503).
     residents: ResidentAccess | None = None
+    #: The service's metrics; None in tests that do not look at them.
+    metrics: WalletMetrics | None = None

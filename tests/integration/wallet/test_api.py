@@ -186,9 +186,14 @@ async def test_the_api_on_postgres_from_a_cli_token_to_a_spend(
     grant = {"programme": "welcome", "wallet_id": wallet_id, "amount": 100,
              "reason": "signup", "reference": "signup:1"}  # fmt: skip
     await wallet.post("/v1/grants", grant, as_service)
-    spend = {"wallet_id": wallet_id, "payee_id": shop["account_id"], "amount": 40,
-             "reference": "bill-1"}  # fmt: skip
-    await wallet.post("/v1/spends", spend, as_service)
+    resident_token = await wallet.post(
+        "/v1/tokens", {"role": "resident", "name": "somchai", "subject": wallet_id}, admin
+    )
+    as_resident = {"Authorization": f"Bearer {resident_token['token']}"}
+    code = (await wallet.post("/v1/payment-codes", None, as_resident))["code"]
+    spend = {"payee_id": shop["account_id"], "amount": 40, "reference": "bill-1",
+             "authorisation": {"kind": "payment_code", "code": code}}  # fmt: skip
+    assert (await wallet.post("/v1/spends", spend, as_service))["wallet_id"] == wallet_id
 
     read = (await wallet.client.get(f"/v1/wallets/{wallet_id}", headers=as_service)).json()
     assert (read["available"], read["held"]) == (60, 0)

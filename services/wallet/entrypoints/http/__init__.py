@@ -13,6 +13,7 @@ from fastapi import APIRouter
 
 from . import (
     routes_circulation,
+    routes_consent,
     routes_payments,
     routes_residents,
     routes_sessions,
@@ -43,6 +44,10 @@ API_METADATA: dict[str, Any] = {
         {"name": "budgets", "description": "Programme budgets, funded by the municipality."},
         {"name": "accounts", "description": "Residents' wallets, shops and the bus operator."},
         {"name": "payments", "description": "Grants, spends and holds."},
+        {
+            "name": "consent",
+            "description": "A resident's authorisations: payment codes, cards, transit passes.",
+        },
         {"name": "tokens", "description": "API tokens and their roles."},
         {"name": "circulation", "description": "Refunds, rewards, settlements, shortfalls."},
         {
@@ -56,7 +61,13 @@ API_METADATA: dict[str, Any] = {
 
 def build_router() -> APIRouter:
     router = APIRouter()
-    for module in (routes_treasury, routes_residents, routes_payments, routes_tokens):
+    for module in (
+        routes_treasury,
+        routes_residents,
+        routes_payments,
+        routes_consent,
+        routes_tokens,
+    ):
         router.include_router(module.router)
     router.include_router(routes_circulation.router)
     for module in (routes_signup, routes_sessions):

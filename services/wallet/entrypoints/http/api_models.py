@@ -91,17 +91,7 @@ class GrantRequest(Body):
     reference: Text
 
 
-class SpendRequest(Body):
-    wallet_id: UUID
-    payee_id: UUID
-    amount: Coins
-    reference: Text
-
-
-class HoldRequest(SpendRequest):
-    ttl_seconds: Annotated[int, Field(strict=True, ge=5, le=86_400)] | None = Field(
-        default=None, description="Seconds the hold lives; the wallet's default when omitted"
-    )
+# SpendRequest and HoldRequest, with their authorisation: api_models_consent.py
 
 
 class CaptureRequest(Body):

@@ -11,13 +11,17 @@ otherwise); a role not in the route's column gets 403 ``forbidden``.
 | GET  /v1/budgets, /v1/budgets/{programme}  |   x   | own¹ |   x   |       |       |       |
 | POST /v1/budgets/{programme}/allocations   |   x   |      |       |       |       |       |
 | POST /v1/budgets/{programme}/returns       |   x   |      |       |       |       |       |
-| POST /v1/payees                            |   x   |      |       |       |       |       |
+| POST /v1/payees                            |   x   |      |       |       |       |   x   |
 | POST /v1/residents                         |   x   |      |       |       |       |   x   |
 | GET  /v1/wallets/{wallet_id}               |   x   |      |   x   | own²  | own³  |   x   |
 | POST /v1/grants                            |       | own¹ |       |       |       |   x   |
-| POST /v1/spends, /v1/holds                 |       |      |       | own²  |       |   x   |
-| POST /v1/wallets/{w}/holds/{h}/capture     |       |      |       | own²  |       |   x   |
-| POST /v1/wallets/{w}/holds/{h}/release     |       |      |       | own²  |       |   x   |
+| POST /v1/spends, /v1/holds ⁴               |       |      |       |       |       |   x   |
+| POST /v1/wallets/{w}/holds/{h}/capture     |       |      |       |       |       |   x   |
+| POST /v1/wallets/{w}/holds/{h}/release     |       |      |       |       |       |   x   |
+| POST /v1/payment-codes, /v1/receive-codes  |       |      |       |       | own³  |       |
+| POST /v1/receive-codes/resolve             |       |      |       |       |       |   x   |
+| POST, DELETE /v1/transit-passes            |       |      |       |       | own³  |       |
+| POST /v1/wallets/{wallet_id}/cards         |  x⁵   |      |       |       |       |       |
 | POST /v1/tokens, DELETE /v1/tokens/{id}    |   x   |      |       |       |       |       |
 | POST /v1/refunds, /v1/rewards              |       |      |       |       |       |   x   |
 | POST /v1/settlements, /v1/shortfalls       |       |      |       |       |       |   x   |
@@ -27,10 +31,15 @@ admin = ``municipal_admin``, oper = ``programme_operator``, audit = ``auditor``,
 resid = ``resident``, servc = ``service`` (another city service).
 ¹ A programme operator's token may name a programme (its subject): it then grants only from
   that programme's budget and reads only that budget. Without a subject: every programme.
-² A payee's subject is its shop or operator account id: it is the ``payee_id`` of every
-  payment it makes (a release without ``payee_id`` is made for it), and reads only itself.
+² A payee's subject is its shop or operator account id: it reads only itself. It takes no
+  payment itself: its service (merchant, transit) does, with the resident's authorisation.
 ³ A resident's subject is its wallet id. Another wallet answers 403, decided before any lookup,
-  so the answer says nothing about whether that wallet exists.
+  so the answer says nothing about whether that wallet exists. Codes and passes are made for
+  the token's own wallet.
+⁴ Coins leave a resident's wallet only with the resident's ``authorisation`` (a payment
+  code, a card and its PIN, or a transit pass), which names the wallet; payee tokens have no
+  debit rights at all. The merchant and transit services call as ``service``.
+⁵ And ``counter_staff`` (a municipal counter printing a card for a resident).
 
 Residents' self-service and counter registration (``routes_signup``, ``routes_sessions``):
 
@@ -97,14 +106,9 @@ def require_programme(principal: Principal, programme: str) -> None:
         raise forbidden(f"this token acts for programme {principal.subject!r} only")
 
 
-def require_payee(principal: Principal, payee_id: UUID | None) -> UUID | None:
-    """The payee of a payment: a payee token's own account, whatever else was asked."""
-    if principal.role is not Role.PAYEE:
-        return payee_id
-    own = _own_account(principal)
-    if payee_id not in (None, own):
-        raise forbidden("a payee token takes payments for its own account only")
-    return own
+def own_account(principal: Principal) -> UUID:
+    """The account a resident's or payee's token acts for."""
+    return _own_account(principal)
 
 
 def require_reader_of(principal: Principal, account_id: UUID) -> None:

@@ -22,8 +22,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kgo_runtime.access import ACCESS_PREFIX
 
-from ...application.commands import Command
-from ..container import WalletContainer, business_now
+from ...application.commands import Command, Outcome
+from ..container import WalletContainer
 from .auth import Principal, Role, forbidden, principal_of, unauthenticated
 from .problems import IDEMPOTENCY_HEADER, ProblemError, outcome_response
 
@@ -133,12 +133,16 @@ class Writer:
         return {
             "idempotency_key": self.idempotency_key,
             "caller": self.principal.caller,
-            "at": business_now(),
+            "at": self.wallet.clock.now(),
         }
 
     async def submit(self, command: Command) -> Response:
+        return outcome_response(await self.decide(command))
+
+    async def decide(self, command: Command) -> Outcome:
+        """The ledger's answer, for a route that must look at it before answering."""
         try:
-            outcome = await self.wallet.bus.submit(command)
+            return await self.wallet.bus.submit(command)
         except Exception as error:
             log.warning("command %s not decided: %s", command.name, type(error).__name__)
             raise ProblemError(
@@ -147,7 +151,6 @@ class Writer:
                 "the wallet could not decide this now; retry with the same Idempotency-Key",
                 headers={"Retry-After": "1"},
             ) from error
-        return outcome_response(outcome)
 
 
 def writer(*roles: Role) -> Callable[..., Awaitable[Writer]]:

@@ -1,7 +1,9 @@
 """Coins moving to and from residents: grants, spends, and holds (place, capture, release).
 
-A payee token pays only itself (403 otherwise); a service token may name any payee. The
-request bodies carry exactly the fields of their commands.
+Only another city service (merchant, transit) takes coins out of a wallet, and only with the
+resident's ``authorisation``: a payment code, a card and its PIN, or a transit pass. The
+wallet resolves the paying wallet from it and consumes it in the same transaction as the
+payment. Payee tokens have no debit rights. The answers name the wallet, never its balance.
 """
 
 from __future__ import annotations
@@ -13,14 +15,16 @@ from fastapi import APIRouter, Body, Depends
 from fastapi.responses import Response
 
 from ...application.commands import CaptureHold, Grant, PlaceHold, ReleaseHold, Spend
-from .api_models import CaptureRequest, GrantRequest, HoldRequest, ReleaseRequest, SpendRequest
-from .auth import Role, require_payee, require_programme
+from .api_models import CaptureRequest, GrantRequest, ReleaseRequest
+from .api_models_consent import HoldAnswer, HoldRequest, SpendAnswer, SpendRequest
+from .auth import Role, require_programme
 from .context import Writer, writer
 from .problems import PROBLEM_RESPONSES
+from .routes_consent import authorisation_of
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
-Payer = Annotated[Writer, Depends(writer(Role.PAYEE, Role.SERVICE))]
+Payer = Annotated[Writer, Depends(writer(Role.SERVICE))]
 
 
 @router.post("/grants", status_code=201, tags=["payments"])
@@ -34,20 +38,36 @@ async def grant(
     return await write.submit(Grant(**write.stamp(), **body.model_dump()))
 
 
-@router.post("/spends", status_code=201, tags=["payments"])
+@router.post("/spends", status_code=201, tags=["payments"], responses={201: {"model": SpendAnswer}})
 async def spend(body: SpendRequest, write: Payer) -> Response:
-    """Pay a shop or the bus operator from a resident's wallet (409 `insufficient_funds`)."""
-    require_payee(write.principal, body.payee_id)
-    return await write.submit(Spend(**write.stamp(), **body.model_dump()))
+    """Pay a shop or the bus operator from the wallet of the `authorisation` (409
+    `insufficient_funds`, `payment_code_invalid|expired|used`, `pin_incorrect`,
+    `card_invalid`, `transit_pass_invalid`; 423 `card_locked`)."""
+    authorisation, pin_verified = await authorisation_of(body.authorisation, write.wallet)
+    return await write.submit(
+        Spend(
+            **write.stamp(),
+            **body.model_dump(exclude={"authorisation"}),
+            authorisation=authorisation,
+            pin_verified=pin_verified,
+        )
+    )
 
 
-@router.post("/holds", status_code=201, tags=["payments"])
+@router.post("/holds", status_code=201, tags=["payments"], responses={201: {"model": HoldAnswer}})
 async def place_hold(body: HoldRequest, write: Payer) -> Response:
-    """Set coins aside for a payee until captured, released, or expired."""
-    require_payee(write.principal, body.payee_id)
+    """Set coins aside for a payee until captured, released, or expired; authorised and
+    refused like a spend."""
+    authorisation, pin_verified = await authorisation_of(body.authorisation, write.wallet)
     ttl = body.ttl_seconds or write.wallet.settings.default_hold_ttl_seconds
     return await write.submit(
-        PlaceHold(**write.stamp(), **body.model_dump() | {"ttl_seconds": ttl})
+        PlaceHold(
+            **write.stamp(),
+            **body.model_dump(exclude={"authorisation", "ttl_seconds"}),
+            ttl_seconds=ttl,
+            authorisation=authorisation,
+            pin_verified=pin_verified,
+        )
     )
 
 
@@ -56,7 +76,6 @@ async def capture_hold(
     wallet_id: UUID, hold_id: UUID, body: CaptureRequest, write: Payer
 ) -> Response:
     """Take all of a hold (or `amount` of it) for its payee; the rest goes back to the wallet."""
-    require_payee(write.principal, body.payee_id)
     return await write.submit(
         CaptureHold(**write.stamp(), wallet_id=wallet_id, hold_id=hold_id, **body.model_dump())
     )
@@ -70,7 +89,11 @@ async def release_hold(
     body: Annotated[ReleaseRequest | None, Body()] = None,
 ) -> Response:
     """Give a hold's coins back to the wallet. The body may be omitted."""
-    payee_id = require_payee(write.principal, body.payee_id if body else None)
     return await write.submit(
-        ReleaseHold(**write.stamp(), wallet_id=wallet_id, hold_id=hold_id, payee_id=payee_id)
+        ReleaseHold(
+            **write.stamp(),
+            wallet_id=wallet_id,
+            hold_id=hold_id,
+            payee_id=body.payee_id if body else None,
+        )
     )

@@ -26,7 +26,7 @@ WalletReader = Annotated[
 
 @router.post("/payees", status_code=201, tags=["accounts"])
 async def open_payee(
-    body: OpenPayeeRequest, write: Annotated[Writer, Depends(writer(ADMIN))]
+    body: OpenPayeeRequest, write: Annotated[Writer, Depends(writer(ADMIN, Role.SERVICE))]
 ) -> Response:
     """Open the account of a shop or the bus operator; its id derives from (kind, external_ref)."""
     return await write.submit(

@@ -12,7 +12,10 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
+from kgo_runtime.clock import ManualClock
+from kgo_runtime.metrics import Metrics
 from services.wallet.adapters.personal_data import PersonalDataVault
 from services.wallet.adapters.tokens import (
     ApiToken,
@@ -21,6 +24,7 @@ from services.wallet.adapters.tokens import (
     new_token,
     token_hash,
 )
+from services.wallet.adapters.wallet_metrics import WalletMetrics
 from services.wallet.application.bus import CommandBus
 from services.wallet.application.ledger import WalletLedger
 from services.wallet.entrypoints.container import WalletContainer
@@ -104,6 +108,8 @@ class Api:
     container: WalletContainer
     tokens: FakeTokens
     directory: FakeDirectory
+    clock: ManualClock
+    metrics: WalletMetrics
 
     async def token(
         self, role: str, subject: str | None = None, name: str | None = None
@@ -144,18 +150,19 @@ def wallet_app(container: WalletContainer) -> FastAPI:
 @pytest.fixture
 async def api() -> AsyncIterator[Api]:
     ledger = WalletLedger()
-    bus = CommandBus(ledger)
+    metrics = WalletMetrics(Metrics("wallet", CollectorRegistry()))
+    bus = CommandBus(ledger, observe=metrics.observe_batch)
     await bus.start()
     vault = PersonalDataVault(seal_key=bytes(range(32)), index_key=bytes(range(32, 64)))
-    tokens, directory = FakeTokens(), FakeDirectory()
+    tokens, directory, clock = FakeTokens(), FakeDirectory(), ManualClock()
     container = WalletContainer(
         settings=WalletSettings(), ledger=ledger, bus=bus, vault=vault,
-        directory=directory, tokens=tokens,
+        directory=directory, tokens=tokens, clock=clock, metrics=metrics,
     )  # fmt: skip
     app = wallet_app(container)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://wallet") as client:
-        yield Api(client, app, container, tokens, directory)
+        yield Api(client, app, container, tokens, directory, clock, metrics)
     await bus.stop()
 
 
@@ -173,6 +180,22 @@ class City:
     shop: Headers
     wallet_id: str
     resident: Headers
+    counter: Headers
+
+    async def payment_code(self, resident: Headers | None = None) -> str:
+        """A fresh one-time code of the city resident's wallet (or another resident's)."""
+        issued = await _created(
+            await self.api.post("/v1/payment-codes", None, resident or self.resident)
+        )
+        return str(issued["code"])
+
+    async def pay(
+        self, amount: int, reference: str = "r", *, code: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """A spend (or hold) body for the shop, authorised with a fresh payment code."""
+        code = code or await self.payment_code()
+        return {"payee_id": self.shop_id, "amount": amount, "reference": reference,
+                "authorisation": {"kind": "payment_code", "code": code}, **extra}  # fmt: skip
 
 
 async def _created(response: httpx.Response) -> dict[str, Any]:
@@ -226,4 +249,5 @@ async def city(api: Api) -> City:
         shop=await api.token("payee", shop["account_id"]),
         wallet_id=wallet_id,
         resident=await api.token("resident", wallet_id),
+        counter=await api.token("counter_staff", name="counter-1"),
     )

@@ -32,7 +32,7 @@ async def town(city: City) -> dict[str, Any]:
     await _open(api, city.admin, "shop-matching", 100)
     await _open(api, city.admin, "offline-loss", 100)
     for payee, amount in ((city.shop_id, 300), (bus["account_id"], 50)):
-        body = {"wallet_id": city.wallet_id, "payee_id": payee, "amount": amount, "reference": "r"}
+        body = await city.pay(amount, payee_id=payee)
         await _created(await api.post("/v1/spends", body, city.service))
     return {"bus": bus["account_id"]}
 

@@ -9,11 +9,10 @@ import pytest
 pytestmark = pytest.mark.unit
 
 
-def payment(city: Any, amount: int = 30, reference: str = "till-7:receipt-1") -> dict[str, Any]:
-    return {
-        "wallet_id": city.wallet_id, "payee_id": city.shop_id,
-        "amount": amount, "reference": reference,
-    }  # fmt: skip
+async def payment(
+    city: Any, amount: int = 30, reference: str = "till-7:receipt-1", code: str | None = None
+) -> dict[str, Any]:
+    return await city.pay(amount, reference, code=code)
 
 
 async def balance(city: Any) -> int:
@@ -22,8 +21,9 @@ async def balance(city: Any) -> int:
 
 
 async def test_the_same_key_and_body_get_the_first_answer_once(city: Any) -> None:
-    first = await city.api.post("/v1/spends", payment(city), city.shop, key="receipt-1")
-    again = await city.api.post("/v1/spends", payment(city), city.shop, key="receipt-1")
+    body = await payment(city)
+    first = await city.api.post("/v1/spends", body, city.service, key="receipt-1")
+    again = await city.api.post("/v1/spends", body, city.service, key="receipt-1")
 
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
@@ -33,41 +33,47 @@ async def test_the_same_key_and_body_get_the_first_answer_once(city: Any) -> Non
 
 
 async def test_the_same_key_with_another_body_is_409(city: Any) -> None:
-    await city.api.post("/v1/spends", payment(city), city.shop, key="receipt-1")
+    code = await city.payment_code()
+    await city.api.post("/v1/spends", await payment(city, code=code), city.service, key="receipt-1")
 
-    other = await city.api.post("/v1/spends", payment(city, amount=31), city.shop, key="receipt-1")
+    other = await city.api.post(
+        "/v1/spends", await payment(city, amount=31, code=code), city.service, key="receipt-1"
+    )
 
     city.api.problem(other, 409, "idempotency_key_reused")
     assert await balance(city) == 1_000 - 30
 
 
 async def test_keys_are_scoped_per_caller(city: Any) -> None:
-    """Two tills of two callers may both say "1"."""
-    by_shop = await city.api.post("/v1/spends", payment(city), city.shop, key="1")
-    by_service = await city.api.post("/v1/spends", payment(city), city.service, key="1")
+    """Two callers (say merchant and transit) may both say "1"."""
+    transit = await city.api.token("service", name="transit")
+    by_merchant = await city.api.post("/v1/spends", await payment(city), city.service, key="1")
+    by_transit = await city.api.post("/v1/spends", await payment(city), transit, key="1")
 
-    assert by_shop.status_code == by_service.status_code == 201
-    assert by_shop.json()["movement_id"] != by_service.json()["movement_id"]
+    assert by_merchant.status_code == by_transit.status_code == 201
+    assert by_merchant.json()["movement_id"] != by_transit.json()["movement_id"]
     assert await balance(city) == 1_000 - 60
 
 
-async def test_a_rotated_token_of_the_same_shop_keeps_its_keys(city: Any) -> None:
-    first = await city.api.post("/v1/spends", payment(city), city.shop, key="1")
-    rotated = await city.api.token("payee", city.shop_id, name="till-7-new-token")
+async def test_a_rotated_token_of_the_same_service_keeps_its_keys(city: Any) -> None:
+    body = await payment(city)
+    first = await city.api.post("/v1/spends", body, city.service, key="1")
+    rotated = await city.api.token("service", name="missions")  # city.service's name
 
-    again = await city.api.post("/v1/spends", payment(city), rotated, key="1")
+    again = await city.api.post("/v1/spends", body, rotated, key="1")
 
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
 
 
 async def test_a_refusal_is_replayed_as_it_was_first_decided(city: Any) -> None:
-    refused = await city.api.post("/v1/spends", payment(city, 1_500), city.shop, key="big")
+    body = await payment(city, 1_500)
+    refused = await city.api.post("/v1/spends", body, city.service, key="big")
     grant = {"programme": "welcome", "wallet_id": city.wallet_id, "amount": 1_000,
              "reason": "festival", "reference": "festival:1"}  # fmt: skip
     assert (await city.api.post("/v1/grants", grant, city.service)).status_code == 201
 
-    again = await city.api.post("/v1/spends", payment(city, 1_500), city.shop, key="big")
+    again = await city.api.post("/v1/spends", body, city.service, key="big")
 
     first = city.api.problem(refused, 409, "insufficient_funds")
     assert city.api.problem(again, 409, "insufficient_funds") == first
@@ -91,8 +97,9 @@ async def test_a_registration_retried_finds_the_same_wallet(city: Any) -> None:
 
 
 async def test_a_hold_retried_is_the_same_hold(city: Any) -> None:
-    first = await city.api.post("/v1/holds", payment(city), city.shop, key="h1")
-    again = await city.api.post("/v1/holds", payment(city), city.shop, key="h1")
+    body = await payment(city)
+    first = await city.api.post("/v1/holds", body, city.service, key="h1")
+    again = await city.api.post("/v1/holds", body, city.service, key="h1")
 
     assert again.json()["hold_id"] == first.json()["hold_id"]
     wallet = (await city.api.get(f"/v1/wallets/{city.wallet_id}", city.resident)).json()

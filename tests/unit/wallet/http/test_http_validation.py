@@ -14,8 +14,9 @@ from services.wallet.domain.ids import claim_id
 pytestmark = pytest.mark.unit
 
 
-def spend(city: Any, **changes: Any) -> dict[str, Any]:
-    body = {"wallet_id": city.wallet_id, "payee_id": city.shop_id, "amount": 10, "reference": "r1"}
+def spend(city: Any, code: str = "00000000", **changes: Any) -> dict[str, Any]:
+    body = {"payee_id": city.shop_id, "amount": 10, "reference": "r1",
+            "authorisation": {"kind": "payment_code", "code": code}}  # fmt: skip
     return {k: v for k, v in (body | changes).items() if v is not ...}
 
 
@@ -36,6 +37,7 @@ def spend(city: Any, **changes: Any) -> dict[str, Any]:
         ("reference", "   ", "string_too_short"),
         ("reference", "x" * 201, "string_too_long"),
         ("surprise", "field", "extra_forbidden"),
+        ("authorisation", ..., "missing"),
     ],
 )
 async def test_a_bad_field_is_named_in_the_errors(
@@ -48,7 +50,8 @@ async def test_a_bad_field_is_named_in_the_errors(
 
 
 async def test_the_longest_reference_is_accepted(city: Any) -> None:
-    response = await city.api.post("/v1/spends", spend(city, reference="x" * 200), city.service)
+    body = spend(city, await city.payment_code(), reference="x" * 200)
+    response = await city.api.post("/v1/spends", body, city.service)
     assert response.status_code == 201, response.text
 
 
@@ -79,9 +82,10 @@ async def test_a_body_sent_as_anything_but_json_is_415(city: Any, content_type: 
 
 async def test_json_with_a_charset_or_a_json_suffix_is_json(city: Any) -> None:
     for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        code = await city.payment_code()
         response = await city.api.client.post(
-            "/v1/spends", content=f'{{"wallet_id": "{city.wallet_id}", "payee_id": '
-            f'"{city.shop_id}", "amount": 1, "reference": "r"}}'.encode(),
+            "/v1/spends", content=f'{{"payee_id": "{city.shop_id}", "amount": 1, "reference": '
+            f'"r", "authorisation": {{"kind": "payment_code", "code": "{code}"}}}}'.encode(),
             headers={**city.service, "Idempotency-Key": uuid4().hex, "Content-Type": content_type},
         )  # fmt: skip
         assert response.status_code == 201, response.text

@@ -1,0 +1,131 @@
+"""Bodies of the consent API: the authorisation a payment carries, and the instruments a
+resident (or a counter) creates. Secrets are digits or a ``kgot_`` token; spaces and dashes a
+person types into a card number are ignored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
+
+from .api_models import Body, Coins, Text
+
+#: What a payment code's QR code holds: this prefix and the 8 digits.
+QR_PREFIX = "kgo:pay:"
+
+
+def _digits_only(value: object) -> object:
+    return value.replace(" ", "").replace("-", "") if isinstance(value, str) else value
+
+
+def _scanned(value: object) -> object:
+    return value.removeprefix(QR_PREFIX) if isinstance(value, str) else value
+
+
+Code = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$"), Field(examples=["48213907"])]
+#: A payment code as typed, or as scanned from its QR payload.
+PaymentCode = Annotated[
+    str,
+    BeforeValidator(_scanned),
+    StringConstraints(pattern=r"^[0-9]{8}$"),
+    Field(examples=["48213907", "kgo:pay:48213907"]),
+]
+CardNumber = Annotated[
+    str,
+    BeforeValidator(_digits_only),
+    StringConstraints(pattern=r"^[0-9]{16}$"),
+    Field(examples=["4821390755120034"]),
+]
+Pin = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,6}$"), Field(examples=["2580"])]
+PassToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+class PaymentCodeAuth(Body):
+    kind: Literal["payment_code"]
+    code: PaymentCode
+
+
+class CardAuth(Body):
+    kind: Literal["card"]
+    card_number: CardNumber
+    pin: Pin = Field(repr=False)
+
+
+class TransitPassAuth(Body):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    kind: Literal["transit_pass"]
+    pass_token: PassToken = Field(alias="pass", description="A linked pass, or a card number")
+
+
+AuthorisationBody = Annotated[
+    PaymentCodeAuth | CardAuth | TransitPassAuth,
+    Field(discriminator="kind", description="The resident's consent to this payment"),
+]
+
+
+class SpendRequest(Body):
+    """A payment from the wallet the authorisation belongs to. ``wallet_id`` is optional: if
+    sent, a different wallet's authorisation is refused."""
+
+    payee_id: UUID
+    amount: Coins
+    reference: Text
+    wallet_id: UUID | None = None
+    authorisation: AuthorisationBody
+
+
+class HoldRequest(SpendRequest):
+    ttl_seconds: Annotated[int, Field(strict=True, ge=5, le=86_400)] | None = Field(
+        default=None, description="Seconds the hold lives; the wallet's default when omitted"
+    )
+
+
+class ResolveRequest(Body):
+    """Exactly one of ``code`` (a receive code) or ``card_number``."""
+
+    code: Code | None = None
+    card_number: CardNumber | None = None
+
+
+class CardRequest(Body):
+    pin: Pin = Field(repr=False)
+
+
+# --- responses -----------------------------------------------------------------------------
+
+
+class IssuedCode(Body):
+    code: str = Field(description="8 digits; shown once, and again only to a retry")
+    qr_payload: str | None = Field(default=None, description="Payment codes: `kgo:pay:<code>`")
+    expires_at: datetime
+    wallet_id: UUID
+
+
+class LinkedPass(Body):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    pass_token: str = Field(alias="pass", description="A `kgot_` token, for the pass's QR code")
+    wallet_id: UUID
+
+
+class IssuedCard(Body):
+    card_number: str
+    wallet_id: UUID
+
+
+class SpendAnswer(Body):
+    movement_id: UUID
+    wallet_id: UUID = Field(description="The wallet the authorisation belongs to")
+    amount: int
+
+
+class HoldAnswer(Body):
+    hold_id: UUID
+    wallet_id: UUID = Field(description="The wallet the authorisation belongs to")
+    amount: int
+    expires_at: datetime
+
+
+class ResolvedWallet(Body):
+    wallet_id: UUID
