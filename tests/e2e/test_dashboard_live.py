@@ -18,11 +18,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser
 
+from kgo_contracts import merchant
 from kgo_contracts import topics as names
 from kgo_contracts.base import ContractEvent
 from kgo_runtime.envelope import encode
 from kgo_runtime.settings import InfraSettings
 from kgo_runtime.testing import create_topics, delete_topics, unique_name
+from tests.integration.projections.history import DISTRICTS, build
 
 from .dashboard_page import (
     api_value,
@@ -35,13 +37,6 @@ from .dashboard_page import (
     settled,
 )
 from .platform import ServiceProcess, service_process
-
-try:  # the projections' synthetic city: needs the read models and every service's contracts
-    from tests.integration.projections.history import DISTRICTS, build
-
-    from kgo_contracts import merchant
-except (ImportError, AttributeError) as missing:
-    pytest.skip(f"needs the projections read models on main ({missing})", allow_module_level=True)
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser"]  # the fixture

@@ -76,8 +76,6 @@ async def test_nothing_but_the_shipped_files(http: httpx.AsyncClient, path: str)
 async def test_the_service_registers_the_dashboard() -> None:
     transport = httpx.ASGITransport(app=create_app())  # no lifespan: nothing connects
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        if (await client.get("/")).status_code == 404:
-            pytest.skip("bootstrap.py wires the dashboard's router once projections is merged")
         assert (await client.get("/")).status_code == 200
         assert (await client.get("/dashboard/static/dashboard.js")).status_code == 200
         missing = await client.get("/dashboard/static/nothing.js")
