@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from kgo_cli.infra import InfraError, ensure_down, ensure_up, status
+from kgo_cli.infra import InfraError, ensure_down, ensure_up, prereqs, status
 from kgo_cli.infra.processes import tail_text
 from kgo_runtime.settings import InfraSettings
 
@@ -37,6 +37,16 @@ def up() -> None:
     except InfraError as error:
         raise _fail(error) from None
     typer.echo(f"infra up in {time.monotonic() - started:.1f} s")
+
+
+@app.command()
+def browser() -> None:
+    """Make sure the Chromium the browser tests drive is installed (apt-get, as root)."""
+    try:
+        path = prereqs.ensure_chromium()
+    except InfraError as error:
+        raise _fail(error) from None
+    typer.echo(f"chromium: {path}")
 
 
 @app.command()

@@ -7,12 +7,15 @@ import typer
 from kgo_cli import (
     export_cmd,
     infra_cmd,
+    merchant_cmd,
     missions_cmd,
+    projections_cmd,
     report_cmd,
     run_cmd,
     schemas_cmd,
     serve_cmd,
     simulate_cmd,
+    transit_cmd,
     wallet_cmd,
 )
 
@@ -28,7 +31,11 @@ app.add_typer(
     schemas_cmd.app, name="schemas", help="Generate and check the published event contracts."
 )
 app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
+app.add_typer(merchant_cmd.app, name="merchant", help="Shops: daily statements, till credentials.")
 app.add_typer(missions_cmd.app, name="missions", help="Missions: bulk awards, check-in codes.")
+app.add_typer(
+    transit_cmd.app, name="transit", help="The city bus: validators, network, statements."
+)
 app.add_typer(export_cmd.app, name="export")
 app.command("report", help="The research report (HTML and PDF) built from an export.")(
     report_cmd.report
@@ -37,6 +44,9 @@ app.command("serve", help="Run one service (wallet, missions, merchant, transit,
     serve_cmd.serve
 )
 
+app.command("replay", help="Rebuild the projections' read models from the topics.")(
+    projections_cmd.replay
+)
 app.command("run", help="Run the whole platform: the five services, until Ctrl-C.")(run_cmd.run)
 app.command("simulate", help="A seeded city on the running platform.")(simulate_cmd.simulate)
 app.command("demo", help="The platform, a simulated campaign, the report.")(simulate_cmd.demo)

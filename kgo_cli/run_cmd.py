@@ -53,6 +53,16 @@ def _wait_ready(
         raise RuntimeError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
 
 
+def _seed_bus_network() -> None:
+    """Khon Kaen's city bus and the 1-baht campaign (`kgo transit seed`; skips what exists)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "kgo_cli.main", "transit", "seed"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    line = (done.stdout or done.stderr).strip().splitlines()[-1:] or ["?"]
+    typer.echo(f"  bus network   {line[0]}")
+
+
 def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
     for proc in procs.values():
         if proc.poll() is None:
@@ -98,6 +108,8 @@ def run(
 
             for line in asyncio.run(prepare_treasury()):
                 typer.echo(line)
+        if prepare and "transit" in services:
+            _seed_bus_network()
         typer.echo(f"platform up in {time.monotonic() - started:.1f} s; Ctrl-C stops it")
         while not stop_requested:
             for service, proc in procs.items():

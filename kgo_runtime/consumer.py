@@ -23,6 +23,12 @@ Per record (:class:`~kgo_runtime.processing.RecordProcessor`):
   (counted as a duplicate), the position still moves forward;
 * any other exception is transient: the partition is paused, seeked back to the record and
   retried after an exponential backoff; other partitions keep going.
+
+Batched mode (``batched=True``, the handler a :data:`~kgo_runtime.processing.BatchHandler`):
+what one poll returned for a partition is applied in one transaction
+(:meth:`~kgo_runtime.processing.RecordProcessor.process_batch`), with the same guarantees;
+a poisoned record falls back to one transaction per record. ``after_commit`` is called after
+every transaction that changed something (a change feed for readers of the tables).
 """
 
 from __future__ import annotations
@@ -30,10 +36,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from pydantic import ValidationError
 
@@ -42,9 +48,16 @@ from kgo_runtime.inbox import Inbox
 from kgo_runtime.logging import get_logger
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.postgres import Database, open_pool
-from kgo_runtime.processing import Handler, Outcome, RecordProcessor, dispatch
+from kgo_runtime.processing import BatchHandler, Handler, Outcome, RecordProcessor, dispatch
 
-__all__ = ["Handler", "IdempotentConsumer", "Outcome", "PermanentError", "dispatch"]
+__all__ = [
+    "BatchHandler",
+    "Handler",
+    "IdempotentConsumer",
+    "Outcome",
+    "PermanentError",
+    "dispatch",
+]
 
 log = get_logger(__name__)
 
@@ -59,7 +72,7 @@ class IdempotentConsumer:
         self,
         name: str,
         topics: Sequence[str],
-        handler: Handler,
+        handler: Handler | BatchHandler,
         *,
         kafka_bootstrap: str,
         db: Database,
@@ -71,6 +84,8 @@ class IdempotentConsumer:
         backoff: tuple[float, float] = (0.2, 30.0),
         permanent_errors: tuple[type[BaseException], ...] = (PermanentError, ValidationError),
         inbox_keep_seconds: float = 7 * 24 * 3600,
+        batched: bool = False,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.name = f"consumer:{name}"
         self.consumer_name = name
@@ -95,6 +110,8 @@ class IdempotentConsumer:
         self._next: dict[TopicPartition, int] = {}
         self._inbox_keep = inbox_keep_seconds
         self._pruned_at = 0.0
+        self._batched = batched
+        self._after_commit = after_commit
 
     async def run(self) -> None:
         """Component entry point: consume until ``stop()``."""
@@ -114,9 +131,10 @@ class IdempotentConsumer:
             await self._inbox.create_tables(pool)
             if producer is not self._shared_producer:
                 await producer.start()
-            self._processor = RecordProcessor(
+            make = RecordProcessor.batched if self._batched else RecordProcessor
+            self._processor = make(
                 self.consumer_name,
-                self.handler,
+                self.handler,  # type: ignore[arg-type]
                 inbox=self._inbox,
                 pool=pool,
                 producer=producer,
@@ -172,6 +190,10 @@ class IdempotentConsumer:
         batch = await consumer.getmany(
             timeout_ms=max(10, int(wait * 1000)), max_records=self._max_records
         )
+        if self._batched:
+            await self._apply_batches(consumer, processor, batch)
+            self._update_lag(consumer)
+            return
         for tp, records in batch.items():
             for record in records:
                 if tp in self._retry_at or tp in self._unpositioned or self._stopping.is_set():
@@ -184,6 +206,28 @@ class IdempotentConsumer:
                 self._attempts.pop(tp, None)
                 self._next[tp] = record.offset + 1
         self._update_lag(consumer)
+
+    async def _apply_batches(
+        self,
+        consumer: AIOKafkaConsumer,
+        processor: RecordProcessor,
+        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        for tp, records in batch.items():
+            if tp in self._retry_at or tp in self._unpositioned or self._stopping.is_set():
+                continue
+            if tp not in consumer.assignment() or not records:
+                continue
+            result = await processor.process_batch(records)
+            if result.changed and self._after_commit is not None:
+                self._after_commit()
+            if result.retry:
+                self._hold_back(consumer, tp, result.next_offset)
+                continue
+            self._attempts.pop(tp, None)
+            if result.seek:
+                consumer.seek(tp, result.next_offset)
+            self._next[tp] = result.next_offset
 
     def _hold_back(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
         attempts = self._attempts.get(tp, 0) + 1

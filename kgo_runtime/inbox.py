@@ -61,6 +61,33 @@ class Inbox:
         )
         return row is not None
 
+    async def lock_position(
+        self, conn: asyncpg.Connection, topic: str, partition: int
+    ) -> int | None:
+        """The partition's stored next offset, locked until the transaction ends (None: not
+        stored yet). Batches lock it so that two of them never interleave."""
+        value = await conn.fetchval(
+            f"SELECT next_offset FROM {self._positions}"
+            " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
+            self.consumer,
+            topic,
+            partition,
+        )
+        return int(value) if value is not None else None
+
+    async def remember_many(self, conn: asyncpg.Connection, ce_ids: list[str]) -> set[str]:
+        """Record ``ce_ids`` as applied in one statement; returns those not applied before."""
+        if not ce_ids:
+            return set()
+        rows = await conn.fetch(
+            f"INSERT INTO {self._inbox} (consumer, ce_id)"
+            " SELECT $1, id FROM unnest($2::text[]) AS id"
+            " ON CONFLICT DO NOTHING RETURNING ce_id",
+            self.consumer,
+            ce_ids,
+        )
+        return {r["ce_id"] for r in rows}
+
     async def prune(self, pool: asyncpg.Pool, keep_seconds: float) -> int:
         """Forget applied ``ce_id``s older than ``keep_seconds``; returns how many. A
         republished event arrives within moments of the first (the relay resends at most

@@ -4,11 +4,21 @@ In ONE transaction: move the partition's stored position past the record (no row
 offset was already processed), record its ``ce_id`` in the inbox (already there: a
 republished event) and call the handler with that connection, so the effect, the dedupe
 record and the position commit together or not at all.
+
+Batched mode (:meth:`RecordProcessor.process_batch`, a :data:`BatchHandler`): many records of
+one partition in ONE transaction with the same guarantees. The partition's stored position
+is locked (``FOR UPDATE``), records behind it are dropped, the batch's ``ce_id``s go into the
+inbox in one statement (those already there, or twice in the batch, are dropped), the
+handler gets the remaining envelopes in offset order, and the position moves once, past the
+last record. A record that cannot be decoded, or a batch whose handler raises a permanent
+error, falls back to one transaction per record, so only the poisoned record is
+dead-lettered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum
 
 import asyncpg
@@ -24,6 +34,9 @@ from kgo_runtime.metrics import Metrics
 
 #: Applies one event's effect through ``conn``, inside the consumer's transaction.
 Handler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
+#: Applies many events' effects (one partition, offset order) through ``conn``, inside the
+#: consumer's transaction.
+BatchHandler = Callable[[asyncpg.Connection, Sequence[Envelope]], Awaitable[None]]
 
 log = get_logger(__name__)
 
@@ -33,6 +46,23 @@ class Outcome(Enum):
     DUPLICATE = "duplicate"
     DEAD_LETTERED = "dead_lettered"
     RETRY = "retry"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What became of a batch: ``next_offset`` is where the partition goes on from (the
+    first record not done when ``retry`` is set: retry it after a backoff; ``seek``: go
+    there at once); ``changed`` whether a committed transaction changed anything."""
+
+    next_offset: int
+    retry: bool = False
+    seek: bool = False
+    changed: bool = False
+    processed: int = 0
+
+
+class _Behind(Exception):
+    """The stored position moved under a batch (another consumer applied it): roll back."""
 
 
 def dispatch(handlers: Mapping[type[ContractEvent], Handler]) -> Handler:
@@ -75,6 +105,130 @@ class RecordProcessor:
         self._producer = producer
         self._metrics = metrics
         self._permanent = permanent_errors
+        self.batch_handler: BatchHandler | None = None
+        #: Records already validated by another consumer (see processing docs) may be decoded
+        #: by ``trusted_decode`` without validation; any failure falls back to validation.
+        self.trusted: Callable[[ConsumerRecord[bytes, bytes]], bool] | None = None
+        self.trusted_decode: Callable[[ConsumerRecord[bytes, bytes]], Envelope] | None = None
+
+    @classmethod
+    def batched(
+        cls,
+        consumer: str,
+        handler: BatchHandler,
+        *,
+        inbox: Inbox,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        metrics: Metrics,
+        permanent_errors: tuple[type[BaseException], ...],
+    ) -> RecordProcessor:
+        """A processor whose handler takes batches; :meth:`process` then hands it one
+        envelope at a time (the per-record fallback)."""
+
+        async def one(conn: asyncpg.Connection, envelope: Envelope) -> None:
+            await handler(conn, [envelope])
+
+        processor = cls(
+            consumer,
+            one,
+            inbox=inbox,
+            pool=pool,
+            producer=producer,
+            metrics=metrics,
+            permanent_errors=permanent_errors,
+        )
+        processor.batch_handler = handler
+        return processor
+
+    async def process_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> BatchResult:
+        """Apply records of ONE partition (offset order) in one transaction; falls back to
+        :meth:`process` record by record when one of them is poisoned."""
+        assert self.batch_handler is not None and records
+        trusted = self.trusted
+        if trusted is not None and self.trusted_decode is not None:
+            try:
+                fast = [self.trusted_decode(r) if trusted(r) else decode(r.headers, r.value)
+                        for r in records]  # fmt: skip
+                stored, fresh = await self._apply_batch(records, fast)
+                return self._result(records, stored, fresh)
+            except _Behind:
+                return BatchResult(next_offset=records[-1].offset + 1)
+            except Exception:
+                # Whatever went wrong (a record no validation passed, a database error) is
+                # decided again below, with every record validated.
+                log.info("trusted decode fell back to validation", consumer=self.consumer)
+        try:
+            envelopes = [decode(r.headers, r.value) for r in records]
+        except EnvelopeError:
+            return await self._one_by_one(records)
+        return await self._batch(records, envelopes)
+
+    async def _batch(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], envelopes: Sequence[Envelope]
+    ) -> BatchResult:
+        first, last = records[0], records[-1]
+        try:
+            stored, fresh = await self._apply_batch(records, envelopes)
+        except _Behind:
+            return BatchResult(next_offset=last.offset + 1)
+        except self._permanent:
+            return await self._one_by_one(records)
+        except Exception:
+            log.warning("batch failed; will retry", consumer=self.consumer, exc_info=True)
+            return BatchResult(next_offset=first.offset, retry=True)
+        return self._result(records, stored, fresh)
+
+    def _result(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], stored: int, fresh: int
+    ) -> BatchResult:
+        first, last = records[0], records[-1]
+        if stored < first.offset:
+            # A gap before the batch (the position was moved back under us): go on from
+            # Postgres, the source of truth.
+            return BatchResult(next_offset=stored, seek=True)
+        duplicates = len(records) - fresh
+        if fresh:
+            self._metrics.consumer_processed.labels(self.consumer, first.topic).inc(fresh)
+        if duplicates:
+            self._metrics.consumer_duplicates.labels(self.consumer, first.topic).inc(duplicates)
+        return BatchResult(next_offset=last.offset + 1, changed=fresh > 0, processed=fresh)
+
+    async def _one_by_one(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> BatchResult:
+        processed = 0
+        for record in records:
+            outcome = await self.process(record)
+            if outcome is Outcome.RETRY:
+                return BatchResult(record.offset, retry=True, changed=processed > 0,
+                                   processed=processed)  # fmt: skip
+            processed += outcome is Outcome.PROCESSED
+        return BatchResult(records[-1].offset + 1, changed=processed > 0, processed=processed)
+
+    async def _apply_batch(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], envelopes: Sequence[Envelope]
+    ) -> tuple[int, int]:
+        """(stored position before the batch, records applied); nothing is applied when the
+        stored position is not inside the batch."""
+        assert self.batch_handler is not None
+        first, last = records[0], records[-1]
+        async with self._pool.acquire() as conn, conn.transaction():
+            stored = await self._inbox.lock_position(conn, first.topic, first.partition)
+            if stored is None:
+                stored = first.offset
+            if stored < first.offset or stored > last.offset:
+                return stored, 0
+            todo = [e for r, e in zip(records, envelopes, strict=True) if r.offset >= stored]
+            new_ids = await self._inbox.remember_many(conn, [e.id for e in todo])
+            fresh: list[Envelope] = []
+            for envelope in todo:
+                if envelope.id in new_ids:
+                    new_ids.discard(envelope.id)  # a ce_id twice in one batch applies once
+                    fresh.append(envelope)
+            if fresh:
+                await self.batch_handler(conn, fresh)
+            if not await self._inbox.advance(conn, last.topic, last.partition, last.offset):
+                raise _Behind
+            return stored, len(fresh)
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> Outcome:
         """Apply one record; ``RETRY`` means a transient failure: nothing was stored."""

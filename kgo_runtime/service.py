@@ -26,7 +26,7 @@ from eventsourcing.application import Application
 from fastapi import APIRouter, FastAPI
 
 from kgo_runtime.components import Component, Supervisor
-from kgo_runtime.consumer import Handler, IdempotentConsumer
+from kgo_runtime.consumer import BatchHandler, Handler, IdempotentConsumer
 from kgo_runtime.eventstore import TApplication, open_application
 from kgo_runtime.http import health, install_middleware
 from kgo_runtime.logging import configure_logging, get_logger
@@ -88,10 +88,11 @@ class ServiceContext:
         return Relay(application, to_contract, **(defaults | options))
 
     def consumer(
-        self, name: str, topics: Sequence[str], handler: Handler, **options: Any
+        self, name: str, topics: Sequence[str], handler: Handler | BatchHandler, **options: Any
     ) -> IdempotentConsumer:
         """An idempotent consumer on this service's database, dead-lettering via the shared
-        producer; ``name`` is also its consumer group (``kgo.<name>``)."""
+        producer; ``name`` is also its consumer group (``kgo.<name>``). ``batched=True``
+        takes a batch handler (many records, one transaction)."""
         defaults: dict[str, Any] = {
             "kafka_bootstrap": self.settings.kafka_bootstrap,
             "db": self.pool,

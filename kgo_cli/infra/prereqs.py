@@ -14,6 +14,8 @@ MIN_JAVA = 17
 JAVA_HINT = "apt-get install -y openjdk-17-jre-headless"
 MAVEN_HINT = "apt-get install -y maven"
 POSTGRES_PACKAGE = "postgresql-15"
+CHROMIUM_PACKAGE = "chromium"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def java_major(version_output: str) -> int | None:
@@ -58,24 +60,43 @@ def require_maven() -> str:
 
 def ensure_postgres_server(bin_dir: Path) -> None:
     """Install Debian's PostgreSQL 15 server when ``bin_dir`` has no `initdb`."""
-    if (bin_dir / "initdb").exists():
+    _ensure_package(
+        POSTGRES_PACKAGE,
+        bin_dir / "initdb",
+        "PostgreSQL 15",
+        "or point KGO_PG_BIN_DIR at its bin folder",
+    )
+
+
+def ensure_chromium(executable: Path | None = None) -> Path:
+    """The Chromium the browser tests drive (``$KGO_CHROMIUM``, else Debian's, installed
+    with apt-get when missing)."""
+    executable = executable or Path(os.environ.get("KGO_CHROMIUM", CHROMIUM))
+    _ensure_package(CHROMIUM_PACKAGE, executable, "Chromium (for the browser tests)")
+    return executable
+
+
+def _ensure_package(package: str, installed: Path, what: str, alternative: str = "") -> None:
+    """``apt-get install`` ``package`` (as root; after an update if the first try fails)
+    unless ``installed`` exists; otherwise one sentence saying what to do."""
+    if installed.exists():
         return
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
         how = "as root" if apt else "with your system's package manager"
         raise PrereqError(
-            f"PostgreSQL 15 is needed and {bin_dir / 'initdb'} is missing: install the "
-            f"`{POSTGRES_PACKAGE}` package {how} (`apt-get install -y {POSTGRES_PACKAGE}`) "
-            "or point KGO_PG_BIN_DIR at its bin folder."
+            f"{what} is needed and {installed} is missing: install the "
+            f"`{package}` package {how} (`apt-get install -y {package}`)"
+            + (f" {alternative}." if alternative else ".")
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [apt, "install", "-y", "-q", "--no-install-recommends", POSTGRES_PACKAGE]
+    install = [apt, "install", "-y", "-q", "--no-install-recommends", package]
     if _quiet_run(install, env) != 0:
         _quiet_run([apt, "update", "-q"], env)
-        if _quiet_run(install, env) != 0 or not (bin_dir / "initdb").exists():
+        if _quiet_run(install, env) != 0 or not installed.exists():
             raise PrereqError(
-                f"Installing `{POSTGRES_PACKAGE}` with apt-get failed: run "
-                f"`apt-get update && apt-get install -y {POSTGRES_PACKAGE}` to see why."
+                f"Installing `{package}` with apt-get failed: run "
+                f"`apt-get update && apt-get install -y {package}` to see why."
             )
 
 

@@ -69,7 +69,9 @@ SHOP_REF, OPERATOR_REF = _id("merchant-shop-1"), _id("transit-operator-1")
 COMPLETION, REFUSED_COMPLETION = _id("completion-1"), _id("completion-2")
 REDEMPTION, TRIP = _id("redemption-1"), _id("trip-1")
 PAID_HOLD, EXPIRED_HOLD = _id("hold-1"), _id("hold-2")
+VOIDED_REDEMPTION, VOIDED_HOLD = _id("redemption-4"), _id("hold-3")
 OFFLINE_TRIP, SETTLEMENT_PAYMENT = _id("trip-2-offline"), _id("settlement-payment-1")
+OPERATOR_PAYMENT = _id("operator-payment-1")
 
 
 #: An event class and its fields, before the record gets its ``account_version``.
@@ -180,16 +182,25 @@ def _wallet_story() -> list[Spec]:
                payee_account_id=SHOP, expires_at=_at(9, 10), reference=str(_id("redemption-2"))),
         _entry(HoldExpired, RESIDENT, "expiry-2", 20, (25, 0), _at(9, 10), hold_id=EXPIRED_HOLD,
                expires_at=_at(9, 10)),
-        *_legs(RefundPaid, CoinsRefunded, (SHOP, RESIDENT), "refund-1", 10, ((15, 0), (35, 0)),
-               _at(9, 30), reference=str(REDEMPTION)),
-        *_legs(RewardPaid, CoinsRewarded, (SHOP, RESIDENT), "reward-1", 5, ((10, 0), (40, 0)),
+        # A second redemption at the shop, voided at 09:30 (examples_merchant.py).
+        _entry(CoinsHeld, RESIDENT, "hold-3", 20, (5, 20), _at(9, 15), hold_id=VOIDED_HOLD,
+               payee_account_id=SHOP, expires_at=_at(9, 25), reference=str(VOIDED_REDEMPTION)),
+        *_legs(HoldCaptured, PaymentReceived, (RESIDENT, SHOP), "capture-3", 20,
+               ((5, 0), (45, 0)), _at(9, 16), hold_id=VOIDED_HOLD,
+               reference=str(VOIDED_REDEMPTION)),
+        *_legs(RefundPaid, CoinsRefunded, (SHOP, RESIDENT), "refund-1", 20, ((25, 0), (25, 0)),
+               _at(9, 30), reference=str(VOIDED_REDEMPTION)),
+        *_legs(RewardPaid, CoinsRewarded, (SHOP, RESIDENT), "reward-1", 5, ((20, 0), (30, 0)),
                _at(9, 45), reference=str(_id("reward-1"))),
         *_legs(ShortfallCovered, ShortfallCompensated, (LOSS_BUDGET, OPERATOR), "shortfall-1",
                50, ((950, 0), (100, 0)), _at(10), programme="offline-loss",
                rider_account_id=RESIDENT, reference=str(OFFLINE_TRIP)),
-        *_legs(SettlementPaid, CoinsSettled, (SHOP, BUDGET), "settlement-1", 10,
-               ((0, 0), (399_910, 0)), _at(17), programme="welcome", baht_satang=1_000,
+        *_legs(SettlementPaid, CoinsSettled, (SHOP, BUDGET), "settlement-1", 20,
+               ((0, 0), (399_920, 0)), _at(17), programme="welcome", baht_satang=2_000,
                payment_reference=str(SETTLEMENT_PAYMENT)),
+        *_legs(SettlementPaid, CoinsSettled, (OPERATOR, BUDGET), "operator-settlement-1", 100,
+               ((0, 0), (400_020, 0)), _at(17, 30), programme="welcome", baht_satang=10_000,
+               payment_reference=str(OPERATOR_PAYMENT)),
     ]  # fmt: skip
 
 

@@ -103,7 +103,8 @@ def test_kgo_serve_is_alive_ready_measured_and_stops_on_sigterm(service: tuple[s
         assert metrics.headers["content-type"].startswith("text/plain")
         assert f'kgo_service_info{{service="{name}"}} 1.0' in metrics.text
         if name != "projections":  # the others relay their event store to their topic
-            assert f'kgo_relay_position{{relay="{name}"}} 0.0' in metrics.text
+            # (a value only: on a shared broker its consumers may already have had work)
+            assert f'kgo_relay_position{{relay="{name}"}} ' in metrics.text
         assert 'kgo_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
 
         traced = httpx.get(f"{base}/healthz", headers={"X-Correlation-ID": "e2e-1"}, timeout=5)

@@ -47,7 +47,22 @@ EXPECTED_CE_TYPES = [
     "kgo.missions.ActivityScheduled.v1",
     "kgo.missions.ActivityCheckedIn.v1",
     "kgo.merchant.DiscountRedeemed.v1",
+    "kgo.merchant.ShopEnrolled.v1",
+    "kgo.merchant.ShopRulesChanged.v1",
+    "kgo.merchant.ShopSuspended.v1",
+    "kgo.merchant.ShopReinstated.v1",
+    "kgo.merchant.RedemptionDeclined.v1",
+    "kgo.merchant.RedemptionVoided.v1",
+    "kgo.merchant.CustomerRewarded.v1",
+    "kgo.merchant.ShopSettled.v1",
     "kgo.transit.FarePaid.v1",
+    "kgo.transit.FareDeclined.v1",
+    "kgo.transit.PassDenied.v1",
+    "kgo.transit.RouteOpened.v1",
+    "kgo.transit.BusRegistered.v1",
+    "kgo.transit.ValidatorRegistered.v1",
+    "kgo.transit.CampaignScheduled.v1",
+    "kgo.transit.OperatorSettled.v1",
 ]
 EXPECTED_SOURCES = {
     topics.WALLET: "/kgo/wallet",
@@ -56,7 +71,14 @@ EXPECTED_SOURCES = {
     topics.TRANSIT: "/kgo/transit",
 }
 #: Events with no integer field at all (a fact with no amount, count or version).
-NO_INTEGERS = {"kgo.wallet.AccountOpened.v1", "kgo.missions.ActivityCheckedIn.v1"}
+NO_INTEGERS = {
+    "kgo.wallet.AccountOpened.v1",
+    "kgo.missions.ActivityCheckedIn.v1",
+    "kgo.transit.BusRegistered.v1",
+    "kgo.transit.ValidatorRegistered.v1",
+    "kgo.merchant.ShopSuspended.v1",
+    "kgo.merchant.ShopReinstated.v1",
+}
 PERSONAL = re.compile(
     r"name|phone|mobile|national|citizen|passport|email|e_mail|address|birth|dob|gender|"
     r"first_|last_|surname|line_id"

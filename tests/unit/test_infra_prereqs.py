@@ -116,3 +116,22 @@ def test_postgres_is_installed_with_apt_retrying_after_an_update(
     prereqs.ensure_postgres_server(bin_dir)
     assert calls.read_text().split() == ["install", "update", "install"]
     assert (bin_dir / "initdb").exists()
+
+
+def test_chromium_missing_without_root_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(PrereqError, match=r"`apt-get install -y chromium`\)\.$") as caught:
+        prereqs.ensure_chromium(tmp_path / "chromium")
+    assert "\n" not in str(caught.value)
+
+
+def test_chromium_already_there_is_not_installed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chromium = tmp_path / "chromium"
+    chromium.touch()
+    monkeypatch.setenv("KGO_CHROMIUM", str(chromium))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get to call
+    assert prereqs.ensure_chromium() == chromium

@@ -1,0 +1,299 @@
+"""The city bus under load: taps per second through the transit API beside the wallet's own
+spend rate (the same spend, by transit pass, straight to the wallet), and one offline batch of
+10,000 taps.
+
+Real `kgo serve wallet` and `kgo serve transit` processes, each on a Postgres schema and a
+Kafka topic of its own, driven by wrk (one validator, random riders, every tap a new tap id at
+a random time inside a benchmark campaign, so nearly every tap is a coin fare: the full path,
+transit's judge and record around the wallet's spend). Client, both services, Postgres and
+Kafka share the machine's cores.
+
+    uv run python -m bench.transit [--quick] [--output BENCHMARKS-transit.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import asyncpg
+import httpx
+
+from bench.http import _free_port, _post, _token, parse_wrk, thai_national_id, wallet_process
+from bench.report import markdown_table
+from bench.results import Row
+from kgo_runtime.access import AccessSigner, Role, signing_key
+from kgo_runtime.clock import BANGKOK
+from kgo_runtime.settings import PROJECT_ROOT
+from kgo_runtime.testing import create_topics, delete_topics, unique_name
+from services.transit.settings import TransitSettings
+from services.wallet.domain.ids import payee_id
+from services.wallet.settings import WalletSettings
+
+TAPS = "transit taps over HTTP (wrk)"
+SPENDS = "wallet spends by transit pass over HTTP (wrk)"
+BATCH = "transit offline batch of 10,000 taps (one request)"
+CAMPAIGN_START = datetime(2030, 1, 1, tzinfo=BANGKOK)
+
+
+@asynccontextmanager
+async def transit_process(wallet_url: str, token: str) -> AsyncIterator[tuple[str, str]]:
+    """A `kgo serve transit` on a schema and topics of its own; yields its URL and the
+    operator's account id at the wallet."""
+    settings = TransitSettings()
+    schema, topic, port = unique_name("bench_transit"), unique_name("bench.transit"), _free_port()
+    wallet_topic = f"{topic}.wallet"  # nothing to recover in a benchmark
+    await create_topics(settings.kafka_bootstrap, [topic, wallet_topic], partitions=6)
+    env = {
+        **os.environ,
+        "TRANSIT_DATABASE_SCHEMA": schema,
+        "TRANSIT_EVENTS_TOPIC": topic,
+        "TRANSIT_WALLET_TOPIC": wallet_topic,
+        "TRANSIT_WALLET_URL": wallet_url,
+        "TRANSIT_WALLET_TOKEN": token,
+        "TRANSIT_HTTP_PORT": str(port),
+        "TRANSIT_LOG_LEVEL": "WARNING",
+        "TRANSIT_OPERATOR_REF": schema,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kgo_cli.main", "serve", "transit"], env=env, cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as probe:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    if (await probe.get("/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("transit did not become ready")
+                await asyncio.sleep(0.3)
+        yield url, str(payee_id("operator", schema))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(process.wait, 30)
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        finally:
+            await conn.close()
+        await delete_topics(settings.kafka_bootstrap, [topic, wallet_topic])
+
+
+async def _riders(api: httpx.AsyncClient, wallet_url: str, count: int) -> list[str]:
+    """``count`` residents with 2,000 coins each and a linked pass; their passes."""
+    signer = AccessSigner(signing_key())
+    passes = []
+    for i in range(count):
+        resident = await _post(
+            api, "/v1/residents", {"national_id": thai_national_id(i), "phone": f"08{i:08d}"}
+        )
+        wallet_id = str(resident["wallet_id"])
+        await _post(api, "/v1/grants", {
+            "programme": "bench", "wallet_id": wallet_id, "amount": 2_000,
+            "reason": "benchmark", "reference": f"r{i}",
+        })  # fmt: skip
+        token = signer.issue(Role.RESIDENT, "bench", wallet_id, timedelta(minutes=30)).token
+        async with httpx.AsyncClient(
+            base_url=wallet_url, headers={"Authorization": f"Bearer {token}"}
+        ) as resident_api:
+            linked = await _post(resident_api, "/v1/transit-passes", {})
+        passes.append(str(linked["pass"]))
+    return passes
+
+
+def _lua_list(items: Sequence[str]) -> str:
+    return "{" + ",".join(f'"{item}"' for item in items) + "}"
+
+
+def _tap_script(passes: Sequence[str]) -> str:
+    """Taps by random riders at random times of the benchmark campaign, each its own id."""
+    start = int(CAMPAIGN_START.timestamp())
+    return f"""
+local passes = {_lua_list(passes)}
+local id, counter = "", 0
+function init(args)
+  id = tostring({{}}):gsub("table: ", "") .. "-" .. tostring(os.time())
+  math.randomseed(os.time() + tonumber(tostring({{}}):sub(8), 16))
+end
+request = function()
+  counter = counter + 1
+  local tap = id .. "-" .. counter
+  local at = os.date("!%Y-%m-%dT%H:%M:%SZ", {start} + math.random(0, 300000000))
+  local body = string.format('{{"tap_id":"%s","pass":"%s","tapped_at":"%s"}}',
+    tap, passes[math.random(#passes)], at)
+  wrk.headers["Idempotency-Key"] = tap
+  wrk.headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/v1/taps", nil, body)
+end
+"""
+
+
+def _spend_script(passes: Sequence[str], operator_id: str) -> str:
+    """The same 1-coin fare, straight to the wallet as transit sends it."""
+    return f"""
+local passes = {_lua_list(passes)}
+local id, counter = "", 0
+function init(args)
+  id = tostring({{}}):gsub("table: ", "") .. "-" .. tostring(os.time())
+  math.randomseed(os.time() + tonumber(tostring({{}}):sub(8), 16))
+end
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{{"payee_id":"{operator_id}","amount":1,"reference":"%s-%d",' ..
+    '"authorisation":{{"kind":"transit_pass","pass":"%s"}}}}',
+    id, counter, passes[math.random(#passes)])
+  wrk.headers["Idempotency-Key"] = id .. "-" .. counter
+  wrk.headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/v1/spends", nil, body)
+end
+"""
+
+
+def _wrk(
+    scenario: str, url: str, token: str, script: str, connections: int, duration: float
+) -> Row:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        done = subprocess.run(
+            ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+             "--latency", "-s", handle.name, "-H", f"Authorization: Bearer {token}", url],
+            capture_output=True, text=True, timeout=duration + 60, check=True,
+        )  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    row = parse_wrk(done.stdout, connections)
+    return Row(scenario, connections, row.rate, row.p50_ms, row.p99_ms, errors=row.errors)
+
+
+async def _batch(url: str, credential: str, passes: Sequence[str], size: int) -> Row:
+    """One offline upload of ``size`` taps (riders' taps spread over the campaign)."""
+    taps = [
+        {
+            "tap_id": f"offline-{n}",
+            "pass": passes[n % len(passes)],
+            "tapped_at": (CAMPAIGN_START + timedelta(minutes=10 * n)).isoformat(),
+        }
+        for n in range(size)
+    ]
+    headers = {"Authorization": f"Bearer {credential}", "Idempotency-Key": uuid4().hex}
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        began = time.perf_counter()
+        answer = await client.post("/v1/taps/batch", json={"taps": taps}, headers=headers)
+        seconds = time.perf_counter() - began
+    answer.raise_for_status()
+    body = answer.json()
+    errors = body["pending"] + sum(1 for r in body["results"] if r["status"] != "paid")
+    return Row(BATCH, 1, size / seconds, seconds * 1000, None, errors=errors)
+
+
+async def measure(
+    *, duration: float, concurrencies: Sequence[int], riders: int, batch: int
+) -> list[Row]:
+    wallet_settings = WalletSettings()
+    async with wallet_process(wallet_settings) as (wallet_url, wallet_schema):
+        admin = await _token(wallet_settings, wallet_schema, "municipal_admin")
+        service = await _token(wallet_settings, wallet_schema, "service")
+        headers = {"Authorization": f"Bearer {admin}"}
+        async with httpx.AsyncClient(base_url=wallet_url, headers=headers, timeout=60) as api:
+            await _post(api, "/v1/treasury/genesis", {})
+            await _post(api, "/v1/budgets", {"programme": "bench", "label": "Benchmark"})
+            await _post(api, "/v1/budgets/bench/allocations", {"amount": 900_000})
+            api.headers["Authorization"] = f"Bearer {service}"
+            passes = await _riders(api, wallet_url, riders)
+        async with transit_process(wallet_url, service) as (transit_url, operator_id):
+            async with httpx.AsyncClient(base_url=transit_url, headers=headers, timeout=60) as t:
+                await _post(t, "/v1/routes", {"route_id": "kk-1", "name": "Loop", "length_km": 17})
+                await _post(t, "/v1/buses", {"bus_id": "kkb-01", "route_id": "kk-1"})
+                await _post(t, "/v1/buses", {"bus_id": "kkb-02", "route_id": "kk-1"})
+                await _post(t, "/v1/campaigns", {
+                    "campaign_id": "bench", "starts_at": CAMPAIGN_START.isoformat(),
+                    "ends_at": (CAMPAIGN_START + timedelta(days=36_500)).isoformat(),
+                    "coins": 1, "baht_satang": 100, "programme": "bench",
+                })  # fmt: skip
+                online = await _post(
+                    t, "/v1/validators", {"validator_id": "v1", "bus_id": "kkb-01"}
+                )
+                offline = await _post(
+                    t, "/v1/validators", {"validator_id": "v2", "bus_id": "kkb-02"}
+                )
+                network = (await t.get("/v1/network")).json()
+            rows = []
+            for n in concurrencies:
+                rows.append(await asyncio.to_thread(
+                    _wrk, TAPS, transit_url, str(online["credential"]), _tap_script(passes), n,
+                    duration,
+                ))  # fmt: skip
+                rows.append(await asyncio.to_thread(
+                    _wrk, SPENDS, wallet_url, service, _spend_script(passes, operator_id), n,
+                    duration,
+                ))  # fmt: skip
+            rows.append(await _batch(transit_url, str(offline["credential"]), passes, batch))
+            assert network["campaigns"]
+            return rows
+
+
+def render(rows: Sequence[Row], args: argparse.Namespace) -> str:
+    return "\n".join(
+        [
+            "# Transit benchmarks",
+            "",
+            f"Run {datetime.now(BANGKOK):%Y-%m-%d %H:%M} (+07:00) on {os.cpu_count()} cores, "
+            f"{args.duration:.0f} s per wrk run, {args.riders} riders "
+            "(`uv run python -m bench.transit`).",
+            "",
+            f"Load average before the run: {args.load:.1f} on {os.cpu_count()} cores (the machine",
+            "is shared: every number below is what was left for this stack).",
+            "",
+            "Taps: one validator (`kgo_val_` credential), random riders, each tap a new tap id",
+            "at a random time inside a campaign of 1 coin + 1 baht, no cap: each is judged, asks",
+            "the wallet for the coins and is recorded (`FarePaid`). Wallet spends: the same fare",
+            "sent straight to the wallet with the `transit_pass` authorisation, as transit does.",
+            "The batch: one `POST /v1/taps/batch` of 10,000 offline taps (p50 column: its seconds",
+            "in ms; errors: taps not paid).",
+            "",
+            markdown_table(rows),
+            "",
+        ]
+    )
+
+
+def cli(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.transit")
+    parser.add_argument("--quick", action="store_true", help="short runs, a batch of 1,000")
+    parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "BENCHMARKS-transit.md")
+    args = parser.parse_args(argv)
+    args.duration = 5.0 if args.quick else 15.0
+    args.load = os.getloadavg()[0]
+    args.riders = 50 if args.quick else 200
+    concurrencies = (8,) if args.quick else (8, 32)
+    batch = 1_000 if args.quick else 10_000
+    rows = asyncio.run(
+        measure(
+            duration=args.duration, concurrencies=concurrencies, riders=args.riders, batch=batch
+        )
+    )
+    text = render(rows, args)
+    print(text)
+    args.output.write_text(text)
+
+
+if __name__ == "__main__":
+    cli()

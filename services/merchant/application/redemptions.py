@@ -1,0 +1,281 @@
+"""Paying at the till: price the bill under the shop's rules, hold the coins with the
+resident's payment code, capture them, record ``DiscountRedeemed``. And voids.
+
+It is saved as started before the wallet is called, and every wallet call carries a key
+derived from the redemption id, so :meth:`Redemptions.resume` can finish any redemption from
+where it stopped (after a crash, a timeout, or from the wallet topic) without taking a coin
+twice: a repeated call is answered with its first answer. The hold is saved on its own only
+when the daily cap must be counted before the capture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from kgo_runtime.clock import Clock, bangkok_day
+
+from ..domain import ids
+from ..domain.circulation import ResidentDay
+from ..domain.errors import (
+    IdempotencyConflict,
+    InProgress,
+    MerchantError,
+    RedemptionNotFound,
+    ShopNotActive,
+    ShopNotFound,
+)
+from ..domain.redemption import HELD, STARTED, VOIDED, Declined, Redemption, price
+from ..domain.shops import Shop
+from .answers import Answer, TillLocked, redemption_answer
+from .ports import Crash, GuessLimiter, NoCrash, WalletPort, WalletRefused
+from .store import Conflict, Store, request_hash
+
+#: How often one call decides again after losing a race to another writer.
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The municipality's settings for redemptions."""
+
+    #: None: a redemption may be voided until the end of its Bangkok day.
+    void_window_seconds: int | None = None
+    #: Most coins one resident may redeem per Bangkok day (None: no cap).
+    daily_cap_coins: int | None = None
+
+
+@dataclass(frozen=True)
+class Till:
+    """The till a request comes from (its credential is bound to this shop)."""
+
+    shop_id: UUID
+    till_id: UUID
+
+
+class Redemptions:
+    def __init__(
+        self,
+        store: Store,
+        wallet: WalletPort,
+        limiter: GuessLimiter,
+        clock: Clock,
+        policy: Policy | None = None,
+        crash: Crash | None = None,
+    ) -> None:
+        self._store, self._wallet, self._limiter = store, wallet, limiter
+        self._clock, self._policy, self._crash = clock, policy or Policy(), crash or NoCrash()
+
+    async def redeem(
+        self, till: Till, key: str, *, payment_code: str, bill_satang: int, coins: int,
+        wallet_id: UUID | None = None,
+    ) -> Answer:  # fmt: skip
+        """``wallet_id``: the customer's wallet if the till knows it; a code that belongs to
+        another wallet is then declined ``payment_code_invalid``."""
+        rid = ids.redemption_id(till.shop_id, key)
+        fields = {"code": payment_code, "bill": bill_satang, "coins": coins, "wallet": wallet_id}
+        digest = request_hash("redeem", fields)
+        for _ in range(MAX_ATTEMPTS):
+            found = await self._store.get(rid, Redemption)
+            if found is not None:
+                if found.request_hash != digest:
+                    raise IdempotencyConflict("this key was used for another redemption")
+                if found.finished:
+                    return redemption_answer(found, replayed=True)
+                return (await self._drive(found)).again()
+            wait = await self._limiter.retry_after(till.till_id)
+            if wait is not None:
+                raise TillLocked(wait)
+            redemption = await self._start(
+                rid, till, digest, payment_code, bill_satang, coins, wallet_id
+            )
+            try:
+                await self._store.save(redemption)
+            except Conflict:
+                continue
+            if redemption.finished:
+                return redemption_answer(redemption)
+            return await self._drive(redemption)
+        raise InProgress("this redemption is being decided; retry with the same key")
+
+    async def _start(
+        self, rid: UUID, till: Till, digest: str, code: str, bill: int, coins: int,
+        named: UUID | None = None,
+    ) -> Redemption:  # fmt: skip
+        shop = await self._store.get(till.shop_id, Shop)
+        if shop is None:
+            raise ShopNotFound(f"no shop {till.shop_id}")
+        at = self._clock.now()
+        decline: MerchantError | None = None
+        discount = 0
+        try:
+            shop.require_active()
+            discount = price(shop.rules, bill_satang=bill, coins=coins).discount_satang
+        except (Declined, ShopNotActive) as refused:
+            decline = refused
+        redemption = Redemption.start(
+            rid, shop_id=shop.id, till_id=till.till_id, payee=shop.payee_account_id,
+            bill_satang=bill, coins=coins, discount_satang=discount, request_hash=digest,
+            payment_code=code, at=at, named_wallet_id=named,
+        )  # fmt: skip
+        if decline is not None:
+            redemption.decline(decline.code, decline.reason, at=at)
+        return redemption
+
+    async def resume(self, redemption_id: UUID) -> Answer | None:
+        """Finish an unfinished redemption (restart recovery); None if there is no such."""
+        found = await self._store.get(redemption_id, Redemption)
+        if found is None:
+            return None
+        return await self._drive(found)
+
+    async def _drive(self, r: Redemption) -> Answer:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                if r.status == STARTED:
+                    await self._hold(r)
+                elif r.status == HELD:
+                    await self._capture(r)
+                else:
+                    return redemption_answer(r)
+            except Conflict:
+                reloaded = await self._store.get(r.id, Redemption)
+                assert reloaded is not None
+                r = reloaded
+        raise InProgress("this redemption is being decided; retry with the same key")
+
+    async def _hold(self, r: Redemption) -> None:
+        try:
+            hold = await self._wallet.hold(
+                payee=r.payee_account_id, amount=r.coins, reference=str(r.id),
+                payment_code=r.payment_code, wallet_id=r.named_wallet_id,
+                key=ids.wallet_key(r.id, "hold"),
+            )  # fmt: skip
+        except WalletRefused as refused:
+            if refused.code == "payment_code_invalid":
+                await self._limiter.wrong_code(r.till_id)
+            r.decline(refused.code, refused.detail or "the wallet refused", at=self._clock.now())
+            await self._store.save(r)
+            return
+        at = self._clock.now()
+        allowed, day = await self._count(r, hold.wallet_id, at)
+        if not allowed:
+            await self._wallet.release(
+                wallet_id=hold.wallet_id, hold_id=hold.hold_id, payee=r.payee_account_id,
+                key=ids.wallet_key(r.id, "release"),
+            )  # fmt: skip
+            r.place_hold(hold.hold_id, hold.wallet_id, at=at)
+            r.decline("daily_cap_reached", "the resident's daily cap is reached", at=at)
+            await self._store.save(r)
+            return
+        r.place_hold(hold.hold_id, hold.wallet_id, at=at)
+        if day is None:
+            # No daily cap: nothing to decide between hold and capture, so the capture follows
+            # at once and both are saved together. A crash in between leaves it `started`,
+            # and finishing it repeats the hold call, which the wallet answers as the first.
+            await self._capture(r)
+            return
+        await self._store.save(r, day)
+
+    async def _count(
+        self, r: Redemption, wallet_id: UUID, at: datetime
+    ) -> tuple[bool, ResidentDay | None]:
+        """Whether the resident's daily cap allows this redemption, and the resident's day with
+        it counted (None without a cap)."""
+        cap = self._policy.daily_cap_coins
+        if cap is None:
+            return True, None
+        day = bangkok_day(at)
+        day_id = ids.resident_day_id(wallet_id, day)
+        record = await self._store.get(day_id, ResidentDay) or ResidentDay.open(
+            day_id, wallet_id, day
+        )
+        try:
+            record.count(r.id, r.coins, cap=cap)
+        except MerchantError:
+            return False, None
+        return True, record
+
+    async def _capture(self, r: Redemption) -> None:
+        assert r.wallet_id is not None and r.hold_id is not None
+        try:
+            await self._wallet.capture(
+                wallet_id=r.wallet_id, hold_id=r.hold_id, payee=r.payee_account_id,
+                amount=r.coins, key=ids.wallet_key(r.id, "capture"),
+            )  # fmt: skip
+        except WalletRefused as refused:
+            r.decline(refused.code, refused.detail or "the wallet refused", at=self._clock.now())
+            await self._store.save(r, *await self._uncount(r))
+            return
+        self._crash.point("after_capture")
+        r.redeem(at=self._clock.now())
+        await self._store.save(r)
+
+    async def _uncount(self, r: Redemption) -> list[ResidentDay]:
+        if self._policy.daily_cap_coins is None or r.wallet_id is None:
+            return []
+        day_id = ids.resident_day_id(r.wallet_id, bangkok_day(r.started_at))
+        record = await self._store.get(day_id, ResidentDay)
+        if record is None:
+            return []
+        record.uncount(r.id)
+        return [record]
+
+    async def captured_at_wallet(
+        self, reference: str, *, hold_id: UUID, wallet_id: UUID, at: datetime
+    ) -> bool:
+        """The wallet captured a hold for ``reference``: if it is one of ours still open,
+        record the redemption now. True if something was recorded."""
+        try:
+            rid = UUID(reference)
+        except ValueError:
+            return False
+        for _ in range(MAX_ATTEMPTS):
+            r = await self._store.get(rid, Redemption)
+            if r is None or r.finished:
+                return False
+            if r.status == STARTED:
+                r.place_hold(hold_id, wallet_id, at=at)
+            r.redeem(at=at)
+            try:
+                await self._store.save(r)
+            except Conflict:
+                continue
+            return True
+        raise InProgress(f"redemption {rid} keeps changing")
+
+    async def get(self, redemption_id: UUID, *, shop_id: UUID | None) -> Answer:
+        r = await self._store.get(redemption_id, Redemption)
+        if r is None or (shop_id is not None and r.shop_id != shop_id):
+            raise RedemptionNotFound(f"no redemption {redemption_id}")
+        answer = redemption_answer(r)
+        return Answer(200, answer.body)
+
+    async def void(self, redemption_id: UUID, *, by: str, shop_id: UUID | None) -> Answer:
+        """Give the coins back (a recorded refund) and record ``RedemptionVoided``. Voiding a
+        voided redemption answers the first void again."""
+        for _ in range(MAX_ATTEMPTS):
+            r = await self._store.get(redemption_id, Redemption)
+            if r is None or (shop_id is not None and r.shop_id != shop_id):
+                raise RedemptionNotFound(f"no redemption {redemption_id}")
+            if r.status == VOIDED:
+                return Answer(200, redemption_answer(r).body, replayed=True)
+            at = self._clock.now()
+            r.require_voidable(at=at, window_seconds=self._policy.void_window_seconds)
+            assert r.wallet_id is not None
+            try:
+                movement = await self._wallet.refund(
+                    payee=r.payee_account_id, wallet_id=r.wallet_id, amount=r.coins,
+                    reference=str(r.id), key=ids.wallet_key(r.id, "refund"),
+                )  # fmt: skip
+            except WalletRefused as refused:
+                raise MerchantError(refused.detail or "the wallet refused the refund",
+                                    code=refused.code) from refused  # fmt: skip
+            r.void(movement, by=by, at=at)
+            try:
+                await self._store.save(r, *await self._uncount(r))
+            except Conflict:
+                continue
+            return Answer(200, redemption_answer(r).body)
+        raise InProgress("this redemption is changing; retry")

@@ -1,7 +1,0 @@
-"""The merchant service's HTTP routes."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(prefix="/merchant", tags=["merchant"])

@@ -1,0 +1,17 @@
+"""The merchant service's HTTP API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import routes_shops, routes_till
+from .problems import install_error_handlers
+
+__all__ = ["build_router", "install_error_handlers"]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+    router.include_router(routes_shops.router)
+    router.include_router(routes_till.router)
+    return router

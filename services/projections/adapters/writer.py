@@ -1,0 +1,192 @@
+"""Writes one batch's :class:`~services.projections.domain.changes.Changes` into the read
+models' tables, one set-based statement per table (``unnest`` of column arrays), inside the
+consumer's transaction. Only the tables of the chosen read models are written (a replay of
+one model rebuilds only its own)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import asyncpg
+
+from services.projections.domain.changes import DAILY_FIELDS, Changes
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
+
+
+class ReadModelWriter:
+    def __init__(self, schema: str, models: Iterable[str]) -> None:
+        self.schema = schema
+        self.models = set(models)
+
+    async def _insert(
+        self,
+        conn: asyncpg.Connection,
+        table: str,
+        columns: str,
+        types: str,
+        rows: Sequence[tuple[Any, ...]],
+        conflict: str = "DO NOTHING",
+    ) -> None:
+        if not rows:
+            return
+        kinds = [t.strip() for t in types.split(",")]
+        arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(kinds))
+        await conn.execute(
+            f"INSERT INTO {self.schema}.{table} AS t ({columns})"
+            f" SELECT * FROM unnest({arrays}) ON CONFLICT {conflict}",
+            *_columns(rows, len(kinds)),
+        )
+
+    async def write(self, conn: asyncpg.Connection, c: Changes) -> None:
+        s = self.schema
+        if "ledger" in self.models:
+            await self._ledger(conn, c)
+        if "daily_totals" in self.models and c.daily:
+            # Sorted keys: two transactions updating the same rows lock them in one order.
+            rows = [(day, programme, *sums) for (day, programme), sums in sorted(c.daily.items())]
+            sets = ", ".join(f"{f} = t.{f} + EXCLUDED.{f}" for f in DAILY_FIELDS)
+            await self._insert(
+                conn, "daily_totals", "day, programme, " + ", ".join(DAILY_FIELDS),
+                "date, text, bigint, bigint, bigint, bigint, bigint, bigint", rows,
+                f"(day, programme) DO UPDATE SET {sets}",
+            )  # fmt: skip
+        if "missions" in self.models:
+            await self._insert(
+                conn, "grants",
+                "movement_id, wallet_id, programme, reason, reference, amount, occurred_at",
+                "uuid, uuid, text, text, text, bigint, timestamptz", c.grants,
+            )  # fmt: skip
+            await self._insert(
+                conn, "completions",
+                "completion_id, wallet_id, mission_id, programme, campaign, reward, requested,"
+                " capped, occurred_at",
+                "uuid, uuid, uuid, text, text, bigint, bigint, boolean, timestamptz",
+                c.completions,
+            )  # fmt: skip
+            await self._insert(
+                conn, "missions",
+                "mission_id, revision, code, title, campaign, programme, reward, rule,"
+                " published_at",
+                "uuid, int, text, text, text, text, bigint, text, timestamptz", c.missions,
+                "(mission_id) DO UPDATE SET revision = EXCLUDED.revision, code = EXCLUDED.code,"
+                " title = EXCLUDED.title, campaign = EXCLUDED.campaign,"
+                " programme = EXCLUDED.programme, reward = EXCLUDED.reward,"
+                " rule = EXCLUDED.rule WHERE t.revision < EXCLUDED.revision",
+            )  # fmt: skip
+            if c.retired:
+                await conn.executemany(
+                    f"UPDATE {s}.missions SET retired_at = $2 WHERE mission_id = $1", c.retired
+                )
+            await self._insert(
+                conn, "activities", "activity_id, mission_id, code, title, starts_at",
+                "uuid, uuid, text, text, timestamptz", c.activities,
+            )  # fmt: skip
+            await self._insert(
+                conn, "check_ins", "check_in_id, activity_id, wallet_id, occurred_at",
+                "uuid, uuid, uuid, timestamptz", c.check_ins,
+            )  # fmt: skip
+        if "redemptions" in self.models:
+            await self._insert(
+                conn, "shops",
+                "shop_id, payee_account_id, label, category, district, size_class, enrolled_at",
+                "uuid, uuid, text, text, text, text, timestamptz", c.shops,
+            )  # fmt: skip
+            if c.shop_status:
+                await conn.executemany(
+                    f"UPDATE {s}.shops SET suspended = $2 WHERE shop_id = $1",
+                    [(shop, suspended) for shop, suspended, _ in c.shop_status],
+                )
+            await self._insert(
+                conn, "redemptions",
+                "redemption_id, shop_id, wallet_id, coins, discount_satang, bill_satang,"
+                " occurred_at",
+                "uuid, uuid, uuid, bigint, bigint, bigint, timestamptz", c.redemptions,
+            )  # fmt: skip
+            if c.voids:
+                await conn.executemany(
+                    f"UPDATE {s}.redemptions SET voided_at = $2 WHERE redemption_id = $1",
+                    c.voids,
+                )
+        if "ridership" in self.models:
+            await self._insert(
+                conn, "fares",
+                "trip_id, wallet_id, route_id, fare_product, coins, baht_satang, campaign,"
+                " offline, occurred_at",
+                "uuid, uuid, text, text, bigint, bigint, text, boolean, timestamptz", c.fares,
+            )  # fmt: skip
+            await self._insert(
+                conn, "campaigns", "campaign_id, starts_at, ends_at, coins, baht_satang, programme",
+                "text, timestamptz, timestamptz, bigint, bigint, text", c.campaigns,
+                "(campaign_id) DO UPDATE SET starts_at = EXCLUDED.starts_at,"
+                " ends_at = EXCLUDED.ends_at, coins = EXCLUDED.coins,"
+                " baht_satang = EXCLUDED.baht_satang, programme = EXCLUDED.programme",
+            )  # fmt: skip
+        if "active_residents" in self.models:
+            await self._insert(
+                conn, "active_days", "wallet_id, day", "uuid, date",
+                sorted(c.active_days, key=lambda row: (row[1], row[0])),
+                "(day, wallet_id) DO NOTHING",
+            )  # fmt: skip
+        if "fairness" in self.models and c.resident_weeks:
+            weeks = sorted(c.resident_weeks.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+            rows = [(w, week, r, sp) for (w, week), (r, sp) in weeks]
+            await self._insert(
+                conn, "resident_weeks", "wallet_id, week, received, spent",
+                "uuid, date, bigint, bigint", rows,
+                "(week, wallet_id) DO UPDATE SET received = t.received + EXCLUDED.received,"
+                " spent = t.spent + EXCLUDED.spent",
+            )  # fmt: skip
+        if c.latest is not None:
+            await conn.execute(
+                f"UPDATE {s}.progress SET committed_at = now(),"
+                " business_time = GREATEST(business_time, $1) WHERE id = 1",
+                c.latest,
+            )
+
+    async def _ledger(self, conn: asyncpg.Connection, c: Changes) -> None:
+        s = self.schema
+        await self._insert(
+            conn, "accounts", "account_id, kind, programme, label, external_ref, opened_at",
+            "uuid, text, text, text, text, timestamptz", c.accounts,
+        )  # fmt: skip
+        if c.entries:
+            # Balances move only by the entries this statement inserted: an entry seen
+            # before (same account and version) changes nothing.
+            await conn.execute(
+                f"WITH ins AS (INSERT INTO {s}.entries (account_id, account_version,"
+                " occurred_at, type, amount, d_available, d_held, available_after, held_after,"
+                " movement_id) SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[],"
+                " $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],"
+                " $9::bigint[], $10::uuid[]) ON CONFLICT DO NOTHING RETURNING *),"
+                " agg AS (SELECT account_id, sum(d_available) AS da, sum(d_held) AS dh,"
+                " max(occurred_at) AS at FROM ins GROUP BY account_id),"
+                " last AS (SELECT DISTINCT ON (account_id) account_id, account_version,"
+                " available_after, held_after FROM ins"
+                " ORDER BY account_id, account_version DESC)"
+                f" INSERT INTO {s}.balances AS b (account_id, available, held, version,"
+                " wallet_available, wallet_held, updated_at)"
+                " SELECT agg.account_id, da, dh, account_version, available_after, held_after,"
+                " at FROM agg JOIN last USING (account_id)"
+                " ON CONFLICT (account_id) DO UPDATE"
+                " SET available = b.available + EXCLUDED.available,"
+                " held = b.held + EXCLUDED.held, version = GREATEST(b.version, EXCLUDED.version),"
+                " wallet_available = CASE WHEN EXCLUDED.version > b.version"
+                " THEN EXCLUDED.wallet_available ELSE b.wallet_available END,"
+                " wallet_held = CASE WHEN EXCLUDED.version > b.version"
+                " THEN EXCLUDED.wallet_held ELSE b.wallet_held END,"
+                " updated_at = GREATEST(b.updated_at, EXCLUDED.updated_at)",
+                *_columns(c.entries, 10),
+            )
+        if c.flows:
+            rows = [
+                (day, kind, net, spent) for (day, kind), (net, spent) in sorted(c.flows.items())
+            ]
+            await self._insert(
+                conn, "flows_daily", "day, kind, net, spent", "date, text, bigint, bigint", rows,
+                "(day, kind) DO UPDATE SET net = t.net + EXCLUDED.net,"
+                " spent = t.spent + EXCLUDED.spent",
+            )  # fmt: skip

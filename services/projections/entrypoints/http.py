@@ -1,7 +1,0 @@
-"""The projections service's HTTP routes."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(prefix="/projections", tags=["projections"])

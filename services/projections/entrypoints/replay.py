@@ -1,0 +1,374 @@
+"""``kgo replay``: rebuild read models from the topics into a fresh schema, then either swap
+them into the live schema atomically (caught up exactly to the live consumer's positions),
+or, with ``until``, keep them beside the live ones as a read-only past city (a snapshot).
+
+The swap: with the live consumer's positions table locked (EXCLUSIVE: the live consumer's
+next batch waits), the build reads on to the live positions, the live positions move up to
+the build's where the build is ahead, and the rebuilt tables replace the live ones
+(``ALTER TABLE ... SET SCHEMA``) in the same transaction. Readers see the old tables or the
+new ones, never a mix.
+
+Records the live consumer already validated (below its stored position, named by no dead
+letter) are decoded without validating again (:mod:`services.projections.adapters.trusted`);
+every other record is validated in full. A record that fails is skipped (counted): below the
+live position the live consumer dead-lettered it already; beyond it, the replay
+dead-letters it as the live consumer would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from kgo_contracts.topics import dlq
+from kgo_runtime.deadletter import PermanentError
+from kgo_runtime.inbox import Inbox
+from kgo_runtime.kafka_admin import topic_partitions
+from kgo_runtime.metrics import Metrics
+from kgo_runtime.postgres import create_tables
+from kgo_runtime.processing import RecordProcessor
+from services.projections.adapters.tables import ddl, model_names, tables_of
+from services.projections.adapters.trusted import trusted_decode
+from services.projections.entrypoints.consumer import Projector
+from services.projections.entrypoints.http.context import SNAPSHOT_NAME
+from services.projections.settings import ProjectionsSettings
+
+Progress = Callable[[int, int, float], None]  # done, total, events per second
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """A replay allocates millions of short-lived objects beside long-lived ones: collect the
+    young generation less often (a full collection otherwise walks every record in flight)."""
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
+class _Delivered:
+    def __await__(self) -> Any:
+        return iter(())
+
+
+class _DeadLetters:
+    """The producer a replay's processor gets. Records below the live consumer's position
+    were dead-lettered by it already: counted, not sent twice. Records beyond it (the live
+    consumer has not seen them) are dead-lettered as the live consumer would."""
+
+    def __init__(self, producer: AIOKafkaProducer, live: dict[TopicPartition, int]) -> None:
+        self.producer = producer
+        self.live = live
+        self.skipped = 0
+
+    async def send(self, topic: str, value: Any, *, key: Any, headers: Any) -> Any:
+        self.skipped += 1
+        attrs = {name: raw.decode() for name, raw in headers}
+        source = TopicPartition(attrs["kgo_dlq_source_topic"],
+                                int(attrs["kgo_dlq_source_partition"]))  # fmt: skip
+        if int(attrs["kgo_dlq_source_offset"]) < self.live.get(source, 0):
+            return _Delivered()
+        return await self.producer.send(topic, value, key=key, headers=headers)
+
+
+async def dead_lettered(bootstrap: str, topics: list[str]) -> set[tuple[str, int, int]]:
+    """(topic, partition, offset) of every record a dead letter names, from the DLQs."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: set[tuple[str, int, int]] = set()
+    try:
+        tps: list[TopicPartition] = []
+        for topic in topics:
+            with contextlib.suppress(Exception):
+                tps += await topic_partitions(bootstrap, dlq(topic))
+        if not tps:
+            return found
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        pending = {tp for tp in tps if ends[tp] > 0}
+        while pending:
+            for tp, records in (await consumer.getmany(*pending, timeout_ms=500)).items():
+                for r in records:
+                    a = {n: v.decode() for n, v in r.headers if v is not None}
+                    with contextlib.suppress(KeyError, ValueError):
+                        found.add((a["kgo_dlq_source_topic"], int(a["kgo_dlq_source_partition"]),
+                                   int(a["kgo_dlq_source_offset"])))  # fmt: skip
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        return found
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class ReplayReport:
+    models: list[str]
+    schema: str
+    events: int
+    seconds: float
+    skipped: int
+    snapshot: str | None = None
+    positions: dict[str, int] = field(default_factory=dict)
+    #: Seconds spent reading and applying records (without set-up and swap).
+    applying: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def apply_rate(self) -> float:
+        return self.events / self.applying if self.applying > 0 else 0.0
+
+
+class Replay:
+    def __init__(
+        self,
+        settings: ProjectionsSettings,
+        models: list[str] | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        snapshot: str | None = None,
+        progress: Progress | None = None,
+        batch_records: int = 20_000,
+        side_by_side: bool = True,
+        trust_live: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.models = models or model_names()
+        unknown = set(self.models) - set(model_names())
+        if unknown:
+            raise ValueError(f"unknown read models: {sorted(unknown)}")
+        self.since, self.until = since, until
+        self.snapshot = snapshot
+        if until is not None and snapshot is None:
+            self.snapshot = until.strftime("%Y_%m_%d_%H%M")
+        if self.snapshot is not None and not SNAPSHOT_NAME.match(self.snapshot):
+            raise ValueError(f"a snapshot name is 1-40 of a-z, 0-9, _: {self.snapshot!r}")
+        self.progress = progress
+        self.batch = batch_records
+        self.side_by_side = side_by_side
+        #: Decode records the live consumer validated without validating them again.
+        self.trust_live = trust_live
+        self.live = settings.database_schema
+        self.build = f"{self.live}__build_{uuid.uuid4().hex[:8]}"
+        self.events = 0
+
+    async def run(self) -> ReplayReport:
+        started = time.monotonic()
+        pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=6)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            enable_auto_commit=False,
+            client_id="kgo-replay",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        kafka = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap, enable_idempotence=True
+        )
+        await kafka.start()
+        live = await self._live_positions(pool)
+        dead = _DeadLetters(kafka, live)
+        try:
+            rejected = await dead_lettered(self.settings.kafka_bootstrap, self.settings.topics)
+            await create_tables(pool, ddl(self.build, self.models))
+            inbox = Inbox("replay", self.build)
+            await inbox.create_tables(pool)
+            projector = Projector(self.build, self.models, since=self.since, until=self.until)
+            processor = RecordProcessor.batched(
+                "replay",
+                projector,
+                inbox=inbox,
+                pool=pool,
+                producer=dead,
+                metrics=Metrics("projections"),
+                permanent_errors=(PermanentError,),
+            )
+            if self.trust_live:
+
+                def trusted(r: ConsumerRecord[bytes, bytes]) -> bool:
+                    # Validated by the live consumer, which dead-lettered what failed.
+                    tp = TopicPartition(r.topic, r.partition)
+                    return r.offset < live.get(tp, 0) and (
+                        (r.topic, r.partition, r.offset) not in rejected
+                    )
+
+                processor.trusted, processor.trusted_decode = trusted, trusted_decode
+            await consumer.start()
+            partitions: list[TopicPartition] = []
+            for topic in self.settings.topics:
+                partitions += await topic_partitions(self.settings.kafka_bootstrap, topic)
+            consumer.assign(partitions)
+            await self._seek_start(consumer, partitions)
+            ends = await consumer.end_offsets(partitions)
+            at = {tp: await consumer.position(tp) for tp in partitions}
+            total = sum(max(0, ends[tp] - at[tp]) for tp in partitions)
+            applying = time.monotonic()
+            with _fewer_collections():
+                await self._catch_up(consumer, processor, at, ends, total, started)
+            applying = time.monotonic() - applying
+            if self.snapshot is not None:
+                schema = await self._keep_snapshot(pool)
+            else:
+                await self._swap(pool, consumer, processor, at, total, started)
+                schema = self.live
+            return ReplayReport(
+                self.models, schema, self.events, time.monotonic() - started, dead.skipped,
+                self.snapshot, {f"{tp.topic}/{tp.partition}": o for tp, o in at.items()},
+                applying,
+            )  # fmt: skip
+        finally:
+            await consumer.stop()
+            await kafka.stop()
+            async with pool.acquire() as conn:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {self.build} CASCADE")
+            await pool.close()
+
+    async def _live_positions(self, pool: asyncpg.Pool) -> dict[TopicPartition, int]:
+        try:
+            rows = await pool.fetch(
+                f"SELECT topic, partition, next_offset FROM {self.live}.consumer_positions"
+                " WHERE consumer = $1",
+                self.settings.consumer_name,
+            )
+        except asyncpg.UndefinedTableError:
+            return {}
+        return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+    async def _seek_start(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
+        await consumer.seek_to_beginning(*tps)
+        if self.since is None:
+            return
+        # Records are timestamped when produced, never before their business time: seeking by
+        # timestamp may start early (the projector skips earlier business times) but not late.
+        found = await consumer.offsets_for_times({tp: int(self.since.timestamp() * 1000)
+                                                   for tp in tps})  # fmt: skip
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            hit = found.get(tp)
+            consumer.seek(tp, hit.offset if hit is not None else ends[tp])
+
+    async def _catch_up(
+        self,
+        consumer: AIOKafkaConsumer,
+        processor: RecordProcessor,
+        at: dict[TopicPartition, int],
+        targets: dict[TopicPartition, int],
+        total: int,
+        started: float,
+    ) -> None:
+        """Apply records until every partition reached its target offset."""
+        pending = {tp for tp in at if at[tp] < targets[tp]}
+        consumer.resume(*pending)
+        consumer.pause(*(set(at) - pending))
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=self.batch)
+            # Partitions apply side by side (one connection each): Postgres works on one
+            # batch while this process decodes and folds the next.
+            work = {tp: [r for r in records if r.offset < targets[tp]]
+                    for tp, records in batch.items()}  # fmt: skip
+            jobs = [self._apply(consumer, processor, tp, records, at)
+                    for tp, records in work.items() if records]  # fmt: skip
+            if self.side_by_side:
+                await asyncio.gather(*jobs)
+            else:
+                for job in jobs:
+                    await job
+            for tp in work:
+                if at[tp] >= targets[tp]:
+                    pending.discard(tp)
+                    consumer.pause(tp)
+            if self.progress is not None:
+                elapsed = time.monotonic() - started
+                self.progress(self.events, total, self.events / elapsed if elapsed else 0.0)
+
+    async def _apply(self, consumer: AIOKafkaConsumer, processor: RecordProcessor,
+                     tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]],
+                     at: dict[TopicPartition, int]) -> None:  # fmt: skip
+        backoff = 0.2
+        count = len(records)
+        while True:
+            result = await processor.process_batch(records)
+            if not result.retry:
+                break
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+            records = [r for r in records if r.offset >= result.next_offset]
+            if not records:
+                break
+        self.events += count
+        at[tp] = max(at[tp], result.next_offset)
+        if result.next_offset != records[-1].offset + 1 if records else False:
+            consumer.seek(tp, at[tp])  # only when the batch did not end where it was read
+
+    async def _keep_snapshot(self, pool: asyncpg.Pool) -> str:
+        """The build becomes the snapshot schema (an older one of that name is replaced)."""
+        assert self.snapshot is not None
+        target = self.settings.snapshot_schema(self.snapshot)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"UPDATE {self.build}.progress SET snapshot_until = $1, built_at = now()",
+                self.until,
+            )
+            await conn.execute(f"DROP SCHEMA IF EXISTS {target} CASCADE")
+            await conn.execute(f"ALTER SCHEMA {self.build} RENAME TO {target}")
+        self.build = f"{self.live}__build_{uuid.uuid4().hex[:8]}"  # nothing left to drop
+        return target
+
+    async def _swap(
+        self,
+        pool: asyncpg.Pool,
+        consumer: AIOKafkaConsumer,
+        processor: RecordProcessor,
+        at: dict[TopicPartition, int],
+        total: int,
+        started: float,
+    ) -> None:
+        live, name = self.live, self.settings.consumer_name
+        await create_tables(pool, ddl(live, model_names()))
+        await Inbox(name, live).create_tables(pool)
+        old = f"{live}__old_{uuid.uuid4().hex[:8]}"
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"LOCK TABLE {live}.consumer_positions IN EXCLUSIVE MODE")
+            rows = await conn.fetch(
+                f"SELECT topic, partition, next_offset FROM {live}.consumer_positions"
+                " WHERE consumer = $1",
+                name,
+            )
+            stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+            targets = {tp: max(stored.get(tp, 0), at[tp]) for tp in at}
+            await self._catch_up(consumer, processor, at, targets, total, started)
+            for tp, offset in at.items():
+                await conn.execute(
+                    f"INSERT INTO {live}.consumer_positions AS p"
+                    " (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, $4)"
+                    " ON CONFLICT (consumer, topic, partition) DO UPDATE"
+                    " SET next_offset = EXCLUDED.next_offset"
+                    " WHERE p.next_offset < EXCLUDED.next_offset",
+                    name, tp.topic, tp.partition, offset,
+                )  # fmt: skip
+            await conn.execute(f"CREATE SCHEMA {old}")
+            for table in tables_of(self.models):
+                await conn.execute(f"ALTER TABLE {live}.{table} SET SCHEMA {old}")
+                await conn.execute(f"ALTER TABLE {self.build}.{table} SET SCHEMA {live}")
+            await conn.execute(
+                f"UPDATE {live}.progress SET committed_at = now(), business_time ="
+                f" GREATEST(business_time, (SELECT business_time FROM {self.build}.progress))"
+            )
+            await conn.execute(f"DROP SCHEMA {old} CASCADE")

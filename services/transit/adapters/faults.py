@@ -1,0 +1,37 @@
+"""Fault injection for the crash tests: a wallet port that kills its own process with
+SIGKILL right after the wallet answered a spend, before transit records the answer: the
+worst moment, when the coins are taken and the trip is still pending. Enabled only by
+``TRANSIT_FAULT_KILL_AFTER_SPEND`` (never set outside tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+from uuid import UUID
+
+from ..application.ports import WalletAnswer, WalletPort
+
+
+class KillAfterSpend:
+    def __init__(self, wallet: WalletPort, after: int) -> None:
+        self._wallet = wallet
+        self._left = after
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wallet, name)
+
+    async def spend_fare(
+        self, *, operator_id: UUID, amount: int, reference: str, pass_token: str, key: str
+    ) -> WalletAnswer:
+        answer = await self._wallet.spend_fare(
+            operator_id=operator_id,
+            amount=amount,
+            reference=reference,
+            pass_token=pass_token,
+            key=key,
+        )
+        self._left -= 1
+        if self._left <= 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return answer

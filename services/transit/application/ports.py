@@ -1,0 +1,81 @@
+"""What the transit application needs from the outside: the wallet (coins), the clock, and
+the keyed digest of a pass. Adapters implement these; unit tests use fakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The wallet moved the coins: ``wallet_id`` is the rider (for a spend or a shortfall)."""
+
+    movement_id: UUID
+    wallet_id: UUID | None = None
+    #: Coins the loss budget paid instead of the rider (an offline shortfall).
+    shortfall: int = 0
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The wallet refused for good, with its stable code (``insufficient_funds``...)."""
+
+    code: str
+    detail: str = ""
+
+
+WalletAnswer = Moved | Refused
+
+
+class WalletUnreachable(Exception):
+    """The wallet did not answer; the same call with the same key may be tried again."""
+
+
+class WalletPort(Protocol):
+    async def open_operator(self, external_ref: str, label: str) -> UUID:
+        """The bus operator's payee account (opened once; later calls find it)."""
+        ...
+
+    async def spend_fare(
+        self, *, operator_id: UUID, amount: int, reference: str, pass_token: str, key: str
+    ) -> WalletAnswer:
+        """Coins from the rider whose pass this is, to the operator."""
+        ...
+
+    async def cover_shortfall(
+        self,
+        *,
+        programme: str,
+        operator_id: UUID,
+        wallet_id: UUID,
+        amount: int,
+        reference: str,
+        key: str,
+    ) -> WalletAnswer:
+        """Coins from a programme loss budget to the operator, for a rider's offline ride."""
+        ...
+
+    async def resolve_pass(self, pass_token: str) -> UUID | None:
+        """The wallet a pass is linked to, or None (unknown pass, or no way to ask)."""
+        ...
+
+    async def settle(
+        self,
+        *,
+        operator_id: UUID,
+        amount: int,
+        programme: str,
+        baht_satang: int,
+        payment_reference: str,
+        key: str,
+    ) -> WalletAnswer:
+        """The operator's coins back to a programme budget for baht paid outside KGO."""
+        ...
+
+
+class PassDigester(Protocol):
+    def __call__(self, pass_token: str) -> str:
+        """A keyed, stable digest of a pass token (what transit stores and publishes)."""
+        ...

@@ -1,7 +1,0 @@
-"""The transit service's HTTP routes."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(prefix="/transit", tags=["transit"])

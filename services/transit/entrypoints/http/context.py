@@ -1,0 +1,71 @@
+"""What a route gets from its request: the container, the caller, the idempotency key."""
+
+# No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from kgo_runtime.access import Principal, Role, allow, forbidden
+from kgo_runtime.problems import IDEMPOTENCY_HEADER, REPLAYED_HEADER, ProblemError
+
+from ...domain.validator import Validator
+from ..container import TransitContainer
+
+
+def transit(request: Request) -> TransitContainer:
+    container: TransitContainer | None = getattr(request.app.state, "transit", None)
+    if container is None:
+        raise ProblemError(
+            503,
+            "not_ready",
+            "transit is still starting; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    return container
+
+
+Transit = Annotated[TransitContainer, Depends(transit)]
+
+
+async def idempotency_key(
+    key: Annotated[
+        str,
+        Header(
+            alias=IDEMPOTENCY_HEADER,
+            pattern=r"^[\x21-\x7e]{1,128}$",
+            description="1 to 128 visible ASCII characters; a retry with the same key and body "
+            "gets the first answer.",
+        ),
+    ],
+) -> str:
+    return key
+
+
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]
+
+
+def answer(body: dict[str, Any], status: int, *, replayed: bool = False) -> JSONResponse:
+    """A write's answer; a replay carries ``Idempotent-Replayed: true``."""
+    headers = {REPLAYED_HEADER: "true"} if replayed else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+ADMINS = (Role.MUNICIPAL_ADMIN, Role.PROGRAMME_OPERATOR)
+READERS = (Role.MUNICIPAL_ADMIN, Role.PROGRAMME_OPERATOR, Role.AUDITOR)
+
+
+async def validator_caller(
+    principal: Annotated[Principal, Depends(allow(Role.SERVICE))], container: Transit
+) -> Validator:
+    """The validator calling, from its own device credential (no other token will do)."""
+    found = await container.devices.validator(principal)
+    if found is None:
+        raise forbidden("only a registered validator's own credential (kgo_val_...) may do this")
+    return found
+
+
+ValidatorCaller = Annotated[Validator, Depends(validator_caller)]
+Admin = Annotated[Principal, Depends(allow(*ADMINS))]
+Reader = Annotated[Principal, Depends(allow(*READERS))]
