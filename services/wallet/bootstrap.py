@@ -69,7 +69,7 @@ def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = 
         )
         sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds, clock)
         relay = ctx.relay(ledger, to_contract, topic_for=lambda _event: settings.events_topic)
-        grants = MissionGrants(bus, SystemClock())
+        grants = MissionGrants(bus, clock)
         missions = ctx.consumer(
             settings.missions_consumer, [settings.missions_topic], dispatch(grants.handlers())
         )
