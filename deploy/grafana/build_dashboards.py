@@ -10,6 +10,8 @@ label the scrape configuration gives them (deploy/prometheus/prometheus.yml).
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +101,9 @@ def rate(series: str, by: str, window: str = "5m") -> str:
     return f"sum by ({by}) (rate({series}[{window}]))"
 
 
-def quantile(q: float, series: str, by: str) -> str:
-    return f"histogram_quantile({q}, sum by (le, {by}) (rate({series}_bucket[5m])))"
+def quantile(q: float, histogram: str, by: str, selector: str = "") -> str:
+    series = f"{histogram}_bucket{{{selector}}}" if selector else f"{histogram}_bucket"
+    return f"histogram_quantile({q}, sum by (le, {by}) (rate({series}[5m])))"
 
 
 def http_panels(selector: str) -> list[Panel]:
@@ -114,8 +117,8 @@ def http_panels(selector: str) -> list[Panel]:
         ),
         panel(
             "Latency by route (p50, p99)",
-            (quantile(0.5, f"kgo_http_request_duration_seconds{{{s}}}", "route"), "p50 {{route}}"),
-            (quantile(0.99, f"kgo_http_request_duration_seconds{{{s}}}", "route"), "p99 {{route}}"),
+            (quantile(0.5, "kgo_http_request_duration_seconds", "route", s), "p50 {{route}}"),
+            (quantile(0.99, "kgo_http_request_duration_seconds", "route", s), "p99 {{route}}"),
             unit="s",
         ),
         panel(
@@ -130,7 +133,7 @@ def http_panels(selector: str) -> list[Panel]:
         panel(
             "Command latency p99 by outcome",
             (
-                quantile(0.99, f"kgo_command_duration_seconds{{{s}}}", "command, outcome"),
+                quantile(0.99, "kgo_command_duration_seconds", "command, outcome", s),
                 "{{command}} {{outcome}}",
             ),
             unit="s",
@@ -452,6 +455,33 @@ def kafka_lag() -> dict[str, Any]:
 def dashboards() -> dict[str, dict[str, Any]]:
     every = [overview(), ledger(), *(service(name) for name in SERVICES), kafka_lag()]
     return {f"{d['uid']}.json": d for d in every}
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_MATCHERS = re.compile(r"\{[^}]*\}")
+_RANGES = re.compile(r"\[[^\]]*\]")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_NAME = re.compile(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b(?!\s*\()")
+_KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "inf", "nan"}
+
+
+def series_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (functions, label names and matchers,
+    grouping clauses, durations and numbers left out)."""
+    text = _STRINGS.sub('""', expr)
+    text = _GROUPING.sub(" ", _RANGES.sub(" ", _MATCHERS.sub(" ", text)))
+    return {
+        name
+        for name in _NAME.findall(text)
+        if name.lower() not in _KEYWORDS and not name[0].isdigit()
+    }
+
+
+def queries(board: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(panel title, query) of every target of a dashboard."""
+    for item in board["panels"]:
+        for target in item.get("targets", ()):
+            yield item["title"], target["expr"]
 
 
 def render(board: dict[str, Any]) -> str:
