@@ -477,6 +477,22 @@ def series_names(expr: str) -> set[str]:
     }
 
 
+def exported_names(exposition: str) -> set[str]:
+    """Every series name a ``/metrics`` text declares (with the counter and histogram
+    suffixes), whether or not it has a sample yet."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    names: set[str] = set()
+    for family in text_string_to_metric_families(exposition):
+        names.add(family.name)
+        if family.type == "counter":
+            names |= {f"{family.name}_total", f"{family.name}_created"}
+        elif family.type == "histogram":
+            names |= {f"{family.name}_{s}" for s in ("bucket", "sum", "count", "created")}
+        names |= {sample.name for sample in family.samples}
+    return names
+
+
 def queries(board: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(panel title, query) of every target of a dashboard."""
     for item in board["panels"]:

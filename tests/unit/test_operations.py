@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import typer
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from kgo_cli.infra.prereqs import ensure_prometheus
 from kgo_cli.main import app as kgo_app
@@ -47,26 +46,12 @@ def load_builder() -> ModuleType:
 BUILDER = load_builder()
 
 
-def exported(text: str) -> set[str]:
-    """Every series name an exposition declares (histogram and counter suffixes included),
-    whether or not it has a sample yet."""
-    names: set[str] = set()
-    for family in text_string_to_metric_families(text):
-        names.add(family.name)
-        if family.type == "counter":
-            names |= {f"{family.name}_total", f"{family.name}_created"}
-        elif family.type == "histogram":
-            names |= {f"{family.name}_{s}" for s in ("bucket", "sum", "count", "created")}
-        names |= {sample.name for sample in family.samples}
-    return names
-
-
 def registry_names(service: str) -> set[str]:
     """What a service's process exports: the runtime's metrics, plus the wallet's own."""
     metrics = Metrics(service)
     if service == "wallet":
         WalletMetrics(metrics)
-    return exported(metrics.render().decode())
+    return BUILDER.exported_names(metrics.render().decode())
 
 
 def alerts() -> list[dict[str, object]]:
