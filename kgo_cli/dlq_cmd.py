@@ -18,10 +18,11 @@ from typing import Annotated
 
 import asyncpg
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from kgo_contracts.topics import dlq
 from kgo_runtime.envelope import header_map
+from kgo_runtime.kafka_admin import topic_partitions
 from kgo_runtime.postgres import schema_name
 from kgo_runtime.settings import SERVICE_NAMES, InfraSettings, ServiceSettings
 
@@ -112,15 +113,13 @@ async def _rewind(
 
 async def _read_all(bootstrap: str, topic: str) -> list[dict[str, str]]:
     """The headers of every record of ``topic`` now (no consumer group), oldest first."""
+    try:
+        partitions = await topic_partitions(bootstrap, topic)
+    except LookupError:
+        return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        if topic not in await consumer.topics():  # also loads the metadata
-            return []
-        found = consumer.partitions_for_topic(topic) or set()
-        partitions = [TopicPartition(topic, p) for p in sorted(found)]
-        if not partitions:
-            return []
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
