@@ -1,56 +1,65 @@
 """`kgo run`: the whole platform in the foreground — the five services as child processes,
-each `kgo serve <name>` with its log in $KGO_HOME/logs/. Waits until every service is ready,
-prepares the treasury once (an administrator token, the genesis mint), prints where
-everything is, and on Ctrl-C or SIGTERM stops the services cleanly."""
+each `kgo serve <name>` with its log in $KGO_HOME/logs/, supervised (kgo_cli/supervision.py):
+a service that crashes is started again after a capped exponential backoff, the restart is
+logged here and in its log and counted (`kgo status`, $KGO_HOME/run/status.json, and
+``kgo_supervisor_restarts_total`` on the supervisor's own /metrics port), and the other
+services keep running. Waits until every service is ready, prepares the treasury once (an
+administrator token, the genesis mint), prints where everything is, and on Ctrl-C or SIGTERM
+stops the services cleanly."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
+from prometheus_client import start_http_server
 
-from kgo_runtime.settings import SERVICE_NAMES, SERVICE_PORTS, InfraSettings
+from kgo_cli.status_cmd import service_url, status_file
+from kgo_cli.supervision import Backoff, Supervisor
+from kgo_runtime.settings import SERVICE_NAMES, InfraSettings
 
 
 def _spawn(service: str, logs: Path) -> subprocess.Popen[bytes]:
-    log = (logs / f"{service}.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "kgo_cli.main", "serve", service],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with (logs / f"{service}.log").open("ab") as log:
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        log.write(f"--- {stamp} kgo run starts {service}\n".encode())
+        log.flush()
+        return subprocess.Popen(
+            [sys.executable, "-m", "kgo_cli.main", "serve", service],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
-def _wait_ready(
-    services: list[str], procs: dict[str, subprocess.Popen[bytes]], timeout: float
-) -> None:
+def _wait_ready(urls: dict[str, str], supervisor: Supervisor, timeout: float) -> None:
+    """Until every service answers /readyz with 200; a crash meanwhile is restarted."""
     deadline = time.monotonic() + timeout
-    pending = set(services)
+    pending = set(urls)
     while pending and time.monotonic() < deadline:
+        supervisor.poll()
         for service in sorted(pending):
-            if procs[service].poll() is not None:
-                raise RuntimeError(
-                    f"{service} exited with {procs[service].returncode}; see its log"
-                )
             try:
-                ready = httpx.get(f"http://127.0.0.1:{SERVICE_PORTS[service]}/readyz", timeout=2)
+                ready = httpx.get(f"{urls[service]}/readyz", timeout=2)
             except httpx.HTTPError:
                 continue
             if ready.status_code == 200:
                 pending.discard(service)
-                typer.echo(f"  {service:<12} ready on http://127.0.0.1:{SERVICE_PORTS[service]}")
+                typer.echo(f"  {service:<12} ready on {urls[service]}")
         time.sleep(0.3)
     if pending:
-        raise RuntimeError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
+        restarted = [f"{s} restarted {supervisor.children[s].restarts}x" for s in sorted(pending)]
+        raise RuntimeError(
+            f"not ready after {timeout:.0f} s: {', '.join(restarted)}; see their logs"
+        )
 
 
 def _seed_bus_network() -> None:
@@ -63,25 +72,22 @@ def _seed_bus_network() -> None:
     typer.echo(f"  bus network   {line[0]}")
 
 
-def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for service, proc in procs.items():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            typer.echo(f"{service} did not stop in time; killing it", err=True)
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 def run(
     services: Annotated[
         list[str] | None, typer.Option("--service", "-s", help="Run only these [default: all].")
     ] = None,
     prepare: bool = typer.Option(True, help="Create the admin token and mint the supply once."),
     timeout: float = typer.Option(90.0, help="Seconds to wait for every service to be ready."),
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            envvar="KGO_RUN_METRICS_PORT",
+            help="Port of the supervisor's /metrics (restarts per service); 0: none.",
+        ),
+    ] = 8100,
+    backoff_cap: Annotated[
+        float, typer.Option(help="Longest wait, in seconds, before restarting a crashed service.")
+    ] = 30.0,
 ) -> None:
     services = services or list(SERVICE_NAMES)
     unknown = sorted(set(services) - set(SERVICE_NAMES))
@@ -91,7 +97,19 @@ def run(
     logs = InfraSettings().logs_dir
     logs.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    procs = {service: _spawn(service, logs) for service in services}
+    urls = {service: service_url(service) for service in services}
+    supervisor = Supervisor(
+        {service: (lambda service=service: _spawn(service, logs)) for service in services},
+        status_file=status_file(),
+        backoff=Backoff(cap=backoff_cap),
+        say=lambda line: typer.echo(line, err=True),
+        extra={s: {"url": urls[s], "log": str(logs / f"{s}.log")} for s in services},
+    )
+    if metrics_port:
+        try:
+            start_http_server(metrics_port, addr="127.0.0.1", registry=supervisor.registry)
+        except OSError as error:
+            typer.echo(f"supervisor metrics not served on {metrics_port}: {error}", err=True)
     stop_requested = False
 
     def request_stop(*_: object) -> None:
@@ -102,7 +120,8 @@ def run(
     signal.signal(signal.SIGINT, request_stop)
     try:
         typer.echo(f"starting {', '.join(services)} (logs in {logs})")
-        _wait_ready(services, procs, timeout)
+        supervisor.start_all()
+        _wait_ready(urls, supervisor, timeout)
         if prepare and "wallet" in services:
             from kgo_cli.platform_setup import prepare_treasury
 
@@ -111,15 +130,14 @@ def run(
         if prepare and "transit" in services:
             _seed_bus_network()
         typer.echo(f"platform up in {time.monotonic() - started:.1f} s; Ctrl-C stops it")
+        if metrics_port:
+            typer.echo(f"  supervisor    http://127.0.0.1:{metrics_port}/metrics; `kgo status`")
         while not stop_requested:
-            for service, proc in procs.items():
-                if proc.poll() is not None:
-                    typer.echo(f"{service} exited with {proc.returncode}; stopping", err=True)
-                    stop_requested = True
+            supervisor.poll()
             time.sleep(0.5)
     except RuntimeError as error:
         typer.echo(str(error), err=True)
-        _stop(procs)
+        supervisor.stop_all()
         raise typer.Exit(1) from None
-    _stop(procs)
+    supervisor.stop_all()
     typer.echo("platform stopped")
