@@ -49,6 +49,9 @@ app.command("replay", help="Rebuild the projections' read models from the topics
     projections_cmd.replay
 )
 app.command("run", help="Run the whole platform: the five services, until Ctrl-C.")(run_cmd.run)
+app.command("prepare", help="The treasury and bus network on a running platform, once.")(
+    run_cmd.prepare
+)
 app.command("status", help="Every service process: pid, restarts, readiness, lag.")(
     status_cmd.status
 )

@@ -72,6 +72,23 @@ def _seed_bus_network() -> None:
     typer.echo(f"  bus network   {line[0]}")
 
 
+def _prepare(services: list[str]) -> None:
+    if "wallet" in services:
+        from kgo_cli.platform_setup import prepare_treasury
+
+        for line in asyncio.run(prepare_treasury()):
+            typer.echo(line)
+    if "transit" in services:
+        _seed_bus_network()
+
+
+def prepare() -> None:
+    """The one-time preparation `kgo run` does, on a platform started otherwise (compose,
+    Kubernetes): the admin token, the genesis mint, the budgets, each service's wallet
+    token, the bus network. Every step is idempotent."""
+    _prepare(["wallet", "transit"])
+
+
 def run(
     services: Annotated[
         list[str] | None, typer.Option("--service", "-s", help="Run only these [default: all].")
@@ -122,13 +139,8 @@ def run(
         typer.echo(f"starting {', '.join(services)} (logs in {logs})")
         supervisor.start_all()
         _wait_ready(urls, supervisor, timeout)
-        if prepare and "wallet" in services:
-            from kgo_cli.platform_setup import prepare_treasury
-
-            for line in asyncio.run(prepare_treasury()):
-                typer.echo(line)
-        if prepare and "transit" in services:
-            _seed_bus_network()
+        if prepare:
+            _prepare(services)
         typer.echo(f"platform up in {time.monotonic() - started:.1f} s; Ctrl-C stops it")
         if metrics_port:
             typer.echo(f"  supervisor    http://127.0.0.1:{metrics_port}/metrics; `kgo status`")

@@ -51,11 +51,13 @@ def ensure_kustomize(settings: InfraSettings | None = None) -> Path:
     return target
 
 
-def compose_secret_values() -> dict[str, str]:
-    """Fresh values for every secret file docker-compose.yml names (file name: the variable
-    the container's entrypoint exports it as)."""
-    password = secrets.token_urlsafe(24)
-    seed = secrets.token_bytes(32)
+def compose_secret_values(folder: Path) -> dict[str, str]:
+    """Every secret file docker-compose.yml names (file name: the variable the container's
+    entrypoint exports it as), consistent with the files already in ``folder``: the database
+    URLs carry the stored password, the public key is the stored signing key's."""
+    password = _stored(folder, "POSTGRES_PASSWORD") or secrets.token_urlsafe(24)
+    seed_text = _stored(folder, "KGO_ACCESS_SIGNING_KEY")
+    seed = _unb64(seed_text) if seed_text else secrets.token_bytes(32)
     public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
     values = {
         "POSTGRES_PASSWORD": password,
@@ -65,6 +67,7 @@ def compose_secret_values() -> dict[str, str]:
         "WALLET_BLIND_INDEX_KEY": _b64(secrets.token_bytes(32)),
         "WALLET_ACCESS_CODE_KEY": _b64(secrets.token_bytes(32)),
         "TRANSIT_PASS_DIGEST_KEY": _b64(secrets.token_bytes(32)),
+        "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(18),
     }
     for service in SERVICE_NAMES:
         values[f"{service.upper()}_DATABASE_URL"] = (
@@ -74,11 +77,11 @@ def compose_secret_values() -> dict[str, str]:
 
 
 def ensure_compose_secrets(folder: Path) -> list[str]:
-    """Write the secret files that are missing (0600); returns their names. Existing files
-    are kept: the database password in them is the one PostgreSQL was initialised with."""
+    """Write the secret files that are missing (0600) and return their names; existing
+    files are kept."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     written = []
-    for name, value in compose_secret_values().items():
+    for name, value in compose_secret_values(folder).items():
         path = folder / name
         if path.exists():
             continue
@@ -86,12 +89,18 @@ def ensure_compose_secrets(folder: Path) -> list[str]:
         with os.fdopen(fd, "w") as handle:
             handle.write(value + "\n")
         written.append(name)
-    if written and "POSTGRES_PASSWORD" not in written:
-        raise PrereqError(
-            f"{folder} had a database password but lacked {', '.join(written)}: their values "
-            "were generated afresh; delete the folder to start over with one consistent set."
-        )
     return written
+
+
+def _stored(folder: Path, name: str) -> str | None:
+    try:
+        return (folder / name).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _b64(raw: bytes) -> str:
