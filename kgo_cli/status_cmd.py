@@ -164,3 +164,7 @@ def _cell(value: float | int | None) -> str:
     if value is None:
         return "-"
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+if __name__ == "__main__":  # `python -m kgo_cli.status_cmd`: the containers' health check
+    typer.run(status)

@@ -141,7 +141,7 @@ def test_start_order_waits_for_healthy_dependencies(compose: dict[str, Any]) -> 
         if service != "wallet":
             assert needs["wallet"]["condition"] == "service_healthy"
         assert services[service]["healthcheck"]["test"] == [
-            "CMD", "kgo", "status", "--service", service,
+            "CMD", "python", "-m", "kgo_cli.status_cmd", "--service", service,
         ]  # fmt: skip
     assert services["kafka-topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert services["setup"]["command"] == ["prepare"]
