@@ -10,10 +10,13 @@ stops the services cleanly."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -40,12 +43,13 @@ def _spawn(service: str, logs: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _wait_ready(urls: dict[str, str], supervisor: Supervisor, timeout: float) -> None:
-    """Until every service answers /readyz with 200; a crash meanwhile is restarted."""
+def _await_ready(urls: dict[str, str], timeout: float, between: Callable[[], None]) -> set[str]:
+    """Poll /readyz until every service answers 200 or ``timeout`` passes; ``between`` runs
+    before each round (and may raise). Returns the services still not ready."""
     deadline = time.monotonic() + timeout
     pending = set(urls)
     while pending and time.monotonic() < deadline:
-        supervisor.poll()
+        between()
         for service in sorted(pending):
             try:
                 ready = httpx.get(f"{urls[service]}/readyz", timeout=2)
@@ -55,11 +59,48 @@ def _wait_ready(urls: dict[str, str], supervisor: Supervisor, timeout: float) ->
                 pending.discard(service)
                 typer.echo(f"  {service:<12} ready on {urls[service]}")
         time.sleep(0.3)
+    return pending
+
+
+def _wait_supervised(urls: dict[str, str], supervisor: Supervisor, timeout: float) -> None:
+    """Until every service is ready; a crash meanwhile is restarted, not fatal."""
+    pending = _await_ready(urls, timeout, supervisor.poll)
     if pending:
         restarted = [f"{s} restarted {supervisor.children[s].restarts}x" for s in sorted(pending)]
         raise RuntimeError(
             f"not ready after {timeout:.0f} s: {', '.join(restarted)}; see their logs"
         )
+
+
+def _wait_ready(
+    services: list[str], procs: dict[str, subprocess.Popen[bytes]], timeout: float
+) -> None:
+    """Unsupervised (`kgo demo`, bench): a service that exits while starting is fatal."""
+
+    def none_exited() -> None:
+        for service in services:
+            if procs[service].poll() is not None:
+                raise RuntimeError(
+                    f"{service} exited with {procs[service].returncode}; see its log"
+                )
+
+    pending = _await_ready({s: service_url(s) for s in services}, timeout, none_exited)
+    if pending:
+        raise RuntimeError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
+
+
+def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    """SIGTERM the unsupervised processes of `kgo demo` and bench; SIGKILL after 20 s."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for service, proc in procs.items():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            typer.echo(f"{service} did not stop in time; killing it", err=True)
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _seed_bus_network() -> None:
@@ -116,7 +157,7 @@ def run(
     started = time.monotonic()
     urls = {service: service_url(service) for service in services}
     supervisor = Supervisor(
-        {service: (lambda service=service: _spawn(service, logs)) for service in services},
+        {service: functools.partial(_spawn, service, logs) for service in services},
         status_file=status_file(),
         backoff=Backoff(cap=backoff_cap),
         say=lambda line: typer.echo(line, err=True),
@@ -138,7 +179,7 @@ def run(
     try:
         typer.echo(f"starting {', '.join(services)} (logs in {logs})")
         supervisor.start_all()
-        _wait_ready(urls, supervisor, timeout)
+        _wait_supervised(urls, supervisor, timeout)
         if prepare:
             _prepare(services)
         typer.echo(f"platform up in {time.monotonic() - started:.1f} s; Ctrl-C stops it")
