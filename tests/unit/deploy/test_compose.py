@@ -5,6 +5,7 @@ a secret file) is a real field of that service's settings."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -217,3 +218,34 @@ def test_the_entrypoint_exports_secret_files_as_variables(tmp_path: Path) -> Non
 def test_settings_env_names_follow_the_prefix() -> None:
     assert env_names(InfraSettings)["KGO_TOPIC_PARTITIONS"] is False
     yaml.safe_dump({})  # the dependency the tests use is installed
+
+
+def _datasource_uids(node: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(node, dict):
+        source = node.get("datasource")
+        if isinstance(source, dict) and isinstance(source.get("uid"), str):
+            found.add(source["uid"])
+        for value in node.values():
+            found |= _datasource_uids(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _datasource_uids(value)
+    return found
+
+
+def test_dashboards_use_the_provisioned_data_source() -> None:
+    provisioned = yaml.safe_load(
+        (PROJECT_ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
+    (source,) = provisioned["datasources"]
+    assert source["type"] == "prometheus" and source["url"] == "http://127.0.0.1:9090"
+    providers = yaml.safe_load(
+        (PROJECT_ROOT / "deploy/grafana/provisioning/dashboards/kgo.yml").read_text()
+    )["providers"]
+    assert [p["options"]["path"] for p in providers] == ["/var/lib/grafana/dashboards"]
+    for path in sorted((PROJECT_ROOT / "deploy/grafana/dashboards").glob("*.json")):
+        uids = _datasource_uids(json.loads(path.read_text()))
+        # A fixed uid must be the provisioned one; a template variable (${...}) is fine.
+        fixed = {uid for uid in uids if not uid.startswith("$")}
+        assert fixed <= {source["uid"]}, f"{path.name} names data sources {fixed}"
