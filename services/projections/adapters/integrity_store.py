@@ -33,7 +33,7 @@ TABLES = {
     "integrity_taps": "trip_id uuid PRIMARY KEY, wallet_id uuid NOT NULL,"
     " validator_id text NOT NULL, occurred_at timestamptz NOT NULL",
     "integrity_flags": "flag_id uuid PRIMARY KEY, kind text NOT NULL, subject text NOT NULL,"
-    " day date NOT NULL, shop_id uuid, accounts uuid[] NOT NULL, reason text NOT NULL,"
+    " shop_id uuid, accounts uuid[] NOT NULL, reason text NOT NULL,"
     " evidence jsonb NOT NULL, raised_at timestamptz NOT NULL,"
     " updated_at timestamptz NOT NULL",
     "integrity_progress": "id int PRIMARY KEY DEFAULT 1, business_time timestamptz,"
@@ -44,7 +44,7 @@ INDEXES = {
     "integrity_edges": ["(payer, occurred_at)"],
     "integrity_signups": ["(occurred_at)"],
     "integrity_taps": ["(wallet_id, occurred_at)"],
-    "integrity_flags": ["(raised_at)", "(kind, raised_at)", "(shop_id)"],
+    "integrity_flags": ["(updated_at)", "(kind, updated_at)", "(shop_id)"],
 }
 
 
@@ -169,11 +169,12 @@ class PostgresIntegrityStore:
     async def keep(self, flag: Flag) -> None:
         await self.conn.execute(
             f"INSERT INTO {self.s}.integrity_flags AS f VALUES"
-            " ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $9)"
+            " ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $8)"
+            # The latest evidence by business time wins (partitions arrive in any order).
             " ON CONFLICT (flag_id) DO UPDATE SET reason = EXCLUDED.reason,"
             " accounts = EXCLUDED.accounts, evidence = EXCLUDED.evidence,"
-            " updated_at = GREATEST(f.updated_at, EXCLUDED.updated_at)",
-            flag.flag_id, flag.kind.value, flag.subject, flag.day, flag.shop_id,
+            " updated_at = EXCLUDED.updated_at WHERE f.updated_at <= EXCLUDED.updated_at",
+            flag.flag_id, flag.kind.value, flag.subject, flag.shop_id,
             list(flag.accounts), flag.reason, json.dumps(flag.evidence), flag.at,
         )  # fmt: skip
 
@@ -210,7 +211,7 @@ class IntegrityQueries:
             f"SELECT * FROM {self.s}.integrity_flags WHERE ($1::text IS NULL OR kind = $1)"
             " AND ($2::uuid IS NULL OR shop_id = $2)"
             " AND ($3::timestamptz IS NULL OR updated_at >= $3)"
-            " ORDER BY raised_at DESC, flag_id LIMIT $4",
+            " ORDER BY updated_at DESC, flag_id LIMIT $4",
             kind.value if kind else None, shop, since, limit,
         )  # fmt: skip
         return [_flag(r) for r in rows]

@@ -3,15 +3,16 @@ facts the topics carry (redemptions, coin movements, fares, resident sign-ups).
 
 A rule returns a :class:`Flag` with a reason an operator can read, or ``None``. A flag is
 an observation for a person to look into: nothing here (or anywhere downstream) moves coins
-or refuses anyone because of it. One flag per kind, subject and Bangkok day: more evidence
-the same day updates the flag rather than raising another.
+or refuses anyone because of it. One flag per kind and subject (a pair, a shop, a cycle's
+accounts, a rider, a sign-up window): later evidence updates its reason and evidence rather
+than raising another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID, uuid5
 
@@ -50,12 +51,8 @@ class Flag:
     evidence: dict[str, int | str] = field(default_factory=dict)
 
     @property
-    def day(self) -> date:
-        return self.at.astimezone(BANGKOK).date()
-
-    @property
     def flag_id(self) -> UUID:
-        return uuid5(_FLAGS, f"{self.kind.value}|{self.subject}|{self.day.isoformat()}")
+        return uuid5(_FLAGS, f"{self.kind.value}|{self.subject}")
 
 
 @dataclass(frozen=True)

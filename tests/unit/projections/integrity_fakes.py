@@ -37,8 +37,8 @@ class InMemoryIntegrityStore:
         self.voided.add(redemption)
 
     def _live(self, shop: UUID, since: datetime) -> list[Redemption]:
-        return [r for r in self.redemptions.values()
-                if r.shop_id == shop and r.at >= since and r.redemption_id not in self.voided]  # fmt: skip
+        live = [r for r in self.redemptions.values() if r.redemption_id not in self.voided]
+        return [r for r in live if r.shop_id == shop and r.at >= since]
 
     async def pair_at_cap(self, wallet: UUID, shop: UUID, since: datetime) -> int:
         return sum(1 for r in self._live(shop, since) if r.wallet_id == wallet and r.at_cap)
