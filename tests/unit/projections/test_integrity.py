@@ -14,8 +14,10 @@ from kgo_contracts import transit as tr
 from kgo_contracts import wallet as w
 from kgo_contracts.base import ContractEvent
 from kgo_contracts.examples import examples, examples_of
+from kgo_runtime.metrics import Metrics
 from services.projections.application.integrity import IntegrityRules
 from services.projections.domain.integrity import Flag, FlagKind
+from services.projections.entrypoints.integrity import IntegrityMetrics
 from services.projections.integrity_settings import IntegritySettings
 
 from .integrity_fakes import InMemoryIntegrityStore
@@ -208,3 +210,28 @@ async def test_thresholds_are_settings() -> None:
     assert (await run(two))[0] == []
     flags, _ = await run(two, rapid_taps_min=2)
     assert kinds(flags) == {FlagKind.PASS_RAPID_TAPS}
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.now: dict[str, int] = {}
+
+    async def counts(self) -> dict[str, int]:
+        return dict(self.now)
+
+
+async def test_metrics_count_flags_by_kind_only() -> None:
+    metrics, counts = Metrics("projections"), _Counts()
+    integrity = IntegrityMetrics(metrics, counts)  # type: ignore[arg-type]
+    counts.now = {"pair_at_cap": 2}
+    await integrity.refresh()  # what was there before this process started is not "raised"
+    counts.now = {"pair_at_cap": 3, "coin_cycle": 1}
+    await integrity.refresh()
+    text = metrics.render().decode()
+    assert 'kgo_integrity_flags{kind="pair_at_cap"} 3.0' in text
+    assert 'kgo_integrity_flags_raised_total{kind="pair_at_cap"} 1.0' in text
+    assert 'kgo_integrity_flags_raised_total{kind="coin_cycle"} 1.0' in text
+    assert 'kgo_integrity_flags{kind="signup_burst"} 0.0' in text
+    labels = {k for m in metrics.registry.collect() if m.name.startswith("kgo_integrity")
+              for s in m.samples for k in s.labels}  # fmt: skip
+    assert labels == {"kind"}
