@@ -18,6 +18,8 @@ CHROMIUM_PACKAGE = "chromium"
 CHROMIUM = Path("/usr/bin/chromium")
 PROMETHEUS_PACKAGE = "prometheus"
 PROMETHEUS_BIN = Path("/usr/bin")
+DOCKER_COMPOSE_PACKAGE = "docker-compose"
+DOCKER_COMPOSE = Path("/usr/bin/docker-compose")
 
 
 def java_major(version_output: str) -> int | None:
@@ -87,6 +89,16 @@ def ensure_prometheus(bin_dir: Path | None = None) -> tuple[Path, Path]:
     if not server.exists():
         raise PrereqError(f"{promtool} is there but {server} is missing: reinstall `prometheus`.")
     return server, promtool
+
+
+def ensure_docker_compose(executable: Path | None = None) -> Path:
+    """Debian's docker-compose (1.29), whose `config` validates docker-compose.yml without a
+    Docker engine; installed with apt-get when missing."""
+    executable = executable or DOCKER_COMPOSE
+    _ensure_package(
+        DOCKER_COMPOSE_PACKAGE, executable, "docker-compose (to validate docker-compose.yml)"
+    )
+    return executable
 
 
 def _ensure_package(package: str, installed: Path, what: str, alternative: str = "") -> None:

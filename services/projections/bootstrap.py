@@ -7,6 +7,7 @@ models in the live schema, the query API, and the change feed the dashboard wait
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 from collections.abc import Sequence
@@ -27,6 +28,9 @@ from .entrypoints.changes import ChangeFeed
 from .entrypoints.consumer import Projector
 from .entrypoints.http import API_METADATA, build_router
 from .entrypoints.http.context import Projections
+from .entrypoints.http.integrity import build_integrity_router
+from .entrypoints.integrity import integrity_component
+from .integrity_settings import IntegritySettings
 from .settings import ProjectionsSettings
 
 
@@ -58,8 +62,10 @@ def create_app(
     *,
     clock: Clock | None = None,
     access: Authenticator | None = None,
+    integrity: IntegritySettings | None = None,
 ) -> FastAPI:
     settings = settings or ProjectionsSettings()
+    integrity = integrity or IntegritySettings()
     clock = clock or SystemClock()
     changes = ChangeFeed()
 
@@ -91,9 +97,11 @@ def create_app(
             max_records=settings.batch_records,
         )
         ctx.metrics.watch_staleness(name, consumer.lag_seconds)
-        return [consumer]
+        behind = functools.partial(records_behind, ctx.metrics, integrity.consumer_name)
+        return [consumer, await integrity_component(ctx, settings, integrity, clock, behind)]
 
-    app = create_service_app(settings, build=build, routers=[build_router(), *_dashboard_routers()])
+    routers = [build_router(), build_integrity_router(), *_dashboard_routers()]
+    app = create_service_app(settings, build=build, routers=routers)
     for attribute, value in API_METADATA.items():
         setattr(app, attribute, value)
     app.state.changes = changes
