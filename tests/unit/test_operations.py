@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 import typer
 import yaml
+from prometheus_client import generate_latest
 
 from kgo_cli.infra.prereqs import ensure_prometheus
 from kgo_cli.main import app as kgo_app
+from kgo_cli.supervision import Supervisor
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.settings import PROJECT_ROOT
 from services.wallet.adapters.wallet_metrics import WalletMetrics
@@ -52,6 +54,11 @@ def registry_names(service: str) -> set[str]:
     if service == "wallet":
         WalletMetrics(metrics)
     return BUILDER.exported_names(metrics.render().decode())
+
+
+def supervisor_names() -> set[str]:
+    """What `kgo run`'s supervisor exports on its own port."""
+    return BUILDER.exported_names(generate_latest(Supervisor({}).registry).decode())
 
 
 def alerts() -> list[dict[str, object]]:
@@ -113,6 +120,7 @@ def test_every_alert_says_what_and_links_to_its_runbook_section() -> None:
 
 def test_rules_name_only_series_the_services_export() -> None:
     every = set().union(*(registry_names(s) for s in BUILDER.SERVICES)) | SCRAPE_SERIES
+    every |= supervisor_names()
     for rule in alerts():
         unknown = BUILDER.series_names(str(rule["expr"])) - every
         assert not unknown, f"{rule['alert']} reads {unknown}"
