@@ -165,11 +165,11 @@ class Replay:
             inbox = Inbox("replay", self.build)
             await inbox.create_tables(pool)
 
-            def trusted(r: ConsumerRecord[bytes, bytes]) -> bool:
+            def trusted(tp: TopicPartition, first: int, last: int) -> bool:
                 # Validated by the live consumer, which dead-lettered what failed.
-                tp = TopicPartition(r.topic, r.partition)
-                return r.offset < live.get(tp, 0) and (
-                    (r.topic, r.partition, r.offset) not in rejected
+                return last < live.get(tp, 0) and not any(
+                    t == tp.topic and p == tp.partition and first <= o <= last
+                    for t, p, o in rejected
                 )
 
             applier = BatchApplier(

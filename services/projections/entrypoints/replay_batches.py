@@ -72,7 +72,7 @@ class BatchApplier:
         pool: asyncpg.Pool,
         producer: AIOKafkaProducer,
         live: dict[TopicPartition, int],
-        trusted: Callable[[Record], bool] | None,
+        trusted: Callable[[TopicPartition, int, int], bool] | None,
         window: int,
     ) -> None:
         self.projector = projector
@@ -87,7 +87,7 @@ class BatchApplier:
 
     async def apply(self, tp: TopicPartition, records: list[Record]) -> int:
         """Apply ``records`` (one partition, offset order); returns the next offset to read."""
-        decoded = self._decode(records)
+        decoded = self._decode(tp, records)
         for record, item in zip(records, decoded, strict=True):
             if isinstance(item, EnvelopeError):
                 await self._dead_letter(record, item)
@@ -100,8 +100,8 @@ class BatchApplier:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    def _decode(self, records: list[Record]) -> list[Decoded]:
-        if self.trusted is not None and all(self.trusted(r) for r in records):
+    def _decode(self, tp: TopicPartition, records: list[Record]) -> list[Decoded]:
+        if self.trusted is not None and self.trusted(tp, records[0].offset, records[-1].offset):
             try:
                 return [read_trusted(r) for r in records]
             except Exception:
