@@ -83,13 +83,13 @@ class Outcome:
 
     def summary(self, kind: str | None = None) -> dict[str, Any]:
         mine = [c for c in self.commands if kind is None or c.kind == kind]
-        seen = [c for c in mine if c.seen is not None]
-        latencies = [c.seen - c.due for c in seen]  # type: ignore[operator]
-        last = max((c.seen for c in seen), default=self.started)  # type: ignore[type-var]
+        times = [(c.seen, c.due) for c in mine if c.seen is not None]
+        latencies = [seen - due for seen, due in times]
+        last = max((seen for seen, _ in times), default=self.started)
         return {
             "commands": len(mine),
-            "reached": len(seen),
-            "per_second": len(seen) / (last - self.started) if last > self.started else 0.0,
+            "reached": len(times),
+            "per_second": len(times) / (last - self.started) if last > self.started else 0.0,
             "p50_ms": percentile(latencies, 0.5) * 1000 if latencies else None,
             "p99_ms": percentile(latencies, 0.99) * 1000 if latencies else None,
         }

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -34,9 +34,9 @@ from kgo_runtime.logging import get_logger
 from services.projections.adapters.trusted import read_trusted
 from services.projections.entrypoints.consumer import Projector
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 #: (ce_id, wire name, event) of one record, or why it failed validation.
-Decoded = tuple[str, str, Any] | EnvelopeError
+Decoded: TypeAlias = tuple[str, str, Any] | EnvelopeError
 
 log = get_logger(__name__)
 
@@ -126,7 +126,7 @@ class BatchApplier:
     async def _transaction(
         self, tp: TopicPartition, records: list[Record], decoded: list[Decoded]
     ) -> int:
-        first, last = records[0].offset, records[-1].offset
+        first, last = int(records[0].offset), int(records[-1].offset)
         async with self.pool.acquire() as conn, conn.transaction():
             stored = await self.inbox.lock_position(conn, tp.topic, tp.partition)
             stored = first if stored is None else stored
