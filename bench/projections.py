@@ -7,8 +7,10 @@ model latency.
     uv run python -m bench.projections                 # ~3,000 residents, ~55,000 events
     uv run python -m bench.projections --residents 300 # a smoke check
 
-Raw consume: one plain aiokafka consumer reading the same four topics from the start. The
-issue's target: replay events/s at least half of it. Latency: one wallet grant (two legs)
+Raw consume: one plain aiokafka consumer reading the same four topics from the start, before
+and again after the replay (on a shared machine the two differ). The issue's target: replay
+events/s at least half of it. CPU per record of this process (raw consumer, replay) is
+printed too: other processes on the machine barely move it. Latency: one wallet grant (two legs)
 produced at a time while the live batched consumer runs; from the produce call to the
 change feed's notification that the batch holding it committed (p50/p99). The wallet's own
 command -> topic leg is the relay's, measured in bench/relay.py.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 import uuid
 from datetime import timedelta
@@ -231,10 +234,15 @@ async def run(residents: int) -> dict[str, float]:
         finally:
             await kafka.stop()
         count = len(history.events)
+        cpu = time.process_time()
         raw = await raw_consume(bootstrap, settings.topics, count)
+        raw_cpu = (time.process_time() - cpu) / count
         try:
             live = await live_catch_up(settings, dsn, count)
+            cpu = time.process_time()
             report = await Replay(settings).run()
+            replay_cpu = (time.process_time() - cpu) / count
+            raw_after = await raw_consume(bootstrap, settings.topics, count)
             one = await per_record(settings, dsn, count)
             lat = await latency(settings, dsn, 100)
         finally:
@@ -244,6 +252,10 @@ async def run(residents: int) -> dict[str, float]:
     return {
         "events": count,
         "raw_consume": raw,
+        "raw_after": raw_after,
+        "raw_cpu_us": raw_cpu * 1e6,
+        "replay_cpu_us": replay_cpu * 1e6,
+        "load": os.getloadavg()[0],
         "live": live,
         "replay": report.rate,
         "replay_apply": report.apply_rate,
@@ -275,6 +287,12 @@ def main() -> None:
         f" {r['per_record'] / r['raw_consume']:.3f} |"
     )
     print(f"\nproduce -> read model committed: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+    print(
+        f"raw consume again after the replay: {r['raw_after']:,.0f}/s; CPU of this process per"
+        f" record: raw consume {r['raw_cpu_us']:.1f} µs, replay {r['replay_cpu_us']:.1f} µs"
+        f" (the replay's Postgres work is in the server's processes); load average"
+        f" {r['load']:.1f} at the end"
+    )
 
 
 if __name__ == "__main__":

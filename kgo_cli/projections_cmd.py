@@ -59,7 +59,8 @@ def replay(
         TextColumn("{task.fields[rate]:,.0f} events/s"),
         TimeRemainingColumn(),
     ) as bar:
-        task = bar.add_task("replay", total=None, what=model, rate=0.0)
+        # A total from the start: the columns format it before the first progress report.
+        task = bar.add_task("replay", total=0, what=model, rate=0.0)
 
         def progress(done: int, total: int, rate: float) -> None:
             bar.update(task, completed=done, total=total, rate=rate)

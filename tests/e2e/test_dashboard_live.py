@@ -2,14 +2,15 @@
 own schema and topics folds a synthetic month of the city (every service's events, produced
 to Kafka); Debian's Chromium shows the page, every number equals the API's, the charts draw
 them, and one more event on Kafka (a shop enrolled in a new district) reaches the open page
-without a reload. Screenshot: tests/artifacts/dashboard-live.png."""
+without a reload. Screenshot: tests/artifacts/dashboard-live.png. And the city of a past
+moment, replayed with `kgo replay --until`, shown beside the live one."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from kgo_contracts.base import ContractEvent
 from kgo_runtime.envelope import encode
 from kgo_runtime.settings import InfraSettings
 from kgo_runtime.testing import create_topics, delete_topics, unique_name
-from tests.integration.projections.history import DISTRICTS, build
+from tests.integration.projections.history import CAMPAIGN_END, DISTRICTS, build
 
 from .dashboard_page import (
     api_value,
@@ -36,7 +37,7 @@ from .dashboard_page import (
     screenshot,
     settled,
 )
-from .platform import ServiceProcess, service_process
+from .platform import ServiceProcess, kgo, service_process
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser"]  # the fixture
@@ -134,4 +135,52 @@ async def test_the_dashboard_follows_the_real_read_models(
     assert api_value(after, "supply.minted") == 1_000_000
 
     await screenshot(page, "dashboard-live.png")
+    assert console.errors == []
+
+
+async def test_a_replayed_past_city_beside_the_live_one(
+    projections: ServiceProcess, topics: dict[str, str], browser: Browser
+) -> None:
+    """`kgo replay all --until` the end of the 1-baht campaign, then the dashboard shows that
+    snapshot (the API's snapshot figures, charts drawn) and stays on it while the live city
+    moves on. Screenshot: tests/artifacts/dashboard-snapshot-live.png."""
+    history = build(residents=30, seed=3)
+    await produce(topics, history.events)
+    caught_up(projections.url)
+    replay = kgo(projections.env, "replay", "all", "--until", CAMPAIGN_END.isoformat(),
+                 "--name", "campaign_end")  # fmt: skip
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    past = httpx.get(f"{projections.url}/v1/public/overview?snapshot=campaign_end", timeout=5)
+    assert past.status_code == 200, past.text
+    snapshot = past.json()
+    assert snapshot["as_of"]["snapshot"] == "campaign_end"
+    assert datetime.fromisoformat(snapshot["as_of"]["snapshot_until"]) == CAMPAIGN_END
+    assert api_value(snapshot, "supply.minted") == 1_000_000
+
+    page, console = await open_page(
+        browser, f"{projections.url}/dashboard?lang=en&snapshot=campaign_end"
+    )
+    assert await page.get_attribute("#status", "data-state") == "snapshot"
+    await page.wait_for_selector("#snapshot-form:not([hidden])")  # the API lists its snapshots
+    assert await page.eval_on_selector("#snapshot-form select", "s => s.value") == "campaign_end"
+    await assert_numbers_match(page, snapshot)
+    await assert_charts_drawn(page, snapshot, live=False)
+    assert await page.text_content("#as-of-time") == "19 Jun 2022, 23:59:59"
+
+    # The live city moves on (a shop in a new district); the snapshot and the page do not.
+    last = max(e.occurred_at for e in history.events)  # type: ignore[attr-defined]
+    enrolled = merchant.ShopEnrolled(
+        shop_id=uuid.uuid4(), payee_account_id=uuid.uuid4(), label="Shop later",
+        category="grocery", district=NEW_DISTRICT, latitude=16.7, longitude=102.6,
+        size_class="small", coin_value_satang=100, max_coin_share_percent=50,
+        occurred_at=last + timedelta(minutes=1),
+    )  # fmt: skip
+    await produce(topics, [enrolled])
+    caught_up(projections.url, lambda o: NEW_DISTRICT in districts(o))
+    again = httpx.get(f"{projections.url}/v1/public/overview?snapshot=campaign_end", timeout=5)
+    assert NEW_DISTRICT not in districts(again.json())
+    assert await page.evaluate("() => kgoDashboard.renders") == 1
+    await assert_numbers_match(page, snapshot)
+
+    await screenshot(page, "dashboard-snapshot-live.png")
     assert console.errors == []

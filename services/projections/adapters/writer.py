@@ -148,39 +148,12 @@ class ReadModelWriter:
             )
 
     async def _ledger(self, conn: asyncpg.Connection, c: Changes) -> None:
-        s = self.schema
         await self._insert(
             conn, "accounts", "account_id, kind, programme, label, external_ref, opened_at",
             "uuid, text, text, text, text, timestamptz", c.accounts,
         )  # fmt: skip
         if c.entries:
-            # Balances move only by the entries this statement inserted: an entry seen
-            # before (same account and version) changes nothing.
-            await conn.execute(
-                f"WITH ins AS (INSERT INTO {s}.entries (account_id, account_version,"
-                " occurred_at, type, amount, d_available, d_held, available_after, held_after,"
-                " movement_id) SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[],"
-                " $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],"
-                " $9::bigint[], $10::uuid[]) ON CONFLICT DO NOTHING RETURNING *),"
-                " agg AS (SELECT account_id, sum(d_available) AS da, sum(d_held) AS dh,"
-                " max(occurred_at) AS at FROM ins GROUP BY account_id),"
-                " last AS (SELECT DISTINCT ON (account_id) account_id, account_version,"
-                " available_after, held_after FROM ins"
-                " ORDER BY account_id, account_version DESC)"
-                f" INSERT INTO {s}.balances AS b (account_id, available, held, version,"
-                " wallet_available, wallet_held, updated_at)"
-                " SELECT agg.account_id, da, dh, account_version, available_after, held_after,"
-                " at FROM agg JOIN last USING (account_id)"
-                " ON CONFLICT (account_id) DO UPDATE"
-                " SET available = b.available + EXCLUDED.available,"
-                " held = b.held + EXCLUDED.held, version = GREATEST(b.version, EXCLUDED.version),"
-                " wallet_available = CASE WHEN EXCLUDED.version > b.version"
-                " THEN EXCLUDED.wallet_available ELSE b.wallet_available END,"
-                " wallet_held = CASE WHEN EXCLUDED.version > b.version"
-                " THEN EXCLUDED.wallet_held ELSE b.wallet_held END,"
-                " updated_at = GREATEST(b.updated_at, EXCLUDED.updated_at)",
-                *_columns(c.entries, 10),
-            )
+            await self._entries(conn, c)
         if c.flows:
             rows = [
                 (day, kind, net, spent) for (day, kind), (net, spent) in sorted(c.flows.items())
@@ -190,3 +163,33 @@ class ReadModelWriter:
                 "(day, kind) DO UPDATE SET net = t.net + EXCLUDED.net,"
                 " spent = t.spent + EXCLUDED.spent",
             )  # fmt: skip
+
+    async def _entries(self, conn: asyncpg.Connection, c: Changes) -> None:
+        s = self.schema
+        # Balances move only by the entries this statement inserted: an entry seen
+        # before (same account and version) changes nothing.
+        await conn.execute(
+            f"WITH ins AS (INSERT INTO {s}.entries (account_id, account_version,"
+            " occurred_at, type, amount, d_available, d_held, available_after, held_after,"
+            " movement_id) SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[],"
+            " $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],"
+            " $9::bigint[], $10::uuid[]) ON CONFLICT DO NOTHING RETURNING *),"
+            " agg AS (SELECT account_id, sum(d_available) AS da, sum(d_held) AS dh,"
+            " max(occurred_at) AS at FROM ins GROUP BY account_id),"
+            " last AS (SELECT DISTINCT ON (account_id) account_id, account_version,"
+            " available_after, held_after FROM ins"
+            " ORDER BY account_id, account_version DESC)"
+            f" INSERT INTO {s}.balances AS b (account_id, available, held, version,"
+            " wallet_available, wallet_held, updated_at)"
+            " SELECT agg.account_id, da, dh, account_version, available_after, held_after,"
+            " at FROM agg JOIN last USING (account_id)"
+            " ON CONFLICT (account_id) DO UPDATE"
+            " SET available = b.available + EXCLUDED.available,"
+            " held = b.held + EXCLUDED.held, version = GREATEST(b.version, EXCLUDED.version),"
+            " wallet_available = CASE WHEN EXCLUDED.version > b.version"
+            " THEN EXCLUDED.wallet_available ELSE b.wallet_available END,"
+            " wallet_held = CASE WHEN EXCLUDED.version > b.version"
+            " THEN EXCLUDED.wallet_held ELSE b.wallet_held END,"
+            " updated_at = GREATEST(b.updated_at, EXCLUDED.updated_at)",
+            *_columns(c.entries, 10),
+        )

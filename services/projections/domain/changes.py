@@ -51,7 +51,7 @@ class Changes:
 
     accounts: list[tuple[Any, ...]] = field(default_factory=list)
     entries: list[tuple[Any, ...]] = field(default_factory=list)
-    #: account -> [Δavailable, Δheld, last version, available_after, held_after, at]
+    #: account -> [Δavailable, Δheld, last version, available_after, held_after, latest at]
     balances: dict[UUID, list[Any]] = field(default_factory=dict)
     #: (day, account kind) -> [Δ coins held by that kind, coins spent by that kind]
     flows: dict[tuple[date, str], list[int]] = field(default_factory=lambda: defaultdict(_zeros2))
@@ -135,7 +135,9 @@ def _wallet(changes: Changes, name: str, e: Any, day: date) -> None:
     balance[0] += d_available
     balance[1] += d_held
     if e.account_version > balance[2]:
-        balance[2:6] = [e.account_version, e.available_after, e.held_after, e.occurred_at]
+        balance[2:5] = [e.account_version, e.available_after, e.held_after]
+    if e.occurred_at > balance[5]:
+        balance[5] = e.occurred_at
     kind = e.account_kind
     flow = changes.flows[(day, kind)]
     flow[0] += d_available + d_held

@@ -8,11 +8,11 @@ the build's where the build is ahead, and the rebuilt tables replace the live on
 (``ALTER TABLE ... SET SCHEMA``) in the same transaction. Readers see the old tables or the
 new ones, never a mix.
 
-Records the live consumer already validated (below its stored position, named by no dead
-letter) are decoded without validating again (:mod:`services.projections.adapters.trusted`);
-every other record is validated in full. A record that fails is skipped (counted): below the
-live position the live consumer dead-lettered it already; beyond it, the replay
-dead-letters it as the live consumer would.
+How one partition's batch is applied (one transaction, republished events recognised,
+records the live consumer validated decoded cheaply, bad records dead-lettered once):
+:mod:`services.projections.entrypoints.replay_batches`. The build's tables get their
+indexes (beside the primary keys) once caught up: one sort each instead of an index update
+per row.
 """
 
 from __future__ import annotations
@@ -25,22 +25,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from kgo_contracts.topics import dlq
-from kgo_runtime.deadletter import PermanentError
 from kgo_runtime.inbox import Inbox
 from kgo_runtime.kafka_admin import topic_partitions
-from kgo_runtime.metrics import Metrics
 from kgo_runtime.postgres import create_tables
-from kgo_runtime.processing import RecordProcessor
-from services.projections.adapters.tables import ddl, model_names, tables_of
-from services.projections.adapters.trusted import trusted_decode
+from services.projections.adapters.tables import ddl, index_ddl, model_names, tables_of
 from services.projections.entrypoints.consumer import Projector
 from services.projections.entrypoints.http.context import SNAPSHOT_NAME
+from services.projections.entrypoints.replay_batches import BatchApplier
 from services.projections.settings import ProjectionsSettings
 
 Progress = Callable[[int, int, float], None]  # done, total, events per second
@@ -58,31 +54,6 @@ def _fewer_collections() -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
-
-
-class _Delivered:
-    def __await__(self) -> Any:
-        return iter(())
-
-
-class _DeadLetters:
-    """The producer a replay's processor gets. Records below the live consumer's position
-    were dead-lettered by it already: counted, not sent twice. Records beyond it (the live
-    consumer has not seen them) are dead-lettered as the live consumer would."""
-
-    def __init__(self, producer: AIOKafkaProducer, live: dict[TopicPartition, int]) -> None:
-        self.producer = producer
-        self.live = live
-        self.skipped = 0
-
-    async def send(self, topic: str, value: Any, *, key: Any, headers: Any) -> Any:
-        self.skipped += 1
-        attrs = {name: raw.decode() for name, raw in headers}
-        source = TopicPartition(attrs["kgo_dlq_source_topic"],
-                                int(attrs["kgo_dlq_source_partition"]))  # fmt: skip
-        if int(attrs["kgo_dlq_source_offset"]) < self.live.get(source, 0):
-            return _Delivered()
-        return await self.producer.send(topic, value, key=key, headers=headers)
 
 
 async def dead_lettered(bootstrap: str, topics: list[str]) -> set[tuple[str, int, int]]:
@@ -149,6 +120,7 @@ class Replay:
         batch_records: int = 20_000,
         side_by_side: bool = True,
         trust_live: bool = True,
+        dedupe_window: int = 20_000,
     ) -> None:
         self.settings = settings
         self.models = models or model_names()
@@ -166,6 +138,9 @@ class Replay:
         self.side_by_side = side_by_side
         #: Decode records the live consumer validated without validating them again.
         self.trust_live = trust_live
+        #: Republished events are recognised among this many recent ``ce_id``s per
+        #: partition (the relay republishes at most its last batch of 500).
+        self.dedupe_window = dedupe_window
         self.live = settings.database_schema
         self.build = f"{self.live}__build_{uuid.uuid4().hex[:8]}"
         self.events = 0
@@ -184,32 +159,24 @@ class Replay:
         )
         await kafka.start()
         live = await self._live_positions(pool)
-        dead = _DeadLetters(kafka, live)
         try:
             rejected = await dead_lettered(self.settings.kafka_bootstrap, self.settings.topics)
-            await create_tables(pool, ddl(self.build, self.models))
+            await create_tables(pool, ddl(self.build, self.models, indexes=False))
             inbox = Inbox("replay", self.build)
             await inbox.create_tables(pool)
-            projector = Projector(self.build, self.models, since=self.since, until=self.until)
-            processor = RecordProcessor.batched(
-                "replay",
-                projector,
-                inbox=inbox,
-                pool=pool,
-                producer=dead,
-                metrics=Metrics("projections"),
-                permanent_errors=(PermanentError,),
-            )
-            if self.trust_live:
 
-                def trusted(r: ConsumerRecord[bytes, bytes]) -> bool:
-                    # Validated by the live consumer, which dead-lettered what failed.
-                    tp = TopicPartition(r.topic, r.partition)
-                    return r.offset < live.get(tp, 0) and (
-                        (r.topic, r.partition, r.offset) not in rejected
-                    )
+            def trusted(tp: TopicPartition, first: int, last: int) -> bool:
+                # Validated by the live consumer, which dead-lettered what failed.
+                return last < live.get(tp, 0) and not any(
+                    t == tp.topic and p == tp.partition and first <= o <= last
+                    for t, p, o in rejected
+                )
 
-                processor.trusted, processor.trusted_decode = trusted, trusted_decode
+            applier = BatchApplier(
+                Projector(self.build, self.models, since=self.since, until=self.until),
+                inbox=inbox, pool=pool, producer=kafka, live=live,
+                trusted=trusted if self.trust_live else None, window=self.dedupe_window,
+            )  # fmt: skip
             await consumer.start()
             partitions: list[TopicPartition] = []
             for topic in self.settings.topics:
@@ -221,15 +188,17 @@ class Replay:
             total = sum(max(0, ends[tp] - at[tp]) for tp in partitions)
             applying = time.monotonic()
             with _fewer_collections():
-                await self._catch_up(consumer, processor, at, ends, total, started)
+                await self._catch_up(consumer, applier, at, ends, total, started)
             applying = time.monotonic() - applying
+            async with pool.acquire() as conn:
+                await conn.execute(";".join(index_ddl(self.build, self.models)))
             if self.snapshot is not None:
                 schema = await self._keep_snapshot(pool)
             else:
-                await self._swap(pool, consumer, processor, at, total, started)
+                await self._swap(pool, consumer, applier, at, total, started)
                 schema = self.live
             return ReplayReport(
-                self.models, schema, self.events, time.monotonic() - started, dead.skipped,
+                self.models, schema, self.events, time.monotonic() - started, applier.skipped,
                 self.snapshot, {f"{tp.topic}/{tp.partition}": o for tp, o in at.items()},
                 applying,
             )  # fmt: skip
@@ -267,7 +236,7 @@ class Replay:
     async def _catch_up(
         self,
         consumer: AIOKafkaConsumer,
-        processor: RecordProcessor,
+        applier: BatchApplier,
         at: dict[TopicPartition, int],
         targets: dict[TopicPartition, int],
         total: int,
@@ -283,7 +252,7 @@ class Replay:
             # batch while this process decodes and folds the next.
             work = {tp: [r for r in records if r.offset < targets[tp]]
                     for tp, records in batch.items()}  # fmt: skip
-            jobs = [self._apply(consumer, processor, tp, records, at)
+            jobs = [self._apply(consumer, applier, tp, records, at)
                     for tp, records in work.items() if records]  # fmt: skip
             if self.side_by_side:
                 await asyncio.gather(*jobs)
@@ -298,23 +267,13 @@ class Replay:
                 elapsed = time.monotonic() - started
                 self.progress(self.events, total, self.events / elapsed if elapsed else 0.0)
 
-    async def _apply(self, consumer: AIOKafkaConsumer, processor: RecordProcessor,
+    async def _apply(self, consumer: AIOKafkaConsumer, applier: BatchApplier,
                      tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]],
                      at: dict[TopicPartition, int]) -> None:  # fmt: skip
-        backoff = 0.2
-        count = len(records)
-        while True:
-            result = await processor.process_batch(records)
-            if not result.retry:
-                break
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
-            records = [r for r in records if r.offset >= result.next_offset]
-            if not records:
-                break
-        self.events += count
-        at[tp] = max(at[tp], result.next_offset)
-        if result.next_offset != records[-1].offset + 1 if records else False:
+        next_offset = await applier.apply(tp, records)
+        self.events += len(records)
+        at[tp] = max(at[tp], next_offset)
+        if next_offset != records[-1].offset + 1:
             consumer.seek(tp, at[tp])  # only when the batch did not end where it was read
 
     async def _keep_snapshot(self, pool: asyncpg.Pool) -> str:
@@ -335,7 +294,7 @@ class Replay:
         self,
         pool: asyncpg.Pool,
         consumer: AIOKafkaConsumer,
-        processor: RecordProcessor,
+        applier: BatchApplier,
         at: dict[TopicPartition, int],
         total: int,
         started: float,
@@ -353,7 +312,7 @@ class Replay:
             )
             stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
             targets = {tp: max(stored.get(tp, 0), at[tp]) for tp in at}
-            await self._catch_up(consumer, processor, at, targets, total, started)
+            await self._catch_up(consumer, applier, at, targets, total, started)
             for tp, offset in at.items():
                 await conn.execute(
                     f"INSERT INTO {live}.consumer_positions AS p"

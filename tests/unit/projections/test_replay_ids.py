@@ -1,0 +1,28 @@
+"""A replay recognises republished events in memory: a ce_id applies only where it was first
+read, a retried batch applies again, and only a window of recent ids is kept."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka import TopicPartition
+
+from services.projections.entrypoints.replay_batches import RecentIds
+
+pytestmark = pytest.mark.unit
+TP, OTHER = TopicPartition("t", 0), TopicPartition("t", 1)
+
+
+def test_a_republished_event_is_dropped_and_a_retry_is_not() -> None:
+    ids = RecentIds(window=100)
+    assert ids.first(TP, "a", 10)
+    assert not ids.first(TP, "a", 250)  # the relay sent it again after a crash
+    assert ids.first(TP, "a", 10)  # the batch of offset 10 retried after a rollback
+    assert ids.first(OTHER, "a", 3)  # partitions are kept apart
+
+
+def test_only_the_window_is_remembered() -> None:
+    ids = RecentIds(window=3)
+    for offset, ce_id in enumerate("abcd"):
+        assert ids.first(TP, ce_id, offset)
+    assert ids.first(TP, "a", 99)  # forgotten: older than the window
+    assert not ids.first(TP, "d", 99)
