@@ -51,6 +51,17 @@ def browser() -> None:
 
 
 @app.command()
+def prometheus() -> None:
+    """Make sure Prometheus and `promtool` are installed for the alert rules' tests (apt-get,
+    as root, when missing; instant when present)."""
+    try:
+        server, promtool = prereqs.ensure_prometheus()
+    except InfraError as error:
+        raise _fail(error) from None
+    typer.echo(f"prometheus: {server}\npromtool: {promtool}")
+
+
+@app.command()
 def compose(
     config: Annotated[bool, typer.Option(help="Also run `docker-compose config -q`.")] = True,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from kgo_cli import (
+    dlq_cmd,
     export_cmd,
     infra_cmd,
     merchant_cmd,
@@ -38,6 +39,7 @@ app.add_typer(
     transit_cmd.app, name="transit", help="The city bus: validators, network, statements."
 )
 app.add_typer(export_cmd.app, name="export")
+app.add_typer(dlq_cmd.app, name="dlq", help="Dead letters: what a consumer set aside, and rewind.")
 app.command("report", help="The research report (HTML and PDF) built from an export.")(
     report_cmd.report
 )

@@ -108,6 +108,11 @@ class IdempotentConsumer:
         self._retry_at: dict[TopicPartition, float] = {}
         self._attempts: dict[TopicPartition, int] = {}
         self._next: dict[TopicPartition, int] = {}
+        #: Kafka timestamps (s) of the last record applied and of a record held back, per
+        #: partition: what the lag in seconds is measured from.
+        self._applied_at: dict[TopicPartition, float] = {}
+        self._held_at: dict[TopicPartition, float] = {}
+        self._lag_seconds: dict[TopicPartition, float] = {}
         self._inbox_keep = inbox_keep_seconds
         self._pruned_at = 0.0
         self._batched = batched
@@ -201,10 +206,11 @@ class IdempotentConsumer:
                 if tp not in consumer.assignment():
                     break
                 if await processor.process(record) is Outcome.RETRY:
-                    self._hold_back(consumer, tp, record.offset)
+                    self._hold_back(consumer, tp, record.offset, record.timestamp)
                     break
                 self._attempts.pop(tp, None)
                 self._next[tp] = record.offset + 1
+                self._applied(tp, record.timestamp)
         self._update_lag(consumer)
 
     async def _apply_batches(
@@ -222,14 +228,29 @@ class IdempotentConsumer:
             if result.changed and self._after_commit is not None:
                 self._after_commit()
             if result.retry:
-                self._hold_back(consumer, tp, result.next_offset)
+                held = [r.timestamp for r in records if r.offset == result.next_offset]
+                self._hold_back(consumer, tp, result.next_offset, held[0] if held else None)
                 continue
             self._attempts.pop(tp, None)
             if result.seek:
                 consumer.seek(tp, result.next_offset)
             self._next[tp] = result.next_offset
+            self._applied(tp, records[-1].timestamp)
 
-    def _hold_back(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+    def _applied(self, tp: TopicPartition, timestamp_ms: int | None) -> None:
+        self._held_at.pop(tp, None)
+        if timestamp_ms is not None and timestamp_ms > 0:
+            self._applied_at[tp] = timestamp_ms / 1000
+
+    def _hold_back(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        offset: int,
+        timestamp_ms: int | None = None,
+    ) -> None:
+        if timestamp_ms is not None and timestamp_ms > 0:
+            self._held_at.setdefault(tp, timestamp_ms / 1000)
         attempts = self._attempts.get(tp, 0) + 1
         self._attempts[tp] = attempts
         delay = min(self._min_backoff * 2 ** (attempts - 1), self._max_backoff)
@@ -265,6 +286,14 @@ class IdempotentConsumer:
             self._retry_at.pop(tp, None)
             self._attempts.pop(tp, None)
             self._next.pop(tp, None)
+            self._applied_at.pop(tp, None)
+            self._held_at.pop(tp, None)
+            self._lag_seconds.pop(tp, None)
+            # Another member reports this partition now: drop this process's stale series.
+            labels = (self.consumer_name, tp.topic, str(tp.partition))
+            for gauge in (self._metrics.consumer_lag, self._metrics.consumer_lag_seconds):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*labels)
 
     async def _hold_until_positioned(self, assigned: set[TopicPartition]) -> None:
         consumer = self._consumer
@@ -275,12 +304,22 @@ class IdempotentConsumer:
         await self._seek_to_stored(consumer, set(assigned))
 
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        now = time.time()
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             if highwater is not None and tp in self._next:
-                self._metrics.consumer_lag.labels(
-                    self.consumer_name, tp.topic, str(tp.partition)
-                ).set(max(0, highwater - self._next[tp]))
+                behind = max(0, highwater - self._next[tp])
+                labels = (self.consumer_name, tp.topic, str(tp.partition))
+                self._metrics.consumer_lag.labels(*labels).set(behind)
+                since = self._held_at.get(tp, self._applied_at.get(tp))
+                seconds = max(0.0, now - since) if behind and since is not None else 0.0
+                self._metrics.consumer_lag_seconds.labels(*labels).set(seconds)
+                self._lag_seconds[tp] = seconds
+
+    def lag_seconds(self) -> float:
+        """The largest lag in seconds over this process's partitions (a read model's
+        staleness); read at scrape time, from the last values the poll loop measured."""
+        return max(self._lag_seconds.values(), default=0.0)
 
 
 class _SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -1,10 +1,17 @@
 """The HTTP side every service shares: ``/healthz``, ``/readyz``, ``/metrics``, the
-correlation-id middleware with request metrics, and ``provided()`` for routes that need
-something the bootstrap built.
+correlation-id middleware with request and command metrics, and ``provided()`` for routes
+that need something the bootstrap built.
+
+The middleware labels by the matched route's template (``/v1/wallets/{wallet_id}``), never
+the raw path, and leaves unmatched paths out, so neither an id nor a scanner can grow the
+series. A write (``POST``, ``PUT``, ``PATCH``, ``DELETE``) is a command: it is counted by
+outcome and by the ``code`` of the problem it was answered with, read from the
+``application/problem+json`` body (small, and only problems are read).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,8 +22,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kgo_runtime.logging import CORRELATION_HEADER, correlation
 from kgo_runtime.metrics import METRICS_CONTENT_TYPE, Metrics
+from kgo_runtime.problems import PROBLEM_JSON, REPLAYED_HEADER
 
 _HEADER_KEY = CORRELATION_HEADER.lower().encode()
+_REPLAYED_KEY = REPLAYED_HEADER.lower().encode()
+_COMMAND_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_PROBLEM_BODY_LIMIT = 16 * 1024
 
 health = APIRouter(tags=["operations"])
 
@@ -67,32 +78,86 @@ class CorrelationMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(_HEADER_KEY)
-        status = 500
+        answer = _Answer()
         started = time.perf_counter()
         with correlation(given.decode("latin-1") if given else None) as cid:
             echoed = (_HEADER_KEY, cid.encode("latin-1"))
 
             async def send_with_id(message: Message) -> None:
-                nonlocal status
                 if message["type"] == "http.response.start":
-                    status = message["status"]
+                    answer.started(message)
                     message = {**message, "headers": [*message.get("headers", ()), echoed]}
+                elif message["type"] == "http.response.body":
+                    answer.body(message)
                 await send(message)
 
             try:
                 await self.app(scope, receive, send_with_id)
+            except Exception:
+                answer.crashed()  # answered outside, by the catch-all problem handler
+                raise
             finally:
-                _observe(scope, status, time.perf_counter() - started)
+                _observe(scope, answer, time.perf_counter() - started)
 
 
-def _observe(scope: Scope, status: int, seconds: float) -> None:
+class _Answer:
+    """What the middleware keeps of a response: its status, whether it replays a first
+    answer, and a problem's ``code``."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.replayed = False
+        self._problem: bytearray | None = None
+        self._code: str | None = None
+
+    def started(self, message: Message) -> None:
+        self.status = message["status"]
+        for key, value in message.get("headers", ()):
+            key = key.lower()
+            if key == b"content-type" and value.startswith(PROBLEM_JSON.encode()):
+                self._problem = bytearray()
+            elif key == _REPLAYED_KEY:
+                self.replayed = value.lower() == b"true"
+
+    def crashed(self) -> None:
+        self.status, self._code = 500, "internal_error"
+
+    def body(self, message: Message) -> None:
+        if self._problem is not None and len(self._problem) < _PROBLEM_BODY_LIMIT:
+            self._problem += message.get("body", b"")
+
+    @property
+    def code(self) -> str | None:
+        if not self._problem:
+            return self._code
+        try:
+            code = json.loads(self._problem).get("code")
+        except (ValueError, AttributeError):
+            return None
+        return code if isinstance(code, str) and code.isidentifier() else None
+
+
+def _observe(scope: Scope, answer: _Answer, seconds: float) -> None:
     registry: Metrics | None = getattr(scope["app"].state, "metrics", None)
     route = scope.get("route")
     if registry is None or route is None:
         return  # unmatched paths are not labelled, so scanners cannot blow up the series
     path = getattr(route, "path", "unmatched")
-    registry.http_requests.labels(scope["method"], path, str(status)).inc()
-    registry.http_duration.labels(scope["method"], path).observe(seconds)
+    method = scope["method"]
+    registry.http_requests.labels(method, path, str(answer.status)).inc()
+    registry.http_duration.labels(method, path).observe(seconds)
+    if method in _COMMAND_METHODS:
+        registry.command_answered(
+            f"{method} {path}", answer.status, answer.code, answer.replayed, seconds
+        )
+
+
+def device_seen(request: Request, kind: str, device: str) -> None:
+    """Mark a fleet device (``validator``, ``till``) as alive now, on the service's metrics;
+    a route's dependency calls it once the device's own credential is checked."""
+    registry: Metrics | None = getattr(request.app.state, "metrics", None)
+    if registry is not None:
+        registry.device_seen(kind, device)
 
 
 def provided(name: str) -> Callable[[Request], Any]:

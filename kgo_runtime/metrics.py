@@ -1,14 +1,20 @@
 """Prometheus metrics: one :class:`Metrics` (one ``CollectorRegistry``) per service process.
 
 The service builds it in its lifespan and serves ``registry`` at ``/metrics``. The runtime's
-own metrics (relay, consumer, HTTP) are created here once; a service adds its domain metrics
-with :meth:`Metrics.counter`, :meth:`Metrics.gauge` and :meth:`Metrics.histogram` on the same
-registry. Every name starts with ``kgo_``.
+own metrics (relay, consumer, HTTP, commands, code failures) are created here once, so every
+service exports the same names; a service adds its domain metrics with
+:meth:`Metrics.counter`, :meth:`Metrics.gauge` and :meth:`Metrics.histogram` on the same
+registry. Every name starts with ``kgo_``, carries its unit (``_seconds``, ``_coins``,
+``_records``, ``_events``) and counters end in ``_total``. No label ever carries a resident's
+id or any other unbounded value: routes are labelled by their template, devices (validators,
+tills) by their fleet id, reasons by their stable code. The names and what they mean are
+listed in ``docs/runbook.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -28,6 +34,24 @@ if TYPE_CHECKING:
 
 PREFIX = "kgo_"
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+#: Latency buckets for commands someone waits on (a till, a validator): 1 ms to 10 s.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+#: Problem codes that mean a presented secret did not match (a guess or a typo), by the kind
+#: of secret. A rise in one of these is where an attack shows first.
+CODE_FAILURES = {
+    "payment_code_invalid": "payment_code",
+    "pin_incorrect": "pin",
+    "card_locked": "pin",  # further tries on a card locked by wrong PINs
+    "card_invalid": "card",
+    "card_unknown": "card",
+    "code_incorrect": "one_time_code",
+    "code_attempts_exhausted": "one_time_code",
+    "check_in_code_invalid": "check_in_code",
+    "transit_pass_invalid": "transit_pass",
+    "receive_code_invalid": "receive_code",
+}
 
 
 def _name(name: str) -> str:
@@ -56,7 +80,15 @@ class Metrics:
             ["relay"],
         )
         self.relay_lag = self.gauge(
-            "relay_lag", "Max notification id minus the relay's stored position.", ["relay"]
+            "relay_lag_events",
+            "Events stored but not yet published: max notification id minus the relay's "
+            "stored position.",
+            ["relay"],
+        )
+        self.relay_lag_seconds = self.gauge(
+            "relay_lag_seconds",
+            "How long the oldest stored but unpublished event has waited (0: caught up).",
+            ["relay"],
         )
         self.relay_position = self.gauge(
             "relay_position", "The last notification id the relay delivered.", ["relay"]
@@ -80,13 +112,52 @@ class Metrics:
             "consumer_retries_total", "Transient failures that will be retried.", labels
         )
         self.consumer_lag = self.gauge(
-            "consumer_lag", "High watermark minus the stored position.", [*labels, "partition"]
+            "consumer_lag_records",
+            "Records not yet applied: high watermark minus the stored position.",
+            [*labels, "partition"],
+        )
+        self.consumer_lag_seconds = self.gauge(
+            "consumer_lag_seconds",
+            "Age of the oldest record waiting on the partition, as far as the consumer knows "
+            "it (the last one applied, or one held back for retry); 0 when caught up.",
+            [*labels, "partition"],
+        )
+        self.projection_staleness = self.gauge(
+            "projection_staleness_seconds",
+            "How far a read model trails its topics (the consumer's largest lag in seconds).",
+            ["consumer"],
         )
         self.http_requests = self.counter(
             "http_requests_total", "HTTP requests served.", ["method", "route", "status"]
         )
         self.http_duration = self.histogram(
-            "http_request_duration_seconds", "HTTP request latency.", ["method", "route"]
+            "http_request_duration_seconds",
+            "HTTP request latency.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.commands = self.counter(
+            "commands_total",
+            "Commands (HTTP writes) answered, by route template, outcome (accepted, replayed, "
+            "refused, failed) and the problem's reason code (none when accepted).",
+            ["command", "outcome", "reason_code"],
+        )
+        self.command_duration = self.histogram(
+            "command_duration_seconds",
+            "Time to answer a command, by route template and outcome.",
+            ["command", "outcome"],
+            buckets=LATENCY_BUCKETS,
+        )
+        self.code_failures = self.counter(
+            "code_failures_total",
+            "Presented secrets that did not match (payment code, PIN, card, one-time code, "
+            "check-in code, transit pass, receive code), by kind.",
+            ["kind"],
+        )
+        self.device_last_seen = self.gauge(
+            "device_last_seen_timestamp_seconds",
+            "When a device (a bus validator, a till) last called, Unix time.",
+            ["kind", "device"],
         )
 
     def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
@@ -105,6 +176,31 @@ class Metrics:
         return Histogram(
             _name(name), documentation, labels, registry=self.registry, buckets=buckets
         )
+
+    def command_answered(
+        self, command: str, status: int, code: str | None, replayed: bool, seconds: float
+    ) -> None:
+        """Count one answered command and, when its problem code means a secret that did not
+        match, one code failure (replays are the same attempt again, not a new guess)."""
+        if status >= 500:
+            outcome = "failed"
+        elif status >= 400:
+            outcome = "refused"
+        else:
+            outcome = "replayed" if replayed else "accepted"
+        reason = code or ("none" if status < 400 else f"http_{status}")
+        self.commands.labels(command, outcome, reason).inc()
+        self.command_duration.labels(command, outcome).observe(seconds)
+        if code in CODE_FAILURES and not replayed:
+            self.code_failures.labels(CODE_FAILURES[code]).inc()
+
+    def device_seen(self, kind: str, device: str, at: float | None = None) -> None:
+        """Record that a device of the city's fleet (never a resident's) just called."""
+        self.device_last_seen.labels(kind, device).set(at if at is not None else time.time())
+
+    def watch_staleness(self, consumer: str, seconds: Callable[[], float]) -> None:
+        """Report a read model's staleness, read at every scrape from ``seconds``."""
+        self.projection_staleness.labels(consumer).set_function(seconds)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of everything in the registry."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -102,6 +103,8 @@ class Relay:
         self._lock_conn: asyncpg.pool.PoolConnectionProxy | None = None
         self._producer: AIOKafkaProducer | None = None
         self._last_lag_check = 0.0
+        #: (max notification id, when first seen): how old the oldest unpublished event is.
+        self._seen_stored: deque[tuple[int, float]] = deque()
 
     @property
     def position(self) -> int:
@@ -197,6 +200,8 @@ class Relay:
             except Exception:
                 failures += 1
                 self._metrics.relay_errors.labels(self.relay_name).inc()
+                with contextlib.suppress(Exception):  # a stuck relay shows its lag growing
+                    await self._update_lag()
                 if failures >= 5:
                     raise
                 log.warning("relay batch failed; retrying", relay=self.relay_name, exc_info=True)
@@ -301,3 +306,21 @@ class Relay:
         self._last_lag_check = now
         max_id = await asyncio.to_thread(self._app.recorder.max_notification_id) or 0
         self._metrics.relay_lag.labels(self.relay_name).set(max(0, max_id - self._position))
+        self._metrics.relay_lag_seconds.labels(self.relay_name).set(self._waited(max_id, now))
+
+    def _waited(self, max_id: int, now: float) -> float:
+        """Seconds since the oldest unpublished event was first seen stored (to the lag
+        check's resolution; a restarted relay starts counting when it starts)."""
+        seen = self._seen_stored
+        if max_id > (seen[-1][0] if seen else self._position):
+            if len(seen) >= _SEEN_LIMIT:
+                seen[-1] = (max_id, seen[-1][1])  # widen the newest entry, keep its age
+            else:
+                seen.append((max_id, now))
+        while seen and seen[0][0] <= self._position:
+            seen.popleft()
+        return now - seen[0][1] if seen and max_id > self._position else 0.0
+
+
+#: At most this many first-seen marks are kept (one per lag check that saw new events).
+_SEEN_LIMIT = 4096

@@ -16,6 +16,8 @@ MAVEN_HINT = "apt-get install -y maven"
 POSTGRES_PACKAGE = "postgresql-15"
 CHROMIUM_PACKAGE = "chromium"
 CHROMIUM = Path("/usr/bin/chromium")
+PROMETHEUS_PACKAGE = "prometheus"
+PROMETHEUS_BIN = Path("/usr/bin")
 DOCKER_COMPOSE_PACKAGE = "docker-compose"
 DOCKER_COMPOSE = Path("/usr/bin/docker-compose")
 
@@ -76,6 +78,17 @@ def ensure_chromium(executable: Path | None = None) -> Path:
     executable = executable or Path(os.environ.get("KGO_CHROMIUM", CHROMIUM))
     _ensure_package(CHROMIUM_PACKAGE, executable, "Chromium (for the browser tests)")
     return executable
+
+
+def ensure_prometheus(bin_dir: Path | None = None) -> tuple[Path, Path]:
+    """Debian's Prometheus server and `promtool` (``$KGO_PROMETHEUS_BIN``, else /usr/bin),
+    installed with apt-get when missing; the alert rules' tests run them."""
+    bin_dir = bin_dir or Path(os.environ.get("KGO_PROMETHEUS_BIN", PROMETHEUS_BIN))
+    server, promtool = bin_dir / "prometheus", bin_dir / "promtool"
+    _ensure_package(PROMETHEUS_PACKAGE, promtool, "Prometheus (for the alert rules' tests)")
+    if not server.exists():
+        raise PrereqError(f"{promtool} is there but {server} is missing: reinstall `prometheus`.")
+    return server, promtool
 
 
 def ensure_docker_compose(executable: Path | None = None) -> Path:

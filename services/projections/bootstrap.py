@@ -38,7 +38,7 @@ def records_behind(metrics: Metrics, consumer: str) -> int | None:
     """Records on the topics the consumer has not read yet (its lag gauges' sum)."""
     total, seen = 0, False
     for metric in metrics.registry.collect():
-        if metric.name != "kgo_consumer_lag":
+        if metric.name != "kgo_consumer_lag_records":
             continue
         for sample in metric.samples:
             if sample.labels.get("consumer") == consumer:
@@ -96,6 +96,7 @@ def create_app(
             after_commit=changes.committed,
             max_records=settings.batch_records,
         )
+        ctx.metrics.watch_staleness(name, consumer.lag_seconds)
         behind = functools.partial(records_behind, ctx.metrics, integrity.consumer_name)
         return [consumer, await integrity_component(ctx, settings, integrity, clock, behind)]
 

@@ -220,7 +220,8 @@ async def test_bad_records_are_dead_lettered_and_good_ones_apply_exactly_once(
     assert count("kgo_consumer_duplicates_total") == 1
     assert count("kgo_consumer_retries_total") == 1
     assert count("kgo_consumer_dead_lettered_total", reason_code="invalid_json") == 1
-    assert count("kgo_consumer_lag", partition="0") == 0
+    assert count("kgo_consumer_lag_records", partition="0") == 0
+    assert count("kgo_consumer_lag_seconds", partition="0") == 0
 
     # A new process of the same consumer resumes from Postgres: nothing is applied twice.
     await produce(topic, [good(30)])

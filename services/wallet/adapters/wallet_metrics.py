@@ -33,6 +33,10 @@ class WalletMetrics:
         self.supply_conserved = metrics.gauge(
             "wallet_supply_conserved", "1 when the sum over all accounts equals the minted supply."
         )
+        self.conservation_gap = metrics.gauge(
+            "wallet_conservation_gap_coins",
+            "Coins minted minus the sum of every account's available and held coins: always 0.",
+        )
         self.budget_available = metrics.gauge(
             "wallet_budget_available_coins",
             "Available coins of each programme budget.",

@@ -77,5 +77,6 @@ class HoldSweeper:
         self._metrics.supply_minted.set(supply["minted"])
         self._metrics.supply_in_accounts.set(supply["in_accounts"])
         self._metrics.supply_conserved.set(1 if supply["conserved"] else 0)
+        self._metrics.conservation_gap.set(supply["minted"] - supply["in_accounts"])
         for budget in await self._directory.budgets():
             self._metrics.budget_available.labels(budget["programme"]).set(budget["available"])

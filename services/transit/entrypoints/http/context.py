@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from kgo_runtime.access import Principal, Role, allow, forbidden
+from kgo_runtime.http import device_seen
 from kgo_runtime.problems import IDEMPOTENCY_HEADER, REPLAYED_HEADER, ProblemError
 
 from ...domain.validator import Validator
@@ -57,12 +58,16 @@ READERS = (Role.MUNICIPAL_ADMIN, Role.PROGRAMME_OPERATOR, Role.AUDITOR)
 
 
 async def validator_caller(
-    principal: Annotated[Principal, Depends(allow(Role.SERVICE))], container: Transit
+    principal: Annotated[Principal, Depends(allow(Role.SERVICE))],
+    container: Transit,
+    request: Request,
 ) -> Validator:
-    """The validator calling, from its own device credential (no other token will do)."""
+    """The validator calling, from its own device credential (no other token will do); it
+    counts as alive from now (``kgo_device_last_seen_timestamp_seconds``)."""
     found = await container.devices.validator(principal)
     if found is None:
         raise forbidden("only a registered validator's own credential (kgo_val_...) may do this")
+    device_seen(request, "validator", found.validator_id)
     return found
 
 
