@@ -72,7 +72,7 @@ def service(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     drop_schema(name, schema)
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(300)
 def test_kgo_serve_is_alive_ready_measured_and_stops_on_sigterm(service: tuple[str, str]) -> None:
     name, schema = service
     port = free_port()
@@ -92,10 +92,10 @@ def test_kgo_serve_is_alive_ready_measured_and_stops_on_sigterm(service: tuple[s
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        alive = wait_for(f"{base}/healthz", 200, timeout=30)
+        alive = wait_for(f"{base}/healthz", 200, timeout=120)
         assert alive.json() == {"status": "ok"}
 
-        ready = wait_for(f"{base}/readyz", 200, timeout=30)
+        ready = wait_for(f"{base}/readyz", 200, timeout=120)
         assert ready.json()["checks"] == {"postgres": "ok", "kafka": "ok", "components": "ok"}
 
         metrics = httpx.get(f"{base}/metrics", timeout=5)
