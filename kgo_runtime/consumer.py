@@ -277,6 +277,10 @@ class IdempotentConsumer:
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
+            if tp in self._next:
+                self._metrics.consumer_position.labels(
+                    self.consumer_name, tp.topic, str(tp.partition)
+                ).set(self._next[tp])
             if highwater is not None and tp in self._next:
                 self._metrics.consumer_lag.labels(
                     self.consumer_name, tp.topic, str(tp.partition)
