@@ -81,7 +81,7 @@ class Quiescence:
         ends = await self._kafka.end_offsets(tps) if tps else {}
         return Snapshot(idle, positions, {(tp.topic, tp.partition): o for tp, o in ends.items()})
 
-    async def wait(self, timeout: float = 120.0, settle: float = 0.15) -> bool:
+    async def wait(self, timeout: float = 120.0, settle: float = 0.25) -> bool:
         """Until two snapshots ``settle`` seconds apart are caught up with the same end
         offsets (a relay publishes within milliseconds of a commit, so a reaction in
         flight shows as a moved end offset); False after ``timeout``."""

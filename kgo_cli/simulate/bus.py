@@ -130,7 +130,8 @@ async def upload_offline(sim: Simulator, plan: DayPlan) -> None:
             units = left + units[5_000:]
             await _send(sim, plan, device, part, chunk)
             part += 1
-            await sim.quiet()
+            if units:  # the next batch's claims are weighed against what is left
+                await sim.quiet()
     if sim.direct:
         queued, sim.offline = sim.offline, []
         for day_plan, action, pass_ in queued:

@@ -11,9 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from kgo_contracts.fold import Ledger, fold
+from kgo_runtime.kafka_admin import topic_partitions
 
 from .http import Api, Endpoints
 
@@ -24,11 +25,7 @@ async def read_all(bootstrap: str, topic: str) -> list[Record]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        if not partitions:
-            await consumer.force_metadata_update()  # type: ignore[no-untyped-call]
-            found = consumer.partitions_for_topic(topic) or []
-            partitions = [TopicPartition(topic, p) for p in found]
+        partitions = await topic_partitions(bootstrap, topic)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)

@@ -58,6 +58,9 @@ class Api:
         #: Answers that mean "send it again" (a fault test adds 500 to ride out a crash).
         self.retry_statuses = {429, 502, 503, 504}
         self.on_command: Callable[[], None] | None = None
+        #: When a list: every write's (route, answer) the platform gave (a fault test's
+        #: record of what clients were told).
+        self.journal: list[tuple[str, Any]] | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -109,7 +112,10 @@ class Api:
                 if self.on_command is not None:
                     self.on_command()
             if response.status_code in ok:
-                return response.json() if response.content else None
+                answer = response.json() if response.content else None
+                if self.journal is not None and method != "GET":
+                    self.journal.append((route, answer))
+                return answer
             try:
                 problem = response.json()
             except ValueError:

@@ -67,6 +67,7 @@ class Simulator:
         self.activities: dict[str, tuple[str, str]] = {}  # name -> (activity_id, code)
         self.matching: dict[tuple[str, int], int] = {}  # today's rewards the city pays
         self.terms = TERMS_DEFAULT
+        self._dirty = True
 
     # ------------------------------------------------------------------ what others read
     @property
@@ -100,11 +101,19 @@ class Simulator:
         if self.clock.now() < at:
             set_shared_time(self.clock_path, at)
 
+    def _commanded(self) -> None:
+        self.totals.add("commands")
+        self._dirty = True
+
     async def quiet(self) -> None:
-        """Until the platform has reacted to everything so far (see ``barrier``)."""
+        """Until the platform has reacted to every command so far (see ``barrier``);
+        at once when none was sent since the last time."""
         assert self.barrier is not None
+        if not self._dirty:
+            return
         if not await self.barrier.wait():
             self.totals.refuse("platform", "not_quiet")
+        self._dirty = False
 
     def _barrier(self) -> Quiescence:
         return Quiescence(lambda: self.api.http, list(self.urls.all().values()), self.bootstrap)
@@ -129,7 +138,8 @@ class Simulator:
         until ``seconds`` of wall time have passed (checked between days)."""
         start = self.state.load()
         last = self.config.days if until is None else min(self.config.days, until)
-        self.api.on_command = lambda: self.totals.add("commands")
+        self.api.on_command = self._commanded
+        self._dirty = True  # whatever ran before this simulator: wait for it once
         self.barrier = self._barrier()
         try:
             counted = self.totals.counts["commands"]
@@ -167,6 +177,7 @@ class Simulator:
         if plan.operators.festival:
             await operators.festival(self, plan)
         if plan.operators.settle:
+            await self.quiet()  # refills only once every grant of the day is decided
             self.set_time(plan.at(22))
             await operators.settle(self, plan)
 
@@ -190,16 +201,14 @@ class Simulator:
                 welcome = fits(claims, available).get("welcome", True)
                 await self.resident_day(plan, by_resident[resident], welcome, declined)
 
-        first = True
         while units:
             available = await self.budgets()
             wave, units_left = waves(units, available)
             claims = dict(units)
             await asyncio.gather(*(one(r, available, claims[r]) for r in wave))
             units = units_left
-            if units or not first:
-                await self.quiet()
-            first = False
+            # Their grants land before anything reads a budget or refills one.
+            await self.quiet()
 
     async def _shop_balances(self, plan: DayPlan) -> dict[int, int]:
         shops = sorted({a.shop for a in plan.actions if a.kind == "earn" and a.shop is not None})

@@ -75,6 +75,7 @@ async def run_city(home: Path, stop_after: int | None = None) -> dict[str, Any]:
         await city.api.close()
         assert found.problems == []
         summary["events"] = {s: dict(sorted(found.types(s).items())) for s in found.records}
+        (home / "checked-summary.json").write_text(json.dumps(summary, indent=1, default=str))
         again = Simulator(CITY, home, platform.urls, direct=False)  # finished: repeats nothing
         await again.run()
         assert again.totals.as_dict() == city.totals.as_dict()
