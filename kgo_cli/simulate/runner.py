@@ -68,6 +68,7 @@ class Simulator:
         self.matching: dict[tuple[str, int], int] = {}  # today's rewards the city pays
         self.terms = TERMS_DEFAULT
         self._dirty = True
+        self.measured_from = (time.monotonic(), 0)
 
     # ------------------------------------------------------------------ what others read
     @property
@@ -146,6 +147,7 @@ class Simulator:
             await setup(self)  # repeated on resume: not counted
             self.totals.counts["commands"] = counted
             started, commands0 = time.monotonic(), self.api.commands
+            self.measured_from = (started, commands0)  # after the set-up (the bench)
             for index in range(start, last):
                 if seconds is not None and time.monotonic() - started > seconds:
                     break
