@@ -69,6 +69,7 @@ class Simulator:
         self.terms = TERMS_DEFAULT
         self._dirty = True
         self.measured_from = (time.monotonic(), 0)
+        self._programmes: list[str] = []
 
     # ------------------------------------------------------------------ what others read
     @property
@@ -129,9 +130,18 @@ class Simulator:
             await self.api.close()
 
     async def budgets(self) -> dict[str, int]:
-        answer = await self.api.call("GET", f"{self.urls.wallet}/v1/budgets", token=self.admin)
-        rows = answer if isinstance(answer, list) else answer.get("budgets", [])
-        return {b["programme"]: int(b["available"]) for b in rows}
+        """What each budget holds, from the ledger's committed state (the list route reads
+        the wallet's directory, a read model that may trail the ledger)."""
+        if not self._programmes:
+            answer = await self.api.call("GET", f"{self.urls.wallet}/v1/budgets", token=self.admin)
+            self._programmes = sorted(b["programme"] for b in answer.get("budgets", []))
+        out = {}
+        for programme in self._programmes:
+            budget = await self.api.call(
+                "GET", f"{self.urls.wallet}/v1/budgets/{programme}", token=self.admin
+            )
+            out[programme] = int(budget["available"])
+        return out
 
     # ------------------------------------------------------------------ the days
     async def run(self, *, until: int | None = None, seconds: float | None = None) -> Totals:

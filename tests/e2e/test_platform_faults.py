@@ -33,7 +33,7 @@ from kgo_runtime.settings import SERVICE_NAMES, InfraSettings
 
 pytestmark = pytest.mark.e2e
 
-CITY = CityConfig(seed=16, residents=200, shops=8, start=date(2022, 6, 8), end=date(2022, 6, 13))
+CITY = CityConfig(seed=16, residents=100, shops=8, start=date(2022, 6, 8), end=date(2022, 6, 12))
 FAULTS = (*SERVICE_NAMES, "postgres", "kafka")
 
 
@@ -102,11 +102,11 @@ async def test_the_city_survives_every_fault(tmp_path: Path, infra: InfraSetting
         done: list[str] = []
 
         async def faults() -> None:
-            await asyncio.sleep(8)  # the city is under way
+            await asyncio.sleep(5)  # the city is under way
             for fault in FAULTS:
                 await asyncio.to_thread(inject, platform, infra, fault)
                 done.append(fault)
-                await asyncio.sleep(3)
+                await asyncio.sleep(2)
 
         injecting = asyncio.create_task(faults())
         await city.run()
