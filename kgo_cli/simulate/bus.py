@@ -124,6 +124,8 @@ async def upload_offline(sim: Simulator, plan: DayPlan) -> None:
     batches, sim.batches = sim.batches, {}
     for device, taps in sorted(batches.items()):
         units = [((action, tap), _tap_claims(sim, action)) for action, tap in taps]
+        if any(claims for _, claims in units):
+            await sim.quiet()  # the day's grants are decided before these are weighed
         part = 0
         while units:
             chunk, left = waves(units[:5_000], await sim.budgets())

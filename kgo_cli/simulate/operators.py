@@ -82,6 +82,7 @@ async def festival(sim: Simulator, plan: DayPlan) -> None:
     wallets = [sim.state.wallets[i] for i in sim.city.festival_attendees(plan.index)
                if i in sim.state.wallets]  # fmt: skip
     units = [(w, [(ACTIVITIES, FESTIVAL_REWARD)]) for w in wallets]
+    await sim.quiet()  # the day's grants are decided before the awards are weighed
     while units:
         wave, units = waves(units, await sim.budgets())
         await asyncio.gather(*(award(w) for w in wave))

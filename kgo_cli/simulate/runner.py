@@ -219,8 +219,8 @@ class Simulator:
             claims = dict(units)
             await asyncio.gather(*(one(r, available, claims[r]) for r in wave))
             units = units_left
-            # Their grants land before anything reads a budget or refills one.
-            await self.quiet()
+            if units:  # the next wave weighs its claims against what this one left
+                await self.quiet()
 
     async def _shop_balances(self, plan: DayPlan) -> dict[int, int]:
         shops = sorted({a.shop for a in plan.actions if a.kind == "earn" and a.shop is not None})

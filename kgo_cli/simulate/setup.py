@@ -5,6 +5,7 @@ those services, the shops' and the bus operator's payee accounts at the wallet."
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from datetime import datetime
@@ -15,6 +16,7 @@ from kgo_runtime.clock import BANGKOK
 
 from .http import Refused
 from .operators import BUS_SETTLEMENT_PROGRAMME, SHOP_SATANG_PER_COIN
+from .plan import Shop
 
 if TYPE_CHECKING:
     from .runner import Simulator
@@ -83,36 +85,46 @@ async def once(sim: Simulator, url: str, key: str, body: dict[str, Any]) -> Any:
 
 
 async def shops(sim: Simulator) -> None:
-    """Shops enrolled at the merchant service, each with a till."""
-    seed, devices, url = sim.config.seed, sim.state.devices(), sim.urls.merchant
-    for shop in sim.city.shops:
-        r = random.Random(f"{seed}:shop-place:{shop.index}")
-        district = "Mueang Khon Kaen" if r.random() < 0.8 else r.choice(MERCHANT_DISTRICTS)
-        body = {
-            "name": f"{shop.category.title()} {shop.index} ({shop.district})",
-            "category": MERCHANT_CATEGORY[shop.category], "district": district,
-            "latitude": round(16.43 + r.uniform(-0.05, 0.05), 5),
-            "longitude": round(102.83 + r.uniform(-0.05, 0.05), 5),
-            "size_class": "small" if shop.small else "large",
-            "rules": {"coin_value_satang": SHOP_SATANG_PER_COIN, "max_coin_share_percent": 50,
-                      "matching_programme": "shop-matching"},
-            "contact": {"person": f"Owner of shop {shop.index}", "phone": "+66 43 000 000"},
-        }  # fmt: skip
-        enrolled = await sim.api.call(
-            "POST", f"{url}/merchant/v1/shops", token=sim.admin,
-            key=f"sim-{seed}-shop-{shop.index}", body=body,
-        )  # fmt: skip
-        sim.shop_ids[shop.index] = enrolled["shop_id"]
-        sim.shop_payees[shop.index] = enrolled["payee_account_id"]
-        name = f"till-{seed}-{shop.index}"
-        if name not in devices:
-            till = await sim.api.call(
-                "POST", f"{url}/merchant/v1/shops/{enrolled['shop_id']}/tills", token=sim.admin,
-                key=f"sim-{seed}-{name}-{time.time_ns()}", body={"label": "till"},
-            )  # fmt: skip
-            devices[name] = till["secret"]
-        sim.tills[shop.index] = devices[name]
+    """Shops enrolled at the merchant service, each with a till (several at once)."""
+    devices = sim.state.devices()
+    limit = asyncio.Semaphore(sim.concurrency)
+
+    async def one(shop: Shop) -> None:
+        async with limit:
+            await enrol(sim, shop, devices)
+
+    await asyncio.gather(*(one(shop) for shop in sim.city.shops))
     sim.state.keep_devices(devices)
+
+
+async def enrol(sim: Simulator, shop: Shop, devices: dict[str, str]) -> None:
+    seed, url = sim.config.seed, sim.urls.merchant
+    r = random.Random(f"{seed}:shop-place:{shop.index}")
+    district = "Mueang Khon Kaen" if r.random() < 0.8 else r.choice(MERCHANT_DISTRICTS)
+    body = {
+        "name": f"{shop.category.title()} {shop.index} ({shop.district})",
+        "category": MERCHANT_CATEGORY[shop.category], "district": district,
+        "latitude": round(16.43 + r.uniform(-0.05, 0.05), 5),
+        "longitude": round(102.83 + r.uniform(-0.05, 0.05), 5),
+        "size_class": "small" if shop.small else "large",
+        "rules": {"coin_value_satang": SHOP_SATANG_PER_COIN, "max_coin_share_percent": 50,
+                  "matching_programme": "shop-matching"},
+        "contact": {"person": f"Owner of shop {shop.index}", "phone": "+66 43 000 000"},
+    }  # fmt: skip
+    enrolled = await sim.api.call(
+        "POST", f"{url}/merchant/v1/shops", token=sim.admin,
+        key=f"sim-{seed}-shop-{shop.index}", body=body,
+    )  # fmt: skip
+    sim.shop_ids[shop.index] = enrolled["shop_id"]
+    sim.shop_payees[shop.index] = enrolled["payee_account_id"]
+    name = f"till-{seed}-{shop.index}"
+    if name not in devices:
+        till = await sim.api.call(
+            "POST", f"{url}/merchant/v1/shops/{enrolled['shop_id']}/tills", token=sim.admin,
+            key=f"sim-{seed}-{name}-{time.time_ns()}", body={"label": "till"},
+        )  # fmt: skip
+        devices[name] = till["secret"]
+    sim.tills[shop.index] = devices[name]
 
 
 async def bus_network(sim: Simulator) -> None:
