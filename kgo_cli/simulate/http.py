@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,8 +53,8 @@ class Api:
         self.requests = 0  # every HTTP request, polls and retries included
         #: Where the time goes: route -> [requests, seconds waited for answers].
         self.timings: dict[str, list[float]] = {}
-        #: Transport failures (a service down): each retried after a pause.
-        self.retries = 0
+        #: Answers sent again, by what came back ("transport", "503", "409"...).
+        self.retried: Counter[str] = Counter()
         self.attempts = 20
         #: Answers that mean "send it again" (a fault test adds 500 to ride out a crash).
         self.retry_statuses = {429, 502, 503, 504}
@@ -96,7 +97,7 @@ class Api:
             try:
                 response = await self.http.request(method, url, json=body, headers=headers)
             except httpx.TransportError:
-                self.retries += 1
+                self.retried["transport"] += 1
                 await asyncio.sleep(min(2.0, 0.2 * (attempt + 1)))
                 continue
             self.requests += 1
@@ -104,7 +105,7 @@ class Api:
             spent[0] += 1
             spent[1] += time.perf_counter() - began
             if response.status_code in self.retry_statuses or _concurrent(response):
-                self.retries += 1
+                self.retried[str(response.status_code)] += 1
                 await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
                 continue
             if method != "GET":

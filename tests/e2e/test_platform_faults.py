@@ -112,6 +112,7 @@ async def test_the_city_survives_every_fault(tmp_path: Path, infra: InfraSetting
         await city.run()
         await injecting
         assert done == list(FAULTS)
+        print("requests sent again, by answer:", dict(city.api.retried))
         assert await city.settled(timeout=240)
         admin = (home / "secrets" / "admin.token").read_text().strip()
         accounts = [*city.wallets.values(), *city.shop_payees.values(), city.bus_payee]
