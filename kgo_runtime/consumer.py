@@ -307,6 +307,10 @@ class IdempotentConsumer:
         now = time.time()
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
+            if tp in self._next:
+                self._metrics.consumer_position.labels(
+                    self.consumer_name, tp.topic, str(tp.partition)
+                ).set(self._next[tp])
             if highwater is not None and tp in self._next:
                 behind = max(0, highwater - self._next[tp])
                 labels = (self.consumer_name, tp.topic, str(tp.partition))

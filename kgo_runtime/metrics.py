@@ -127,6 +127,13 @@ class Metrics:
             "How far a read model trails its topics (the consumer's largest lag in seconds).",
             ["consumer"],
         )
+        #: Beside the topic's end offset, tells from outside that a consumer has caught up
+        #: (the simulator's quiescence barrier; the lag's high watermark can be stale).
+        self.consumer_position = self.gauge(
+            "consumer_position",
+            "The next offset the consumer will process.",
+            [*labels, "partition"],
+        )
         self.http_requests = self.counter(
             "http_requests_total", "HTTP requests served.", ["method", "route", "status"]
         )

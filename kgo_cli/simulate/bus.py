@@ -1,0 +1,214 @@
+"""The city bus: a resident's rides, tapped at the bus's validators through the transit API
+(or, without transit, paid through the wallet's consent routes as transit would), and the
+offline validators' evening uploads.
+
+A rider behaves as one would: during the 1-baht campaign it taps only when its app shows
+the 50 coins (it keeps the coins of today's offline taps aside until they are uploaded),
+after a declined tap it pays the driver in baht for the rest of the day, and a pass the
+validator says is denied stays in the drawer for a week."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .claims import REWARD, WELCOME, waves
+from .http import Refused
+from .plan import Action, DayPlan
+from .residents import Purse
+from .state import Session
+
+if TYPE_CHECKING:
+    from .runner import Simulator
+
+DENIED_DAYS = 7
+
+
+def cash_ride(sim: Simulator, action: Action, reason: str) -> None:
+    """The rider pays the driver the product's full fare in baht (no tap)."""
+    student = sim.city.residents[action.resident or 0].student
+    config = sim.config
+    sim.totals.add("rides_baht_only")
+    sim.totals.add(f"rides_cash_{reason}")
+    sim.totals.add(
+        "ride_baht_satang", config.fare_student_satang if student else config.fare_regular_satang
+    )
+
+
+async def ride(
+    sim: Simulator, plan: DayPlan, action: Action, session: Session, purse: Purse, day: set[int]
+) -> None:
+    """``day``: the residents declined at a validator today."""
+    resident = action.resident
+    assert resident is not None
+    fare = sim.config.campaign_fare_coins
+    if sim.state.of(resident).denied_until > plan.index:
+        return cash_ride(sim, action, "pass_denied")
+    if resident in day:
+        return cash_ride(sim, action, "declined_today")
+    if plan.campaign and purse.available < fare:
+        return cash_ride(sim, action, "too_few_coins")
+    if sim.direct:
+        return await ride_direct(sim, plan, action, session, purse)
+    await tap(sim, plan, action, session, purse, day)
+
+
+def offline(sim: Simulator, action: Action) -> bool:
+    return action.validator == 1 and action.bus < sim.config.offline_validators
+
+
+async def tap(
+    sim: Simulator, plan: DayPlan, action: Action, session: Session, purse: Purse, day: set[int]
+) -> None:
+    """A tap at the bus's validator (transit decides fare, campaign, cap and double tap)."""
+    sim.totals.add("taps")
+    pass_ = await sim.api.call(
+        "POST", f"{sim.urls.wallet}/v1/transit-passes", token=session.access,
+        key=f"sim-{sim.config.seed}-pass-{action.actor}",
+    )  # fmt: skip
+    student = sim.city.residents[action.resident or 0].student
+    tap = {
+        "tap_id": sim.key(plan, action.actor, action.n), "pass": pass_["pass"],
+        "tapped_at": sim.clock.now().isoformat(), "fare_product": "student" if student else "regular",  # noqa: E501
+    }  # fmt: skip
+    device = (action.bus, action.validator)
+    if offline(sim, action):
+        sim.batches.setdefault(device, []).append((action, tap))
+        sim.totals.add("taps_offline")
+        if plan.campaign:
+            purse.take(sim.config.campaign_fare_coins)  # kept aside until the upload
+        return
+    try:
+        trip = await sim.api.call(
+            "POST", f"{sim.urls.transit}/v1/taps", token=sim.validators[device],
+            key=tap["tap_id"], body=tap,
+        )  # fmt: skip
+    except Refused as error:
+        sim.totals.refuse("ride", error.code)
+        day.add(action.resident or 0)
+        return
+    if not record_trip(sim, plan, action, trip):
+        day.add(action.resident or 0)
+    purse.take(int(trip.get("coins") or 0))
+
+
+def record_trip(sim: Simulator, plan: DayPlan, action: Action, trip: dict[str, Any]) -> bool:
+    """Counts a trip's answer; False when it was declined."""
+    resident = action.resident or 0
+    if trip.get("status") == "paid":
+        coins = int(trip.get("coins") or 0)
+        sim.state.of(resident).trips_paid += 1
+        sim.totals.add("rides_coins" if coins else "rides_baht_only")
+        sim.totals.add("ride_coins", coins)
+        sim.totals.add("ride_baht_satang", int(trip.get("baht_satang") or 0))
+        if trip.get("shortfall_covered"):
+            sim.totals.add("shortfalls_covered")
+            sim.totals.add("shortfall_coins", coins)
+        return True
+    reason = str(trip.get("reason") or trip.get("status"))
+    sim.totals.refuse("ride", reason)
+    if reason == "pass_denied":
+        sim.state.of(resident).denied_until = plan.index + DENIED_DAYS
+    student = sim.city.residents[resident].student
+    sim.totals.add("rides_baht_only")
+    sim.totals.add(
+        "ride_baht_satang",
+        sim.config.fare_student_satang if student else sim.config.fare_regular_satang,
+    )
+    return False
+
+
+async def upload_offline(sim: Simulator, plan: DayPlan) -> None:
+    """Each offline validator uploads its day in batches. A tap that may be its rider's tenth
+    paid trip claims the ten-rides reward: batches are cut (``claims.waves``) so that the
+    claims of one batch fit the welcome budget, the platform reacting between them."""
+    batches, sim.batches = sim.batches, {}
+    for device, taps in sorted(batches.items()):
+        units = [((action, tap), _tap_claims(sim, action)) for action, tap in taps]
+        if any(claims for _, claims in units):
+            await sim.quiet()  # the day's grants are decided before these are weighed
+        part = 0
+        while units:
+            chunk, left = waves(units[:5_000], await sim.budgets())
+            units = left + units[5_000:]
+            await _send(sim, plan, device, part, chunk)
+            part += 1
+            if units:  # the next batch's claims are weighed against what is left
+                await sim.quiet()
+    if sim.direct:
+        queued, sim.offline = sim.offline, []
+        for day_plan, action, pass_ in queued:
+            wallet_id = sim.state.wallets.get(action.resident or 0, "")
+            await fare(sim, day_plan, action, pass_, wallet_id, offline=True)
+
+
+def _tap_claims(sim: Simulator, action: Action) -> list[tuple[str, int]]:
+    trips = sim.state.of(action.resident or 0).trips_paid
+    return [(WELCOME, REWARD["ten-rides"])] if trips == 9 else []
+
+
+async def _send(
+    sim: Simulator, plan: DayPlan, device: tuple[int, int], part: int,
+    chunk: list[tuple[Action, dict[str, Any]]],
+) -> None:  # fmt: skip
+    key = f"sim-{sim.config.seed}-d{plan.index}-batch-{device[0]}-{device[1]}-{part}"
+    try:
+        answer = await sim.api.call(
+            "POST", f"{sim.urls.transit}/v1/taps/batch", token=sim.validators[device],
+            key=key, body={"taps": [tap for _, tap in chunk]},
+        )  # fmt: skip
+    except Refused as error:
+        sim.totals.refuse("offline_batch", error.code)
+        return
+    for (action, _), trip in zip(chunk, answer.get("results", []), strict=False):
+        record_trip(sim, plan, action, trip)
+
+
+# ------------------------------------------------------------- without the transit service
+async def ride_direct(
+    sim: Simulator, plan: DayPlan, action: Action, session: Session, purse: Purse
+) -> None:
+    sim.totals.add("taps")
+    if not plan.campaign:
+        return cash_ride(sim, action, "no_campaign")
+    key = sim.key(plan, action.actor, action.n)
+    pass_ = await sim.api.call(
+        "POST", f"{sim.urls.wallet}/v1/transit-passes", token=session.access, key=key + "-pass"
+    )
+    purse.take(sim.config.campaign_fare_coins)
+    if offline(sim, action):
+        sim.offline.append((plan, action, pass_["pass"]))
+        sim.totals.add("taps_offline")
+        return
+    await fare(sim, plan, action, pass_["pass"], session.wallet_id, offline=False)
+
+
+async def fare(
+    sim: Simulator, plan: DayPlan, action: Action, pass_: str, wallet_id: str, *, offline: bool
+) -> None:
+    key, coins, api = sim.key(plan, action.actor, action.n), sim.config.campaign_fare_coins, sim.api
+    body = {"payee_id": sim.bus_payee, "amount": coins, "reference": key,
+            "authorisation": {"kind": "transit_pass", "pass": pass_}}  # fmt: skip
+    try:
+        await api.call(
+            "POST", f"{sim.urls.wallet}/v1/spends", token=sim.service, key=key + "-fare", body=body
+        )
+    except Refused as error:
+        if not (offline and error.code == "insufficient_funds"):
+            sim.totals.refuse("ride", error.code)
+            return cash_ride(sim, action, "declined")
+        # The rider rode; the offline-loss budget pays the operator instead.
+        short = {"programme": "offline-loss", "payee_id": sim.bus_payee, "wallet_id": wallet_id,
+                 "amount": coins, "reference": key}  # fmt: skip
+        try:
+            await api.call(
+                "POST", f"{sim.urls.wallet}/v1/shortfalls", token=sim.service,
+                key=key + "-shortfall", body=short,
+            )  # fmt: skip
+            sim.totals.add("shortfalls_covered")
+            sim.totals.add("shortfall_coins", coins)
+        except Refused as again:
+            sim.totals.refuse("shortfall", again.code)
+        return
+    sim.totals.add("rides_coins")
+    sim.totals.add("ride_coins", coins)
+    sim.totals.add("ride_baht_satang", sim.config.campaign_fare_satang)
