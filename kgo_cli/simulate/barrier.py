@@ -5,7 +5,7 @@ Reactions (a welcome grant after a sign-up, a mission's reward after a redemptio
 service -> Kafka -> service asynchronously; the simulator waits here before it reads what
 they changed (a budget, a balance), so that what it reads, and so what it decides next, is
 the same run after run. Seen from outside only: each service's ``/metrics``
-(``kgo_relay_lag``, ``kgo_consumer_position``) beside the topics' end offsets on Kafka."""
+(``kgo_relay_lag_events``, ``kgo_consumer_position``) beside the topics' end offsets on Kafka."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def parse_metrics(text: str) -> tuple[bool, Positions]:
     """Whether every relay's lag is 0, and every consumer's position, from a ``/metrics``."""
     idle, positions = True, {}
     for line in text.splitlines():
-        if line.startswith("kgo_relay_lag{"):
+        if line.startswith("kgo_relay_lag_events{"):
             idle = idle and float(line.rsplit(" ", 1)[1]) == 0
         elif line.startswith("kgo_consumer_position{"):
             labels, value = line[len("kgo_consumer_position{") :].rsplit("} ", 1)

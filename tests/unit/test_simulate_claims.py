@@ -52,12 +52,12 @@ def test_shop_rewards_fall_to_the_matching_budget_in_plan_order() -> None:
 
 def test_the_barrier_reads_relays_and_consumer_positions() -> None:
     text = "\n".join([
-        '# HELP kgo_relay_lag x',
-        'kgo_relay_lag{relay="wallet"} 0.0',
+        '# HELP kgo_relay_lag_events x',
+        'kgo_relay_lag_events{relay="wallet"} 0.0',
         'kgo_consumer_position{consumer="c",partition="1",topic="t"} 7.0',
     ])  # fmt: skip
     idle, positions = parse_metrics(text)
     assert idle and positions == {("c", "t", 1): 7.0}
     assert Snapshot(idle, positions, {("t", 1): 7}).caught_up
     assert not Snapshot(idle, positions, {("t", 1): 8}).caught_up
-    assert not parse_metrics('kgo_relay_lag{relay="w"} 3.0')[0]
+    assert not parse_metrics('kgo_relay_lag_events{relay="w"} 3.0')[0]
