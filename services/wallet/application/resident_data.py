@@ -24,6 +24,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 
 from kgo_runtime.clock import Clock
+from kgo_runtime.logging import get_logger
 
 from ..domain.account import RESIDENT
 from ..domain.identity import IdentityClaim, ResidentRecord, resident_record_id
@@ -32,6 +33,8 @@ from .commands import Outcome, RegisterResident
 from .ledger import WalletLedger
 from .resident_commands import EraseResident, LinkPhone
 from .resident_ports import DataKey, Erasure, ResidentKeyStore, Submitter, Vault
+
+log = get_logger(__name__)
 
 #: The ``key_id`` of claims sealed with their resident's own data key (older claims name the
 #: service key's id: the legacy path).
@@ -220,12 +223,20 @@ class ResidentData:
             claim = await asyncio.to_thread(self._claim, claim_ref)
             if claim is None or claim.sealed_personal_data is None:
                 continue
-            if claim.key_id == RESIDENT_KEY_ID:
-                if data_key is None:
-                    continue
-                found[claim.kind] = data_key.unseal(claim.kind, claim.sealed_personal_data)
-            else:  # sealed under the service key, before per-resident keys
-                found[claim.kind] = self.vault.unseal(claim.sealed_personal_data)
+            try:
+                if claim.key_id == RESIDENT_KEY_ID:
+                    if data_key is None:
+                        continue
+                    found[claim.kind] = data_key.unseal(claim.kind, claim.sealed_personal_data)
+                else:  # sealed under the service key, before per-resident keys
+                    found[claim.kind] = self.vault.unseal(claim.sealed_personal_data)
+            except ValueError:  # SealError: not this resident's, or tampered
+                log.error("a sealed claim does not open for its wallet", wallet_id=str(wallet_id))
+                raise DataRefused(
+                    500,
+                    "personal_data_unreadable",
+                    "a sealed value does not open for this resident (moved or tampered)",
+                ) from None
         return found
 
 
