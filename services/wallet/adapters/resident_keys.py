@@ -74,7 +74,7 @@ class PostgresResidentKeys:
                 f"SELECT wallet_id, wrapped FROM {self._keys} WHERE request_key = $1", request_key
             )
         assert row is not None
-        return row["wallet_id"], row["wrapped"]
+        return UUID(str(row["wallet_id"])), row["wrapped"]
 
     async def key_of(self, wallet_id: UUID) -> str | None:
         wrapped: str | None = await self._pool.fetchval(
@@ -97,16 +97,16 @@ class PostgresResidentKeys:
                 "ON CONFLICT (blind_index) DO NOTHING",
                 blind_index, kind, uuid4(),
             )  # fmt: skip
-            claim: UUID | None = await conn.fetchval(
+            claim = await conn.fetchval(
                 f"SELECT claim_id FROM {self._index} WHERE blind_index = $1", blind_index
             )
-        return claim
+        return _uuid(claim)
 
     async def find_claim(self, blind_index: str) -> UUID | None:
-        claim: UUID | None = await self._pool.fetchval(
+        claim = await self._pool.fetchval(
             f"SELECT claim_id FROM {self._index} WHERE blind_index = $1", blind_index
         )
-        return claim
+        return _uuid(claim)
 
     async def erase(self, erasure: Erasure, claims: list[UUID], *, keep_national_id: bool) -> None:
         s, w, at = self._schema, erasure.wallet_id, erasure.erased_at
@@ -161,7 +161,13 @@ class PostgresResidentKeys:
             "WHERE wallet_id = $1",
             wallet_id,
         )
-        return None if row is None else Erasure(**dict(row))
+        return None if row is None else Erasure(**{**dict(row), "wallet_id": wallet_id})
+
+
+def _uuid(value: object) -> UUID | None:
+    """asyncpg's own UUID type as the standard one (the event store's transcoder knows only
+    that)."""
+    return None if value is None else UUID(str(value))
 
 
 @dataclass
