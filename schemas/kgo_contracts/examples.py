@@ -34,10 +34,10 @@ from .wallet import (
     HoldReleased,
     PaymentReceived,
     RefundPaid,
+    ResidentErased,
     RewardPaid,
     SettlementPaid,
     ShortfallCompensated,
-    ResidentErased,
     ShortfallCovered,
     SupplyMinted,
 )

@@ -81,9 +81,7 @@ def test_keys_come_from_files_the_deployment_mounts(tmp_path: Path) -> None:
         vault_from(settings(pii_key_file=tmp_path / "absent"))
 
 
-def test_no_generated_keys_in_production(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_no_generated_keys_in_production(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("KGO_HOME", str(tmp_path))
     monkeypatch.setenv("KGO_PROFILE", "production")
     with pytest.raises(AccessKeyError, match="required in the 'production' profile"):
