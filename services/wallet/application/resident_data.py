@@ -141,17 +141,19 @@ class ResidentData:
         return None if account is None or account.erased else found.wallet_id
 
     def _claim(self, claim: UUID) -> IdentityClaim | None:
-        return self._get(claim, IdentityClaim)
+        found = self._get(claim)
+        return found if isinstance(found, IdentityClaim) else None
 
     def _record(self, wallet_id: UUID) -> ResidentRecord | None:
-        return self._get(resident_record_id(wallet_id), ResidentRecord)
+        found = self._get(resident_record_id(wallet_id))
+        return found if isinstance(found, ResidentRecord) else None
 
-    def _get(self, aggregate_id: UUID, kind: type[Any]) -> Any:
+    def _get(self, aggregate_id: UUID) -> object:
         try:
-            found = self.ledger.repository.get(aggregate_id)
+            found: object = self.ledger.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
-        return found if isinstance(found, kind) else None
+        return found
 
     # --- erasure --------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from ..application.bus import CommandBus
 from ..application.ledger import WalletLedger
 from ..application.resident_access import ResidentAccess
 from ..application.resident_data import ResidentData
-from ..application.resident_ports import ResidentKeyStore
+from ..application.resident_ports import ResidentKeyStore, Submitter
 from ..settings import WalletSettings
 
 #: Thailand keeps +07:00 all year (no daylight saving), so a fixed offset is exact.
@@ -73,7 +73,7 @@ def resident_data(
     vault: PersonalDataVault,
     keys: ResidentKeyStore,
     ledger: WalletLedger,
-    bus: CommandBus,
+    bus: Submitter,
     clock: Clock,
 ) -> ResidentData:
     return ResidentData(
