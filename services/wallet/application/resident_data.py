@@ -250,7 +250,8 @@ def _notes(erased: bool, record: ResidentRecord | None) -> list[str]:
         ]
     if record is None:
         return [
-            "This wallet was opened before per-resident records: its personal data is kept "
-            "by the municipality's counter; ask there for a copy."
+            "This wallet was opened before per-resident data keys: this download cannot "
+            "locate its sealed personal data (services/wallet/README.md, older wallets); "
+            "the municipality answers such a request by hand."
         ]
     return []
