@@ -3,6 +3,7 @@ and after an erasure every path that could still reach the person."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -170,3 +171,30 @@ async def test_only_an_administrator_erases_and_reads_for_a_resident(city: City)
     api.problem(await api.post(path, bad, city.admin), 422, "invalid_request")
     api.problem(await api.get(f"/v1/residents/{city.shop_id}/data", city.admin), 404,
                 "wallet_not_found")  # fmt: skip
+
+
+async def test_a_wallet_opened_before_data_keys_still_counts_and_still_reads(
+    residents: Residents, city: City
+) -> None:
+    """The legacy layout: the claim keyed by its blind index, sealed under the service key."""
+    from services.wallet.application.commands import RegisterResident
+
+    container = residents.api.container
+    vault = container.vault
+    legacy = vault.seal({"national_id": NID})
+    nid_index = vault.blind_index("national_id", NID)
+    [opened] = await asyncio.to_thread(
+        container.ledger.execute,
+        [RegisterResident(idempotency_key="old-1", caller="admin", at=residents.clock.now(),
+                          national_id_index=nid_index, phone_index=None,
+                          personal_data_digest="d", sealed_personal_data=legacy,
+                          key_id=vault.key_id)],
+    )  # fmt: skip
+    assert opened.ok, opened
+    assert vault.unseal(legacy) == {"national_id": NID}
+
+    again = await residents.api.post(
+        "/v1/residents", {"national_id": NID, "phone": "0861112222"}, city.admin
+    )
+
+    residents.api.problem(again, 409, "already_registered")
