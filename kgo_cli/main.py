@@ -32,7 +32,7 @@ app.add_typer(
 app.add_typer(
     schemas_cmd.app, name="schemas", help="Generate and check the published event contracts."
 )
-app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, genesis, rebuild.")
+app.add_typer(wallet_cmd.app, name="wallet", help="Wallet operations: tokens, rebuild, erasure.")
 app.add_typer(merchant_cmd.app, name="merchant", help="Shops: daily statements, till credentials.")
 app.add_typer(missions_cmd.app, name="missions", help="Missions: bulk awards, check-in codes.")
 app.add_typer(

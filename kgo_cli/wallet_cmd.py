@@ -2,15 +2,19 @@
 
 `kgo wallet token create|list|revoke` work on the wallet database directly
 (``WALLET_DATABASE_URL``, ``WALLET_DATABASE_SCHEMA``), so the first administrator token can
-be made before anyone can call the API.
+be made before anyone can call the API. `kgo wallet erase` and `kgo wallet data` (a
+resident's erasure and access request) open the ledger in this process, with the wallet's
+keys from the same settings.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
-from uuid import UUID
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from uuid import UUID, uuid4
 
 import asyncpg
 import typer
@@ -108,3 +112,104 @@ def rebuild_balances(
         rebuild(settings, topic=topic or settings.events_topic, wait_seconds=wait, echo=typer.echo)
     )
     raise typer.Exit(1 if differences else 0)
+
+
+def _with_resident_data(action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``action`` on the wallet's residents' data, with the ledger opened in this process
+    (a second writer beside a running wallet is safe: saves are optimistic)."""
+    from kgo_runtime.access import AccessKeyError
+    from kgo_runtime.clock import SystemClock
+    from services.wallet.adapters.event_store import open_ledger
+    from services.wallet.adapters.personal_data import vault_from
+    from services.wallet.adapters.resident_keys import PostgresResidentKeys
+    from services.wallet.entrypoints.container import resident_data
+
+    class Direct:
+        def __init__(self, ledger: Any) -> None:
+            self.ledger = ledger
+
+        async def submit(self, command: Any) -> Any:
+            return (await asyncio.to_thread(self.ledger.execute, [command]))[0]
+
+    async def run() -> T:
+        settings = WalletSettings()
+        vault = vault_from(settings)
+        ledger = await asyncio.to_thread(open_ledger, settings)
+        pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+        try:
+            keys = PostgresResidentKeys(pool, schema=settings.database_schema)
+            await keys.create_tables()
+            data = resident_data(settings, vault, keys, ledger, Direct(ledger), SystemClock())
+            return await action(data)
+        finally:
+            await pool.close()
+            await asyncio.to_thread(ledger.close)
+
+    try:
+        return asyncio.run(run())
+    except AccessKeyError as error:
+        typer.echo(f"wallet keys refused: {error}", err=True)
+        raise typer.Exit(2) from error
+    except (OSError, asyncpg.PostgresError) as error:
+        typer.echo(f"cannot reach the wallet database: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+@app.command("erase")
+def erase_resident(
+    wallet_id: Annotated[UUID, typer.Argument(help="The resident's wallet id.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the erasure log, not published).")],
+    reference: Annotated[
+        str, typer.Option(help="The request's case number, e.g. PDPA-2026-0042 (published).")
+    ],
+    key: Annotated[
+        str | None, typer.Option(help="Idempotency key: the same again retries safely.")
+    ] = None,
+) -> None:
+    """Erase a resident (administrator): the wallet is frozen or its coins returned
+    (WALLET_ERASURE_BALANCE), ResidentErased is published, and the resident's data key and
+    blind indexes are destroyed. Prints the ledger's answer; exit 1 if refused."""
+    from kgo_runtime.clock import SystemClock
+    from services.wallet.entrypoints.http.routes_resident_data import ErasureRequest
+
+    try:
+        body = ErasureRequest(reason=reason, reference=reference)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    stamp = {"idempotency_key": key or str(uuid4()), "caller": "cli:municipal_admin",
+             "at": SystemClock().now()}  # fmt: skip
+
+    async def erase(data: Any) -> Any:
+        return await data.erase(
+            stamp, wallet_id=wallet_id, reason=body.reason, reference=body.reference
+        )
+
+    outcome = _with_resident_data(erase)
+    typer.echo(json.dumps(outcome.body, indent=2, ensure_ascii=False))
+    raise typer.Exit(0 if outcome.ok else 1)
+
+
+@app.command("data")
+def resident_data_download(
+    wallet_id: Annotated[UUID, typer.Argument(help="The resident's wallet id.")],
+    out: Annotated[Path | None, typer.Option(help="Write the JSON here [default: stdout].")] = None,
+) -> None:
+    """Everything the wallet holds about a resident, as JSON (an access request): personal
+    data, the account, every movement. An erased resident's says so, without personal data."""
+    from services.wallet.application.resident_data import DataRefused
+
+    async def download(data: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await data.download(wallet_id)
+        return result
+
+    try:
+        found = _with_resident_data(download)
+    except DataRefused as refused:
+        typer.echo(refused.reason, err=True)
+        raise typer.Exit(1) from None
+    text = json.dumps(found, indent=2, ensure_ascii=False)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n")
+        typer.echo(f"wrote {out}", err=True)

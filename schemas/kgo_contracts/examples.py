@@ -34,6 +34,7 @@ from .wallet import (
     HoldReleased,
     PaymentReceived,
     RefundPaid,
+    ResidentErased,
     RewardPaid,
     SettlementPaid,
     ShortfallCompensated,
@@ -223,9 +224,24 @@ def wallet_story() -> tuple[ContractEvent, ...]:
     return tuple(_numbered(_wallet_story()))
 
 
+#: A second resident, who asked to be erased the next morning (outside the day's story).
+ERASED_RESIDENT = _id("resident-2-erased")
+
+
+def _erasure_examples() -> list[ContractEvent]:
+    at = datetime(2022, 6, 11, 9, 0, tzinfo=BANGKOK)
+    return [
+        AccountOpened(account_id=ERASED_RESIDENT, account_kind="resident", account_version=1,
+                      occurred_at=datetime(2022, 6, 10, 7, 45, tzinfo=BANGKOK)),
+        ResidentErased(account_id=ERASED_RESIDENT, account_kind="resident", account_version=2,
+                       occurred_at=at, reference="PDPA-2022-0001",
+                       balance_disposition="frozen", coins_frozen=0),
+    ]  # fmt: skip
+
+
 @cache
 def examples() -> tuple[ContractEvent, ...]:
-    return wallet_story() + tuple(_other_events())
+    return wallet_story() + tuple(_erasure_examples()) + tuple(_other_events())
 
 
 def examples_of(event: type[ContractEvent]) -> list[ContractEvent]:

@@ -268,6 +268,28 @@ class ShortfallCompensated(LegWithCounterparty):
     reference: Text
 
 
+class ResidentErased(WalletEvent):
+    """A resident was erased at their request (Thailand's PDPA): their personal data is
+    destroyed in the wallet (the key that sealed it is gone). The account, its balance and
+    every record stay, pseudonymous. Subscribers holding anything about this ``account_id``
+    beyond the ledger (a research extract, a mailing list) should drop it. After this record
+    the account moves no coin; ``coins_frozen`` are the coins left in it."""
+
+    wire_name: ClassVar[str] = "kgo.wallet.ResidentErased"
+
+    reference: Text = Field(
+        description="The erasure request's reference (a case number, never personal data)."
+    )
+    balance_disposition: Literal["frozen", "returned"] = Field(
+        description="frozen: the coins stay in the account, which moves nothing any more; "
+        "returned: they went back to the municipality just before (a CoinsTransferredOut, "
+        "purpose return)."
+    )
+    coins_frozen: CoinBalance = Field(
+        description="The coins left in the account (0 when they were returned)."
+    )
+
+
 WALLET_EVENTS: tuple[type[WalletEvent], ...] = (
     AccountOpened,
     SupplyMinted,
@@ -290,4 +312,5 @@ WALLET_EVENTS: tuple[type[WalletEvent], ...] = (
     CoinsSettled,
     ShortfallCovered,
     ShortfallCompensated,
+    ResidentErased,
 )

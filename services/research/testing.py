@@ -249,8 +249,7 @@ def _redemptions(s: Story, shops: list[UUID]) -> None:
 
 
 def erasure_record(account: UUID, when: datetime) -> tuple[dict[str, str], bytes]:
-    """Headers and value of a ``ResidentErased`` record (a wallet event not yet in the
-    contracts)."""
+    """Headers and value of a ``ResidentErased`` record, as the wallet publishes it."""
     import json
 
     headers = {
@@ -265,6 +264,10 @@ def erasure_record(account: UUID, when: datetime) -> tuple[dict[str, str], bytes
     value = {
         "account_id": str(account),
         "account_kind": "resident",
+        "account_version": 2,
         "occurred_at": when.isoformat(),
+        "reference": "PDPA-2022-0001",
+        "balance_disposition": "frozen",
+        "coins_frozen": 0,
     }
     return headers, json.dumps(value).encode()

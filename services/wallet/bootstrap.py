@@ -13,9 +13,10 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from kgo_runtime.access import AccessSigner, signing_key
+from kgo_runtime.access import AccessKeyError, AccessSigner, signing_key
 from kgo_runtime.clock import Clock, SystemClock
 from kgo_runtime.components import Component
+from kgo_runtime.logging import get_logger
 from kgo_runtime.processing import dispatch
 from kgo_runtime.service import ServiceContext, create_service_app
 
@@ -26,17 +27,21 @@ from .adapters.notifier import FileNotifier
 from .adapters.one_time_codes import PostgresChallenges, code_secret
 from .adapters.personal_data import PersonalDataVault, vault_from
 from .adapters.rate_limits import PostgresRateLimiter
+from .adapters.resident_keys import PostgresResidentKeys
 from .adapters.sessions import PostgresRefreshTokens
 from .adapters.tokens import PostgresTokenStore
 from .adapters.wallet_metrics import WalletMetrics
 from .application.bus import CommandBus
 from .application.ledger import WalletLedger
 from .application.resident_access import AccessPolicy, Limit, ResidentAccess
+from .application.resident_data import ResidentData
 from .entrypoints.background import HoldSweeper
-from .entrypoints.container import WalletContainer
+from .entrypoints.container import WalletContainer, resident_data
 from .entrypoints.http import API_METADATA, build_router, install_error_handlers
 from .entrypoints.missions import MissionGrants
 from .settings import WalletSettings
+
+log = get_logger(__name__)
 
 
 def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -44,6 +49,7 @@ def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = 
     clock = clock or SystemClock()
 
     async def build(ctx: ServiceContext) -> Sequence[Component]:
+        vault = checked_keys(settings)
         ledger = await asyncio.to_thread(open_ledger, settings)
         ctx.on_shutdown(lambda: asyncio.to_thread(ledger.close))
         metrics = WalletMetrics(ctx.metrics)
@@ -54,7 +60,11 @@ def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = 
         await directory.create_tables()
         tokens = PostgresTokenStore(ctx.pool, schema=settings.database_schema)
         await tokens.create_tables()
-        vault, access = vault_from(settings), AccessSigner(signing_key(), clock)
+        access = AccessSigner(signing_key(), clock)
+        keys = PostgresResidentKeys(ctx.pool, schema=settings.database_schema)
+        await keys.create_tables()
+        data = resident_data(settings, vault, keys, ledger, bus, clock)
+        residents = await _resident_access(ctx, settings, clock, ledger, bus, vault, access, data)
         ctx.app.state.wallet = WalletContainer(
             settings=settings,
             ledger=ledger,
@@ -64,8 +74,9 @@ def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = 
             tokens=tokens,
             access=access,
             clock=clock,
-            residents=await _resident_access(ctx, settings, clock, ledger, bus, vault, access),
+            residents=residents,
             metrics=metrics,
+            keys=keys,
         )
         sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds, clock)
         relay = ctx.relay(ledger, to_contract, topic_for=lambda _event: settings.events_topic)
@@ -90,6 +101,7 @@ async def _resident_access(
     bus: CommandBus,
     vault: PersonalDataVault,
     access: AccessSigner,
+    data: ResidentData,
 ) -> ResidentAccess:
     """Residents' signup, sign-in and sessions, on the wallet's own database."""
     schema = settings.database_schema
@@ -110,7 +122,19 @@ async def _resident_access(
         challenges=challenges,
         limiter=limiter,
         refresh_tokens=refresh_tokens,
+        data=data,
     )
+
+
+def checked_keys(settings: WalletSettings) -> PersonalDataVault:
+    """The wallet's keys, validated before anything else starts: a bad one keeps the service
+    from becoming ready (the runtime retries, and every attempt logs why)."""
+    try:
+        code_secret(settings)
+        return vault_from(settings)
+    except AccessKeyError as error:
+        log.error("wallet keys refused; the wallet will not become ready", reason=str(error))
+        raise
 
 
 def access_policy(settings: WalletSettings) -> AccessPolicy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -35,15 +36,27 @@ class WalletSettings(ServiceSettings):
     payment_code_ttl_seconds: int = 120
     #: Life of a receive code (shown at a shop to be paid).
     receive_code_ttl_seconds: int = 300
-    #: AES-256-GCM key (base64url, 32 bytes) sealing residents' personal data. Unset on a
-    #: developer machine: a key is generated once into $KGO_HOME/secrets/.
+    #: AES-256-GCM key (base64url, exactly 32 bytes) wrapping residents' data keys. Or
+    #: ``..._FILE``: a file holding it (the deployment's secret, shared by every wallet host).
+    #: Unset in the development and demo profiles only: generated once into $KGO_HOME/secrets/.
     pii_key: SecretStr | None = None
-    #: HMAC key for the blind indexes of national IDs and phone numbers; same rule.
+    pii_key_file: Path | None = None
+    #: HMAC key (base64url, at least 32 bytes) of the blind indexes of national IDs and phone
+    #: numbers; same rules.
     blind_index_key: SecretStr | None = None
+    blind_index_key_file: Path | None = None
+
+    # --- erasure (crypto-shredding) ------------------------------------------------------------
+    #: What an erased resident's coins do: ``frozen`` (stay in the wallet, which moves nothing
+    #: any more) or ``returned`` (go back to the municipality, a recorded movement).
+    erasure_balance: Literal["frozen", "returned"] = "frozen"
+    #: Whether an erased person may register again with the same national ID.
+    reregistration_after_erasure: bool = True
 
     # --- residents' self-service access (signup, sign-in, sessions) ---------------------------
     #: HMAC key of one-time codes, request keys and client addresses; same rule as above.
     access_code_key: SecretStr | None = None
+    access_code_key_file: Path | None = None
     #: The programme's terms a resident accepts at signup (a signup naming another is refused).
     terms_version: str = "kgo-terms-2026-01"
     #: Life of a resident's access token, and of its refresh token.

@@ -39,6 +39,7 @@ EXPECTED_CE_TYPES = [
     "kgo.wallet.CoinsSettled.v1",
     "kgo.wallet.ShortfallCovered.v1",
     "kgo.wallet.ShortfallCompensated.v1",
+    "kgo.wallet.ResidentErased.v1",
     "kgo.missions.MissionCompleted.v1",
     "kgo.missions.MissionRewardCapped.v1",
     "kgo.missions.MissionPublished.v1",

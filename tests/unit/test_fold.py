@@ -139,6 +139,6 @@ def test_the_published_examples_tell_a_consistent_story() -> None:
 
 
 def test_the_table_covers_every_wallet_event_that_moves_coins() -> None:
-    quiet = {"kgo.wallet.AccountOpened", "kgo.wallet.GrantRefused"}
+    quiet = {"kgo.wallet.AccountOpened", "kgo.wallet.GrantRefused", "kgo.wallet.ResidentErased"}
     assert set(EFFECTS) == {e.wire_name for e in WALLET_EVENTS} - quiet
     assert wire_name("kgo.wallet.CoinsGranted.v1") == "kgo.wallet.CoinsGranted"

@@ -107,6 +107,8 @@ def build_tables(
     residents = resident_ids(payloads) | erased
     pseudonymiser = Pseudonymiser(key, residents, erased, public_ids(payloads) - residents)
     pseudonymiser.learn_erased_tokens(payloads)
+    # The erasure records themselves are not exported (the manifest counts them).
+    contracts = [c for c in contracts if c.ce_type() != ERASURE_TYPE]
     by_type: dict[str, list[dict[str, Any]]] = {c.ce_type(): [] for c in contracts}
     for record, payload in zip(unique, payloads, strict=True):
         if record.ce_type not in by_type:

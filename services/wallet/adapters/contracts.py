@@ -13,7 +13,7 @@ from kgo_contracts import wallet as contracts
 from kgo_contracts.base import ContractEvent
 
 from ..domain.account import Account
-from ..domain.identity import IdentityClaim
+from ..domain.identity import IdentityClaim, ResidentRecord
 from ..domain.instruments import Card, ShortCode, TransitPass
 from ..domain.receipt import CommandReceipt
 
@@ -27,6 +27,7 @@ _BY_NAME: dict[str, type[contracts.WalletEvent]] = {
 _INTERNAL = (
     CommandReceipt.Event,
     IdentityClaim.Event,
+    ResidentRecord.Event,
     ShortCode.Event,
     Card.Event,
     TransitPass.Event,
@@ -50,3 +51,14 @@ def to_contract(event: Any) -> ContractEvent | None:
     return contract.model_validate(
         {**fields, "account_id": event.originator_id, "account_version": event.originator_version}
     )
+
+
+def published_history(ledger: Any, account_id: Any) -> list[dict[str, Any]]:
+    """An account's records as ``kgo.wallet.events`` carries them (``type`` is the ce_type),
+    oldest first, read from the event store."""
+    history = []
+    for event in ledger.events.get(account_id):
+        contract = to_contract(event)
+        if contract is not None:
+            history.append({"type": contract.ce_type(), **contract.model_dump(mode="json")})
+    return history

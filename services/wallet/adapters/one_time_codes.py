@@ -14,11 +14,12 @@ from uuid import UUID
 
 import asyncpg
 
+from kgo_runtime.access import AccessKeyError
 from kgo_runtime.postgres import create_tables, ensure_schema, schema_name
 
 from ..domain.resident_access import Challenge, Purpose, Verdict
 from ..settings import WalletSettings
-from .personal_data import _key
+from .personal_data import MIN_INDEX_KEY_BYTES, configured_key
 
 _COLUMNS = (
     "challenge_id, purpose, phone_index, code_hash, created_at, expires_at, max_attempts, "
@@ -31,8 +32,15 @@ _PRUNE_EVERY = 200
 
 def code_secret(settings: WalletSettings) -> bytes:
     """The HMAC key of codes: configured, or on a developer machine generated once."""
-    configured = settings.access_code_key
-    return _key(configured.get_secret_value() if configured else None, "access-codes")
+    key = configured_key(
+        settings.access_code_key, settings.access_code_key_file,
+        "WALLET_ACCESS_CODE_KEY", "access-codes",
+    )  # fmt: skip
+    if len(key) < MIN_INDEX_KEY_BYTES:
+        raise AccessKeyError(
+            f"WALLET_ACCESS_CODE_KEY must be at least {MIN_INDEX_KEY_BYTES} bytes, got {len(key)}"
+        )
+    return key
 
 
 class PostgresChallenges:

@@ -81,12 +81,21 @@ class RegisterResident(Command):
     resident registered at a municipal counter): the wallet may link one later."""
 
     name: ClassVar[str] = "register_resident"
-    unhashed: ClassVar[frozenset[str]] = Command.unhashed | {"sealed_personal_data", "key_id"}
+    unhashed: ClassVar[frozenset[str]] = Command.unhashed | {
+        "sealed_personal_data", "key_id", "wallet_id", "national_id_claim", "phone_claim",
+    }  # fmt: skip
     national_id_index: str
     phone_index: str | None
+    #: Keyed by the resident's data key (adapters/personal_data.py): gone with it.
     personal_data_digest: str
     sealed_personal_data: str = field(repr=False)
     key_id: str
+    #: The wallet the edge reserved a data key for (None: a random one, in-process callers).
+    wallet_id: UUID | None = None
+    #: The claims' ids from the mutable blind-index table (None: derived from the index, the
+    #: layout before erasure existed).
+    national_id_claim: UUID | None = None
+    phone_claim: UUID | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

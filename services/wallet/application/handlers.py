@@ -15,14 +15,13 @@ from uuid import UUID, uuid4, uuid5
 from ..domain import holds, movements
 from ..domain.account import BUDGET, ISSUER, MUNICIPALITY, RESIDENT, Account
 from ..domain.errors import AlreadyExists, Refused
-from ..domain.identity import IdentityClaim
+from ..domain.identity import IdentityClaim, ResidentRecord
 from ..domain.ids import (
     GENESIS_MOVEMENT_ID,
     ISSUER_ID,
     KGO_NAMESPACE,
     MUNICIPALITY_ID,
     budget_id,
-    claim_id,
     payee_id,
 )
 from . import commands as c
@@ -30,6 +29,7 @@ from . import resident_handlers
 from .circulation import HANDLERS as CIRCULATION_HANDLERS
 from .consent import HANDLERS as CONSENT_HANDLERS
 from .consent import Consent, authorise
+from .erasure import HANDLERS as ERASURE_HANDLERS
 from .unit_of_work import UnitOfWork
 
 Answer = tuple[int, dict[str, Any]]
@@ -126,17 +126,12 @@ def open_payee(uow: UnitOfWork, cmd: c.OpenPayee, receipt: UUID) -> Answer:
 
 
 def register_resident(uow: UnitOfWork, cmd: c.RegisterResident, receipt: UUID) -> Answer:
-    nid_claim = claim_id("national_id", cmd.national_id_index)
-    phone_claim = None if cmd.phone_index is None else claim_id("phone", cmd.phone_index)
-    if uow.find(nid_claim, IdentityClaim, may_be_new=True) is not None:
-        raise AlreadyExists(
-            "a wallet is already registered for this national ID", code="already_registered"
-        )
-    if phone_claim and uow.find(phone_claim, IdentityClaim, may_be_new=True) is not None:
-        raise AlreadyExists(
-            "a wallet is already registered for this phone number", code="already_registered"
-        )
-    wallet = Account.open(uuid4(), RESIDENT, cmd.at)
+    nid_claim = resident_handlers.free_claim(uow, "national_id", cmd.national_id_index,
+                                             cmd.national_id_claim)  # fmt: skip
+    phone_claim = None
+    if cmd.phone_index is not None:
+        phone_claim = resident_handlers.free_claim(uow, "phone", cmd.phone_index, cmd.phone_claim)
+    wallet = Account.open(cmd.wallet_id or uuid4(), RESIDENT, cmd.at)
     uow.add(wallet)
     uow.add(
         IdentityClaim.claim(
@@ -154,6 +149,8 @@ def register_resident(uow: UnitOfWork, cmd: c.RegisterResident, receipt: UUID) -
         uow.add(IdentityClaim.claim(pending, kind=kind, wallet_id=wallet.id, at=cmd.at))
     else:
         uow.add(IdentityClaim.claim(phone_claim, kind="phone", wallet_id=wallet.id, at=cmd.at))
+    claims = [nid_claim] if phone_claim is None else [nid_claim, phone_claim]
+    uow.add(ResidentRecord.open(wallet.id, claims, cmd.at))
     return 201, {**account_view(wallet), "wallet_id": str(wallet.id)}
 
 
@@ -289,3 +286,4 @@ HANDLERS: dict[type[c.Command], Callable[[UnitOfWork, Any, UUID], Answer]] = {
 }
 HANDLERS.update(CIRCULATION_HANDLERS)
 HANDLERS.update(resident_handlers.HANDLERS)
+HANDLERS.update(ERASURE_HANDLERS)

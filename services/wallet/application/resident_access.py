@@ -41,9 +41,9 @@ from ..domain.resident_access import (
     rotate,
     sign_out,
 )
-from .commands import Command, RegisterResident
+from .commands import Command
 from .ledger import WalletLedger
-from .resident_commands import LinkPhone
+from .resident_data import DataRefused, ResidentData
 from .resident_handlers import PHONE_LINKED, phone_pending_claim
 from .resident_ports import (
     ChallengeStore,
@@ -137,6 +137,8 @@ class ResidentAccess:
     challenges: ChallengeStore
     limiter: RateLimiter
     refresh_tokens: RefreshStore
+    #: Residents' personal data: their data keys, blind indexes, erasure (resident_data.py).
+    data: ResidentData
 
     # --- starting a challenge -----------------------------------------------------------------
 
@@ -151,15 +153,18 @@ class ResidentAccess:
             )
         request = {"national_id": national_id, "phone": phone, "terms_version": terms_version}
 
-        def sealed(now: datetime) -> str:
+        def sealed(now: datetime, challenge_id: UUID) -> str:
             consent = {"terms_version": terms_version, "accepted_at": now.isoformat()}
             personal = {"national_id": national_id, "phone": phone}
-            return self.vault.seal({**personal, "consent": {**consent, "channel": "app"}})
+            return self.vault.seal(
+                {**personal, "consent": {**consent, "channel": "app"}},
+                context=_challenge_context(challenge_id),
+            )
 
         return await self._begin(Purpose.SIGNUP, phone, request, client, key, sealed=sealed)
 
     async def begin_sign_in(self, *, phone: str, client: str, key: str) -> Started:
-        wallet_id = await self._wallet_of_phone(self.vault.blind_index("phone", phone))
+        wallet_id = await self.data.wallet_of_phone(self.vault.blind_index("phone", phone))
         return await self._begin(
             Purpose.SIGN_IN, phone, {"phone": phone}, client, key, wallet_id=wallet_id,
             send=wallet_id is not None,
@@ -175,7 +180,9 @@ class ResidentAccess:
         request = {"wallet_id": str(wallet_id), "phone": phone}
         return await self._begin(
             Purpose.PHONE_LINK, phone, request, client, key, wallet_id=wallet_id,
-            sealed=lambda _now: self.vault.seal({"phone": phone}),
+            sealed=lambda _now, cid: self.vault.seal(
+                {"phone": phone}, context=_challenge_context(cid)
+            ),
         )  # fmt: skip
 
     async def _begin(
@@ -187,7 +194,7 @@ class ResidentAccess:
         key: str,
         *,
         wallet_id: UUID | None = None,
-        sealed: Callable[[datetime], str] | None = None,
+        sealed: Callable[[datetime, UUID], str] | None = None,
         send: bool = True,
     ) -> Started:
         now = self.clock.now()
@@ -211,7 +218,7 @@ class ResidentAccess:
             expires_at=now + self.policy.code_ttl,
             max_attempts=self.policy.code_max_attempts,
             wallet_id=wallet_id,
-            sealed_request=sealed(now) if sealed else None,
+            sealed_request=sealed(now, challenge_id) if sealed else None,
         )
         if not await self.challenges.add(
             challenge, request_key=request_key, request_hash=request_hash
@@ -251,28 +258,28 @@ class ResidentAccess:
             assert challenge.wallet_id is not None
             return challenge.wallet_id
         assert challenge.sealed_request is not None
-        request = self.vault.unseal(challenge.sealed_request)
+        request = self.vault.unseal(
+            challenge.sealed_request, context=_challenge_context(challenge.challenge_id)
+        )
         command: Command
-        if challenge.purpose is Purpose.SIGNUP:
-            command = RegisterResident(
-                caller="signup",
-                **stamp,
-                national_id_index=self.vault.blind_index("national_id", request["national_id"]),
-                phone_index=challenge.phone_index,
-                personal_data_digest=self.vault.digest(request),
-                sealed_personal_data=challenge.sealed_request,
-                key_id=self.vault.key_id,
-            )
-        else:
-            assert challenge.wallet_id is not None
-            command = LinkPhone(
-                caller="phone-link",
-                **stamp,
-                wallet_id=challenge.wallet_id,
-                phone_index=challenge.phone_index,
-                sealed_phone=challenge.sealed_request,
-                key_id=self.vault.key_id,
-            )
+        try:
+            if challenge.purpose is Purpose.SIGNUP:
+                personal = {"national_id": request["national_id"], "phone": request["phone"]}
+                terms = {"terms_version": request["consent"]["terms_version"]}
+                command = await self.data.registration(
+                    {"caller": "signup", **stamp},
+                    national_id=request["national_id"], phone=request["phone"],
+                    personal=personal, sealed_extra={"consent": request["consent"]},
+                    digest_extra=terms,
+                )  # fmt: skip
+            else:
+                assert challenge.wallet_id is not None
+                command = await self.data.phone_link(
+                    {"caller": "phone-link", **stamp}, wallet_id=challenge.wallet_id,
+                    phone_index=challenge.phone_index, phone=request["phone"],
+                )  # fmt: skip
+        except DataRefused as refused:
+            raise AccessRefused(refused.code, refused.reason, status=refused.status) from None
         try:
             outcome = await self.bus.submit(command)
         except Exception as error:  # the store is down: the same confirmation again will do
@@ -358,10 +365,6 @@ class ResidentAccess:
     def _code_hash(self, challenge_id: UUID, code: str) -> str:
         return self._mac("code", str(challenge_id), code)
 
-    async def _wallet_of_phone(self, phone_index: str) -> UUID | None:
-        claim = await asyncio.to_thread(self._claim, claim_id("phone", phone_index))
-        return None if claim is None else claim.wallet_id
-
     def _claim(self, claim: UUID) -> IdentityClaim | None:
         try:
             found: Any = self.ledger.repository.get(claim)
@@ -373,6 +376,10 @@ class ResidentAccess:
         """Opened without a phone, none linked since (the ledger decides again on linking)."""
         pending = self._claim(phone_pending_claim(wallet_id)) is not None
         return pending and self._claim(claim_id(PHONE_LINKED, str(wallet_id))) is None
+
+
+def _challenge_context(challenge_id: UUID) -> str:
+    return f"challenge:{challenge_id}"
 
 
 def refresh_hash(token: str) -> str:

@@ -15,8 +15,29 @@ class LinkPhone(Command):
     its holder proved the phone with a one-time code."""
 
     name: ClassVar[str] = "link_phone"
-    unhashed: ClassVar[frozenset[str]] = Command.unhashed | {"sealed_phone", "key_id"}
+    unhashed: ClassVar[frozenset[str]] = Command.unhashed | {
+        "sealed_phone",
+        "key_id",
+        "phone_claim",
+    }
     wallet_id: UUID
     phone_index: str
     sealed_phone: str = field(repr=False)
     key_id: str
+    #: The phone claim's id from the blind-index table (None: derived from the index).
+    phone_claim: UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EraseResident(Command):
+    """Erase a resident (an access to erasure under the PDPA): the wallet is frozen (or its
+    coins returned to the municipality) and marked erased; the edge then destroys the
+    resident's data key and blind indexes."""
+
+    name: ClassVar[str] = "erase_resident"
+    unhashed: ClassVar[frozenset[str]] = Command.unhashed | {"return_balance"}
+    wallet_id: UUID
+    reference: str
+    reason: str
+    #: WALLET_ERASURE_BALANCE=returned: the coins go back to the municipality.
+    return_balance: bool = False

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from ..domain.errors import AlreadyExists, Refused
-from ..domain.identity import IdentityClaim
+from ..domain.identity import IdentityClaim, ResidentRecord, resident_record_id
 from ..domain.ids import claim_id
 from .resident_commands import LinkPhone
 from .unit_of_work import UnitOfWork
@@ -27,16 +27,30 @@ def phone_pending_claim(wallet_id: UUID) -> UUID:
     return claim_id(PHONE_PENDING, str(wallet_id))
 
 
+def free_claim(uow: UnitOfWork, kind: str, blind_index: str, given: UUID | None) -> UUID:
+    """The id a new claim on ``blind_index`` takes, refused if the person already has a
+    wallet: under the id the blind-index table gave (``given``), or under the id derived from
+    the index itself, the layout of wallets opened before erasure existed."""
+    legacy = claim_id(kind, blind_index)
+    new = given or legacy
+    taken = uow.find(new, IdentityClaim, may_be_new=True) is not None
+    # The legacy claim is never created here, so it must be read even in the fast path.
+    if taken or (new != legacy and uow.find(legacy, IdentityClaim) is not None):
+        what = "national ID" if kind == "national_id" else "phone number"
+        raise AlreadyExists(
+            f"a wallet is already registered for this {what}", code="already_registered"
+        )
+    return new
+
+
 def link_phone(uow: UnitOfWork, cmd: LinkPhone, receipt: UUID) -> Answer:
     pending = uow.find(phone_pending_claim(cmd.wallet_id), IdentityClaim)
     linked_id = claim_id(PHONE_LINKED, str(cmd.wallet_id))
     if pending is None or uow.find(linked_id, IdentityClaim, may_be_new=True) is not None:
         raise Refused("this wallet already has a phone number", code="phone_already_linked")
-    phone_claim = claim_id("phone", cmd.phone_index)
-    if uow.find(phone_claim, IdentityClaim, may_be_new=True) is not None:
-        raise AlreadyExists(
-            "a wallet is already registered for this phone number", code="already_registered"
-        )
+    wallet = uow.account(cmd.wallet_id, "wallet")
+    wallet.require_active()
+    phone_claim = free_claim(uow, "phone", cmd.phone_index, cmd.phone_claim)
     uow.add(
         IdentityClaim.claim(
             phone_claim,
@@ -48,6 +62,11 @@ def link_phone(uow: UnitOfWork, cmd: LinkPhone, receipt: UUID) -> Answer:
         )
     )
     uow.add(IdentityClaim.claim(linked_id, kind=PHONE_LINKED, wallet_id=cmd.wallet_id, at=cmd.at))
+    record = uow.find(resident_record_id(cmd.wallet_id), ResidentRecord)
+    if record is None:  # a wallet opened before resident records existed
+        uow.add(ResidentRecord.open(cmd.wallet_id, [phone_claim], cmd.at))
+    else:
+        record.add_claim(phone_claim, cmd.at)
     return 201, {"wallet_id": str(cmd.wallet_id), "phone_linked": True}
 
 

@@ -5,6 +5,7 @@ Postgres adapters in ``adapters/``; fakes in the unit tests."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
@@ -68,9 +69,26 @@ class Vault(Protocol):
 
     def digest(self, data: dict[str, Any]) -> str: ...
 
-    def seal(self, data: dict[str, Any]) -> str: ...
+    def seal(self, data: dict[str, Any], *, context: str = "") -> str: ...
 
-    def unseal(self, token: str) -> dict[str, Any]: ...
+    def unseal(self, token: str, *, context: str = "") -> dict[str, Any]: ...
+
+    def new_data_key(self, wallet_id: UUID) -> tuple[DataKey, str]: ...
+
+    def unwrap(self, wallet_id: UUID, wrapped: str) -> DataKey: ...
+
+
+class DataKey(Protocol):
+    """One resident's data key (``adapters/personal_data.py``)."""
+
+    @property
+    def wallet_id(self) -> UUID: ...
+
+    def seal(self, field_name: str, data: dict[str, Any]) -> str: ...
+
+    def unseal(self, field_name: str, token: str) -> dict[str, Any]: ...
+
+    def digest(self, data: dict[str, Any]) -> str: ...
 
 
 class Submitter(Protocol):
@@ -79,3 +97,48 @@ class Submitter(Protocol):
 
 class Issuer(Protocol):
     def issue(self, role: Role, name: str, subject: str | None, ttl: timedelta) -> IssuedAccess: ...
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """The accountability record of one erasure (kept in the wallet's mutable storage)."""
+
+    wallet_id: UUID
+    reason: str
+    reference: str
+    requested_by: str
+    erased_at: datetime
+
+
+class ResidentKeyStore(Protocol):
+    """Residents' wrapped data keys and the blind-index table: the mutable storage that an
+    erasure deletes (``adapters/resident_keys.py``)."""
+
+    async def reserve(
+        self, request_key: str, wallet_id: UUID, wrapped: str
+    ) -> tuple[UUID, str | None]:
+        """The wallet id and wrapped key a registration request reserved: these, the first
+        time; the first ones again on a retry (None: that resident was erased since)."""
+        ...
+
+    async def key_of(self, wallet_id: UUID) -> str | None:
+        """A wallet's wrapped data key; None if it has none (opened before them) or erased."""
+        ...
+
+    async def add_key(self, wallet_id: UUID, wrapped: str) -> str | None:
+        """Give a wallet that has none a data key; the stored one (None if erased)."""
+        ...
+
+    async def claim(self, kind: str, blind_index: str) -> UUID | None:
+        """The claim id of a blind index, made on first use; None if its person was erased
+        and may not register again."""
+        ...
+
+    async def find_claim(self, blind_index: str) -> UUID | None: ...
+
+    async def erase(self, erasure: Erasure, claims: list[UUID], *, keep_national_id: bool) -> None:
+        """Destroy the wallet's data key and its claims' blind indexes, with what they touched
+        (challenges, rate counters, sessions), and record the erasure; in one transaction."""
+        ...
+
+    async def erasure(self, wallet_id: UUID) -> Erasure | None: ...

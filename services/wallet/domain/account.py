@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from .errors import HoldNotFound, InsufficientFunds, Refused
+from .errors import HoldNotFound, InsufficientFunds, Refused, WalletErased
 
 ISSUER, MUNICIPALITY, BUDGET, RESIDENT, SHOP, OPERATOR = (
     "issuer",
@@ -226,6 +226,22 @@ class Account(Aggregate):
         rider_account_id: UUID
         reference: str
 
+    # --- erasure: the resident's personal data is gone; the wallet stays, pseudonymous ------
+
+    class ResidentErased(Aggregate.Event):
+        TOPIC = "kgo.wallet.Account.ResidentErased"
+        account_kind: str
+        reference: str
+        balance_disposition: str
+        coins_frozen: int
+        occurred_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.erased = True
+
+    #: Set by ResidentErased (a class default, so snapshots taken before it still load).
+    erased: bool = False
+
     def __init__(
         self,
         kind: str,
@@ -268,6 +284,33 @@ class Account(Aggregate):
         )
 
     # --- rules -----------------------------------------------------------------------------
+
+    def require_active(self) -> None:
+        """An erased resident's wallet is frozen: no coin moves in or out of it."""
+        if self.erased:
+            raise WalletErased("this wallet's resident was erased; the wallet moves no coins")
+
+    def require_erasable(self) -> None:
+        if self.kind != RESIDENT:
+            raise Refused("only a resident's wallet can be erased", code="wrong_account_kind",
+                          status=422)  # fmt: skip
+        self.require_active()
+        if self.held:
+            raise Refused(
+                "the wallet has open holds; erase it once they are captured, released or expired",
+                code="holds_open",
+            )
+
+    def erase(self, *, reference: str, returned: bool, at: datetime) -> None:
+        self.require_erasable()
+        self.trigger_event(
+            self.ResidentErased,
+            account_kind=self.kind,
+            reference=reference,
+            balance_disposition="returned" if returned else "frozen",
+            coins_frozen=0 if returned else self.available,
+            occurred_at=at,
+        )
 
     def require_available(self, amount: int) -> None:
         if amount > self.available:

@@ -52,3 +52,8 @@ class HoldExpiredError(Refused):
 class IdempotencyConflict(Refused):
     code = "idempotency_key_reused"
     status = 409
+
+
+class WalletErased(Refused):
+    code = "wallet_erased"
+    status = 409

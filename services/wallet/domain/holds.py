@@ -27,6 +27,7 @@ def place_hold(
     require_positive(amount)
     if expires_at <= at:
         raise Refused("a hold must expire after it is placed", code="invalid_expiry", status=422)
+    resident.require_active()
     resident.require_available(amount)
     resident.record(
         Account.CoinsHeld,

@@ -9,9 +9,12 @@ nothing in a claim is ever published.
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
+
+from .ids import KGO_NAMESPACE
 
 
 class IdentityClaim(Aggregate):
@@ -62,3 +65,68 @@ class IdentityClaim(Aggregate):
             key_id=key_id,
             occurred_at=at,
         )
+
+
+def resident_record_id(wallet_id: UUID) -> UUID:
+    return uuid5(KGO_NAMESPACE, f"resident:{wallet_id}")
+
+
+class ResidentRecord(Aggregate):
+    """Which identity claims hold a resident's sealed data, and whether the resident was
+    erased: what an access request reads and an erasure shreds. Internal, never published.
+
+    Claims opened since per-resident data keys have random ids, reached from a national ID or
+    a phone only through the mutable blind-index table, so once its rows are deleted nothing
+    links the claims to a person; this record links them to the wallet."""
+
+    TOPIC = "kgo.wallet.ResidentRecord"
+
+    class Created(Aggregate.Created):
+        TOPIC = "kgo.wallet.ResidentRecord.Created"
+
+    class Opened(Aggregate.Created):
+        TOPIC = "kgo.wallet.ResidentRecord.Opened"
+        wallet_id: UUID
+        claims: list[UUID]
+        occurred_at: datetime
+
+    class ClaimAdded(Aggregate.Event):
+        TOPIC = "kgo.wallet.ResidentRecord.ClaimAdded"
+        claim_id: UUID
+        occurred_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.claims = [*aggregate.claims, self.claim_id]
+
+    class Erased(Aggregate.Event):
+        TOPIC = "kgo.wallet.ResidentRecord.Erased"
+        reference: str
+        occurred_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.erased_at = self.occurred_at
+            aggregate.erasure_reference = self.reference
+
+    def __init__(self, wallet_id: UUID, claims: list[UUID], occurred_at: datetime) -> None:
+        self.wallet_id = wallet_id
+        self.claims = list(claims)
+        self.opened_at = occurred_at
+        self.erased_at: datetime | None = None
+        self.erasure_reference: str | None = None
+
+    @classmethod
+    def open(cls, wallet_id: UUID, claims: list[UUID], at: datetime) -> ResidentRecord:
+        return cls._create(
+            cls.Opened,
+            id=resident_record_id(wallet_id),
+            wallet_id=wallet_id,
+            claims=claims,
+            occurred_at=at,
+        )
+
+    def add_claim(self, claim_id: UUID, at: datetime) -> None:
+        self.trigger_event(self.ClaimAdded, claim_id=claim_id, occurred_at=at)
+
+    def erase(self, reference: str, at: datetime) -> None:
+        if self.erased_at is None:
+            self.trigger_event(self.Erased, reference=reference, occurred_at=at)

@@ -28,6 +28,8 @@ TRANSFER_PURPOSES: dict[tuple[str, str], set[str]] = {
     (ISSUER, MUNICIPALITY): {"genesis"},
     (MUNICIPALITY, BUDGET): {"allocation"},
     (BUDGET, MUNICIPALITY): {"return"},
+    # An erased resident's coins, when the setting returns them (WALLET_ERASURE_BALANCE).
+    (RESIDENT, MUNICIPALITY): {"return"},
 }
 
 
@@ -56,6 +58,8 @@ def post_legs(
 ) -> None:
     """Both legs of one movement: ``debit`` on the payer (from its available coins, or from
     its held coins when ``held``), ``credit`` on the payee, each naming the other."""
+    payer.require_active()
+    payee.require_active()
     payer.record(
         debit, amount, 0 if held else -1, -1 if held else 0,
         counter_account_id=payee.id, counter_account_kind=payee.kind, **common,
@@ -120,6 +124,7 @@ def grant(
     require_kind(budget, BUDGET, role="a grant's source")
     require_kind(resident, RESIDENT, role="a grant's recipient")
     require_positive(amount)
+    resident.require_active()
     programme = budget.programme or ""
     if amount > budget.available:
         budget.refuse_grant(

@@ -72,7 +72,8 @@ class MissionGrants:
             )
         )
         code = outcome.body.get("code")
-        if outcome.ok or code == "budget_exhausted":
+        # An erased resident's wallet takes no grant: expected, not an operator's problem.
+        if outcome.ok or code in ("budget_exhausted", "wallet_erased"):
             log.info("mission grant", completion=reference, status=outcome.status,
                      refused=code, replayed=outcome.replayed)  # fmt: skip
             return

@@ -20,6 +20,7 @@ from kgo_runtime.clock import ManualClock
 from services.wallet.adapters.one_time_codes import PostgresChallenges
 from services.wallet.adapters.personal_data import PersonalDataVault
 from services.wallet.adapters.rate_limits import PostgresRateLimiter
+from services.wallet.adapters.resident_keys import PostgresResidentKeys
 from services.wallet.adapters.sessions import PostgresRefreshTokens
 from services.wallet.application.bus import CommandBus
 from services.wallet.application.ledger import WalletLedger
@@ -38,6 +39,7 @@ from services.wallet.domain.resident_access import (
     attempt,
     rotate,
 )
+from services.wallet.entrypoints.container import resident_data
 from services.wallet.settings import WalletSettings
 
 pytestmark = pytest.mark.integration
@@ -182,12 +184,15 @@ async def test_signup_and_sign_in_on_the_real_ledger(
     )
     for store in stores:
         await store.create_tables()
-    outbox = Outbox()
+    keys = PostgresResidentKeys(pool, schema=schema)
+    await keys.create_tables()
+    outbox, vault = Outbox(), PersonalDataVault(bytes(32), bytes(range(32)))
     access = ResidentAccess(
         policy=AccessPolicy(terms_version="t1"), clock=clock, secret=b"k" * 32,
-        vault=PersonalDataVault(bytes(32), bytes(range(32))), ledger=ledger, bus=bus,
+        vault=vault, ledger=ledger, bus=bus,
         issuer=AccessSigner(Ed25519PrivateKey.generate(), clock), notifier=outbox,
         challenges=stores[0], limiter=stores[1], refresh_tokens=stores[2],
+        data=resident_data(wallet_settings, vault, keys, ledger, bus, clock),
     )  # fmt: skip
     nid, phone = "3100100123452", "0812345678"
 

@@ -65,7 +65,8 @@ async def test_manifest_and_audit_record_say_who_why_and_what(story_records, clo
     )
     manifest = json.loads(sink.texts["manifest.json"])
     assert manifest["purpose"] == "unit test" and manifest["requested"]["os_user"] == "me"
-    assert manifest["counts"]["erased_residents"] == 1 and manifest["counts"]["after_until"] > 0
+    # One erased in the story, one in the contract examples.
+    assert manifest["counts"]["erased_residents"] == 2 and manifest["counts"]["after_until"] > 0
     [record] = audit.appended
     assert record.export_id == manifest["export_id"] and record.requested_by == "university"
     assert record.key_id == manifest["pseudonym_key_id"] and KEY.decode() not in repr(record)

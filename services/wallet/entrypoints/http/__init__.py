@@ -15,6 +15,7 @@ from . import (
     routes_circulation,
     routes_consent,
     routes_payments,
+    routes_resident_data,
     routes_residents,
     routes_sessions,
     routes_signup,
@@ -70,6 +71,6 @@ def build_router() -> APIRouter:
     ):
         router.include_router(module.router)
     router.include_router(routes_circulation.router)
-    for module in (routes_signup, routes_sessions):
+    for module in (routes_signup, routes_sessions, routes_resident_data):
         router.include_router(module.router)
     return router

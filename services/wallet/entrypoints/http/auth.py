@@ -51,6 +51,9 @@ Residents' self-service and counter registration (``routes_signup``, ``routes_se
 | POST /v1/sessions, /v1/sessions/{id}/confirm | no token; rate-limited (phone, address) |
 | POST /v1/sessions/refresh                    | no token; a refresh token in the body   |
 | POST /v1/phone-links/{id}/confirm            | no token; the code sent to the phone    |
+| GET  /v1/me/data                             | own³ resident (an access request)       |
+| GET  /v1/residents/{w}/data                  | admin                                   |
+| POST /v1/residents/{w}/erasure               | admin                                   |
 
 Residents get their access tokens at sign-in; an administrator may still mint one (POST
 /v1/tokens, role ``resident``) for support.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from ...application.commands import OpenPayee, RegisterResident
+from ...application.resident_data import DataRefused
 from .api_models import HoldView, OpenPayeeRequest, RegisterResidentRequest, WalletView
 from .auth import Role, require_reader_of
 from .context import Reader, Writer, reader, writer
@@ -40,19 +41,24 @@ async def register_resident(
     write: Annotated[Writer, Depends(writer(ADMIN, Role.SERVICE))],
 ) -> Response:
     """Open a resident's wallet: one per national ID and one per phone number
-    (`already_registered` otherwise). The personal data is sealed here, before the ledger."""
-    vault = write.wallet.vault
+    (`already_registered` otherwise). The personal data is sealed here, before the ledger,
+    under the resident's own data key."""
     personal = body.personal_data()
     return await write.submit(
-        RegisterResident(
-            **write.stamp(),
-            national_id_index=vault.blind_index("national_id", body.national_id),
-            phone_index=vault.blind_index("phone", body.phone),
-            personal_data_digest=vault.digest(personal),
-            sealed_personal_data=vault.seal(personal),
-            key_id=vault.key_id,
+        await registration(
+            write, national_id=body.national_id, phone=body.phone, personal=personal,
+            sealed_extra={}, digest_extra={},
         )
-    )
+    )  # fmt: skip
+
+
+async def registration(write: Writer, **fields: Any) -> RegisterResident:
+    """The ledger's command for a registration, its data sealed (409 if the person was
+    erased and may not register again)."""
+    try:
+        return await write.wallet.resident_data.registration(write.stamp(), **fields)
+    except DataRefused as refused:
+        raise ProblemError(refused.status, refused.code, refused.reason) from None
 
 
 @router.get("/wallets/{wallet_id}", tags=["accounts"])

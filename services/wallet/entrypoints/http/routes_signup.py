@@ -10,7 +10,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from ...application.commands import RegisterResident
 from ...application.resident_access import AccessRefused
 from ...domain.resident_access import Purpose
 from .api_models_residents import (
@@ -25,6 +24,7 @@ from .api_models_residents import (
 from .auth import Role, require_reader_of
 from .context import Writer, writer
 from .problems import PROBLEM_RESPONSES, ProblemError
+from .routes_residents import registration
 from .self_service import (
     Anonymous,
     anonymous,
@@ -81,7 +81,6 @@ async def register_at_counter(
     if body.consent.terms_version != terms:
         raise ProblemError(409, "terms_not_current", "accept the programme's current terms",
                            terms_version=terms)  # fmt: skip
-    vault, personal = write.wallet.vault, body.personal_data()
     consent = {
         "terms_version": terms,
         "accepted_at": write.wallet.clock.now().isoformat(),
@@ -89,17 +88,14 @@ async def register_at_counter(
         "recorded_by": write.principal.caller,
     }
     return await write.submit(
-        RegisterResident(
-            **write.stamp(),
-            national_id_index=vault.blind_index("national_id", body.national_id),
-            phone_index=None if body.phone is None else vault.blind_index("phone", body.phone),
+        await registration(
+            write, national_id=body.national_id, phone=body.phone,
+            personal=body.personal_data(), sealed_extra={"consent": consent},
             # The digest (part of the request's identity) leaves out the consent's time, so a
             # retry with the same key and body is the same request.
-            personal_data_digest=vault.digest({**personal, "terms_version": terms}),
-            sealed_personal_data=vault.seal({**personal, "consent": consent}),
-            key_id=vault.key_id,
+            digest_extra={"terms_version": terms},
         )
-    )
+    )  # fmt: skip
 
 
 @router.post("/wallets/{wallet_id}/phone-links", status_code=202, response_model=PhoneLinkStarted)

@@ -251,3 +251,15 @@ async def city(api: Api) -> City:
         resident=await api.token("resident", wallet_id),
         counter=await api.token("counter_staff", name="counter-1"),
     )
+
+
+async def sealed_claim(container: WalletContainer, national_id: str) -> tuple[Any, dict[str, Any]]:
+    """The identity claim of a national ID (through the blind-index table) and what it seals,
+    opened with its resident's data key."""
+    index = container.vault.blind_index("national_id", national_id)
+    claim_ref = await container.keys.find_claim(index)
+    assert claim_ref is not None
+    claim = container.ledger.repository.get(claim_ref)
+    data_key = await container.resident_data.data_key(claim.wallet_id)
+    assert data_key is not None
+    return claim, data_key.unseal("national_id", claim.sealed_personal_data)

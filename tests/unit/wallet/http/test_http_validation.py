@@ -9,7 +9,8 @@ from uuid import uuid4
 import pytest
 
 from services.wallet.domain.identity import IdentityClaim
-from services.wallet.domain.ids import claim_id
+
+from .conftest import sealed_claim
 
 pytestmark = pytest.mark.unit
 
@@ -153,7 +154,6 @@ async def test_personal_data_is_sealed_and_found_only_by_its_blind_index(
     city: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    vault = city.api.container.vault
     body = {
         "national_id": "1-2345-67890-12-1", "phone": "+66 91 234 5678",
         "full_name": "Somchai Jaidee", "birth_date": "1990-06-09",
@@ -162,12 +162,10 @@ async def test_personal_data_is_sealed_and_found_only_by_its_blind_index(
     response = await city.api.post("/v1/residents", body, city.admin)
 
     assert response.status_code == 201, response.text
-    claim = city.api.container.ledger.repository.get(
-        claim_id("national_id", vault.blind_index("national_id", "1234567890121"))
-    )
+    claim, sealed = await sealed_claim(city.api.container, "1234567890121")
     assert isinstance(claim, IdentityClaim)
     assert str(claim.wallet_id) == response.json()["wallet_id"]
-    assert vault.unseal(claim.sealed_personal_data) == {
+    assert sealed == {
         "national_id": "1234567890121", "phone": "0912345678",
         "full_name": "Somchai Jaidee", "birth_date": "1990-06-09",
     }  # fmt: skip

@@ -193,7 +193,7 @@ async def residents(api: Any, policy: AccessPolicy) -> Residents:
         policy=policy, clock=clock, secret=b"s" * 32, vault=container.vault,
         ledger=container.ledger, bus=container.bus, issuer=container.access,
         notifier=notifier, challenges=challenges, limiter=FakeLimiter(),
-        refresh_tokens=refresh,
+        refresh_tokens=refresh, data=container.resident_data,
     )  # fmt: skip
     container.residents = access
     return Residents(api, clock, notifier, challenges, refresh, access)

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from services.wallet.domain.identity import IdentityClaim
-from services.wallet.domain.ids import claim_id
 
-from ..conftest import national_id
+from ..conftest import national_id, sealed_claim
 from .conftest import TERMS, Residents, bearer
 
 pytestmark = pytest.mark.unit
@@ -31,10 +30,8 @@ async def test_counter_staff_register_a_resident_without_a_phone(residents: Resi
 
     assert registered.status_code == 201, registered.text
     wallet_id = registered.json()["wallet_id"]
-    vault, ledger = residents.api.container.vault, residents.api.container.ledger
-    claim = ledger.repository.get(claim_id("national_id", vault.blind_index("national_id", NID)))
+    claim, sealed = await sealed_claim(residents.api.container, NID)
     assert isinstance(claim, IdentityClaim) and str(claim.wallet_id) == wallet_id
-    sealed = vault.unseal(claim.sealed_personal_data)
     assert sealed["full_name"] == "Somchai Jaidee"
     assert sealed["consent"]["channel"] == "counter"
     assert sealed["consent"]["recorded_by"] == "counter_staff:counter-3"

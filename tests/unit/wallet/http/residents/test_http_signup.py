@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from services.wallet.domain.identity import IdentityClaim
-from services.wallet.domain.ids import claim_id
 
-from ..conftest import national_id
+from ..conftest import national_id, sealed_claim
 from .conftest import TERMS, Residents, bearer
 
 pytestmark = pytest.mark.unit
@@ -46,13 +45,9 @@ async def test_the_consent_is_sealed_with_the_national_id_never_in_plain_text(
 ) -> None:
     await residents.sign_up(NID, PHONE)
 
-    vault = residents.api.container.vault
-    claim = residents.api.container.ledger.repository.get(
-        claim_id("national_id", vault.blind_index("national_id", NID))
-    )
+    claim, sealed = await sealed_claim(residents.api.container, NID)
     assert isinstance(claim, IdentityClaim)
     assert NID not in claim.sealed_personal_data
-    sealed = vault.unseal(claim.sealed_personal_data)
     assert sealed["national_id"] == NID and sealed["phone"] == PHONE
     assert sealed["consent"]["terms_version"] == TERMS
     assert sealed["consent"]["accepted_at"].startswith("2026-03-02T09:00:00")
