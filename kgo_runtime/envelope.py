@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 from uuid import UUID, uuid5
 
@@ -64,9 +64,21 @@ def default_topic(event: ContractEvent) -> str:
     return type(event).topic
 
 
-def stable_event_id(originator_id: UUID | str, originator_version: int) -> str:
-    """The CloudEvents id of a stored event: the same stored event always gets the same id."""
-    return str(uuid5(KGO_EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}"))
+def stable_event_id(
+    originator_id: UUID | str, originator_version: int, stored_at: datetime | None = None
+) -> str:
+    """The CloudEvents id of a stored event: the same stored event always gets the same id.
+
+    The relay passes ``stored_at``, the time the event was created and stored with it, so two
+    stored events that share an aggregate and a version (a history forked by a failover or a
+    point-in-time restore that lost events already published) still get different ids, while
+    every re-publication of one stored event carries the same id. Without ``stored_at``: the
+    id of (aggregate, version) alone, as before (tools and tests that fold sample records).
+    """
+    name = f"{originator_id}:{originator_version}"
+    if stored_at is not None:
+        name += f":{stored_at.astimezone(UTC).isoformat(timespec='microseconds')}"
+    return str(uuid5(KGO_EVENT_ID_NAMESPACE, name))
 
 
 def encode(

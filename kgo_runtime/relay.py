@@ -4,7 +4,8 @@ its notification log, from a position kept in Postgres (``relay_positions``).
 No dual writes: commands only store events; the relay reads them back. A batch is produced
 (all records sent, then every delivery awaited) before its last notification id is stored,
 so a crash republishes at most one batch (at-least-once), under the same ``ce_id``s: each is
-derived from the stored event's originator id and version, and consumers drop repeats.
+derived from the stored event's originator id, version and stored timestamp (unique per
+stored event, also across a forked history), and consumers drop repeats.
 One relay per name and schema publishes at a time (a Postgres advisory lock); others wait on
 standby.
 The Postgres recorder's ``NOTIFY`` wakes the relay; it polls otherwise.
@@ -46,6 +47,12 @@ PRODUCER_OPTIONS: dict[str, Any] = {
 _LOCK_CLASS = 0x6B676F  # "kgo": the advisory lock namespace of relays
 
 log = get_logger(__name__)
+
+
+def stored_event_id(event: DomainEventProtocol[Any]) -> str:
+    """The ``ce_id`` a stored event is published under: its aggregate, version and stored
+    timestamp, so a forked history's new events are never taken for the lost ones."""
+    return stable_event_id(event.originator_id, event.originator_version, event.timestamp)
 
 
 class _Stopped(Exception):
@@ -259,7 +266,7 @@ class Relay:
             event = self._app.mapper.to_domain_event(notification)
             contract = self._to_contract(event)
             if contract is not None:
-                ce_id = stable_event_id(event.originator_id, event.originator_version)
+                ce_id = stored_event_id(event)
                 records.append(
                     encode(contract, ce_id=ce_id, source=self._source, topic_for=self._topic_for)
                 )

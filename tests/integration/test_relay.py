@@ -22,10 +22,10 @@ import asyncpg
 import pytest
 from eventsourcing.application import Application
 
-from kgo_runtime.envelope import decode, header_map, stable_event_id
+from kgo_runtime.envelope import decode, header_map
 from kgo_runtime.eventstore import open_application
 from kgo_runtime.metrics import Metrics
-from kgo_runtime.relay import Relay
+from kgo_runtime.relay import Relay, stored_event_id
 from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
 from kgo_runtime.testing import (
     create_topics,
@@ -47,7 +47,7 @@ DSN = INFRA.database_url("missions")
 def published(app: Application[uuid.UUID]) -> dict[str, tuple[uuid.UUID, int]]:
     """ce_id -> (wallet, version) of every stored event the relay must publish."""
     return {
-        stable_event_id(n.originator_id, n.originator_version): (
+        stored_event_id(app.mapper.to_domain_event(n)): (
             uuid.UUID(str(n.originator_id)),
             n.originator_version,
         )
