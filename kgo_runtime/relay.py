@@ -25,6 +25,8 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from eventsourcing import persistence as es_persistence
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
@@ -45,6 +47,20 @@ PRODUCER_OPTIONS: dict[str, Any] = {
     "enable_idempotence": True, "acks": "all", "linger_ms": 5, "max_batch_size": 256 * 1024
 }  # fmt: skip
 _LOCK_CLASS = 0x6B676F  # "kgo": the advisory lock namespace of relays
+#: Longest pause between two attempts while Postgres or Kafka cannot be reached.
+MAX_BACKOFF = 5.0
+#: Failures that mean Postgres or Kafka cannot be reached now, not a bug: retried in place.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+    es_persistence.OperationalError,
+    es_persistence.InterfaceError,
+    KafkaError,
+)
 
 log = get_logger(__name__)
 
@@ -183,8 +199,10 @@ class Relay:
         self._pool = None
 
     async def run(self) -> None:
-        """Component entry point: relay until ``stop()``. A failing batch is retried with
-        backoff; after a few failures in a row ``run`` raises so the supervisor reopens all."""
+        """Component entry point: relay until ``stop()``. A batch failing because Postgres or
+        Kafka cannot be reached is retried in place with a capped backoff, and a lost lock
+        connection (a Postgres restart) is replaced, so an outage only delays the relay; any
+        other failure, a few times in a row, makes ``run`` raise so the supervisor reopens all."""
         try:
             await self.open()
             await self._loop()
@@ -196,22 +214,65 @@ class Relay:
     async def _loop(self) -> None:
         failures = 0
         while not self._stopping.is_set():
-            if self._lock_conn is None or self._lock_conn.is_closed():
-                raise ConnectionError(f"relay {self.relay_name} lost its lock connection")
             try:
+                if not self._holds_lock():
+                    await self._take_lock_again()
                 moved = await self.relay_once()
                 await self._update_lag()
-            except Exception:
+            except _Stopped:
+                raise
+            except Exception as error:
                 failures += 1
                 self._metrics.relay_errors.labels(self.relay_name).inc()
-                if failures >= 5:
+                transient = isinstance(error, TRANSIENT)
+                if failures >= 5 and not transient:
                     raise
-                log.warning("relay batch failed; retrying", relay=self.relay_name, exc_info=True)
-                await self._sleep(0.1 * 2**failures)
+                if failures == 1 or not transient:
+                    log.warning("relay batch failed; retrying", relay=self.relay_name,
+                                transient=transient, exc_info=True)  # fmt: skip
+                await self._sleep(min(0.1 * 2**failures, MAX_BACKOFF))
                 continue
+            if failures:
+                log.info("relay recovered", relay=self.relay_name, failures=failures)
             failures = 0
             if not moved:
                 await self._idle()
+
+    def _holds_lock(self) -> bool:
+        """Whether the session holding the advisory lock is still alive. When the server
+        closes it (a restart), asyncpg hands it back to the pool and the proxy refuses every
+        call, ``is_closed`` included."""
+        if self._lock_conn is None:
+            return False
+        try:
+            return not self._lock_conn.is_closed()
+        except asyncpg.InterfaceError:
+            return False
+
+    async def _take_lock_again(self) -> None:
+        """A new lock session: the lock went with the old one, so another relay may have
+        published meanwhile; go on from the stored position."""
+        assert self._pool is not None
+        log.warning("relay lost its lock connection; taking the lock again", relay=self.relay_name)
+        lost, self._lock_conn = self._lock_conn, None
+        if lost is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.release(lost, timeout=2)
+        conn = await self._pool.acquire()
+        try:
+            await self._take_lock(conn)
+            if self._channel:
+                await conn.add_listener(self._channel, self._on_notify)
+            stored = await conn.fetchval(
+                f"SELECT position FROM {self._table} WHERE relay_name = $1", self.relay_name
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn, timeout=2)
+            raise
+        self._lock_conn = conn
+        self._position = max(self._position, int(stored or 0))
+        self._gaps.clear()
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -136,6 +136,42 @@ async def test_stored_events_arrive_keyed_in_order_with_cloudevent_headers(
     assert stored == app.recorder.max_notification_id()
 
 
+async def test_a_relay_whose_lock_session_dies_takes_the_lock_again_and_goes_on(
+    store: tuple[str, Application[uuid.UUID]], topic: str
+) -> None:
+    """What a Postgres restart does to the relay's lock session, on the shared server: the
+    session is ended under it. The relay takes a new one and goes on, without failing."""
+    schema, app = store
+    await asyncio.to_thread(store_residents, app, 2, 3)
+    relay = make_relay(app, schema, topic)
+    running = asyncio.create_task(relay.run())
+    await relay.caught_up(timeout=30)
+    assert relay._lock_conn is not None
+    old_pid = relay._lock_conn.get_server_pid()
+
+    conn = await asyncpg.connect(DSN)
+    try:
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", old_pid)
+        await asyncio.to_thread(store_residents, app, 2, 3)
+        await relay.caught_up(timeout=20)
+        holders = await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = $1 AND pid <> $2",
+            0x6B676F,
+            old_pid,
+        )
+    finally:
+        await conn.close()
+    assert not running.done(), running
+    assert holders >= 1
+    await relay.stop()
+    await asyncio.wait_for(running, 10)
+
+    expected = published(app)
+    records = await read_topic(BOOTSTRAP, topic, count=len(expected))
+    assert {decode(r.headers, r.value).id for r in records} == set(expected)
+
+
 class HangsBeforeSecondPosition(Relay):
     """Delivers its second batch to Kafka, then hangs before storing the position: the window
     where a crash makes a relay publish again."""
