@@ -23,6 +23,7 @@ from kgo_runtime.access import ACCESS_PREFIX
 from kgo_runtime.writes import idempotency_key, json_only, receipt_scope
 
 from ...application.commands import Command, Outcome
+from ...application.undecided import NotDecided
 from ..container import WalletContainer
 from .auth import Principal, Role, forbidden, principal_of, unauthenticated
 from .problems import ProblemError, outcome_response
@@ -114,11 +115,13 @@ class Writer:
             return await self.wallet.bus.submit(command)
         except Exception as error:
             log.warning("command %s not decided: %s", command.name, type(error).__name__)
+            code = error.code if isinstance(error, NotDecided) else "store_unavailable"
+            retry_after = error.retry_after if isinstance(error, NotDecided) else 1
             raise ProblemError(
                 503,
-                "store_unavailable",
+                code,
                 "the wallet could not decide this now; retry with the same Idempotency-Key",
-                headers={"Retry-After": "1"},
+                headers={"Retry-After": str(retry_after)},
             ) from error
 
 
