@@ -24,7 +24,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -121,6 +126,15 @@ class WalletRecorder(PostgresApplicationRecorder):
 
     def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
         return _fail_fast(self.datastore, _SELECT_EVENTS, self, *args, **kwargs)
+
+    # The relay and the directory follow the log: they retry with their own backoff.
+    def select_notifications(self, *args: Any, **kwargs: Any) -> Sequence[Notification]:
+        call = PostgresApplicationRecorder.select_notifications.__wrapped__  # type: ignore[attr-defined]
+        return _fail_fast(self.datastore, call, self, *args, **kwargs)
+
+    def max_notification_id(self) -> int | None:
+        call = PostgresApplicationRecorder.max_notification_id.__wrapped__  # type: ignore[attr-defined]
+        return _fail_fast(self.datastore, call, self)
 
     def _insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
