@@ -48,7 +48,7 @@ PRODUCER_OPTIONS: dict[str, Any] = {
 }  # fmt: skip
 _LOCK_CLASS = 0x6B676F  # "kgo": the advisory lock namespace of relays
 #: Longest pause between two attempts while Postgres or Kafka cannot be reached.
-MAX_BACKOFF = 5.0
+MAX_BACKOFF = 2.0
 #: Failures that mean Postgres or Kafka cannot be reached now, not a bug: retried in place.
 TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,
@@ -253,9 +253,10 @@ class Relay:
         """A new lock session: the lock went with the old one, so another relay may have
         published meanwhile; go on from the stored position."""
         assert self._pool is not None
-        log.warning("relay lost its lock connection; taking the lock again", relay=self.relay_name)
         lost, self._lock_conn = self._lock_conn, None
         if lost is not None:
+            log.warning("relay lost its lock connection; taking the lock again",
+                        relay=self.relay_name)  # fmt: skip
             with contextlib.suppress(Exception):
                 await self._pool.release(lost, timeout=2)
         conn = await self._pool.acquire()
