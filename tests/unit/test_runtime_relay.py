@@ -15,8 +15,8 @@ from eventsourcing.persistence import Notification, StoredEvent
 from kgo_runtime.envelope import decode
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.relay import Relay, stored_event_id
-from kgo_runtime.testing import resident_to_contract as to_contract
 from kgo_runtime.testing import BANGKOK, Resident, store_residents
+from kgo_runtime.testing import resident_to_contract as to_contract
 
 pytestmark = pytest.mark.unit
 
