@@ -63,6 +63,11 @@ class Supervisor:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping.is_set():
+                    # Stopping closes what the component was using: not a reason to restart.
+                    log.warning("component failed while stopping", component=component.name,
+                                exc_info=True)  # fmt: skip
+                    break
                 log.exception("component failed; restarting", component=component.name)
             else:
                 if self._stopping.is_set():
@@ -80,12 +85,14 @@ class Supervisor:
         for component, task in zip(reversed(self._components), reversed(self._tasks), strict=True):
             try:
                 await asyncio.wait_for(component.stop(), timeout)
-                await asyncio.wait_for(asyncio.shield(task), timeout)
-            except TimeoutError:
-                log.error("component did not stop in time; cancelling", component=component.name)
-                task.cancel()
             except Exception:
                 log.exception("component failed while stopping", component=component.name)
+            # asyncio.wait, not wait_for: whatever the task ended with (even a cancellation
+            # of its own) must not cut this loop short and leave later components running.
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+            if not done:
+                log.error("component did not stop in time; cancelling", component=component.name)
+                task.cancel()
         for task in self._tasks:
             if not task.done():
                 task.cancel()

@@ -13,6 +13,10 @@ from aiokafka import AIOKafkaProducer
 from kgo_contracts.topics import dlq
 
 REASON_LIMIT = 2000
+#: A dead letter must fit where its record came from: a value (or header) bigger than this is
+#: cut to this size, and ``kgo_dlq_truncated`` gives the original size of the value.
+VALUE_LIMIT = 256 * 1024
+HEADER_LIMIT = 4096
 
 
 class PermanentError(Exception):
@@ -49,9 +53,9 @@ def dead_letter_topic(record: RecordLike) -> str:
 def dead_letter_headers(
     record: RecordLike, *, consumer: str, reason_code: str, reason: str
 ) -> list[tuple[str, bytes]]:
-    """The original headers plus why and where from."""
+    """The original headers (each cut to ``HEADER_LIMIT`` bytes) plus why and where from."""
     return [
-        *record.headers,
+        *((name, value[:HEADER_LIMIT]) for name, value in record.headers if value is not None),
         ("kgo_dlq_reason", reason[:REASON_LIMIT].encode()),
         ("kgo_dlq_reason_code", reason_code.encode()),
         ("kgo_dlq_source_topic", record.topic.encode()),
@@ -66,7 +70,10 @@ async def send_dead_letter(
 ) -> None:
     """Produce the dead letter of ``record`` and wait until the broker acknowledged it."""
     headers = dead_letter_headers(record, consumer=consumer, reason_code=reason_code, reason=reason)
-    delivery = await producer.send(
-        dead_letter_topic(record), record.value, key=record.key, headers=headers
-    )
+    value = record.value
+    if value is not None and len(value) > VALUE_LIMIT:
+        headers.append(("kgo_dlq_truncated", str(len(value)).encode()))
+        value = value[:VALUE_LIMIT]
+    key = record.key[:HEADER_LIMIT] if record.key is not None else None
+    delivery = await producer.send(dead_letter_topic(record), value, key=key, headers=headers)
     await delivery

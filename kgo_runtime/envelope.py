@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from types import EllipsisType
 from typing import Final
 from uuid import UUID, uuid5
 
@@ -24,6 +25,12 @@ CONTENT_TYPE: Final = "application/json"
 #: Namespace of KGO's stable CloudEvents ids. Never change it: ids derived from it are how
 #: consumers recognise a republished event.
 KGO_EVENT_ID_NAMESPACE: Final = UUID("d8f16db0-e93b-578a-8316-58770428b302")
+
+#: Largest record value a consumer accepts: contract events are well under 2 KiB, and a
+#: bigger record is hostile or broken (it is dead-lettered ``too_large``).
+MAX_VALUE_BYTES: Final = 64 * 1024
+#: Longest CloudEvents attribute accepted (``ce_id`` is stored in every consumer's inbox).
+MAX_ATTRIBUTE_LENGTH: Final = 256
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -64,9 +71,21 @@ def default_topic(event: ContractEvent) -> str:
     return type(event).topic
 
 
-def stable_event_id(originator_id: UUID | str, originator_version: int) -> str:
-    """The CloudEvents id of a stored event: the same stored event always gets the same id."""
-    return str(uuid5(KGO_EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}"))
+def stable_event_id(
+    originator_id: UUID | str, originator_version: int, stored_at: datetime | None = None
+) -> str:
+    """The CloudEvents id of a stored event: the same stored event always gets the same id.
+
+    The relay passes ``stored_at``, the time the event was created and stored with it, so two
+    stored events that share an aggregate and a version (a history forked by a failover or a
+    point-in-time restore that lost events already published) still get different ids, while
+    every re-publication of one stored event carries the same id. Without ``stored_at``: the
+    id of (aggregate, version) alone, as before (tools and tests that fold sample records).
+    """
+    name = f"{originator_id}:{originator_version}"
+    if stored_at is not None:
+        name += f":{stored_at.astimezone(UTC).isoformat(timespec='microseconds')}"
+    return str(uuid5(KGO_EVENT_ID_NAMESPACE, name))
 
 
 def encode(
@@ -115,19 +134,39 @@ def _required(attrs: dict[str, str], name: str) -> str:
     return value
 
 
+def _check_attributes(attrs: dict[str, str]) -> None:
+    """CloudEvents attributes are short printable text: they end up in Postgres (which
+    refuses NUL) and in indexes (which refuse long rows), where they would fail forever."""
+    for name, value in attrs.items():
+        if not (name.startswith("ce_") or name == "content-type"):
+            continue
+        if len(value) > MAX_ATTRIBUTE_LENGTH:
+            raise EnvelopeError("bad_header", f"header {name!r} is longer than "
+                                f"{MAX_ATTRIBUTE_LENGTH} characters")  # fmt: skip
+        if not value.isprintable():
+            raise EnvelopeError("bad_header", f"header {name!r} holds control characters")
+
+
 def _validation_message(error: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
     )
 
 
-def decode(headers: Iterable[tuple[str, bytes | None]], value: bytes | None) -> Envelope:
+def decode(
+    headers: Iterable[tuple[str, bytes | None]],
+    value: bytes | None,
+    key: bytes | EllipsisType | None = ...,
+) -> Envelope:
     """Decode and validate a record; raises :class:`EnvelopeError` if it is not acceptable.
+    Given the record's ``key``, it must be the event's key (what the relay writes).
 
     Reason codes: ``bad_specversion``, ``missing_header``, ``bad_header``,
-    ``bad_content_type``, ``unknown_type``, ``invalid_json``, ``contract_violation``.
+    ``bad_content_type``, ``unknown_type``, ``invalid_json``, ``too_large``,
+    ``null_character``, ``contract_violation``, ``wrong_key``.
     """
     attrs = header_map(headers)
+    _check_attributes(attrs)
     specversion = attrs.get("ce_specversion")
     if specversion != SPECVERSION:
         raise EnvelopeError(
@@ -145,6 +184,13 @@ def decode(headers: Iterable[tuple[str, bytes | None]], value: bytes | None) -> 
         raise EnvelopeError("unknown_type", str(e)) from None
     if not value:
         raise EnvelopeError("invalid_json", "the record has no value")
+    if len(value) > MAX_VALUE_BYTES:
+        raise EnvelopeError("too_large", f"the value has {len(value)} bytes, at most "
+                            f"{MAX_VALUE_BYTES} are accepted")  # fmt: skip
+    if b"\\u0000" in value:
+        # Valid JSON, but no Postgres text column can hold U+0000: refused here, once,
+        # rather than failing the handler's transaction on every retry.
+        raise EnvelopeError("null_character", "a string in the payload holds U+0000")
     try:
         event = contract.model_validate_json(value)
     except ValidationError as e:
@@ -153,6 +199,9 @@ def decode(headers: Iterable[tuple[str, bytes | None]], value: bytes | None) -> 
         raise EnvelopeError(
             "contract_violation", f"{ce_type} does not match its contract: {_validation_message(e)}"
         ) from None
+    if key is not ... and key != event.key().encode():
+        detail = f"the record's key is not the event's {contract.key_field}"
+        raise EnvelopeError("wrong_key", detail)
     return Envelope(
         id=ce_id,
         source=source,

@@ -148,7 +148,7 @@ class RecordProcessor:
         trusted = self.trusted
         if trusted is not None and self.trusted_decode is not None:
             try:
-                fast = [self.trusted_decode(r) if trusted(r) else decode(r.headers, r.value)
+                fast = [self.trusted_decode(r) if trusted(r) else decode(r.headers, r.value, r.key)
                         for r in records]  # fmt: skip
                 stored, fresh = await self._apply_batch(records, fast)
                 return self._result(records, stored, fresh)
@@ -159,7 +159,7 @@ class RecordProcessor:
                 # decided again below, with every record validated.
                 log.info("trusted decode fell back to validation", consumer=self.consumer)
         try:
-            envelopes = [decode(r.headers, r.value) for r in records]
+            envelopes = [decode(r.headers, r.value, r.key) for r in records]
         except EnvelopeError:
             return await self._one_by_one(records)
         return await self._batch(records, envelopes)
@@ -233,7 +233,7 @@ class RecordProcessor:
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> Outcome:
         """Apply one record; ``RETRY`` means a transient failure: nothing was stored."""
         try:
-            envelope = decode(record.headers, record.value)
+            envelope = decode(record.headers, record.value, record.key)
         except EnvelopeError as e:
             return await self._dead_letter(record, e.reason_code, e.reason)
         with correlation(envelope.id):

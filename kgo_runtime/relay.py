@@ -4,7 +4,8 @@ its notification log, from a position kept in Postgres (``relay_positions``).
 No dual writes: commands only store events; the relay reads them back. A batch is produced
 (all records sent, then every delivery awaited) before its last notification id is stored,
 so a crash republishes at most one batch (at-least-once), under the same ``ce_id``s: each is
-derived from the stored event's originator id and version, and consumers drop repeats.
+derived from the stored event's originator id, version and stored timestamp (unique per
+stored event, also across a forked history), and consumers drop repeats.
 One relay per name and schema publishes at a time (a Postgres advisory lock); others wait on
 standby.
 The Postgres recorder's ``NOTIFY`` wakes the relay; it polls otherwise.
@@ -25,6 +26,8 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from eventsourcing import persistence as es_persistence
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
@@ -45,8 +48,28 @@ PRODUCER_OPTIONS: dict[str, Any] = {
     "enable_idempotence": True, "acks": "all", "linger_ms": 5, "max_batch_size": 256 * 1024
 }  # fmt: skip
 _LOCK_CLASS = 0x6B676F  # "kgo": the advisory lock namespace of relays
+#: Longest pause between two attempts while Postgres or Kafka cannot be reached.
+MAX_BACKOFF = 2.0
+#: Failures that mean Postgres or Kafka cannot be reached now, not a bug: retried in place.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+    es_persistence.OperationalError,
+    es_persistence.InterfaceError,
+    KafkaError,
+)
 
 log = get_logger(__name__)
+
+
+def stored_event_id(event: DomainEventProtocol[Any]) -> str:
+    """The ``ce_id`` a stored event is published under: its aggregate, version and stored
+    timestamp, so a forked history's new events are never taken for the lost ones."""
+    return stable_event_id(event.originator_id, event.originator_version, event.timestamp)
 
 
 class _Stopped(Exception):
@@ -179,8 +202,10 @@ class Relay:
         self._pool = None
 
     async def run(self) -> None:
-        """Component entry point: relay until ``stop()``. A failing batch is retried with
-        backoff; after a few failures in a row ``run`` raises so the supervisor reopens all."""
+        """Component entry point: relay until ``stop()``. A batch failing because Postgres or
+        Kafka cannot be reached is retried in place with a capped backoff, and a lost lock
+        connection (a Postgres restart) is replaced, so an outage only delays the relay; any
+        other failure, a few times in a row, makes ``run`` raise so the supervisor reopens all."""
         try:
             await self.open()
             await self._loop()
@@ -192,24 +217,68 @@ class Relay:
     async def _loop(self) -> None:
         failures = 0
         while not self._stopping.is_set():
-            if self._lock_conn is None or self._lock_conn.is_closed():
-                raise ConnectionError(f"relay {self.relay_name} lost its lock connection")
             try:
+                if not self._holds_lock():
+                    await self._take_lock_again()
                 moved = await self.relay_once()
                 await self._update_lag()
-            except Exception:
+            except _Stopped:
+                raise
+            except Exception as error:
                 failures += 1
                 self._metrics.relay_errors.labels(self.relay_name).inc()
                 with contextlib.suppress(Exception):  # a stuck relay shows its lag growing
                     await self._update_lag()
-                if failures >= 5:
+                transient = isinstance(error, TRANSIENT)
+                if failures >= 5 and not transient:
                     raise
-                log.warning("relay batch failed; retrying", relay=self.relay_name, exc_info=True)
-                await self._sleep(0.1 * 2**failures)
+                if failures == 1 or not transient:
+                    log.warning("relay batch failed; retrying", relay=self.relay_name,
+                                transient=transient, exc_info=True)  # fmt: skip
+                await self._sleep(min(0.1 * 2**failures, MAX_BACKOFF))
                 continue
+            if failures:
+                log.info("relay recovered", relay=self.relay_name, failures=failures)
             failures = 0
             if not moved:
                 await self._idle()
+
+    def _holds_lock(self) -> bool:
+        """Whether the session holding the advisory lock is still alive. When the server
+        closes it (a restart), asyncpg hands it back to the pool and the proxy refuses every
+        call, ``is_closed`` included."""
+        if self._lock_conn is None:
+            return False
+        try:
+            return not self._lock_conn.is_closed()
+        except asyncpg.InterfaceError:
+            return False
+
+    async def _take_lock_again(self) -> None:
+        """A new lock session: the lock went with the old one, so another relay may have
+        published meanwhile; go on from the stored position."""
+        assert self._pool is not None
+        lost, self._lock_conn = self._lock_conn, None
+        if lost is not None:
+            log.warning("relay lost its lock connection; taking the lock again",
+                        relay=self.relay_name)  # fmt: skip
+            with contextlib.suppress(Exception):
+                await self._pool.release(lost, timeout=2)
+        conn = await self._pool.acquire()
+        try:
+            await self._take_lock(conn)
+            if self._channel:
+                await conn.add_listener(self._channel, self._on_notify)
+            stored = await conn.fetchval(
+                f"SELECT position FROM {self._table} WHERE relay_name = $1", self.relay_name
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn, timeout=2)
+            raise
+        self._lock_conn = conn
+        self._position = max(self._position, int(stored or 0))
+        self._gaps.clear()
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -264,7 +333,7 @@ class Relay:
             event = self._app.mapper.to_domain_event(notification)
             contract = self._to_contract(event)
             if contract is not None:
-                ce_id = stable_event_id(event.originator_id, event.originator_version)
+                ce_id = stored_event_id(event)
                 records.append(
                     encode(contract, ce_id=ce_id, source=self._source, topic_for=self._topic_for)
                 )

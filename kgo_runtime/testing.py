@@ -9,10 +9,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from eventsourcing.application import Application
@@ -20,6 +22,7 @@ from eventsourcing.domain import Aggregate, DomainEventProtocol, event
 
 from kgo_contracts.base import ContractEvent
 from kgo_contracts.missions import MissionCompleted
+from kgo_runtime.envelope import OutgoingRecord
 from kgo_runtime.kafka_admin import topic_partitions
 from kgo_runtime.postgres import schema_name
 
@@ -152,3 +155,65 @@ def store_residents(
             at = datetime(2022, 6, 9, 8, i % 60, tzinfo=BANGKOK)
             resident.complete(uuid.uuid4(), first_reward + i, at)
         app.save(resident)
+
+
+# --- hostile records: what a consumer must dead-letter without stalling ----------------------
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """A record derived from a valid one, and the reason code it must be dead-lettered with
+    (None: it is a duplicate of the valid one and must be dropped, never applied)."""
+
+    name: str
+    reason_code: str | None
+    record: OutgoingRecord
+
+
+def _headers(record: OutgoingRecord, **changes: bytes | None) -> list[tuple[str, bytes]]:
+    """The record's headers with some replaced (None: removed)."""
+    kept = [(n, v) for n, v in record.headers if n not in changes]
+    return kept + [(n, v) for n, v in changes.items() if v is not None]
+
+
+def hostile_records(valid: OutgoingRecord) -> list[Hostile]:
+    """Malformed, oversized and hostile variants of ``valid`` (each under a new ``ce_id``
+    unless it is about the id)."""
+    payload = orjson.loads(valid.value)
+    key_field = next(k for k, v in payload.items() if str(v).encode() == valid.key)
+
+    def variant(value: bytes | None = None, key: bytes | None = None, **headers: bytes | None):
+        fresh = {"ce_id": str(uuid.uuid4()).encode(), **headers}
+        return replace(valid, value=valid.value if value is None else value,
+                       key=valid.key if key is None else key,
+                       headers=_headers(valid, **fresh))  # fmt: skip
+
+    def json_with(**fields: Any) -> bytes:
+        return orjson.dumps({**payload, **fields})
+
+    return [
+        Hostile("not JSON", "invalid_json", variant(b"{not json")),
+        Hostile("empty value", "invalid_json", variant(b"")),
+        Hostile("JSON, not an object", "contract_violation", variant(b"[1, 2, 3]")),
+        Hostile("old specversion", "bad_specversion", variant(ce_specversion=b"0.3")),
+        Hostile("no specversion", "bad_specversion", variant(ce_specversion=None)),
+        Hostile("no ce_type", "missing_header", variant(ce_type=None)),
+        Hostile("unknown type", "unknown_type", variant(ce_type=b"kgo.nobody.Thing.v1")),
+        Hostile("not JSON content", "bad_content_type", variant(**{"content-type": b"text/csv"})),
+        Hostile("ce_time without offset", "bad_header", variant(ce_time=b"2022-06-10T08:00:00")),
+        Hostile("header not UTF-8", "bad_header", variant(ce_source=b"\xff\xfe")),
+        Hostile("NUL in ce_id", "bad_header", variant(ce_id=b"abc\x00def")),
+        Hostile("huge ce_id", "bad_header", variant(ce_id=b"x" * 10_000)),
+        Hostile(
+            "schema-invalid field",
+            "contract_violation",
+            variant(json_with(**{key_field: {"not": "an id"}})),
+        ),
+        Hostile("NUL in a string", "null_character", variant(json_with(note="a\u0000b"))),
+        Hostile("oversized", "too_large", variant(json_with(padding="x" * 100_000))),
+        Hostile("near the broker's limit", "too_large", variant(json_with(padding="y" * 700_000))),
+        Hostile("wrong key", "wrong_key", variant(key=b"someone-else")),
+        Hostile(
+            "duplicate id, other payload", None, replace(valid, value=json_with(padding="changed"))
+        ),
+    ]

@@ -53,7 +53,13 @@ def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = 
         ledger = await asyncio.to_thread(open_ledger, settings)
         ctx.on_shutdown(lambda: asyncio.to_thread(ledger.close))
         metrics = WalletMetrics(ctx.metrics)
-        bus = CommandBus(ledger, max_batch=settings.max_batch, observe=metrics.observe_batch)
+        bus = CommandBus(
+            ledger,
+            max_batch=settings.max_batch,
+            max_queued=settings.command_queue_limit,
+            deadline=settings.command_deadline_seconds,
+            observe=metrics.observe_batch,
+        )
         await bus.start()
         ctx.on_shutdown(bus.stop)
         directory = WalletDirectory(ledger, ctx.pool, schema=settings.database_schema)

@@ -28,6 +28,13 @@ class WalletSettings(ServiceSettings):
     cache_size: int = 200_000
     #: Connections of the event store's (psycopg) pool.
     event_store_pool_size: int = 10
+    #: Seconds the event store waits for a connection (pool checkout, connect) before the
+    #: batch fails as ``store_unavailable``; a failed read or save is retried once within it.
+    store_timeout_seconds: int = 2
+    #: Seconds a write may wait for its decision; then it is answered 503 and never decided.
+    command_deadline_seconds: float = 5.0
+    #: Commands that may wait for the writer; one more is answered 503 ``overloaded`` at once.
+    command_queue_limit: int = 5_000
     #: How often the hold sweeper looks for expired holds.
     hold_sweep_seconds: float = 1.0
     #: Default life of a hold placed without a ttl.

@@ -22,10 +22,10 @@ import asyncpg
 import pytest
 from eventsourcing.application import Application
 
-from kgo_runtime.envelope import decode, header_map, stable_event_id
+from kgo_runtime.envelope import decode, header_map
 from kgo_runtime.eventstore import open_application
 from kgo_runtime.metrics import Metrics
-from kgo_runtime.relay import Relay
+from kgo_runtime.relay import Relay, stored_event_id
 from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
 from kgo_runtime.testing import (
     create_topics,
@@ -47,7 +47,7 @@ DSN = INFRA.database_url("missions")
 def published(app: Application[uuid.UUID]) -> dict[str, tuple[uuid.UUID, int]]:
     """ce_id -> (wallet, version) of every stored event the relay must publish."""
     return {
-        stable_event_id(n.originator_id, n.originator_version): (
+        stored_event_id(app.mapper.to_domain_event(n)): (
             uuid.UUID(str(n.originator_id)),
             n.originator_version,
         )
@@ -134,6 +134,42 @@ async def test_stored_events_arrive_keyed_in_order_with_cloudevent_headers(
     finally:
         await conn.close()
     assert stored == app.recorder.max_notification_id()
+
+
+async def test_a_relay_whose_lock_session_dies_takes_the_lock_again_and_goes_on(
+    store: tuple[str, Application[uuid.UUID]], topic: str
+) -> None:
+    """What a Postgres restart does to the relay's lock session, on the shared server: the
+    session is ended under it. The relay takes a new one and goes on, without failing."""
+    schema, app = store
+    await asyncio.to_thread(store_residents, app, 2, 3)
+    relay = make_relay(app, schema, topic)
+    running = asyncio.create_task(relay.run())
+    await relay.caught_up(timeout=30)
+    assert relay._lock_conn is not None
+    old_pid = relay._lock_conn.get_server_pid()
+
+    conn = await asyncpg.connect(DSN)
+    try:
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", old_pid)
+        await asyncio.to_thread(store_residents, app, 2, 3)
+        await relay.caught_up(timeout=20)
+        holders = await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = $1 AND pid <> $2",
+            0x6B676F,
+            old_pid,
+        )
+    finally:
+        await conn.close()
+    assert not running.done(), running
+    assert holders >= 1
+    await relay.stop()
+    await asyncio.wait_for(running, 10)
+
+    expected = published(app)
+    records = await read_topic(BOOTSTRAP, topic, count=len(expected))
+    assert {decode(r.headers, r.value).id for r in records} == set(expected)
 
 
 class HangsBeforeSecondPosition(Relay):

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import pytest
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, StoredEvent
 
-from kgo_runtime.envelope import decode, stable_event_id
+from kgo_runtime.envelope import decode
 from kgo_runtime.metrics import Metrics
-from kgo_runtime.relay import Relay
+from kgo_runtime.relay import Relay, stored_event_id
+from kgo_runtime.testing import BANGKOK, Resident, store_residents
 from kgo_runtime.testing import resident_to_contract as to_contract
-from kgo_runtime.testing import store_residents
 
 pytestmark = pytest.mark.unit
 
@@ -45,7 +46,7 @@ def test_a_batch_publishes_contract_events_and_passes_internal_ones() -> None:
     assert len(records) == 6
     notifications = app.recorder.select_notifications(1, 100)
     expected_ids = [
-        stable_event_id(n.originator_id, n.originator_version)
+        stored_event_id(app.mapper.to_domain_event(n))
         for n in notifications
         if n.topic.endswith("MissionCompleted")
     ]
@@ -83,6 +84,31 @@ def test_reading_again_from_the_same_position_gives_the_same_ids() -> None:
     again = [decode(r.headers, r.value).id for r in relay._read_batch(0)[1]]
 
     assert first == again
+
+
+def test_a_forked_history_gets_new_ids_where_it_differs() -> None:
+    """A restore that lost v3, already published: the new v3 is another event, another id;
+    the restored v1 and v2 keep theirs (subscribers still drop them as repeats)."""
+    original: Application[uuid.UUID] = Application()
+    resident = Resident()
+    resident.complete(uuid.uuid4(), 10, datetime(2022, 6, 9, 8, 0, tzinfo=BANGKOK))
+    resident.complete(uuid.uuid4(), 20, datetime(2022, 6, 9, 8, 1, tzinfo=BANGKOK))
+    original.save(resident)
+    stored = original.recorder.select_notifications(1, 10)
+    restored: Application[uuid.UUID] = Application()
+    restored.recorder.insert_events(
+        [StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in stored[:2]]
+    )
+    again = restored.repository.get(resident.id)
+    again.complete(uuid.uuid4(), 30, datetime(2022, 6, 9, 9, 0, tzinfo=BANGKOK))
+    restored.save(again)
+
+    before = [decode(r.headers, r.value).id for r in relay_for(original)._read_batch(0)[1]]
+    after = [decode(r.headers, r.value).id for r in relay_for(restored)._read_batch(0)[1]]
+
+    assert len(before) == len(after) == 2  # v2 and v3 are completions
+    assert after[0] == before[0]
+    assert after[1] != before[1]
 
 
 def notifications(*ids: int) -> list[Notification]:

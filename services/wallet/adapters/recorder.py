@@ -8,19 +8,89 @@ expressions. Here one call to a small server function does the same things in th
 order — ``LOCK TABLE ... IN EXCLUSIVE MODE`` first, so notification ids still commit in
 order and no follower of the log can pass a transaction in flight — with the rows as four
 plain arrays sent in binary. What is stored is exactly what the stock recorder stores.
+
+In the writer's path (reading aggregates and snapshots, saving a batch) a failure to reach
+the store is retried once within the pool's timeout, not ten times: the writer answers
+``store_unavailable`` in seconds and goes on with the next batch. A failure also drains the
+pool, so that after a restart every stale connection goes at once instead of one per retry,
+and the pool gives up a reconnection after the same timeout, so that it connects again as
+soon as the database is back instead of sleeping out an exponential backoff.
+:class:`WalletStoreFactory` puts these recorders and pool settings together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import retry
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.utils import Environment, EnvType
 from psycopg.sql import SQL, Identifier
 
 FUNCTION = "kgo_insert_events"
+#: Attempts of one read or save in the writer's path (the stock recorders make ten).
+ATTEMPTS = 2
+
+T = TypeVar("T")
+#: The stock select without its decorator (ten retries, each waiting the pool's timeout).
+_SELECT_EVENTS = PostgresAggregateRecorder.select_events.__wrapped__  # type: ignore[attr-defined]
+
+
+def _fail_fast(datastore: PostgresDatastore, call: Callable[..., T], *args: Any, **kw: Any) -> T:
+    """``call`` retried once if the store cannot be reached, and only while the pool's
+    timeout has not passed since the first attempt."""
+    started = time.monotonic()
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return call(*args, **kw)
+        except (InterfaceError, OperationalError):
+            # After a restart every pooled connection is dead: drop them all now.
+            datastore.pool.drain()
+            if attempt == ATTEMPTS or time.monotonic() - started >= datastore.pool.timeout:
+                raise
+    raise AssertionError("unreachable")
+
+
+class WalletSnapshotRecorder(PostgresAggregateRecorder):
+    """The snapshots' recorder, failing as fast as the events' (the writer reads both)."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        call = PostgresAggregateRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
+        return _fail_fast(self.datastore, call, self, stored_events, **kwargs)
+
+    def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
+        return _fail_fast(self.datastore, _SELECT_EVENTS, self, *args, **kwargs)
+
+
+class WalletStoreFactory(PostgresFactory):
+    """eventsourcing's Postgres persistence, set up for a writer that must fail fast and
+    recover at once (``PERSISTENCE_MODULE``)."""
+
+    aggregate_recorder_class = WalletSnapshotRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        # Give up a reconnection after the pool's timeout: the next waiting request starts
+        # a new one at once, where the default (five minutes of backoff, up to a minute
+        # between attempts) kept the writer away long after the database was back.
+        pool.reconnect_timeout = pool.timeout
+        assert isinstance(pool.kwargs, dict)
+        pool.kwargs["connect_timeout"] = max(2, round(pool.timeout))  # libpq: whole seconds
 
 
 class WalletRecorder(PostgresApplicationRecorder):
@@ -49,8 +119,24 @@ class WalletRecorder(PostgresApplicationRecorder):
             "SELECT * FROM {schema}.{function}(%b, %b, %b, %b) AS t(notification_id)"
         ).format(**names)
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        return _fail_fast(self.datastore, self._insert_events, stored_events, **kwargs)
+
+    def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
+        return _fail_fast(self.datastore, _SELECT_EVENTS, self, *args, **kwargs)
+
+    # The relay and the directory follow the log: they retry with their own backoff.
+    def select_notifications(self, *args: Any, **kwargs: Any) -> Sequence[Notification]:
+        call = PostgresApplicationRecorder.select_notifications.__wrapped__  # type: ignore[attr-defined]
+        return _fail_fast(self.datastore, call, self, *args, **kwargs)
+
+    def max_notification_id(self) -> int | None:
+        call = PostgresApplicationRecorder.max_notification_id.__wrapped__  # type: ignore[attr-defined]
+        return _fail_fast(self.datastore, call, self)
+
+    def _insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if not stored_events:

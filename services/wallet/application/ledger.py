@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from ..domain.account import Account
 from ..domain.errors import Refused
@@ -30,6 +30,7 @@ from ..domain.ids import receipt_id
 from ..domain.receipt import CommandReceipt
 from .commands import Command, Outcome
 from .handlers import HANDLERS
+from .undecided import StoreUnavailable
 from .unit_of_work import AggregateCache, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -51,24 +52,47 @@ class WalletLedger(Application[UUID]):
 
     # --- commands ---------------------------------------------------------------------------
 
-    def execute(self, commands: Sequence[Command]) -> list[Outcome]:
-        """Decide and store a batch of commands, in order; one transaction for all of them."""
-        with self._writer:
-            return self._execute(commands)
+    def execute(
+        self, commands: Sequence[Command], deadlines: Sequence[float | None] | None = None
+    ) -> list[Outcome]:
+        """Decide and store a batch of commands, in order; one transaction for all of them.
 
-    def _execute(self, commands: Sequence[Command]) -> list[Outcome]:
+        ``deadlines`` (``time.monotonic()`` values, one per command or None): a command whose
+        deadline has passed before the batch is saved is left out of it, undecided (its
+        outcome is :data:`EXPIRED`), so a caller that gave up never has it executed later.
+        Raises :class:`StoreUnavailable` when the store cannot be reached: nothing is stored.
+        """
+        with self._writer:
+            return self._execute(commands, deadlines or [None] * len(commands))
+
+    def _execute(
+        self, commands: Sequence[Command], deadlines: Sequence[float | None]
+    ) -> list[Outcome]:
         careful = False
         poisoned: set[int] = set()
+        expired: set[int] = set()
         for _attempt in range(MAX_ATTEMPTS):
+            expired |= _past(deadlines)
             uow = UnitOfWork(self.repository, self.cache, careful=careful)
             try:
                 outcomes = [
-                    _INTERNAL_ERROR if i in poisoned else self._decide(uow, i, cmd)
+                    _INTERNAL_ERROR if i in poisoned
+                    else EXPIRED if i in expired
+                    else self._decide(uow, i, cmd)
                     for i, cmd in enumerate(commands)
-                ]
+                ]  # fmt: skip
             except _Poisoned as poison:
                 self.cache.evict(uow.touched)
                 poisoned.add(poison.index)
+                continue
+            except STORE_ERRORS as error:
+                # Decided but unsaved state must not survive in the cache.
+                self.cache.evict(uow.touched)
+                raise StoreUnavailable(f"the event store cannot be reached: {error}") from error
+            if _past(deadlines) - expired - poisoned:
+                # A caller's deadline passed while its batch was decided: decide the batch
+                # again without it rather than store an answer nobody waits for.
+                self.cache.evict(uow.touched)
                 continue
             aggregates = [a for a in uow.aggregates() if a._pending_events]
             first_versions = {a.id: a.version - len(a._pending_events) for a in aggregates}
@@ -83,6 +107,11 @@ class WalletLedger(Application[UUID]):
                 careful = True
                 time.sleep(random.uniform(0, 0.002 * (_attempt + 1)))
                 continue
+            except STORE_ERRORS as error:
+                # Whether the insert committed is unknown: a retry with the same key finds
+                # its receipt, or decides it again.
+                self.cache.evict(uow.touched)
+                raise StoreUnavailable(f"the event store cannot be reached: {error}") from error
             except BaseException:
                 # Nothing was stored: forget the decided, unsaved state before anyone sees it.
                 self.cache.evict(uow.touched)
@@ -113,6 +142,8 @@ class WalletLedger(Application[UUID]):
             if not uow.undo_command():
                 raise _Poisoned(index) from refused
             status, body = refused.status, {"code": refused.code, "reason": refused.reason}
+        except STORE_ERRORS:
+            raise  # the store is down, the command is fine: the whole batch waits for it
         except Exception as error:  # a bug, not a refusal: decide the batch again without it
             log.exception("command %s failed", cmd.name)
             raise _Poisoned(index) from error
@@ -154,6 +185,18 @@ class _Poisoned(Exception):
     def __init__(self, index: int) -> None:
         self.index = index
 
+
+def _past(deadlines: Sequence[float | None]) -> set[int]:
+    now = time.monotonic()
+    return {i for i, deadline in enumerate(deadlines) if deadline is not None and deadline <= now}
+
+
+#: The store could not be reached (a read or the save): not the command's fault.
+STORE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+
+#: The outcome of a command left out of its batch because its deadline passed: not decided,
+#: nothing stored (the bus answers its caller :class:`DeadlineExceeded`).
+EXPIRED = Outcome(503, {"code": "deadline_exceeded", "reason": "not decided in time"})
 
 _INTERNAL_ERROR = Outcome(
     500, {"code": "internal_error", "reason": "the command could not be decided"}

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from services.wallet.application import commands as c
 from services.wallet.application.ledger import WalletLedger
@@ -85,3 +86,27 @@ def funded(treasury: Treasury) -> Callable[[int], UUID]:
         return wallet
 
     return make
+
+
+class Outage:
+    """Makes reads of one aggregate fail as a store that went away does."""
+
+    def __init__(self, ledger: WalletLedger, aggregate_id: UUID) -> None:
+        self.down = True
+        self._get = ledger.repository.get
+        self._id = aggregate_id
+        ledger.cache.evict([aggregate_id])  # the writer must read it from the store
+
+        def get(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
+            if self.down and aggregate_id == self._id:
+                raise OperationalError("server closed the connection unexpectedly")
+            return self._get(aggregate_id, *args, **kwargs)
+
+        ledger.repository.get = get  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def outage_of() -> type[Outage]:
+    """``outage_of(ledger, aggregate_id)``: reads of that aggregate fail until ``.down`` is
+    set to False."""
+    return Outage

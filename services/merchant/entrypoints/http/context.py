@@ -5,10 +5,11 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from kgo_runtime.access import Principal, Role, allow, forbidden
-from kgo_runtime.problems import IDEMPOTENCY_HEADER, ProblemError
+from kgo_runtime.problems import ProblemError
+from kgo_runtime.writes import idempotency_key
 
 from ...application.redemptions import Till
 from ..container import MerchantContainer
@@ -25,20 +26,6 @@ def merchant(request: Request) -> MerchantContainer:
 
 
 Merchant = Annotated[MerchantContainer, Depends(merchant)]
-
-
-async def idempotency_key(
-    key: Annotated[
-        str,
-        Header(
-            alias=IDEMPOTENCY_HEADER,
-            pattern=r"^[\x21-\x7e]{1,128}$",
-            description="1 to 128 visible ASCII characters, unique per request of this caller; "
-            "a retry with the same key and body gets the first answer.",
-        ),
-    ],
-) -> str:
-    return key
 
 
 Key = Annotated[str, Depends(idempotency_key)]

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from kgo_runtime.problems import REPLAYED_HEADER, ProblemError
+from kgo_runtime.writes import receipt_scope
 
 from ...adapters.book import statement_csv
 from ...application.answers import shop_body
@@ -34,7 +35,7 @@ async def enrol(body: EnrolRequest, m: Merchant, who: Admin, key: Key) -> Respon
         body.name, body.category, body.district, body.latitude, body.longitude, body.size_class
     )
     contact = body.contact.model_dump(exclude_none=True)
-    answer = await m.shops.enrol(who.caller, key, facts, _rules(body.rules), contact)
+    answer = await m.shops.enrol(receipt_scope(who), key, facts, _rules(body.rules), contact)
     return answer_response(answer)
 
 
@@ -54,12 +55,12 @@ async def suspend(
     shop_id: UUID, body: SuspendRequest, m: Merchant, who: Admin, key: Key
 ) -> Response:
     """Suspend a shop: its tills' redemptions are declined `shop_suspended` until reinstated."""
-    return answer_response(await m.shops.suspend(who.caller, key, shop_id, body.reason))
+    return answer_response(await m.shops.suspend(receipt_scope(who), key, shop_id, body.reason))
 
 
 @router.post("/shops/{shop_id}/reinstate")
 async def reinstate(shop_id: UUID, m: Merchant, who: Admin, key: Key) -> Response:
-    return answer_response(await m.shops.reinstate(who.caller, key, shop_id))
+    return answer_response(await m.shops.reinstate(receipt_scope(who), key, shop_id))
 
 
 @router.post("/shops/{shop_id}/rules")
@@ -67,7 +68,9 @@ async def change_rules(
     shop_id: UUID, body: RulesBody, m: Merchant, who: Admin, key: Key
 ) -> Response:
     """Replace the shop's rules; they apply to redemptions started from now on."""
-    return answer_response(await m.shops.change_rules(who.caller, key, shop_id, _rules(body)))
+    return answer_response(
+        await m.shops.change_rules(receipt_scope(who), key, shop_id, _rules(body))
+    )
 
 
 @router.post("/shops/{shop_id}/tills", status_code=201, tags=["tills"])

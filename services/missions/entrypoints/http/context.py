@@ -9,18 +9,18 @@ token), 403 (wrong role), 415 (a body that is not JSON), 400 (no Idempotency-Key
 # dependencies made in closures below at runtime.
 
 import asyncio
-import email.message
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from kgo_runtime.access import Principal, Role, allow, forbidden
-from kgo_runtime.problems import IDEMPOTENCY_HEADER, REPLAYED_HEADER, ProblemError
+from kgo_runtime.problems import REPLAYED_HEADER, ProblemError
+from kgo_runtime.writes import idempotency_key, json_only, receipt_scope
 
 from ...application.commands import Command
 from ...domain.errors import MissionsError
@@ -66,35 +66,6 @@ def reader(*roles: Role) -> Callable[..., Awaitable[Reader]]:
     return read_context
 
 
-async def json_only(request: Request) -> None:
-    """415 for a body sent as anything but JSON (no body at all is left to the schema)."""
-    if request.headers.get("content-length", "0") == "0" and not request.headers.get(
-        "transfer-encoding"
-    ):
-        return
-    message = email.message.Message()
-    message["content-type"] = request.headers.get("content-type", "")
-    subtype = message.get_content_subtype()
-    if message.get_content_maintype() != "application" or not (
-        subtype == "json" or subtype.endswith("+json")
-    ):
-        raise ProblemError(415, "unsupported_media_type", "send the body as application/json")
-
-
-async def idempotency_key(
-    key: Annotated[
-        str,
-        Header(
-            alias=IDEMPOTENCY_HEADER,
-            pattern=r"^[\x21-\x7e]{1,128}$",
-            description="1 to 128 visible ASCII characters, unique per request of this caller; "
-            "a retry with the same key and body gets the first answer.",
-        ),
-    ],
-) -> str:
-    return key
-
-
 @dataclass(frozen=True)
 class Writer(Reader):
     idempotency_key: str
@@ -105,7 +76,7 @@ class Writer(Reader):
         scope = self.principal.subject if self.principal.role is Role.PROGRAMME_OPERATOR else None
         return {
             "idempotency_key": self.idempotency_key,
-            "caller": self.principal.caller,
+            "caller": receipt_scope(self.principal),
             "at": self.now(),
             "scope": scope,
         }

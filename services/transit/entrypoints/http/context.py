@@ -4,12 +4,13 @@
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from kgo_runtime.access import Principal, Role, allow, forbidden
 from kgo_runtime.http import device_seen
-from kgo_runtime.problems import IDEMPOTENCY_HEADER, REPLAYED_HEADER, ProblemError
+from kgo_runtime.problems import REPLAYED_HEADER, ProblemError
+from kgo_runtime.writes import idempotency_key
 
 from ...domain.validator import Validator
 from ..container import TransitContainer
@@ -28,20 +29,6 @@ def transit(request: Request) -> TransitContainer:
 
 
 Transit = Annotated[TransitContainer, Depends(transit)]
-
-
-async def idempotency_key(
-    key: Annotated[
-        str,
-        Header(
-            alias=IDEMPOTENCY_HEADER,
-            pattern=r"^[\x21-\x7e]{1,128}$",
-            description="1 to 128 visible ASCII characters; a retry with the same key and body "
-            "gets the first answer.",
-        ),
-    ],
-) -> str:
-    return key
 
 
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from kgo_runtime.access import Principal
 from kgo_runtime.problems import problem_responses
+from kgo_runtime.writes import receipt_scope
 
 from ...application.admin import Decision, campaign_answer
 from ...domain.fares import Campaign
@@ -37,7 +38,7 @@ async def _once(
     body: dict[str, Any],
     decide: Any,
 ) -> JSONResponse:
-    done = await transit.admin.once(caller.caller, key, command, body, decide)
+    done = await transit.admin.once(receipt_scope(caller), key, command, body, decide)
     return answer(done.body, done.status, replayed=done.replayed)
 
 

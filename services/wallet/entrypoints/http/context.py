@@ -10,22 +10,23 @@ FastAPI parses the body before it resolves dependencies.
 # No ``from __future__ import annotations`` here: FastAPI reads the annotations of the
 # dependencies made in closures below at runtime, and a string could not name ``roles``.
 
-import email.message
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kgo_runtime.access import ACCESS_PREFIX
+from kgo_runtime.writes import idempotency_key, json_only, receipt_scope
 
 from ...application.commands import Command, Outcome
+from ...application.undecided import NotDecided
 from ..container import WalletContainer
 from .auth import Principal, Role, forbidden, principal_of, unauthenticated
-from .problems import IDEMPOTENCY_HEADER, ProblemError, outcome_response
+from .problems import ProblemError, outcome_response
 
 log = logging.getLogger(__name__)
 
@@ -91,37 +92,6 @@ def reader(*roles: Role) -> Callable[..., Awaitable[Reader]]:
     return read_context
 
 
-async def json_only(request: Request) -> None:
-    """415 for a body sent as anything but JSON (no body at all is left to the schema).
-    Async, like every dependency here: a plain ``def`` would run on a worker thread."""
-    if request.headers.get("content-length", "0") == "0" and not request.headers.get(
-        "transfer-encoding"
-    ):
-        return
-    message = email.message.Message()
-    message["content-type"] = request.headers.get("content-type", "")
-    subtype = message.get_content_subtype()
-    if message.get_content_maintype() != "application" or not (
-        subtype == "json" or subtype.endswith("+json")
-    ):
-        raise ProblemError(415, "unsupported_media_type", "send the body as application/json")
-
-
-async def idempotency_key(
-    key: Annotated[
-        str,
-        Header(
-            alias=IDEMPOTENCY_HEADER,
-            pattern=r"^[\x21-\x7e]{1,128}$",
-            description="1 to 128 visible ASCII characters, unique per request of this caller; "
-            "a retry with the same key and body gets the first answer.",
-        ),
-    ],
-) -> str:
-    """The write's key. Missing or malformed, it is answered 400 (see problems.py)."""
-    return key
-
-
 @dataclass(frozen=True)
 class Writer:
     wallet: WalletContainer
@@ -132,7 +102,7 @@ class Writer:
         """The fields every command carries: the key, its scope, and the business time."""
         return {
             "idempotency_key": self.idempotency_key,
-            "caller": self.principal.caller,
+            "caller": receipt_scope(self.principal),
             "at": self.wallet.clock.now(),
         }
 
@@ -145,11 +115,13 @@ class Writer:
             return await self.wallet.bus.submit(command)
         except Exception as error:
             log.warning("command %s not decided: %s", command.name, type(error).__name__)
+            code = error.code if isinstance(error, NotDecided) else "store_unavailable"
+            retry_after = error.retry_after if isinstance(error, NotDecided) else 1
             raise ProblemError(
                 503,
-                "store_unavailable",
+                code,
                 "the wallet could not decide this now; retry with the same Idempotency-Key",
-                headers={"Retry-After": "1"},
+                headers={"Retry-After": str(retry_after)},
             ) from error
 
 

@@ -55,6 +55,19 @@ async def test_keys_are_scoped_per_caller(city: Any) -> None:
     assert await balance(city) == 1_000 - 60
 
 
+async def test_a_colon_in_a_token_name_cannot_borrow_another_callers_receipt(city: Any) -> None:
+    """Token "a:b" with key "c" and token "a" with key "b:c" once shared one receipt."""
+    colon = await city.api.token("service", name="a:b")
+    plain = await city.api.token("service", name="a")
+    first = await city.api.post("/v1/spends", await payment(city), colon, key="c")
+    second = await city.api.post("/v1/spends", await payment(city), plain, key="b:c")
+
+    assert first.status_code == second.status_code == 201
+    assert "idempotent-replayed" not in second.headers
+    assert first.json()["movement_id"] != second.json()["movement_id"]
+    assert await balance(city) == 1_000 - 60
+
+
 async def test_a_rotated_token_of_the_same_service_keeps_its_keys(city: Any) -> None:
     body = await payment(city)
     first = await city.api.post("/v1/spends", body, city.service, key="1")
