@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from kgo_cli import (
+    audit_cmd,
     export_cmd,
     infra_cmd,
     merchant_cmd,
@@ -37,6 +38,9 @@ app.add_typer(
     transit_cmd.app, name="transit", help="The city bus: validators, network, statements."
 )
 app.add_typer(export_cmd.app, name="export")
+app.add_typer(
+    audit_cmd.app, name="audit", help="The signed daily digests, verified from Kafka alone."
+)
 app.command("report", help="The research report (HTML and PDF) built from an export.")(
     report_cmd.report
 )
