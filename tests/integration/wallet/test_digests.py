@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, NoEncryption
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from pydantic import SecretStr
 
 from kgo_cli.audit_cmd import RawRecord, audit, read_all
@@ -220,8 +220,8 @@ async def _publish(topic: str, records: list[RawRecord]) -> None:
     await producer.start()
     try:
         for r in records:
-            await producer.send(topic, r.value, key=(r.key or "").encode(),
-                                headers=[(k, v.encode()) for k, v in r.headers.items()])  # fmt: skip
+            headers = [(k, v.encode()) for k, v in r.headers.items()]
+            await producer.send(topic, r.value, key=(r.key or "").encode(), headers=headers)
         await producer.flush()
     finally:
         await producer.stop()
