@@ -25,6 +25,7 @@ from kgo_runtime.wallet_client import WalletClient
 from .adapters.tables import ddl, model_names
 from .entrypoints.changes import ChangeFeed
 from .entrypoints.consumer import Projector
+from .entrypoints.digests import digest_consumer, digest_router
 from .entrypoints.http import API_METADATA, build_router
 from .entrypoints.http.context import Projections
 from .settings import ProjectionsSettings
@@ -90,9 +91,11 @@ def create_app(
             after_commit=changes.committed,
             max_records=settings.batch_records,
         )
-        return [consumer]
+        digests = await digest_consumer(ctx, settings)
+        return [consumer, *filter(None, [digests])]
 
-    app = create_service_app(settings, build=build, routers=[build_router(), *_dashboard_routers()])
+    routers = [build_router(), digest_router(), *_dashboard_routers()]
+    app = create_service_app(settings, build=build, routers=routers)
     for attribute, value in API_METADATA.items():
         setattr(app, attribute, value)
     app.state.changes = changes
