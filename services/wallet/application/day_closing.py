@@ -48,13 +48,17 @@ class DayClosing:
         self._to_contract = to_contract
         self._signer = signer
         self._clock = clock
+        self._chain: DigestChain | None = None
 
     def chain(self) -> DigestChain | None:
-        try:
-            found: Any = self._store.repository.get(DIGEST_CHAIN_ID)
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, DigestChain) else None
+        """The chain as stored (read again only after another process closed a day)."""
+        if self._chain is None:
+            try:
+                found: Any = self._store.repository.get(DIGEST_CHAIN_ID)
+            except AggregateNotFoundError:
+                return None
+            self._chain = found if isinstance(found, DigestChain) else None
+        return self._chain
 
     def close_due(self) -> list[dict[str, Any]]:
         """Close the days before today's business day; returns their digests' bodies."""
@@ -69,8 +73,13 @@ class DayClosing:
             chain.close_day(body, digest_sha256(body), self._signer.sign(body))
             try:
                 self._store.save(chain)
-            except IntegrityError:  # another wallet process closed it first
+            except IntegrityError:  # another wallet process closed it first: read it again
+                self._chain = None
                 continue
+            except BaseException:  # nothing stored: forget the unsaved state
+                self._chain = None
+                raise
+            self._chain = chain
             log.info("day closed: %s, %s records", day, body["record_count"])
             closed.append(body)
         return closed
