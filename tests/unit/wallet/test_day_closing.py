@@ -10,14 +10,16 @@ from typing import Any
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import SecretStr
 
 from kgo_contracts.daily_digest import GENESIS, LedgerRecord, canonical_json, verify
 from kgo_contracts.digests import DayClosed
 from kgo_contracts.wallet import WalletEvent
+from kgo_runtime.access import AccessKeyError, AccessSettings
 from kgo_runtime.clock import ManualClock
 from services.wallet.adapters.contracts import to_contract
 from services.wallet.adapters.digest_contracts import with_digests
-from services.wallet.adapters.digest_signing import DigestSigner
+from services.wallet.adapters.digest_signing import DigestSettings, DigestSigner, signing_key
 from services.wallet.application import commands as c
 from services.wallet.application.day_closing import DayClosing
 from services.wallet.domain.digest_chain import DigestChain, DigestOutOfOrder
@@ -154,3 +156,15 @@ def test_days_close_in_order_only() -> None:
     with pytest.raises(DigestOutOfOrder):
         chain.close_day({"day": "2022-06-10", "from_position": 5}, "a", "b")
     assert chain.next_day == "2022-06-10"
+
+
+def test_the_signing_key_is_required_in_production(tmp_path: Any) -> None:
+    production = AccessSettings(profile="production", home=tmp_path)
+    with pytest.raises(AccessKeyError, match="required in production"):
+        signing_key(DigestSettings(), production)
+    with pytest.raises(AccessKeyError, match="32 bytes"):
+        signing_key(DigestSettings(signing_key=SecretStr("c2hvcnQ")), production)
+    development = AccessSettings(profile="development", home=tmp_path)
+    generated = DigestSigner(signing_key(DigestSettings(), development))
+    assert (tmp_path / "secrets" / "digest-signing.key").exists()
+    assert DigestSigner(signing_key(DigestSettings(), development)).key_id == generated.key_id
