@@ -103,7 +103,15 @@ def _ce_headers(event: type[ContractEvent], key: JsonObject) -> JsonObject:
         "ce_subject": {**key, "description": "The Kafka key."},
         "content-type": {"type": "string", "const": CONTENT_TYPE},
     }
-    return {"type": "object", "required": sorted(properties), "properties": properties}
+    required = sorted(properties)
+    properties["kgo_position"] = {
+        "type": "string",
+        "pattern": "^[1-9][0-9]*$",
+        "description": "The record's position in its publisher's stored log (decimal): the "
+        "same when the record is published again; the daily digests count by it. Absent on "
+        "records published before positions were.",
+    }
+    return {"type": "object", "required": required, "properties": properties}
 
 
 def _event_message(event: type[ContractEvent], schema: Mapping[str, Any]) -> JsonObject:

@@ -5,7 +5,8 @@ digests") alone, as a city system or a journalist would: the standard library, t
     python independent_verifier.py --bootstrap HOST:PORT --ledger-topic kgo.wallet.events \
         --digests-topic kgo.public.digests --public-key KEY.pem [--public-key ...]
 
-Exit status 0 when every digest verifies, 1 with one line per difference otherwise.
+Exit status 0 when there are digests and every one verifies, 1 otherwise (one line per
+difference).
 """
 
 from __future__ import annotations
