@@ -119,7 +119,9 @@ def test_asyncapi_carries_every_event_on_its_topic(asyncapi: dict[str, Any]) -> 
         key = message["bindings"]["kafka"]["key"]
         # keys are pseudonymous ids; a daily digest is keyed by its (public) day
         assert key.get("format") == "uuid" or (event.key_field, key["pattern"]) == (
-            "day", r"^\d{4}-\d{2}-\d{2}$")
+            "day",
+            r"^\d{4}-\d{2}-\d{2}$",
+        )
 
 
 def test_asyncapi_examples_validate_headers_and_payload(asyncapi: dict[str, Any]) -> None:
