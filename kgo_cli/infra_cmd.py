@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -47,6 +48,45 @@ def browser() -> None:
     except InfraError as error:
         raise _fail(error) from None
     typer.echo(f"chromium: {path}")
+
+
+@app.command()
+def compose(
+    config: Annotated[bool, typer.Option(help="Also run `docker-compose config -q`.")] = True,
+) -> None:
+    """Debian's docker-compose (apt-get, as root, when missing) and the secret files
+    docker-compose.yml reads (deploy/compose/secrets/, written once); then validate it."""
+    from kgo_cli.infra.tools import ensure_compose_secrets
+    from kgo_runtime.settings import PROJECT_ROOT
+
+    try:
+        executable = prereqs.ensure_docker_compose()
+        written = ensure_compose_secrets(PROJECT_ROOT / "deploy" / "compose" / "secrets")
+    except InfraError as error:
+        raise _fail(error) from None
+    typer.echo(f"docker-compose: {executable}; secrets written: {', '.join(written) or 'none'}")
+    if config:
+        done = subprocess.run(
+            [str(executable), "-f", str(PROJECT_ROOT / "docker-compose.yml"), "config", "-q"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            typer.secho(done.stderr.strip(), err=True, fg=typer.colors.RED)
+            raise typer.Exit(1)
+        typer.echo("docker-compose.yml: valid")
+
+
+@app.command()
+def kustomize() -> None:
+    """The pinned Kustomize for the deploy/k8s tests, built with `go install` into the KGO
+    cache when missing (about a minute, once)."""
+    from kgo_cli.infra.tools import ensure_kustomize
+
+    try:
+        path = ensure_kustomize(InfraSettings())
+    except InfraError as error:
+        raise _fail(error) from None
+    typer.echo(f"kustomize: {path}")
 
 
 @app.command()

@@ -16,6 +16,7 @@ from kgo_cli import (
     schemas_cmd,
     serve_cmd,
     simulate_cmd,
+    status_cmd,
     transit_cmd,
     wallet_cmd,
 )
@@ -52,6 +53,12 @@ app.command("replay", help="Rebuild the projections' read models from the topics
     projections_cmd.replay
 )
 app.command("run", help="Run the whole platform: the five services, until Ctrl-C.")(run_cmd.run)
+app.command("prepare", help="The treasury and bus network on a running platform, once.")(
+    run_cmd.prepare
+)
+app.command("status", help="Every service process: pid, restarts, readiness, lag.")(
+    status_cmd.status
+)
 app.command("simulate", help="A seeded city on the running platform.")(simulate_cmd.simulate)
 app.command("demo", help="The platform, a simulated campaign, the report.")(simulate_cmd.demo)
 

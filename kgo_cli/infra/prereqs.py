@@ -16,6 +16,8 @@ MAVEN_HINT = "apt-get install -y maven"
 POSTGRES_PACKAGE = "postgresql-15"
 CHROMIUM_PACKAGE = "chromium"
 CHROMIUM = Path("/usr/bin/chromium")
+DOCKER_COMPOSE_PACKAGE = "docker-compose"
+DOCKER_COMPOSE = Path("/usr/bin/docker-compose")
 
 
 def java_major(version_output: str) -> int | None:
@@ -73,6 +75,16 @@ def ensure_chromium(executable: Path | None = None) -> Path:
     with apt-get when missing)."""
     executable = executable or Path(os.environ.get("KGO_CHROMIUM", CHROMIUM))
     _ensure_package(CHROMIUM_PACKAGE, executable, "Chromium (for the browser tests)")
+    return executable
+
+
+def ensure_docker_compose(executable: Path | None = None) -> Path:
+    """Debian's docker-compose (1.29), whose `config` validates docker-compose.yml without a
+    Docker engine; installed with apt-get when missing."""
+    executable = executable or DOCKER_COMPOSE
+    _ensure_package(
+        DOCKER_COMPOSE_PACKAGE, executable, "docker-compose (to validate docker-compose.yml)"
+    )
     return executable
 
 

@@ -1,0 +1,31 @@
+"""The environment variables each service reads: the fields of its pydantic settings classes
+(its own, the infrastructure's, the access keys'), named as pydantic-settings names them."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings
+
+from kgo_cli.status_cmd import settings_class
+from kgo_runtime.access import AccessSettings
+from kgo_runtime.settings import InfraSettings
+from services.projections.entrypoints.dashboard.settings import DashboardSettings
+
+SHARED: tuple[type[BaseSettings], ...] = (InfraSettings, AccessSettings)
+EXTRA: dict[str, tuple[type[BaseSettings], ...]] = {"projections": (DashboardSettings,)}
+
+
+def env_names(cls: type[BaseSettings]) -> dict[str, bool]:
+    """Each variable ``cls`` reads -> whether it is required (has no default)."""
+    prefix = cls.model_config.get("env_prefix", "")
+    names = {}
+    for name, field in cls.model_fields.items():
+        alias = field.validation_alias
+        names[(alias if isinstance(alias, str) else prefix + name).upper()] = field.is_required()
+    return names
+
+
+def service_env(service: str) -> dict[str, bool]:
+    found: dict[str, bool] = {}
+    for cls in (settings_class(service), *SHARED, *EXTRA.get(service, ())):
+        found.update(env_names(cls))
+    return found
