@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
-from kgo_contracts import topics
 from kgo_contracts.digests import DayClosed
 from kgo_runtime.components import Component
 from kgo_runtime.problems import ProblemError, problem_responses
@@ -26,22 +25,13 @@ VERIFY = (
 )
 
 
-def digests_topic(settings: ProjectionsSettings) -> str | None:
-    """``PROJECTIONS_DIGESTS_TOPIC``, or ``kgo.public.digests`` beside the city's own ledger
-    topic; read models on other topics (isolated tests) follow no digests unless told."""
-    if settings.digests_topic:
-        return settings.digests_topic
-    return topics.DIGESTS if settings.wallet_topic == topics.WALLET else None
-
-
 async def digest_consumer(ctx: ServiceContext, settings: ProjectionsSettings) -> Component | None:
-    topic = digests_topic(settings)
-    if topic is None:
+    if not settings.digests_topic:
         return None
     table = DigestTable(settings.database_schema)
     await table.create(ctx.pool)
     handler = dispatch({DayClosed: table.keep})
-    return ctx.consumer(f"{settings.consumer_name}-digests", [topic], handler)
+    return ctx.consumer(f"{settings.consumer_name}-digests", [settings.digests_topic], handler)
 
 
 Ctx = Annotated[Projections, Depends(projections)]
