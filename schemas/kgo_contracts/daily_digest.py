@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 ALGORITHM = "kgo-daily-digest-1"
@@ -83,7 +84,7 @@ class LedgerRecord:
     key: str
     payload: Mapping[str, Any]
 
-    @property
+    @cached_property
     def line(self) -> bytes:
         """The canonical line: ``{"key","payload","position","type"}`` in canonical JSON."""
         record = {
@@ -187,6 +188,7 @@ def day_body(
 
 # --- verification ----------------------------------------------------------------------------
 
+_UNREADABLE = (KeyError, TypeError, ValueError, AttributeError)
 #: Checks a digest's signature; returns a problem (text) or None when it is good.
 SignatureCheck = Callable[[Mapping[str, Any]], "str | None"]
 
@@ -223,6 +225,11 @@ def _distinct_digests(payloads: Iterable[Mapping[str, Any]], out: Verification) 
 def _distinct_records(records: Iterable[LedgerRecord], out: Verification) -> list[LedgerRecord]:
     by_position: dict[int, LedgerRecord] = {}
     for record in records:
+        try:
+            record.line  # noqa: B018 - a record that has no canonical line is refused here
+        except _UNREADABLE as error:
+            out.problems.append(f"position {record.position}: unreadable record ({error!r})")
+            continue
         seen = by_position.setdefault(record.position, record)
         if seen.line != record.line:
             out.problems.append(f"position {record.position}: two different ledger records")
@@ -305,18 +312,21 @@ def verify(
             break
         out.digests += 1
         body = body_of(payload)
-        out.problems += _check_digest(day, payload, previous, check_signature)
-        last = int(body.get("to_position", 0))
-        start = index
-        while index < len(ordered) and ordered[index].position <= last:
-            index += 1
-        if since is None or day >= since:
-            recomputed = recompute(ordered[start:index], held)
-            out.problems += _compare(day, body, recomputed)
-            out.days_checked.append(day)
-            held = int(recomputed["totals"]["held_at_close"])
-        else:
-            held = int((body.get("totals") or {}).get("held_at_close", 0))
+        try:
+            out.problems += _check_digest(day, payload, previous, check_signature)
+            last = int(body.get("to_position", 0))
+            start = index
+            while index < len(ordered) and ordered[index].position <= last:
+                index += 1
+            if since is None or day >= since:
+                recomputed = recompute(ordered[start:index], held)
+                out.problems += _compare(day, body, recomputed)
+                out.days_checked.append(day)
+                held = int(recomputed["totals"]["held_at_close"])
+            else:
+                held = int((body.get("totals") or {}).get("held_at_close", 0))
+        except _UNREADABLE as error:  # a hostile or broken digest or record: say so, go on
+            out.problems.append(f"{day}: the digest or its records cannot be read ({error!r})")
         previous = payload
     if until is None:
         out.uncovered = len(ordered) - index
