@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+import kgo_contracts
 from kgo_contracts import topics
 from kgo_contracts.daily_digest import (
     POSITION_HEADER,
@@ -38,7 +39,6 @@ from kgo_contracts.daily_digest import (
     key_id,
     verify,
 )
-from kgo_contracts.generate import SCHEMAS_ROOT
 from kgo_runtime.access import AccessKeyError, AccessSettings
 from kgo_runtime.kafka_admin import topic_partitions
 from kgo_runtime.settings import InfraSettings
@@ -46,7 +46,7 @@ from kgo_runtime.settings import InfraSettings
 app = typer.Typer(no_args_is_help=True)
 
 #: Where the municipality's public digest keys are published, one ``<key_id>.pem`` each.
-KEYS_DIR = SCHEMAS_ROOT / "keys"
+KEYS_DIR = Path(kgo_contracts.__file__).resolve().parents[1] / "keys"
 
 
 @dataclass(frozen=True)
