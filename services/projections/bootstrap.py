@@ -7,6 +7,7 @@ models in the live schema, the query API, and the change feed the dashboard wait
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 from collections.abc import Sequence
@@ -28,6 +29,9 @@ from .entrypoints.consumer import Projector
 from .entrypoints.digests import digest_consumer, digest_router
 from .entrypoints.http import API_METADATA, build_router
 from .entrypoints.http.context import Projections
+from .entrypoints.http.integrity import build_integrity_router
+from .entrypoints.integrity import integrity_component
+from .integrity_settings import IntegritySettings
 from .settings import ProjectionsSettings
 
 
@@ -59,8 +63,10 @@ def create_app(
     *,
     clock: Clock | None = None,
     access: Authenticator | None = None,
+    integrity: IntegritySettings | None = None,
 ) -> FastAPI:
     settings = settings or ProjectionsSettings()
+    integrity = integrity or IntegritySettings()
     clock = clock or SystemClock()
     changes = ChangeFeed()
 
@@ -91,10 +97,12 @@ def create_app(
             after_commit=changes.committed,
             max_records=settings.batch_records,
         )
+        behind = functools.partial(records_behind, ctx.metrics, integrity.consumer_name)
+        integrity_part = await integrity_component(ctx, settings, integrity, clock, behind)
         digests = await digest_consumer(ctx, settings)
-        return [consumer, *filter(None, [digests])]
+        return [consumer, integrity_part, *filter(None, [digests])]
 
-    routers = [build_router(), digest_router(), *_dashboard_routers()]
+    routers = [build_router(), build_integrity_router(), digest_router(), *_dashboard_routers()]
     app = create_service_app(settings, build=build, routers=routers)
     for attribute, value in API_METADATA.items():
         setattr(app, attribute, value)

@@ -10,7 +10,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from ...domain.districts import Category, SizeClass
 
 Text = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
-PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+#: No amount (coins or satang) past this is meant: a bill of ten billion baht is a typo or an
+#: attack, and refusing it here keeps every sum well inside the stores' 64-bit integers.
+MAX_AMOUNT = 10**12
+PositiveInt = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT)]
 
 
 class _Body(BaseModel):
@@ -81,6 +84,6 @@ class RewardRequest(_Body):
 
 class SettleRequest(_Body):
     coins: PositiveInt
-    baht_satang: Annotated[int, Field(strict=True, ge=0)]
+    baht_satang: Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT)]
     payment_reference: Text
     programme: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] | None = None

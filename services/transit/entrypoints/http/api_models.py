@@ -10,8 +10,11 @@ Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0
 #: A QR pass token or a printed card's number (a secret: never logged, stored only digested).
 PassToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*$")]
-WholeCoins = Annotated[int, Field(strict=True, gt=0)]
-Satang = Annotated[int, Field(strict=True, ge=0)]
+#: No amount (coins or satang) past this is meant; refusing it here keeps every sum well inside
+#: the stores' 64-bit integers.
+MAX_AMOUNT = 10**12
+WholeCoins = Annotated[int, Field(strict=True, gt=0, le=MAX_AMOUNT)]
+Satang = Annotated[int, Field(strict=True, ge=0, le=MAX_AMOUNT)]
 
 
 class Body(BaseModel):
@@ -49,7 +52,7 @@ class CampaignBody(Body):
     coins: WholeCoins
     baht_satang: Satang
     programme: Ident
-    daily_cap: Annotated[int, Field(strict=True, ge=1)] | None = None
+    daily_cap: Annotated[int, Field(strict=True, ge=1, le=1000)] | None = None
 
 
 class ValidatorBody(Body):
