@@ -48,7 +48,8 @@ def digest_router() -> APIRouter:
         table = DigestTable(ctx.settings.database_schema)
         return {"digests": await table.between(ctx.pool, since, until), "verify": VERIFY}
 
-    @router.get("/digests/{day}", responses=problem_responses({404: "no digest for that day"}))
+    @router.get("/digests/{day}", responses=problem_responses(
+        {404: "no digest for that day", 503: "still starting"}))  # fmt: skip
     async def digest(day: Day, ctx: Ctx) -> dict[str, Any]:
         """One day's signed digest (anyone, no token)."""
         found = await DigestTable(ctx.settings.database_schema).of(ctx.pool, day)
