@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from kgo_cli import (
+    audit_cmd,
     dlq_cmd,
     export_cmd,
     infra_cmd,
@@ -40,6 +41,9 @@ app.add_typer(
 )
 app.add_typer(export_cmd.app, name="export")
 app.add_typer(dlq_cmd.app, name="dlq", help="Dead letters: what a consumer set aside, and rewind.")
+app.add_typer(
+    audit_cmd.app, name="audit", help="The signed daily digests, verified from Kafka alone."
+)
 app.command("report", help="The research report (HTML and PDF) built from an export.")(
     report_cmd.report
 )

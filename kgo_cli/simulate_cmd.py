@@ -189,6 +189,8 @@ def demo_environment(home: Path) -> dict[str, str]:
         "PROJECTIONS_MISSIONS_TOPIC": t["missions"],
         "PROJECTIONS_MERCHANT_TOPIC": t["merchant"],
         "PROJECTIONS_TRANSIT_TOPIC": t["transit"],
+        "WALLET_DIGEST_TOPIC": DEMO_TOPIC.format("digests"),
+        "PROJECTIONS_DIGESTS_TOPIC": DEMO_TOPIC.format("digests"),
         "RESEARCH_TOPICS": json.dumps(list(t.values())),
         "RESEARCH_AUDIT_SCHEMA": f"{DEMO_SCHEMA}_research",
         "WALLET_CODE_SENDS_PER_ADDRESS": "100000000",
@@ -198,7 +200,7 @@ def demo_environment(home: Path) -> dict[str, str]:
 
 
 def demo_topics() -> list[str]:
-    names = [DEMO_TOPIC.format(s) for s in ("wallet", "missions", "merchant", "transit")]
+    names = [DEMO_TOPIC.format(s) for s in ("wallet", "missions", "merchant", "transit", "digests")]
     return [*names, *(f"{n}.dlq" for n in names)]
 
 

@@ -25,6 +25,8 @@ CONTENT_TYPE: Final = "application/json"
 #: Namespace of KGO's stable CloudEvents ids. Never change it: ids derived from it are how
 #: consumers recognise a republished event.
 KGO_EVENT_ID_NAMESPACE: Final = UUID("d8f16db0-e93b-578a-8316-58770428b302")
+#: The header of a record's position in its publisher's stored log (see ``encode``).
+POSITION_HEADER: Final = "kgo_position"
 
 #: Largest record value a consumer accepts: contract events are well under 2 KiB, and a
 #: bigger record is hostile or broken (it is dead-lettered ``too_large``).
@@ -94,8 +96,11 @@ def encode(
     ce_id: str,
     source: str,
     topic_for: Callable[[ContractEvent], str] = default_topic,
+    position: int | None = None,
 ) -> OutgoingRecord:
-    """The Kafka record of ``event``; ``topic_for`` lets tests publish on their own topics."""
+    """The Kafka record of ``event``; ``topic_for`` lets tests publish on their own topics.
+    ``position``: the stored event's position in its publisher's log (the relay sets it), sent
+    as the ``kgo_position`` header (decimal): what the daily digests' ranges count by."""
     key = event.key()
     headers = [
         ("ce_specversion", SPECVERSION.encode()),
@@ -106,6 +111,8 @@ def encode(
         ("ce_subject", key.encode()),
         ("content-type", CONTENT_TYPE.encode()),
     ]
+    if position is not None:
+        headers.append((POSITION_HEADER, str(position).encode()))
     return OutgoingRecord(
         topic=topic_for(event),
         key=key.encode(),

@@ -6,6 +6,8 @@ No dual writes: commands only store events; the relay reads them back. A batch i
 so a crash republishes at most one batch (at-least-once), under the same ``ce_id``s: each is
 derived from the stored event's originator id, version and stored timestamp (unique per
 stored event, also across a forked history), and consumers drop repeats.
+Each record also carries its notification id, the ``kgo_position`` header: a republished
+record has the same one, and the daily digests' ranges are counted in it.
 One relay per name and schema publishes at a time (a Postgres advisory lock); others wait on
 standby.
 The Postgres recorder's ``NOTIFY`` wakes the relay; it polls otherwise.
@@ -334,9 +336,11 @@ class Relay:
             contract = self._to_contract(event)
             if contract is not None:
                 ce_id = stored_event_id(event)
-                records.append(
-                    encode(contract, ce_id=ce_id, source=self._source, topic_for=self._topic_for)
-                )
+                record = encode(
+                    contract, ce_id=ce_id, source=self._source, topic_for=self._topic_for,
+                    position=notification.id,
+                )  # fmt: skip
+                records.append(record)
         last_id = notifications[-1].id if notifications else None
         return last_id, records, len(notifications) - len(records)
 

@@ -66,6 +66,7 @@ def compose_secret_values(folder: Path) -> dict[str, str]:
         "WALLET_PII_KEY": _b64(secrets.token_bytes(32)),
         "WALLET_BLIND_INDEX_KEY": _b64(secrets.token_bytes(32)),
         "WALLET_ACCESS_CODE_KEY": _b64(secrets.token_bytes(32)),
+        "WALLET_DIGEST_SIGNING_KEY": _b64(secrets.token_bytes(32)),
         "TRANSIT_PASS_DIGEST_KEY": _b64(secrets.token_bytes(32)),
         "GRAFANA_ADMIN_PASSWORD": secrets.token_urlsafe(18),
     }

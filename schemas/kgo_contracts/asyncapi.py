@@ -12,7 +12,7 @@ from typing import Any
 
 from .base import CE_SPECVERSION, CONTENT_TYPE, ContractEvent
 from .examples import example_ce_id, examples_of
-from .topics import EVENT_TOPICS, dlq
+from .topics import DIGESTS, PUBLISHED_TOPICS, PUBLISHER, dlq
 
 JsonObject = dict[str, Any]
 
@@ -31,6 +31,9 @@ TOPIC_DESCRIPTIONS: dict[str, str] = {
     "nothing is MissionRewardCapped).",
     "merchant": "Discounts redeemed with coins at participating shops.",
     "transit": "Bus fares paid at validator taps, in coins and baht.",
+    DIGESTS: "The ledger's signed daily digests, for anyone: which records of "
+    "kgo.wallet.events each Bangkok day covers, their hash, the day's totals and the chain to "
+    "the day before, signed with the municipality's Ed25519 key (schemas/keys/).",
 }
 
 DLQ_HEADERS: dict[str, JsonObject] = {
@@ -51,8 +54,13 @@ DLQ_HEADERS: dict[str, JsonObject] = {
 
 
 def _service(topic: str) -> str:
-    """``kgo.wallet.events`` -> ``wallet``: each event topic has exactly one publisher."""
-    return topic.split(".")[1]
+    """``kgo.wallet.events`` -> ``wallet``: each topic has exactly one publisher."""
+    return PUBLISHER[topic]
+
+
+def _operation(topic: str, service: str) -> str:
+    """``wallet.publish`` for a service's own events topic, ``wallet.digests.publish`` else."""
+    return service if topic.endswith(".events") else f"{service}.{topic.split('.')[2]}"
 
 
 def _ref(*path: str) -> JsonObject:
@@ -95,7 +103,15 @@ def _ce_headers(event: type[ContractEvent], key: JsonObject) -> JsonObject:
         "ce_subject": {**key, "description": "The Kafka key."},
         "content-type": {"type": "string", "const": CONTENT_TYPE},
     }
-    return {"type": "object", "required": sorted(properties), "properties": properties}
+    required = sorted(properties)
+    properties["kgo_position"] = {
+        "type": "string",
+        "pattern": "^[1-9][0-9]*$",
+        "description": "The record's position in its publisher's stored log (decimal): the "
+        "same when the record is published again; the daily digests count by it. Absent on "
+        "records published before positions were.",
+    }
+    return {"type": "object", "required": required, "properties": properties}
 
 
 def _event_message(event: type[ContractEvent], schema: Mapping[str, Any]) -> JsonObject:
@@ -187,14 +203,16 @@ def asyncapi_document(schemas: Mapping[type[ContractEvent], Mapping[str, Any]]) 
     channels: JsonObject = {}
     operations: JsonObject = {}
     messages: JsonObject = {}
-    for topic in EVENT_TOPICS:
+    for topic in PUBLISHED_TOPICS:
         service, events = _service(topic), [e for e in schemas if e.topic == topic]
+        operation = _operation(topic, service)
         ids = [e.ce_type() for e in events]
         messages |= {e.ce_type(): _event_message(e, schemas[e]) for e in events}
         messages[dlq(topic)] = _dead_letter_message(topic, events)
         channels[topic] = _channel(
             topic,
-            f"{TOPIC_DESCRIPTIONS[service]} Published by the {service} service.",
+            f"{TOPIC_DESCRIPTIONS.get(topic) or TOPIC_DESCRIPTIONS[service]} "
+            f"Published by the {service} service.",
             {i: _ref("components", "messages", i) for i in ids},
             topicConfiguration={"cleanup.policy": ["delete"], "retention.ms": -1},
         )
@@ -203,14 +221,14 @@ def asyncapi_document(schemas: Mapping[type[ContractEvent], Mapping[str, Any]]) 
             f"Dead letters of `{topic}`: records a consumer could not process.",
             {DEAD_LETTER: _ref("components", "messages", dlq(topic))},
         )
-        operations[f"{service}.publish"] = _send(
+        operations[f"{operation}.publish"] = _send(
             topic,
             ids,
             f"The {service} service publishes its events, relayed from its event "
             "store: at-least-once, in order per key.",
             service,
         )
-        operations[f"{service}.deadLetter"] = _send(
+        operations[f"{operation}.deadLetter"] = _send(
             dlq(topic),
             [DEAD_LETTER],
             f"A KGO consumer of `{topic}` sends a record it cannot "

@@ -208,12 +208,13 @@ def _wallet_story() -> list[Spec]:
 def _other_events() -> list[ContractEvent]:
     """Each publishing service's examples live in ``examples_<service>.py`` and reuse this
     story's ids (imported here, not at the top: those modules import this one)."""
-    from . import examples_merchant, examples_missions, examples_transit
+    from . import examples_digests, examples_merchant, examples_missions, examples_transit
 
     return [
         *examples_missions.examples(),
         *examples_merchant.examples(),
         *examples_transit.examples(),
+        *examples_digests.examples(),
     ]
 
 

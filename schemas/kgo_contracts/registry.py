@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import ContractEvent
+from .digests import DIGEST_EVENTS
 from .merchant import MERCHANT_EVENTS
 from .missions import MISSIONS_EVENTS
 from .transit import TRANSIT_EVENTS
@@ -13,6 +14,7 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     *MISSIONS_EVENTS,
     *MERCHANT_EVENTS,
     *TRANSIT_EVENTS,
+    *DIGEST_EVENTS,
 )
 
 BY_CE_TYPE: dict[str, type[ContractEvent]] = {e.ce_type(): e for e in ALL_EVENTS}

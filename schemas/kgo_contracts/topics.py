@@ -12,6 +12,16 @@ MERCHANT: Final = "kgo.merchant.events"
 TRANSIT: Final = "kgo.transit.events"
 
 EVENT_TOPICS: Final[tuple[str, ...]] = (WALLET, MISSIONS, MERCHANT, TRANSIT)
+#: The signed daily digests of the ledger, published by the wallet: the one topic meant for
+#: anyone (the ledger topics are for trusted city systems).
+DIGESTS: Final = "kgo.public.digests"
+#: Every topic a KGO service publishes on.
+PUBLISHED_TOPICS: Final[tuple[str, ...]] = (*EVENT_TOPICS, DIGESTS)
+#: The publishing service of each topic.
+PUBLISHER: Final[dict[str, str]] = {
+    **{t: t.split(".")[1] for t in EVENT_TOPICS},
+    DIGESTS: "wallet",
+}
 DLQ_SUFFIX: Final = ".dlq"
 
 
@@ -20,4 +30,4 @@ def dlq(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
 
-ALL_TOPICS: Final[tuple[str, ...]] = EVENT_TOPICS + tuple(dlq(t) for t in EVENT_TOPICS)
+ALL_TOPICS: Final[tuple[str, ...]] = PUBLISHED_TOPICS + tuple(dlq(t) for t in PUBLISHED_TOPICS)

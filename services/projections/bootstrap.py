@@ -26,6 +26,7 @@ from kgo_runtime.wallet_client import WalletClient
 from .adapters.tables import ddl, model_names
 from .entrypoints.changes import ChangeFeed
 from .entrypoints.consumer import Projector
+from .entrypoints.digests import digest_consumer, digest_router
 from .entrypoints.http import API_METADATA, build_router
 from .entrypoints.http.context import Projections
 from .entrypoints.http.integrity import build_integrity_router
@@ -98,9 +99,11 @@ def create_app(
         )
         ctx.metrics.watch_staleness(name, consumer.lag_seconds)
         behind = functools.partial(records_behind, ctx.metrics, integrity.consumer_name)
-        return [consumer, await integrity_component(ctx, settings, integrity, clock, behind)]
+        integrity_part = await integrity_component(ctx, settings, integrity, clock, behind)
+        digests = await digest_consumer(ctx, settings)
+        return [consumer, integrity_part, *filter(None, [digests])]
 
-    routers = [build_router(), build_integrity_router(), *_dashboard_routers()]
+    routers = [build_router(), build_integrity_router(), digest_router(), *_dashboard_routers()]
     app = create_service_app(settings, build=build, routers=routers)
     for attribute, value in API_METADATA.items():
         setattr(app, attribute, value)

@@ -20,6 +20,8 @@ class ProjectionsSettings(ServiceSettings):
     missions_topic: str = topics.MISSIONS
     merchant_topic: str = topics.MERCHANT
     transit_topic: str = topics.TRANSIT
+    #: The wallet's signed daily digests (served as published).
+    digests_topic: str = topics.DIGESTS
     #: Public answers withhold any figure about fewer residents than this.
     suppress_below: int = 10
     #: Records per poll (each partition's share is one transaction).

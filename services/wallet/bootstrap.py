@@ -1,5 +1,5 @@
 """Wires the wallet service: event store, command bus, relay, directory, sweeper, the missions
-consumer (completions become grants), HTTP API.
+consumer (completions become grants), the day closer (signed daily digests), HTTP API.
 
 ``kgo serve wallet`` runs ``create_app()``. Nothing connects at import or in ``create_app``:
 the runtime's lifespan calls ``build`` once Kafka and Postgres answer.
@@ -37,6 +37,7 @@ from .application.resident_access import AccessPolicy, Limit, ResidentAccess
 from .application.resident_data import ResidentData
 from .entrypoints.background import HoldSweeper
 from .entrypoints.container import WalletContainer, resident_data
+from .entrypoints.day_closer import digest_wiring
 from .entrypoints.http import API_METADATA, build_router, install_error_handlers
 from .entrypoints.missions import MissionGrants
 from .settings import WalletSettings
@@ -85,12 +86,13 @@ def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = 
             keys=keys,
         )
         sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds, clock)
-        relay = ctx.relay(ledger, to_contract, topic_for=lambda _event: settings.events_topic)
+        digests = digest_wiring(ledger, to_contract, settings.events_topic, clock)
+        relay = ctx.relay(ledger, digests.to_contract, topic_for=digests.topic_for)
         grants = MissionGrants(bus, clock)
         missions = ctx.consumer(
             settings.missions_consumer, [settings.missions_topic], dispatch(grants.handlers())
         )
-        return [relay, directory, sweeper, missions]
+        return [relay, directory, sweeper, missions, *filter(None, [digests.closer])]
 
     app = create_service_app(settings, build=build, routers=[build_router()])
     for attribute, value in API_METADATA.items():

@@ -120,6 +120,8 @@ async def test_the_live_dashboard_shows_the_apis_numbers_and_follows_changes(
     assert await page.evaluate("() => window.sameDocument") is True, "the page was reloaded"
     assert await page.evaluate("() => kgoDashboard.charts.timeline.plot.data[0].length") == 2
 
+    # the signed daily digests the API lists, newest first
+    await page.wait_for_selector("#digests tr[data-digest='2022-06-10']")
     await screenshot(page, "dashboard-th.png")
     assert console.errors == []
 

@@ -64,9 +64,11 @@ EXPECTED_CE_TYPES = [
     "kgo.transit.ValidatorRegistered.v1",
     "kgo.transit.CampaignScheduled.v1",
     "kgo.transit.OperatorSettled.v1",
+    "kgo.wallet.DayClosed.v1",
 ]
 EXPECTED_SOURCES = {
     topics.WALLET: "/kgo/wallet",
+    topics.DIGESTS: "/kgo/wallet",
     topics.MISSIONS: "/kgo/missions",
     topics.MERCHANT: "/kgo/merchant",
     topics.TRANSIT: "/kgo/transit",
@@ -104,8 +106,9 @@ def test_ce_types_are_pinned() -> None:
 
 @by_type
 def test_event_lives_on_its_services_topic(event: type[ContractEvent]) -> None:
-    assert event.topic in topics.EVENT_TOPICS
-    assert event.wire_name.startswith(event.topic.removesuffix(".events") + ".")
+    assert event.topic in topics.PUBLISHED_TOPICS
+    publisher = topics.PUBLISHER[event.topic]
+    assert event.wire_name.startswith(f"kgo.{publisher}.")
     assert event.ce_source() == EXPECTED_SOURCES[event.topic]
 
 

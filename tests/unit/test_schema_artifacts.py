@@ -14,7 +14,7 @@ from kgo_contracts import generate
 from kgo_contracts.asyncapi import DLQ_HEADERS
 from kgo_contracts.examples import examples
 from kgo_contracts.registry import ALL_EVENTS
-from kgo_contracts.topics import ALL_TOPICS, EVENT_TOPICS, dlq
+from kgo_contracts.topics import ALL_TOPICS, PUBLISHED_TOPICS, PUBLISHER, dlq
 
 pytestmark = pytest.mark.unit
 
@@ -116,7 +116,12 @@ def test_asyncapi_carries_every_event_on_its_topic(asyncapi: dict[str, Any]) -> 
         payload = _resolve(asyncapi, message["payload"]["$ref"])
         published = _committed(f"jsonschema/{generate.schema_file_name(event)}")
         assert payload == {k: v for k, v in published.items() if k not in ("$schema", "$id")}
-        assert message["bindings"]["kafka"]["key"]["format"] == "uuid"
+        key = message["bindings"]["kafka"]["key"]
+        # keys are pseudonymous ids; a daily digest is keyed by its (public) day
+        assert key.get("format") == "uuid" or (event.key_field, key["pattern"]) == (
+            "day",
+            r"^\d{4}-\d{2}-\d{2}$",
+        )
 
 
 def test_asyncapi_examples_validate_headers_and_payload(asyncapi: dict[str, Any]) -> None:
@@ -142,13 +147,13 @@ def test_every_topic_has_a_send_operation(asyncapi: dict[str, Any]) -> None:
             _resolve(asyncapi, ref["$ref"])
         sent[channel["address"]] = operation["tags"][0]["name"]
     assert sent == {
-        **{topic: topic.split(".")[1] for topic in EVENT_TOPICS},
-        **{dlq(topic): "consumers" for topic in EVENT_TOPICS},
+        **{topic: PUBLISHER[topic] for topic in PUBLISHED_TOPICS},
+        **{dlq(topic): "consumers" for topic in PUBLISHED_TOPICS},
     }
 
 
 def test_dead_letter_headers_are_required(asyncapi: dict[str, Any]) -> None:
-    for topic in EVENT_TOPICS:
+    for topic in PUBLISHED_TOPICS:
         channel = asyncapi["channels"][dlq(topic)]
         message = _resolve(asyncapi, channel["messages"]["DeadLetter"]["$ref"])
         assert message["headers"]["required"] == [

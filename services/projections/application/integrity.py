@@ -83,7 +83,7 @@ class IntegrityRules:
         latest: datetime | None = None
         for name, event in events:
             raised += await self._one(name, event)
-            at: datetime = event.occurred_at
+            at: datetime = event.business_time()
             latest = at if latest is None or at > latest else latest
         # One flag per id: the last evidence of the batch is the one kept.
         for flag in {f.flag_id: f for f in raised}.values():

@@ -9,9 +9,13 @@ from kgo_cli.status_cmd import settings_class
 from kgo_runtime.access import AccessSettings
 from kgo_runtime.settings import InfraSettings
 from services.projections.entrypoints.dashboard.settings import DashboardSettings
+from services.wallet.adapters.digest_signing import DigestSettings
 
 SHARED: tuple[type[BaseSettings], ...] = (InfraSettings, AccessSettings)
-EXTRA: dict[str, tuple[type[BaseSettings], ...]] = {"projections": (DashboardSettings,)}
+EXTRA: dict[str, tuple[type[BaseSettings], ...]] = {
+    "projections": (DashboardSettings,),
+    "wallet": (DigestSettings,),
+}
 
 
 def env_names(cls: type[BaseSettings]) -> dict[str, bool]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from kgo_contracts.examples_digests import examples as digest_examples
 from kgo_runtime.problems import problem_response
 from services.projections.entrypoints import dashboard
 
@@ -118,6 +119,10 @@ def fake_projections_app(overview: FakeOverview | None = None) -> FastAPI:
     @app.get("/v1/public/snapshots")
     async def public_snapshots() -> Any:
         return {"as_of": overview.current["as_of"], "snapshots": sorted(overview.snapshots)}
+
+    @app.get("/v1/public/digests")
+    async def public_digests() -> Any:
+        return {"digests": [e.model_dump(mode="json") for e in digest_examples()]}
 
     @app.post("/_fake/spend")
     async def fake_spend(coins: int = 25) -> Any:

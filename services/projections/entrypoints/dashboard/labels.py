@@ -56,6 +56,15 @@ LABELS: dict[Lang, dict[str, str]] = {
         "district": "เขต",
         "timeline": "ตั้งแต่เปิดหน้านี้",
         "suppressed": "น้อยกว่า {k} คน: ไม่แสดงเพื่อความเป็นส่วนตัว",
+        "digests": "สรุปบัญชีรายวันที่ลงนามแล้ว",
+        "digests_note": "ทุกวัน เทศบาลลงนามยอดรวมของบัญชีเหรียญ ใครก็ตรวจสอบซ้ำได้จาก Kafka"
+        " (kgo audit verify)",
+        "digests_none": "ยังไม่มีสรุปรายวัน",
+        "digest_day": "วันที่",
+        "digest_records": "รายการ",
+        "digest_shops": "ใช้จ่ายที่ร้านค้า",
+        "digest_fares": "ค่าโดยสาร",
+        "digest_hash": "ลายนิ้วมือ (SHA-256)",
     },
     "en": {
         "locale": "en-GB",
@@ -105,6 +114,15 @@ LABELS: dict[Lang, dict[str, str]] = {
         "district": "District",
         "timeline": "Since this page opened",
         "suppressed": "fewer than {k} residents: hidden for privacy",
+        "digests": "Signed daily digests",
+        "digests_note": "Each day the municipality signs the ledger's totals; anyone can "
+        "recompute them from Kafka (kgo audit verify).",
+        "digests_none": "No daily digest yet",
+        "digest_day": "Day",
+        "digest_records": "Records",
+        "digest_shops": "Spent at shops",
+        "digest_fares": "Fares",
+        "digest_hash": "Fingerprint (SHA-256)",
     },
 }
 

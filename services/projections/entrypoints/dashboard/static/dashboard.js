@@ -243,6 +243,7 @@
     source.addEventListener("overview", (event) => {
       setStatus("live", t.live);
       render(JSON.parse(event.data));
+      listDigests();
     });
     window.addEventListener("pagehide", () => source.close());
   }
@@ -274,6 +275,43 @@
     form.hidden = false;
   }
 
+  // The signed daily digests (GET /v1/public/digests), newest first: the last week.
+  const dayFormat = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeZone: "UTC" });
+  let digestsAt = 0;
+  async function listDigests() {
+    if (Date.now() - digestsAt < 30000) return;
+    digestsAt = Date.now();
+    let answer;
+    try {
+      answer = await fetch("/v1/public/digests");
+    } catch (error) {
+      return; // offline for a moment: the next overview asks again
+    }
+    if (!answer.ok) return;
+    const digests = ((await answer.json()).digests || []).slice(-7).reverse();
+    if (!digests.length) return;
+    const tbody = document.getElementById("digests");
+    tbody.replaceChildren(...digests.map((d) => {
+      const tr = document.createElement("tr");
+      const cells = [
+        dayFormat.format(new Date(`${d.day}T00:00:00Z`)),
+        formats.int.format(d.record_count),
+        formats.int.format(d.totals.granted),
+        formats.int.format(d.totals.spent_at_shops),
+        formats.int.format(d.totals.fares),
+        `${d.digest_sha256.slice(0, 16)}…`,
+      ];
+      cells.forEach((text, i) => {
+        const cell = document.createElement(i ? "td" : "th");
+        cell.textContent = text;
+        if (i) cell.className = "num";
+        tr.append(cell);
+      });
+      tr.dataset.digest = d.day;
+      return tr;
+    }));
+  }
+
   function start() {
     state.charts.supply = barChart("chart-supply", palette[2]);
     state.charts.week = barChart("chart-week", palette[0]);
@@ -290,6 +328,7 @@
     });
     if (snapshot) showSnapshot(); else follow();
     listSnapshots();
+    listDigests();
   }
 
   start();
