@@ -78,6 +78,8 @@ FIELD_MEANINGS: dict[str, str] = {
     "baht_satang": "Baht paid or due, in satang.",
     "bill_satang": "The whole bill, in satang.",
     "bus_id": "The bus.",
+    "totals": "A closed day's totals in coins (minted, granted and by programme, spent at "
+    "shops, fares, voided, settled, held at close), as its signed digest states them.",
     "campaign": "The campaign the record counts toward.",
     "campaign_id": "The fare campaign.",
     "category": "The shop's category.",
