@@ -63,7 +63,9 @@ def create_app(
         book = MerchantBook(application, ctx.pool, schema=schema)
         await book.create_tables()
         shops = Shops(store, port, PostgresContacts(ctx.pool, schema=schema), clock)
-        policy = Policy(settings.void_window_seconds, settings.daily_cap_coins)
+        policy = Policy(
+            settings.void_window_seconds, settings.daily_cap_coins, settings.card_abandon_seconds
+        )
         crash = KillAt("after_capture") if settings.crash_after_capture else None
         fingerprint = KeyedFingerprint(fingerprint_key(
             settings.fingerprint_key.get_secret_value() if settings.fingerprint_key else None,

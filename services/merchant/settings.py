@@ -35,5 +35,8 @@ class MerchantSettings(ServiceSettings):
     #: How often, and after how long, unfinished redemptions/rewards/settlements are resumed.
     recovery_interval_seconds: float = 5.0
     recovery_grace_seconds: float = 10.0
+    #: A card redemption still unheld this long is declined ``redemption_interrupted`` by the
+    #: recoverer (its PIN was never stored, so only the till's retry could repeat the hold).
+    card_abandon_seconds: float = 60.0
     #: Tests only: die (SIGKILL) right after the wallet captured a hold, before the record.
     crash_after_capture: bool = False

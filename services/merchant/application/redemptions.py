@@ -18,6 +18,7 @@ A ``CoinsHeld`` read while the redemption is still open completes it instead.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ class Policy:
     void_window_seconds: int | None = None
     #: Most coins one resident may redeem per Bangkok day (None: no cap).
     daily_cap_coins: int | None = None
+    #: After how long a card redemption still ``started`` is taken for abandoned by its till
+    #: (longer than any wallet call the till's request may still be waiting on).
+    card_abandon_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,10 @@ class Redemptions:
         found = await self._store.get(redemption_id, Redemption)
         if found is None:
             return None
+        if found.status == STARTED and found.stored_authorisation is None:
+            age = (self._clock.now() - found.started_at).total_seconds()
+            if age < self._policy.card_abandon_seconds:
+                return redemption_answer(found)  # its till may still be waiting on the wallet
         return await self._drive(found)
 
     async def _drive(self, r: Redemption, presented: Authorisation | None = None) -> Answer:
@@ -302,10 +310,8 @@ class Redemptions:
                 await self._store.save(r)
             except Conflict:
                 continue
-            try:
+            with contextlib.suppress(WalletDown):  # held and saved: the recoverer captures it
                 await self._drive(r)
-            except WalletDown:
-                pass  # held and saved: the recoverer captures it later
             return True
         raise InProgress(f"redemption {rid} keeps changing")
 

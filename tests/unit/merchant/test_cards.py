@@ -112,6 +112,9 @@ async def test_a_card_redemption_left_started_is_declined_on_resume(m: Harness):
     m.wallet.down = False
     [rid] = [r.originator_id for r in m.application.recorder.select_notifications(1, 100)
              if r.topic.endswith("Redemption.Started")]  # fmt: skip
+    young = await m.redemptions.resume(rid)  # its till may still wait on the wallet
+    assert young is not None and young.status == 503 and young.body["status"] == STARTED
+    m.clock.advance(seconds=61)
     answer = await m.redemptions.resume(rid)
     assert answer is not None and answer.status == 409
     assert answer.body["code"] == INTERRUPTED
@@ -184,6 +187,7 @@ async def test_coins_held_with_the_wallet_away_leaves_it_held_for_the_recoverer(
 
 async def test_a_hold_read_after_the_recoverer_declined_is_released(m: Harness):
     rid, hold_id, resident = await _crash_after_card_hold(m)
+    m.clock.advance(seconds=61)
     declined = await m.redemptions.resume(rid)
     assert declined is not None and declined.body["code"] == INTERRUPTED
     assert m.wallet.balances[resident] == 75  # held: it would expire at the wallet
