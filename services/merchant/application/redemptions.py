@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from kgo_runtime.clock import Clock, bangkok_day
+from kgo_runtime.clock import Clock
 
 from ..domain import ids
 from ..domain.authorisation import CARD, GUESSES, Authorisation, CardAndPin, PaymentCode
-from ..domain.circulation import ResidentDay
 from ..domain.errors import (
     IdempotencyConflict,
     InProgress,
@@ -41,6 +40,7 @@ from ..domain.errors import (
 from ..domain.redemption import DECLINED, HELD, STARTED, VOIDED, Declined, Redemption, price
 from ..domain.shops import Shop
 from .answers import Answer, TillLocked, redemption_answer
+from .daily_cap import DailyCap
 from .ports import Crash, Fingerprint, GuessLimiter, NoCrash, WalletDown, WalletPort, WalletRefused
 from .store import Conflict, Store, request_hash
 
@@ -84,6 +84,7 @@ class Redemptions:
         self._store, self._wallet, self._limiter = store, wallet, limiter
         self._clock, self._policy, self._crash = clock, policy or Policy(), crash or NoCrash()
         self._fingerprint = fingerprint or _ephemeral_fingerprint()
+        self._cap = DailyCap(store, self._policy.daily_cap_coins)
 
     async def redeem(
         self, till: Till, key: str, *, authorisation: Authorisation, bill_satang: int,
@@ -200,7 +201,7 @@ class Redemptions:
             await self._store.save(r)
             return
         at = self._clock.now()
-        allowed, day = await self._count(r, hold.wallet_id, at)
+        allowed, day = await self._cap.count(r, hold.wallet_id, at)
         if not allowed:
             await self._wallet.release(
                 wallet_id=hold.wallet_id, hold_id=hold.hold_id, payee=r.payee_account_id,
@@ -219,25 +220,6 @@ class Redemptions:
             return
         await self._store.save(r, *([] if day is None else [day]))
 
-    async def _count(
-        self, r: Redemption, wallet_id: UUID, at: datetime
-    ) -> tuple[bool, ResidentDay | None]:
-        """Whether the resident's daily cap allows this redemption, and the resident's day with
-        it counted (None without a cap)."""
-        cap = self._policy.daily_cap_coins
-        if cap is None:
-            return True, None
-        day = bangkok_day(at)
-        day_id = ids.resident_day_id(wallet_id, day)
-        record = await self._store.get(day_id, ResidentDay) or ResidentDay.open(
-            day_id, wallet_id, day
-        )
-        try:
-            record.count(r.id, r.coins, cap=cap)
-        except MerchantError:
-            return False, None
-        return True, record
-
     async def _capture(self, r: Redemption) -> None:
         assert r.wallet_id is not None and r.hold_id is not None
         try:
@@ -247,21 +229,11 @@ class Redemptions:
             )  # fmt: skip
         except WalletRefused as refused:
             r.decline(refused.code, refused.detail or "the wallet refused", at=self._clock.now())
-            await self._store.save(r, *await self._uncount(r))
+            await self._store.save(r, *await self._cap.uncount(r))
             return
         self._crash.point("after_capture")
         r.redeem(at=self._clock.now())
         await self._store.save(r)
-
-    async def _uncount(self, r: Redemption) -> list[ResidentDay]:
-        if self._policy.daily_cap_coins is None or r.wallet_id is None:
-            return []
-        day_id = ids.resident_day_id(r.wallet_id, bangkok_day(r.started_at))
-        record = await self._store.get(day_id, ResidentDay)
-        if record is None:
-            return []
-        record.uncount(r.id)
-        return [record]
 
     async def captured_at_wallet(
         self, reference: str, *, hold_id: UUID, wallet_id: UUID, at: datetime
@@ -354,7 +326,7 @@ class Redemptions:
                                     code=refused.code) from refused  # fmt: skip
             r.void(movement, by=by, at=at)
             try:
-                await self._store.save(r, *await self._uncount(r))
+                await self._store.save(r, *await self._cap.uncount(r))
             except Conflict:
                 continue
             return Answer(200, redemption_answer(r).body)

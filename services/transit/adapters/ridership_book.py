@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -192,7 +191,15 @@ class RidershipBook:
         for record in found:
             key = (record["route_id"], record["day"].isoformat(), record["hour"])
             if key not in rows:
-                rows[key] = Row(*key, *(int(record[c]) for c in _COUNTERS), declines=Counter())
+                rows[key] = Row(
+                    *key,
+                    rides=int(record["rides"]),
+                    coin_rides=int(record["coin_rides"]),
+                    coins=int(record["coins"]),
+                    baht_satang=int(record["baht_satang"]),
+                    shortfall_covered=int(record["shortfall_covered"]),
+                    offline=int(record["offline_rides"]),
+                )
             if record["reason"] is not None:
                 rows[key].declines[record["reason"]] = int(record["declines"])
         return [row.answer() for row in rows.values()]
