@@ -45,7 +45,7 @@ from services.wallet.settings import WalletSettings
 
 TAPS = "transit taps over HTTP (wrk)"
 SPENDS = "wallet spends by transit pass over HTTP (wrk)"
-BATCH = "transit offline batch of 10,000 taps (one request)"
+BATCH = "transit offline batch of {size:,} taps (one request)"
 RAW = "raw PostgreSQL single-row insert transactions (same run)"
 CAMPAIGN_START = datetime(2030, 1, 1, tzinfo=BANGKOK)
 
@@ -204,7 +204,7 @@ async def _batch(url: str, credential: str, passes: Sequence[str], size: int) ->
     answer.raise_for_status()
     body = answer.json()
     errors = body["pending"] + sum(1 for r in body["results"] if r["status"] != "paid")
-    return Row(BATCH, 1, size / seconds, seconds * 1000, None, errors=errors)
+    return Row(BATCH.format(size=size), 1, size / seconds, seconds * 1000, None, errors=errors)
 
 
 async def measure(
@@ -277,10 +277,10 @@ def render(rows: Sequence[Row], args: argparse.Namespace) -> str:
             "at a random time inside a campaign of 1 coin + 1 baht, no cap: each is judged, asks",
             "the wallet for the coins and is recorded (`FarePaid`). Wallet spends: the same fare",
             "sent straight to the wallet with the `transit_pass` authorisation, as transit does.",
-            "The batch: one `POST /v1/taps/batch` of 10,000 offline taps (p50 column: its seconds",
-            "in ms; errors: taps not paid). Raw: single-row PostgreSQL insert transactions at the",
-            "same concurrency, measured in the same run once the services stopped (`bench.raw`);",
-            "`raw ops/s` and `ratio` hold each row against it.",
+            f"The batch: one `POST /v1/taps/batch` of {args.batch:,} offline taps (p50: its",
+            "seconds in ms; errors: taps not paid). Raw: single-row PostgreSQL insert",
+            "transactions at the same concurrency, measured in the same run once the services",
+            "stopped (`bench.raw`); `raw ops/s` and `ratio` hold each row against it.",
             "",
             markdown_table(rows),
             "",
@@ -297,7 +297,7 @@ def cli(argv: list[str] | None = None) -> None:
     args.load = os.getloadavg()[0]
     args.riders = 50 if args.quick else 200
     concurrencies = (8,) if args.quick else (8, 32)
-    batch = 1_000 if args.quick else 10_000
+    batch = args.batch = 1_000 if args.quick else 10_000
     rows = asyncio.run(
         measure(
             duration=args.duration, concurrencies=concurrencies, riders=args.riders, batch=batch
