@@ -6,7 +6,9 @@ clock starts (one per redemption, as a resident's app would). Then N till client
 redemptions (code -> merchant -> wallet hold -> wallet capture -> `DiscountRedeemed`) for a
 fixed time; the run ends once every approved redemption's `DiscountRedeemed` is on Kafka.
 The same codes' twins then go straight to the wallet as `service` (hold, then capture): the
-wallet's own rate for the same work without the merchant.
+wallet's own rate for the same work without the merchant. Last, once both processes are
+stopped, the raw PostgreSQL rate of single-row insert transactions at the same concurrency
+(`bench.raw`): the limit of the same machine in the same run.
 
     uv run python -m bench.merchant [--quick]
 """
@@ -31,6 +33,7 @@ import httpx
 
 from bench.http import _free_port, thai_national_id
 from bench.measure import Sample, closed_loop
+from bench.raw import postgres_insert_rates
 from kgo_runtime.envelope import header_map
 from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
 from kgo_runtime.testing import create_topics, delete_topics, read_topic, unique_name
@@ -141,7 +144,7 @@ async def run(concurrency: int, duration: float, residents: int, codes_each: int
                 "MERCHANT_WALLET_TOKEN": service,
             }
             async with serve("merchant", merchant_env, merchant_schema) as merchant_url:
-                return await _measure(
+                measured = await _measure(
                     wallet_url,
                     merchant_url,
                     admin,
@@ -155,6 +158,19 @@ async def run(concurrency: int, duration: float, residents: int, codes_each: int
                 )
     finally:
         await delete_topics(INFRA.kafka_bootstrap, topics)
+    raw = await postgres_insert_rates(
+        INFRA.database_url("merchant"), [concurrency], duration=duration
+    )
+    samples, note = measured
+    samples.append(("raw PostgreSQL single-row insert transactions (same run)", raw[concurrency]))
+    lines = [
+        "| scenario | N | ops/s | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(_row(name, sample) for name, sample in samples),
+        "",
+        note,
+    ]
+    return "\n".join(lines)
 
 
 async def _measure(
@@ -168,7 +184,7 @@ async def _measure(
     duration: float,
     residents: int,
     codes_each: int,
-) -> str:
+) -> tuple[list[tuple[str, Sample]], str]:
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=64)
     async with (
         httpx.AsyncClient(base_url=wallet_url, limits=limits, timeout=60) as wallet,
@@ -288,17 +304,16 @@ async def _measure(
             warmup=0.5,
             ok=lambda s: s == 200,
         )
-    lines = [
-        "| scenario | N | ops/s | p50 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|",
-        _row("redemption via merchant (code, hold, capture, DiscountRedeemed)", through_merchant),
-        _row("wallet alone: hold + capture (service)", at_wallet),
-        "",
+    samples = [
+        ("redemption via merchant (code, hold, capture, DiscountRedeemed)", through_merchant),
+        ("wallet alone: hold + capture (service)", at_wallet),
+    ]
+    note = (
         f"{len(approved)} redemptions approved, {len(redeemed)} DiscountRedeemed on Kafka; "
         f"the last one was on the topic {on_kafka:.1f} s after the first request "
-        f"(window {duration:g} s). Codes left unused: {len(till_codes)} / {len(wallet_codes)}.",
-    ]
-    return "\n".join(lines)
+        f"(window {duration:g} s). Codes left unused: {len(till_codes)} / {len(wallet_codes)}."
+    )
+    return samples, note
 
 
 def main() -> None:

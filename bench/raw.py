@@ -9,12 +9,14 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from kgo_runtime.testing import fresh_schema
 
 from .measure import Sample, closed_loop
 
@@ -50,6 +52,18 @@ async def postgres_inserts(
         finally:
             for conn in conns:
                 await pool.release(conn)
+
+
+async def postgres_insert_rates(
+    dsn: str, concurrencies: Sequence[int], *, duration: float, warmup: float = 0.5
+) -> dict[int, Sample]:
+    """:func:`postgres_inserts` at each concurrency, on a schema made and dropped for it: the
+    raw limit a service's benchmark prints beside its own rates, measured in the same run."""
+    async with fresh_schema(dsn, "bench_raw") as schema:
+        return {
+            n: await postgres_inserts(dsn, schema, concurrency=n, duration=duration, warmup=warmup)
+            for n in concurrencies
+        }
 
 
 async def server_facts(dsn: str) -> tuple[str, str | None]:

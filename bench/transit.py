@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -31,6 +32,7 @@ import asyncpg
 import httpx
 
 from bench.http import _free_port, _post, _token, parse_wrk, thai_national_id, wallet_process
+from bench.raw import postgres_insert_rates
 from bench.report import markdown_table
 from bench.results import Row
 from kgo_runtime.access import AccessSigner, Role, signing_key
@@ -43,7 +45,8 @@ from services.wallet.settings import WalletSettings
 
 TAPS = "transit taps over HTTP (wrk)"
 SPENDS = "wallet spends by transit pass over HTTP (wrk)"
-BATCH = "transit offline batch of 10,000 taps (one request)"
+BATCH = "transit offline batch of {size:,} taps (one request)"
+RAW = "raw PostgreSQL single-row insert transactions (same run)"
 CAMPAIGN_START = datetime(2030, 1, 1, tzinfo=BANGKOK)
 
 
@@ -201,7 +204,7 @@ async def _batch(url: str, credential: str, passes: Sequence[str], size: int) ->
     answer.raise_for_status()
     body = answer.json()
     errors = body["pending"] + sum(1 for r in body["results"] if r["status"] != "paid")
-    return Row(BATCH, 1, size / seconds, seconds * 1000, None, errors=errors)
+    return Row(BATCH.format(size=size), 1, size / seconds, seconds * 1000, None, errors=errors)
 
 
 async def measure(
@@ -247,7 +250,15 @@ async def measure(
                 ))  # fmt: skip
             rows.append(await _batch(transit_url, str(offline["credential"]), passes, batch))
             assert network["campaigns"]
-            return rows
+    # The machine's raw limit in the same run, once the services are stopped.
+    raw = await postgres_insert_rates(
+        wallet_settings.database_url, concurrencies, duration=duration
+    )
+    held = [replace(r, raw_rate=raw[r.concurrency].rate) if r.concurrency in raw else r
+            for r in rows]  # fmt: skip
+    return held + [
+        Row(RAW, n, s.rate, s.percentile_ms(0.5), s.percentile_ms(0.99)) for n, s in raw.items()
+    ]
 
 
 def render(rows: Sequence[Row], args: argparse.Namespace) -> str:
@@ -266,8 +277,10 @@ def render(rows: Sequence[Row], args: argparse.Namespace) -> str:
             "at a random time inside a campaign of 1 coin + 1 baht, no cap: each is judged, asks",
             "the wallet for the coins and is recorded (`FarePaid`). Wallet spends: the same fare",
             "sent straight to the wallet with the `transit_pass` authorisation, as transit does.",
-            "The batch: one `POST /v1/taps/batch` of 10,000 offline taps (p50 column: its seconds",
-            "in ms; errors: taps not paid).",
+            f"The batch: one `POST /v1/taps/batch` of {args.batch:,} offline taps (p50: its",
+            "seconds in ms; errors: taps not paid). Raw: single-row PostgreSQL insert",
+            "transactions at the same concurrency, measured in the same run once the services",
+            "stopped (`bench.raw`); `raw ops/s` and `ratio` hold each row against it.",
             "",
             markdown_table(rows),
             "",
@@ -284,7 +297,7 @@ def cli(argv: list[str] | None = None) -> None:
     args.load = os.getloadavg()[0]
     args.riders = 50 if args.quick else 200
     concurrencies = (8,) if args.quick else (8, 32)
-    batch = 1_000 if args.quick else 10_000
+    batch = args.batch = 1_000 if args.quick else 10_000
     rows = asyncio.run(
         measure(
             duration=args.duration, concurrencies=concurrencies, riders=args.riders, batch=batch

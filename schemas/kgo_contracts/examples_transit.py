@@ -1,7 +1,8 @@
 """Examples of the events on ``kgo.transit.events``, in the story of ``examples.py`` (same
 morning, same ids): route 7 and its bus, the 1-baht bus campaign, the validator, the 8:40
 fare the wallet story pays, a double tap a minute later, an offline tap of 9:50 whose coins
-were gone at upload (the loss budget's shortfall of 10:00), and the operator's settlement of
+were gone at upload (the loss budget's shortfall of 10:00), a pass denied at 9:30 and
+reinstated at 15:10 once its rider repaid the operator, and the operator's settlement of
 its 100 coins for 100 baht at 17:30."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .transit import (
     FarePaid,
     OperatorSettled,
     PassDenied,
+    PassReinstated,
     RouteOpened,
     ValidatorRegistered,
 )
@@ -109,6 +111,13 @@ def examples() -> list[ContractEvent]:
             campaign="one-baht-bus-2022",
             offline=True,
             shortfall_covered=50,
+        ),
+        PassReinstated(
+            pass_id=_id("pass-2"),
+            pass_digest="Zk4tW7yQeR0uIo3pAs5dFg",
+            reason="shortfall_repaid",
+            forgiven_coins=100,
+            occurred_at=_at(15, 10),
         ),
         OperatorSettled(
             settlement_id=_id("operator-settlement-1"),

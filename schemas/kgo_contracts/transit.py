@@ -101,6 +101,26 @@ class PassDenied(ContractEvent):
     occurred_at: BusinessTime
 
 
+class PassReinstated(ContractEvent):
+    """A pass came off the deny list by an operator's decision: validators stop refusing it,
+    and the loss cover counted against it is forgiven (its offline allowance starts again)."""
+
+    wire_name: ClassVar[str] = "kgo.transit.PassReinstated"
+    topic: ClassVar[str] = topics.TRANSIT
+    key_field: ClassVar[str] = "pass_id"
+
+    pass_id: UUID = PassId
+    pass_digest: str = PassDigest
+    reason: Literal["shortfall_repaid", "appeal_upheld", "denied_in_error"] = Field(
+        description="Why: the rider repaid the operator outside KGO, an appeal was upheld, "
+        "or the pass was denied in error."
+    )
+    forgiven_coins: CoinBalance = Field(
+        description="Loss cover counted against the pass until now, forgiven."
+    )
+    occurred_at: BusinessTime
+
+
 class RouteOpened(ContractEvent):
     """The bus operator opened a route."""
 
@@ -183,6 +203,7 @@ TRANSIT_EVENTS: tuple[type[ContractEvent], ...] = (
     FarePaid,
     FareDeclined,
     PassDenied,
+    PassReinstated,
     RouteOpened,
     BusRegistered,
     ValidatorRegistered,

@@ -12,14 +12,16 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from kgo_runtime.access import AccessVerifier, Authenticator, public_key
+from kgo_runtime.access import AccessSettings, AccessVerifier, Authenticator, public_key
 from kgo_runtime.clock import Clock, SystemClock
 from kgo_runtime.components import Component
 from kgo_runtime.service import ServiceContext, create_service_app
+from kgo_runtime.settings import InfraSettings
 from kgo_runtime.wallet_client import WalletClient
 
 from .adapters.book import MerchantBook
 from .adapters.contracts import to_contract
+from .adapters.fingerprint import KeyedFingerprint, fingerprint_key
 from .adapters.postgres import PostgresContacts, PostgresGuessLimiter, create_merchant_tables
 from .adapters.tills import TillRegistry
 from .adapters.wallet import HttpWallet
@@ -61,11 +63,17 @@ def create_app(
         book = MerchantBook(application, ctx.pool, schema=schema)
         await book.create_tables()
         shops = Shops(store, port, PostgresContacts(ctx.pool, schema=schema), clock)
-        policy = Policy(settings.void_window_seconds, settings.daily_cap_coins)
+        policy = Policy(
+            settings.void_window_seconds, settings.daily_cap_coins, settings.card_abandon_seconds
+        )
         crash = KillAt("after_capture") if settings.crash_after_capture else None
+        fingerprint = KeyedFingerprint(fingerprint_key(
+            settings.fingerprint_key.get_secret_value() if settings.fingerprint_key else None,
+            InfraSettings().home, AccessSettings().profile,
+        ))  # fmt: skip
         container = MerchantContainer(
             settings=settings, clock=clock, shops=shops,
-            redemptions=Redemptions(store, port, limiter, clock, policy, crash),
+            redemptions=Redemptions(store, port, limiter, clock, policy, crash, fingerprint),
             circulation=Circulation(store, port, shops, clock), tills=tills, book=book,
         )  # fmt: skip
         ctx.app.state.access = Authenticator(

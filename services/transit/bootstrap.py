@@ -7,7 +7,6 @@ same container around an in-memory store with :func:`wire`).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from uuid import UUID
@@ -25,11 +24,12 @@ from .adapters.contracts import to_contract
 from .adapters.devices import ValidatorDevices
 from .adapters.digest import PassDigest, pass_digest_key
 from .adapters.faults import KillAfterSpend
+from .adapters.ridership_book import RidershipBook
 from .adapters.wallet import HttpWallet, operator_account_id
 from .application.admin import NetworkAdmin, Settlements
 from .application.desk import TapDesk
 from .application.fares import FareCollector, FarePolicy
-from .application.ports import WalletPort
+from .application.ports import RidershipStatements, WalletPort
 from .application.ridership import Ridership
 from .application.service import TransitApplication
 from .entrypoints.container import TransitContainer
@@ -64,8 +64,10 @@ def wire(
     clock: Clock,
     operator_id: UUID,
     digest: PassDigest,
+    ridership: RidershipStatements | None = None,
 ) -> TransitContainer:
-    """One process's application objects around ``store`` and ``wallet``."""
+    """One process's application objects around ``store`` and ``wallet`` (ridership in
+    memory unless another keeper is given)."""
     collector = FareCollector(store, wallet, clock, operator_id, policy_of(settings))
     return TransitContainer(
         settings=settings,
@@ -76,7 +78,7 @@ def wire(
         desk=TapDesk(collector),
         admin=NetworkAdmin(store, clock),
         settlements=Settlements(store, wallet, clock, operator_id),
-        ridership=Ridership(store),
+        ridership=ridership or Ridership(store),
         devices=ValidatorDevices(store),
     )
 
@@ -101,11 +103,12 @@ def create_app(
         store = await ctx.open_application(
             TransitApplication, extra_env={"AGGREGATE_CACHE_MAXSIZE": str(settings.cache_size)}
         )
+        book = RidershipBook(store, ctx.pool, schema=settings.database_schema)
+        await book.create_tables()
         container = wire(
-            settings, store, port, clock or SystemClock(), operator_id, digest_of(settings)
+            settings, store, port, clock or SystemClock(), operator_id, digest_of(settings), book
         )
         ctx.on_shutdown(container.desk.close)
-        await asyncio.to_thread(container.ridership.catch_up)
         ctx.app.state.transit = container
         ctx.app.state.access = Authenticator(
             verifier=AccessVerifier(public_key()),
@@ -117,7 +120,7 @@ def create_app(
             "transit-wallet", [settings.wallet_topic], wallet_topic_handler(container.collector)
         )
         opener = OperatorAccount(port, settings.operator_ref, settings.operator_label)
-        return [opener, relay, recovery]
+        return [opener, relay, recovery, book]
 
     app = create_service_app(
         settings,

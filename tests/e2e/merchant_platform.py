@@ -127,12 +127,17 @@ async def start_shopfloor(
         "MERCHANT_WALLET_TOKEN": service, "MERCHANT_RECOVERY_GRACE_SECONDS": "0",
         "MERCHANT_RECOVERY_INTERVAL_SECONDS": "0.5", **merchant_env,
     }, logs)  # fmt: skip
-    merchant.start()
-    floor = Shopfloor(
-        wallet, merchant, topics, token(wallet, "municipal_admin", "e2e-admin"),
-        token(wallet, "programme_operator", "e2e-operator", "welcome"),
-    )  # fmt: skip
-    await floor.treasury()
+    try:
+        merchant.start()
+        floor = Shopfloor(
+            wallet, merchant, topics, token(wallet, "municipal_admin", "e2e-admin"),
+            token(wallet, "programme_operator", "e2e-operator", "welcome"),
+        )  # fmt: skip
+        await floor.treasury()
+    except BaseException:  # a failed start (or a test timeout) must not leave processes behind
+        for process in (merchant, wallet):
+            process.stop()
+        raise
     return floor
 
 

@@ -361,3 +361,50 @@ async def test_the_operator_settles_its_coins(city: City) -> None:
     assert again.headers.get("Idempotent-Replayed") == "true"
     statement = await city.admin.get("/v1/statements/ridership", route_id="kk-1")
     assert statement.json()["totals"]["coins"] >= 50
+
+
+async def test_a_denied_pass_comes_off_the_list_and_statements_survive_a_restart(
+    city: City,
+) -> None:
+    """Over its offline allowance a pass is denied; an operator takes it off the deny list
+    (`PassReinstated` on the topic), and the validators' download no longer lists it. The
+    ridership statement is the same after transit restarts."""
+    wallet_id, pass_token = await city.resident(50)
+    first = datetime(2022, 7, 10, 8, 0, tzinfo=BANGKOK)
+    assert (await city.tap("kkb-03", pass_token, first)).json()["coins"] == 50  # spends all
+    offline = [
+        {"tap_id": f"deny-{d}", "pass": pass_token,
+         "tapped_at": (first + timedelta(days=d)).isoformat()}
+        for d in (1, 2, 3)
+    ]  # fmt: skip
+    uploaded = await city.validators["kkb-03"].post("/v1/taps/batch", {"taps": offline})
+    assert [r["status"] for r in uploaded.json()["results"]] == ["paid", "paid", "declined"]
+    validator = city.validators["kkb-03"]
+    listed = (await validator.get("/v1/deny-list")).json()
+
+    def denied(records: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [p for t, p in records if t == "kgo.transit.PassDenied.v1"]
+
+    records = await read_topic(city.transit_topic, lambda r: len(denied(r)) >= 1)
+    ours = [p for p in denied(records) if p["pass_digest"] in listed["digests"]]
+    (deny,) = ours
+    removed = await city.admin.client.delete(
+        f"/v1/deny-list/{deny['pass_id']}", params={"reason": "shortfall_repaid"},
+        headers={"Idempotency-Key": uuid4().hex},
+    )  # fmt: skip
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["forgiven_coins"] == 100
+    now = (await validator.get("/v1/deny-list")).json()
+    assert deny["pass_digest"] not in now["digests"] and now["version"] > listed["version"]
+
+    def reinstated(records: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [p for t, p in records if t == "kgo.transit.PassReinstated.v1"]
+
+    back = reinstated(await read_topic(city.transit_topic, lambda r: len(reinstated(r)) >= 1))
+    assert [p["pass_id"] for p in back] == [deny["pass_id"]]
+    assert pass_token not in json.dumps(back) and wallet_id not in json.dumps(back)
+
+    before = (await city.admin.get("/v1/statements/ridership", route_id="kk-1")).json()
+    city.restart_transit()
+    after = (await city.admin.get("/v1/statements/ridership", route_id="kk-1")).json()
+    assert after == before and before["rows"]

@@ -59,6 +59,7 @@ EXPECTED_CE_TYPES = [
     "kgo.transit.FarePaid.v1",
     "kgo.transit.FareDeclined.v1",
     "kgo.transit.PassDenied.v1",
+    "kgo.transit.PassReinstated.v1",
     "kgo.transit.RouteOpened.v1",
     "kgo.transit.BusRegistered.v1",
     "kgo.transit.ValidatorRegistered.v1",

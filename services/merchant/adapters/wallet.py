@@ -18,6 +18,7 @@ from kgo_runtime.logging import get_logger
 from kgo_runtime.wallet_client import WalletClient, WalletUnavailable
 
 from ..application.ports import PlacedHold, WalletDown, WalletRefused
+from ..domain.authorisation import Authorisation, CardAndPin
 from ..domain.ids import shop_payee_id
 
 log = get_logger(__name__)
@@ -47,12 +48,12 @@ class HttpWallet:
         return shop_payee_id(shop_id)
 
     async def hold(
-        self, *, payee: UUID, amount: int, reference: str, payment_code: str,
+        self, *, payee: UUID, amount: int, reference: str, authorisation: Authorisation,
         wallet_id: UUID | None, key: str,
     ) -> PlacedHold:  # fmt: skip
         body: dict[str, Any] = {
             "payee_id": str(payee), "amount": amount, "reference": reference,
-            "authorisation": {"kind": "payment_code", "code": payment_code},
+            "authorisation": _authorisation_body(authorisation),
         }  # fmt: skip
         if wallet_id is not None:
             body["wallet_id"] = str(wallet_id)
@@ -106,6 +107,13 @@ class HttpWallet:
         return UUID(str(answer["wallet_id"]))
 
 
+def _authorisation_body(authorisation: Authorisation) -> dict[str, str]:
+    if isinstance(authorisation, CardAndPin):
+        return {"kind": "card", "card_number": authorisation.card_number,
+                "pin": authorisation.pin}  # fmt: skip
+    return {"kind": "payment_code", "code": authorisation.code}
+
+
 def _answer(response: httpx.Response, path: str) -> dict[str, Any]:
     status = response.status_code
     try:
@@ -119,11 +127,13 @@ def _answer(response: httpx.Response, path: str) -> dict[str, Any]:
         log.warning("wallet answer leaves the outcome unknown", path=path, status=status,
                     code=code)  # fmt: skip
         raise WalletDown(f"{status} {code}")
-    raise WalletRefused(code, str(body.get("detail", "")), status)
+    left = body.get("attempts_left")
+    attempts_left = left if isinstance(left, int) and not isinstance(left, bool) else None
+    raise WalletRefused(code, str(body.get("detail", "")), status, attempts_left)
 
 
 #: Refusals the wallet answers with a status that could also mean "not served here".
 _REFUSALS = {
     "receive_code_invalid", "account_not_found", "hold_not_found", "wrong_payee",
-    "card_locked", "payment_code_invalid",
+    "card_locked", "card_invalid", "payment_code_invalid",
 }  # fmt: skip

@@ -11,12 +11,15 @@ from ..domain.shops import Shop
 
 
 class TillLocked(Exception):
-    """The till guessed too many payment codes; it may try again after ``retry_after``."""
+    """The till guessed too many payment codes, cards or PINs; it may try again after
+    ``retry_after``."""
 
     code = "till_locked"
 
     def __init__(self, retry_after: float) -> None:
-        super().__init__(f"too many wrong payment codes; retry after {retry_after:.0f} s")
+        super().__init__(
+            f"too many wrong payment codes, cards or PINs; retry after {retry_after:.0f} s"
+        )
         self.retry_after = retry_after
 
 
@@ -35,6 +38,10 @@ class Answer:
 
     def again(self) -> Answer:
         return Answer(self.status, self.body, True, self.headers)
+
+
+#: Declines answered with another status than 409 (the wallet's own for a locked card).
+DECLINE_STATUS = {"card_locked": 423}
 
 
 def shop_body(shop: Shop) -> dict[str, Any]:
@@ -72,7 +79,9 @@ def redemption_answer(r: Redemption, *, replayed: bool = False) -> Answer:
     }
     if r.status == "declined":
         body |= {"code": r.reason_code, "reason": r.reason}
-        return Answer(409, body, replayed)
+        if r.attempts_left is not None:
+            body["attempts_left"] = r.attempts_left
+        return Answer(DECLINE_STATUS.get(str(r.reason_code), 409), body, replayed)
     if r.redeemed_at is not None:
         body["redeemed_at"] = r.redeemed_at.isoformat()
     if r.voided_at is not None:

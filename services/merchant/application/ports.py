@@ -8,14 +8,19 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from ..domain.authorisation import Authorisation
+
 
 class WalletRefused(Exception):
     """The wallet said no, for good: ``code`` is its stable reason (``payment_code_invalid``,
-    ``insufficient_funds``...)."""
+    ``pin_incorrect`` with ``attempts_left``, ``insufficient_funds``...)."""
 
-    def __init__(self, code: str, detail: str = "", status: int = 409) -> None:
+    def __init__(
+        self, code: str, detail: str = "", status: int = 409, attempts_left: int | None = None
+    ) -> None:
         super().__init__(f"{code}: {detail}")
         self.code, self.detail, self.status = code, detail, status
+        self.attempts_left = attempts_left
 
 
 class WalletDown(Exception):
@@ -33,7 +38,7 @@ class WalletPort(Protocol):
     async def open_payee(self, shop_id: UUID, label: str, *, key: str) -> UUID: ...
 
     async def hold(
-        self, *, payee: UUID, amount: int, reference: str, payment_code: str,
+        self, *, payee: UUID, amount: int, reference: str, authorisation: Authorisation,
         wallet_id: UUID | None, key: str,
     ) -> PlacedHold: ...  # fmt: skip
 
@@ -61,13 +66,21 @@ class WalletPort(Protocol):
 
 
 class GuessLimiter(Protocol):
-    """Counts a till's wrong payment codes; a till that guesses too often is locked out."""
+    """Counts a till's wrong payment codes, card numbers and PINs; a till that guesses too
+    often is locked out."""
 
     async def retry_after(self, till_id: UUID) -> float | None:
         """Seconds until the till may try again, or None if it is not locked."""
         ...
 
     async def wrong_code(self, till_id: UUID) -> None: ...
+
+
+class Fingerprint(Protocol):
+    """A keyed hash (HMAC) of secrets the merchant must tell apart but never store: a card
+    number and its PIN in a request's idempotency hash."""
+
+    def __call__(self, *parts: str) -> str: ...
 
 
 class Crash(Protocol):

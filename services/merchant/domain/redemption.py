@@ -18,6 +18,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from .authorisation import PAYMENT_CODE, PaymentCode
 from .errors import MerchantError, VoidRefused
 from .shops import ShopRules
 
@@ -78,11 +79,14 @@ class Redemption(Aggregate):
         discount_satang: int
         request_hash: str
         #: Kept (internal, never published) so a restart can repeat the hold call exactly;
-        #: single-use and worthless within two minutes.
+        #: single-use and worthless within two minutes. Empty for a card: its number and
+        #: PIN are never stored.
         payment_code: str
         occurred_at: datetime
         #: The wallet the till named, if any: a code of another wallet is then refused.
         named_wallet_id: UUID | None = None
+        #: ``payment_code`` or ``card`` (events stored before cards paid are codes).
+        instrument: str = PAYMENT_CODE
 
     class HoldPlaced(Aggregate.Event):
         TOPIC = "kgo.merchant.Redemption.HoldPlaced"
@@ -118,10 +122,13 @@ class Redemption(Aggregate):
         reason_code: str
         reason: str
         occurred_at: datetime
+        #: ``pin_incorrect``: wrong PINs left before the wallet locks the card (internal:
+        #: the till's answer repeats it; not published).
+        attempts_left: int | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status, aggregate.reason_code = DECLINED, self.reason_code
-            aggregate.reason = self.reason
+            aggregate.reason, aggregate.attempts_left = self.reason, self.attempts_left
 
     class Voided(Finished):
         TOPIC = "kgo.merchant.Redemption.Voided"
@@ -145,11 +152,12 @@ class Redemption(Aggregate):
         payment_code: str,
         occurred_at: datetime,
         named_wallet_id: UUID | None = None,
+        instrument: str = PAYMENT_CODE,
     ) -> None:
         self.shop_id, self.till_id, self.payee_account_id = shop_id, till_id, payee_account_id
         self.bill_satang, self.coins, self.discount_satang = bill_satang, coins, discount_satang
         self.request_hash, self.payment_code = request_hash, payment_code
-        self.named_wallet_id = named_wallet_id
+        self.named_wallet_id, self.instrument = named_wallet_id, instrument
         self.started_at = occurred_at
         self.status = STARTED
         self.hold_id: UUID | None = None
@@ -159,6 +167,7 @@ class Redemption(Aggregate):
         self.void_movement_id: UUID | None = None
         self.reason_code: str | None = None
         self.reason: str | None = None
+        self.attempts_left: int | None = None
 
     @classmethod
     def start(
@@ -175,6 +184,7 @@ class Redemption(Aggregate):
         payment_code: str,
         at: datetime,
         named_wallet_id: UUID | None = None,
+        instrument: str = PAYMENT_CODE,
     ) -> Redemption:
         return cls._create(
             cls.Started,
@@ -189,11 +199,17 @@ class Redemption(Aggregate):
             payment_code=payment_code,
             occurred_at=at,
             named_wallet_id=named_wallet_id,
+            instrument=instrument,
         )
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def stored_authorisation(self) -> PaymentCode | None:
+        """The authorisation a restart can repeat: a payment code; None for a card."""
+        return PaymentCode(self.payment_code) if self.instrument == PAYMENT_CODE else None
 
     def place_hold(self, hold_id: UUID, wallet_id: UUID, *, at: datetime) -> None:
         if self.status != STARTED:
@@ -207,14 +223,17 @@ class Redemption(Aggregate):
             )
         self.trigger_event(self.Redeemed, occurred_at=at, **self._facts())
 
-    def decline(self, code: str, reason: str, *, at: datetime) -> None:
+    def decline(
+        self, code: str, reason: str, *, at: datetime, attempts_left: int | None = None
+    ) -> None:
         if self.finished:
             raise MerchantError(
                 f"a {self.status} redemption cannot be declined", code="wrong_state"
             )
         self.trigger_event(
-            self.Declined, reason_code=code, reason=reason, occurred_at=at, **self._facts()
-        )
+            self.Declined, reason_code=code, reason=reason, occurred_at=at,
+            attempts_left=attempts_left, **self._facts(),
+        )  # fmt: skip
 
     def require_voidable(self, *, at: datetime, window_seconds: int | None) -> None:
         if self.status != REDEEMED or self.redeemed_at is None:

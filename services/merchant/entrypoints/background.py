@@ -3,7 +3,9 @@
 * :class:`Recoverer` resumes redemptions, rewards and settlements started but not finished
   (the book lists them), with the same derived wallet keys: idempotent at the wallet.
 * :func:`wallet_handler` reads ``kgo.wallet.events``: a ``HoldCaptured`` whose reference is
-  one of our open redemptions is recorded as redeemed at once.
+  one of our open redemptions is recorded as redeemed at once; a ``CoinsHeld`` for an open
+  card redemption completes it (a card's PIN is never stored, so only the wallet's record
+  can finish it), and one for a card redemption declined meanwhile releases the hold.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from kgo_contracts.wallet import HoldCaptured
+from kgo_contracts.wallet import CoinsHeld, HoldCaptured
 from kgo_runtime.consumer import Handler, dispatch
 from kgo_runtime.envelope import Envelope
 from kgo_runtime.logging import get_logger
@@ -83,4 +85,14 @@ def wallet_handler(merchant: MerchantContainer) -> Handler:
         if recorded:
             log.info("redemption finished from the wallet topic", redemption=event.reference)
 
-    return dispatch({HoldCaptured: captured})
+    async def held(_conn: asyncpg.Connection, envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, CoinsHeld)
+        if await merchant.redemptions.held_at_wallet(
+            event.reference, hold_id=event.hold_id, wallet_id=event.account_id,
+            at=event.occurred_at,
+        ):  # fmt: skip
+            log.info("card redemption's hold taken from the wallet topic",
+                     redemption=event.reference)  # fmt: skip
+
+    return dispatch({HoldCaptured: captured, CoinsHeld: held})

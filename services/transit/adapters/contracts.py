@@ -82,6 +82,16 @@ def _pass_denied(e: Any) -> ContractEvent:
     )
 
 
+def _pass_reinstated(e: Any) -> ContractEvent:
+    return c.PassReinstated(
+        pass_id=pass_key(e.pass_digest),
+        pass_digest=e.pass_digest,
+        reason=e.reason,
+        forgiven_coins=e.forgiven_coins,
+        occurred_at=e.occurred_at,
+    )
+
+
 def _route_opened(e: Any) -> ContractEvent:
     return c.RouteOpened(
         network_id=e.originator_id,
@@ -139,6 +149,7 @@ PUBLISHED: dict[type[Any], Callable[[Any], ContractEvent]] = {
     Trip.FarePaid: _fare_paid,
     Trip.FareDeclined: _fare_declined,
     DenyList.PassDenied: _pass_denied,
+    DenyList.PassReinstated: _pass_reinstated,
     Network.RouteOpened: _route_opened,
     Network.BusRegistered: _bus_registered,
     Network.CampaignScheduled: _campaign_scheduled,

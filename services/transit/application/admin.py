@@ -22,11 +22,19 @@ from eventsourcing.persistence import IntegrityError
 
 from kgo_runtime.clock import Clock
 
-from ..domain.errors import AlreadyExists, IdempotencyConflict, NotFound, WalletDown, WalletRefused
+from ..domain.errors import (
+    AlreadyExists,
+    IdempotencyConflict,
+    NotDenied,
+    NotFound,
+    WalletDown,
+    WalletRefused,
+)
 from ..domain.fares import Campaign
 from ..domain.ids import receipt_key, settlement_key, validator_key
 from ..domain.ledger import Receipt, Settlement
 from ..domain.network import Bus, Route
+from ..domain.passes import PassAccount
 from ..domain.validator import Credential, Validator
 from .ports import Moved, WalletPort, WalletUnreachable
 from .service import TransitApplication
@@ -132,6 +140,24 @@ class NetworkAdmin:
         validator.rotate(digest, self.clock.now())
         answer = validator_answer(validator) | {"credential": credential}
         return 200, answer, [validator, Credential.issue(digest, validator_id)]
+
+    def reinstate_pass(self, pass_id: UUID, reason: str) -> Decision:
+        """Take a pass off the deny list (validators stop refusing it at their next download)
+        and forgive the loss cover counted against it."""
+        account = self.store.find(pass_id, PassAccount)
+        if account is None or not account.denied:
+            raise NotDenied("this pass is not on the deny list")
+        forgiven, now = account.offline_shortfall, self.clock.now()
+        account.reinstate(reason, now)
+        deny_list = self.store.deny_list()
+        deny_list.reinstate(account.pass_digest, reason, forgiven, now)
+        body = {
+            "pass_id": str(pass_id),
+            "reason": reason,
+            "forgiven_coins": forgiven,
+            "deny_list_version": deny_list.version,
+        }
+        return 200, body, [account, deny_list]
 
     # --- reads -----------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
-"""What the transit application needs from the outside: the wallet (coins), the clock, and
-the keyed digest of a pass. Adapters implement these; unit tests use fakes."""
+"""What the transit application needs from the outside: the wallet (coins), the clock, the
+keyed digest of a pass, and where ridership statements are kept. Adapters implement these;
+unit tests use fakes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import date
+from typing import Any, Protocol
 from uuid import UUID
 
 
@@ -78,4 +80,16 @@ class WalletPort(Protocol):
 class PassDigester(Protocol):
     def __call__(self, pass_token: str) -> str:
         """A keyed, stable digest of a pass token (what transit stores and publishes)."""
+        ...
+
+
+class RidershipStatements(Protocol):
+    """Ridership per route, Bangkok day and hour, as folded from transit's own log so far."""
+
+    async def read(
+        self, *, route_id: str | None = None, first: date | None = None, last: date | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def pending_trips(self) -> int:
+        """Trips whose coins were asked and whose answer is not recorded yet."""
         ...

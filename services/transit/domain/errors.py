@@ -15,6 +15,10 @@ class NotFound(TransitError):
     code = "not_found"
 
 
+class NotDenied(NotFound):
+    code = "not_denied"
+
+
 class AlreadyExists(TransitError):
     code = "already_exists"
 

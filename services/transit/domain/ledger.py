@@ -8,11 +8,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from .errors import NotDenied
 from .ids import DENY_LIST_ID, settlement_key
 
 
 class DenyList(Aggregate):
-    """Digests of the passes that went over their offline allowance."""
+    """Digests of the passes that went over their offline allowance, until an operator
+    reinstates them."""
 
     TOPIC = "kgo.transit.DenyList"
 
@@ -28,6 +30,16 @@ class DenyList(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.digests[self.pass_digest] = self.occurred_at
+
+    class PassReinstated(Aggregate.Event):
+        TOPIC = "kgo.transit.DenyList.PassReinstated"
+        pass_digest: str
+        reason: str
+        forgiven_coins: int
+        occurred_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.digests.pop(self.pass_digest, None)
 
     def __init__(self) -> None:
         self.digests: dict[str, datetime] = {}
@@ -45,6 +57,17 @@ class DenyList(Aggregate):
                 shortfall=shortfall,
                 occurred_at=at,
             )
+
+    def reinstate(self, pass_digest: str, reason: str, forgiven_coins: int, at: datetime) -> None:
+        if pass_digest not in self.digests:
+            raise NotDenied("this pass is not on the deny list")
+        self.trigger_event(
+            self.PassReinstated,
+            pass_digest=pass_digest,
+            reason=reason,
+            forgiven_coins=forgiven_coins,
+            occurred_at=at,
+        )
 
 
 class Settlement(Aggregate):

@@ -97,6 +97,18 @@ class PassAccount(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.denied = True
 
+    class Reinstated(Aggregate.Event):
+        """Off the deny list by an operator's decision: the loss cover counted so far is
+        forgiven, so the pass's offline allowance starts again."""
+
+        TOPIC = "kgo.transit.PassAccount.Reinstated"
+        reason: str
+        occurred_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.denied = False
+            aggregate.offline_shortfall = 0
+
     def __init__(self, pass_digest: str) -> None:
         self.pass_digest = pass_digest
         self.wallet_id: UUID | None = None
@@ -175,6 +187,10 @@ class PassAccount(Aggregate):
     def deny(self, reason: str, at: datetime) -> None:
         if not self.denied:
             self.trigger_event(self.Denied, reason=reason, occurred_at=at)
+
+    def reinstate(self, reason: str, at: datetime) -> None:
+        if self.denied:
+            self.trigger_event(self.Reinstated, reason=reason, occurred_at=at)
 
     def forget_old(self, newest: datetime) -> None:
         """Drop rides that can no longer matter (older than their horizon)."""

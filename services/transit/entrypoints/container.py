@@ -11,7 +11,7 @@ from ..adapters.digest import PassDigest
 from ..application.admin import NetworkAdmin, Settlements
 from ..application.desk import TapDesk
 from ..application.fares import FareCollector
-from ..application.ridership import Ridership
+from ..application.ports import RidershipStatements
 from ..application.service import TransitApplication
 from ..settings import TransitSettings
 
@@ -26,5 +26,5 @@ class TransitContainer:
     desk: TapDesk
     admin: NetworkAdmin
     settlements: Settlements
-    ridership: Ridership
+    ridership: RidershipStatements
     devices: ValidatorDevices

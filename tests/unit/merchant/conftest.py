@@ -17,6 +17,7 @@ from services.merchant.application.redemptions import Policy, Redemptions, Till
 from services.merchant.application.service import MerchantApplication
 from services.merchant.application.shops import Shops
 from services.merchant.application.store import Store
+from services.merchant.domain.authorisation import CardAndPin, PaymentCode
 from services.merchant.domain.districts import Category, SizeClass
 from services.merchant.domain.shops import ShopFacts, ShopRules
 
@@ -76,8 +77,16 @@ class Harness:
     async def pay(self, till: Till, code: str, bill: int = 12_000, coins: int = 25,
                   key: str | None = None) -> Answer:  # fmt: skip
         return await self.redemptions.redeem(
-            till, key or self.key(), payment_code=code, bill_satang=bill, coins=coins
-        )
+            till, key or self.key(), authorisation=PaymentCode(code), bill_satang=bill,
+            coins=coins,
+        )  # fmt: skip
+
+    async def pay_by_card(self, till: Till, card: str, pin: str, bill: int = 12_000,
+                          coins: int = 25, key: str | None = None) -> Answer:  # fmt: skip
+        return await self.redemptions.redeem(
+            till, key or self.key(), authorisation=CardAndPin(card, pin), bill_satang=bill,
+            coins=coins,
+        )  # fmt: skip
 
     def published(self) -> list[Any]:
         from services.merchant.adapters.contracts import to_contract

@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 from kgo_runtime.clock import ManualClock
 from services.merchant.application.ports import PlacedHold, WalletDown, WalletRefused
+from services.merchant.domain.authorisation import Authorisation, CardAndPin
 from services.merchant.domain.ids import shop_payee_id
 
 
@@ -21,6 +22,17 @@ class _Code:
     wallet_id: UUID
     expires_at: datetime
     used: bool = False
+
+
+@dataclass
+class _Card:
+    wallet_id: UUID
+    pin: str
+    failures: int = 0
+
+    @property
+    def locked(self) -> bool:
+        return self.failures >= 5
 
 
 @dataclass
@@ -37,6 +49,7 @@ class FakeWallet:
     balances: dict[UUID, int] = field(default_factory=dict)
     budgets: dict[str, int] = field(default_factory=lambda: {"shop-matching": 1_000})
     codes: dict[str, _Code] = field(default_factory=dict)
+    cards: dict[str, _Card] = field(default_factory=dict)
     receive: dict[str, UUID] = field(default_factory=dict)
     holds: dict[UUID, _Hold] = field(default_factory=dict)
     answers: dict[str, Any] = field(default_factory=dict)
@@ -55,6 +68,11 @@ class FakeWallet:
         code = str(next(self._numbers))
         self.codes[code] = _Code(wallet, self.clock.now() + timedelta(seconds=120))
         return code
+
+    def card(self, wallet: UUID, pin: str = "2580") -> str:
+        number = f"48{next(self._numbers):014d}"
+        self.cards[number] = _Card(wallet, pin)
+        return number
 
     def receive_code(self, wallet: UUID) -> str:
         code = f"R{next(self._numbers)}"
@@ -99,26 +117,45 @@ class FakeWallet:
         return self._once(key, "payee", decide)  # type: ignore[no-any-return]
 
     async def hold(
-        self, *, payee: UUID, amount: int, reference: str, payment_code: str,
+        self, *, payee: UUID, amount: int, reference: str, authorisation: Authorisation,
         wallet_id: UUID | None, key: str,
     ) -> PlacedHold:  # fmt: skip
         def decide() -> PlacedHold:
-            code = self.codes.get(payment_code)
-            if code is None or wallet_id not in (None, code.wallet_id):
-                raise WalletRefused("payment_code_invalid", "no such code")
-            if code.used:
-                raise WalletRefused("payment_code_used", "used")
-            if self.clock.now() >= code.expires_at:
-                raise WalletRefused("payment_code_expired", "expired")
-            if self.balances[code.wallet_id] < amount:
+            if isinstance(authorisation, CardAndPin):
+                payer = self._card_payer(authorisation, wallet_id)
+            else:
+                code = self.codes.get(authorisation.code)
+                if code is None or wallet_id not in (None, code.wallet_id):
+                    raise WalletRefused("payment_code_invalid", "no such code")
+                if code.used:
+                    raise WalletRefused("payment_code_used", "used")
+                if self.clock.now() >= code.expires_at:
+                    raise WalletRefused("payment_code_expired", "expired")
+                payer = code.wallet_id
+            if self.balances[payer] < amount:
                 raise WalletRefused("insufficient_funds", "not enough coins")
-            code.used = True
-            self.balances[code.wallet_id] -= amount
+            if not isinstance(authorisation, CardAndPin):
+                code.used = True
+            self.balances[payer] -= amount
             hold_id = uuid4()
-            self.holds[hold_id] = _Hold(code.wallet_id, payee, amount)
-            return PlacedHold(hold_id, code.wallet_id, self.clock.now() + timedelta(minutes=5))
+            self.holds[hold_id] = _Hold(payer, payee, amount)
+            return PlacedHold(hold_id, payer, self.clock.now() + timedelta(minutes=5))
 
         return self._once(key, "hold", decide)
+
+    def _card_payer(self, auth: CardAndPin, wallet_id: UUID | None) -> UUID:
+        card = self.cards.get(auth.card_number)
+        if card is None or wallet_id not in (None, card.wallet_id):
+            raise WalletRefused("card_invalid", "no such card")
+        if card.locked:
+            raise WalletRefused("card_locked", "locked", 423)
+        if auth.pin != card.pin:
+            card.failures += 1
+            if card.locked:
+                raise WalletRefused("card_locked", "wrong PIN; now locked", 423)
+            raise WalletRefused("pin_incorrect", "wrong PIN", 409, 5 - card.failures)
+        card.failures = 0
+        return card.wallet_id
 
     async def capture(
         self, *, wallet_id: UUID, hold_id: UUID, payee: UUID, amount: int, key: str

@@ -115,3 +115,35 @@ def test_rule_errors_lockout_and_an_unanswering_wallet(edge: Edge):
     down = edge.post("/merchant/v1/redemptions", body, fresh, "d")
     assert down.status_code == 503 and down.json()["code"] == "wallet_unavailable"
     assert down.headers["Retry-After"] == "1"
+
+
+def test_a_card_and_pin_pay_over_http_and_the_wallets_refusals_keep_their_codes(edge: Edge):
+    _, till = edge.shop_with_till()
+    card = edge.h.wallet.card(edge.h.wallet.resident(100), "2580")
+    spaced = f"{card[:4]} {card[4:8]}-{card[8:12]} {card[12:]}"
+    body = {"card": {"card_number": spaced, "pin": "2580"}, "bill_satang": 12_000, "coins": 25}
+    paid = edge.post("/merchant/v1/redemptions", body, till, "c1")
+    assert paid.status_code == 201, paid.text
+    wrong = body | {"card": {"card_number": card, "pin": "1111"}}
+    refused = edge.post("/merchant/v1/redemptions", wrong, till, "c2")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "pin_incorrect" and refused.json()["attempts_left"] == 4
+    assert "1111" not in refused.text and card not in refused.text
+    for key in ("c3", "c4", "c5"):
+        edge.post("/merchant/v1/redemptions", wrong, till, key)
+    locked = edge.post("/merchant/v1/redemptions", wrong, till, "c6")  # the fifth wrong PIN
+    assert locked.status_code == 423 and locked.json()["code"] == "card_locked"
+    # Five guesses (MERCHANT_GUESS_LIMIT) lock the till out too.
+    locked_till = edge.post("/merchant/v1/redemptions", body, till, "c7")
+    assert locked_till.status_code == 429 and locked_till.json()["code"] == "till_locked"
+
+
+@pytest.mark.parametrize("both", [True, False])
+def test_exactly_one_of_payment_code_or_card(edge: Edge, both: bool):
+    _, till = edge.shop_with_till()
+    body: dict = {"bill_satang": 12_000, "coins": 25}
+    if both:
+        body |= {"payment_code": "12345678", "card": {"card_number": "4" * 16, "pin": "2580"}}
+    answer = edge.post("/merchant/v1/redemptions", body, till, "x1")
+    assert answer.status_code == 422 and answer.json()["code"] == "invalid_request"
+    assert "exactly one of payment_code or card" in answer.json()["detail"]

@@ -9,6 +9,7 @@ import pytest
 from kgo_contracts.merchant import DiscountRedeemed, RedemptionDeclined
 from services.merchant.application.answers import TillLocked
 from services.merchant.application.redemptions import Policy
+from services.merchant.domain.authorisation import PaymentCode
 from services.merchant.domain.errors import IdempotencyConflict
 from services.merchant.domain.ids import shop_payee_id
 from services.merchant.domain.shops import ShopRules
@@ -135,14 +136,14 @@ async def test_a_code_of_another_wallet_than_the_one_the_till_names_is_declined(
     owner, other = m.wallet.resident(100), m.wallet.resident(100)
     till = m.till(shop)
     answer = await m.redemptions.redeem(
-        till, m.key(), payment_code=m.wallet.payment_code(owner), bill_satang=12_000, coins=25,
-        wallet_id=other,
+        till, m.key(), authorisation=PaymentCode(m.wallet.payment_code(owner)),
+        bill_satang=12_000, coins=25, wallet_id=other,
     )  # fmt: skip
     assert answer.status == 409 and answer.body["code"] == "payment_code_invalid"
     assert m.wallet.balances[owner] == 100 and m.wallet.balances[other] == 100
     named = await m.redemptions.redeem(
-        till, m.key(), payment_code=m.wallet.payment_code(owner), bill_satang=12_000, coins=25,
-        wallet_id=owner,
+        till, m.key(), authorisation=PaymentCode(m.wallet.payment_code(owner)),
+        bill_satang=12_000, coins=25, wallet_id=owner,
     )  # fmt: skip
     assert named.status == 201
 

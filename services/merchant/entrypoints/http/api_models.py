@@ -62,17 +62,40 @@ def _scanned(value: object) -> object:
     return value.removeprefix(QR_PREFIX) if isinstance(value, str) else value
 
 
+def _digits_only(value: object) -> object:
+    return value.replace(" ", "").replace("-", "") if isinstance(value, str) else value
+
+
+class CardBody(_Body):
+    """A printed card and the PIN the resident types at the till: passed to the wallet,
+    never stored nor logged by the merchant."""
+
+    card_number: Annotated[str, BeforeValidator(_digits_only), Field(
+        pattern=r"^[0-9]{16}$", description="16 digits; spaces and dashes are ignored",
+        examples=["4821390755120034"],
+    )]  # fmt: skip
+    pin: Annotated[str, Field(pattern=r"^[0-9]{4,6}$", repr=False, examples=["2580"])]
+
+
 class RedeemRequest(_Body):
-    payment_code: Annotated[str, BeforeValidator(_scanned), Field(pattern=r"^[0-9]{6,8}$")] = (
-        Field(description="The code the resident's app shows (6-8 digits), as typed or "
-                          "scanned from its QR payload (`kgo:pay:<code>`).")
+    """Exactly one of `payment_code` or `card` (both or neither: 422 `invalid_request`)."""
+
+    payment_code: (
+        Annotated[str, BeforeValidator(_scanned), Field(pattern=r"^[0-9]{6,8}$")] | None
+    ) = Field(
+        default=None,
+        description="The code the resident's app shows (6-8 digits), as typed or scanned "
+        "from its QR payload (`kgo:pay:<code>`).",
     )  # fmt: skip
+    card: CardBody | None = Field(
+        default=None, description="A printed card and its PIN, for residents without a phone."
+    )
     bill_satang: PositiveInt
     coins: PositiveInt
     wallet_id: UUID | None = Field(
         default=None,
-        description="The customer's wallet, if the till knows it: a code that belongs to "
-        "another wallet is then declined `payment_code_invalid`.",
+        description="The customer's wallet, if the till knows it: a code or card that belongs "
+        "to another wallet is then declined (`payment_code_invalid`, `card_invalid`).",
     )
 
 

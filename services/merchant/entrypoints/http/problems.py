@@ -74,12 +74,15 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = shared.problem_responses(
         403: "The role may not do this, or a till asks about another shop (`forbidden`)",
         404: "No such shop, redemption or till",
         409: "Declined or refused with a stable code: `payment_code_invalid`, "
-        "`payment_code_expired`, `payment_code_used`, `insufficient_funds`, `shop_suspended`, "
+        "`payment_code_expired`, `payment_code_used`, `card_invalid`, `pin_incorrect` (with "
+        "`attempts_left`), `redemption_interrupted`, `insufficient_funds`, `shop_suspended`, "
         "`coin_share_exceeded`, `bill_cap_exceeded`, `daily_cap_reached`, "
         "`void_window_closed`, `not_redeemed`, `idempotency_key_reused`...",
-        422: "The request does not match the schema (`invalid_request`) or the rules "
-        "(`invalid_shop`, `invalid_amount`)",
-        429: "The till sent too many wrong payment codes (`till_locked`, with Retry-After)",
+        422: "The request does not match the schema (`invalid_request`: e.g. both or neither "
+        "of `payment_code` and `card`) or the rules (`invalid_shop`, `invalid_amount`)",
+        423: "`card_locked`: the card is locked after too many wrong PINs (see a counter)",
+        429: "The till sent too many wrong payment codes, cards or PINs (`till_locked`, with "
+        "Retry-After)",
         503: "Starting, or the wallet did not answer: retry with the same Idempotency-Key",
     }
 )

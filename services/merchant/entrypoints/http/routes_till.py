@@ -1,5 +1,5 @@
-"""At the till: redeem coins against a bill with the resident's payment code, void a
-redemption within the window, reward a customer who shows a receive code."""
+"""At the till: redeem coins against a bill with the resident's payment code or card and
+PIN, void a redemption within the window, reward a customer who shows a receive code."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from fastapi.responses import Response
 
 from kgo_runtime.access import Principal, Role, allow
 
+from ...domain.authorisation import Authorisation, CardAndPin, PaymentCode
 from .api_models import RedeemRequest, RewardRequest
 from .context import Key, Merchant, TillCaller, shop_scope, till_of
-from .problems import PROBLEM_RESPONSES, answer_response
+from .problems import PROBLEM_RESPONSES, ProblemError, answer_response
 
 router = APIRouter(prefix="/merchant/v1", responses=PROBLEM_RESPONSES, tags=["till"])
 
@@ -23,13 +24,24 @@ Voider = Annotated[Principal, Depends(allow(Role.PAYEE, Role.MUNICIPAL_ADMIN))]
 
 @router.post("/redemptions", status_code=201)
 async def redeem(body: RedeemRequest, m: Merchant, till: TillCaller, key: Key) -> Response:
-    """Pay part of a bill with coins. Approved: 201 with the discount and what is left to pay.
-    Declined: 409 with a stable `code`. A retry with the same key gets the first answer."""
+    """Pay part of a bill with coins, authorised by a payment code or a card and its PIN.
+    Approved: 201 with the discount and what is left to pay. Declined: 409 with a stable
+    `code` (423 `card_locked`; `pin_incorrect` carries `attempts_left`). A retry with the same
+    key gets the first answer."""
     answer = await m.redemptions.redeem(
-        till_of(till), key, payment_code=body.payment_code, bill_satang=body.bill_satang,
+        till_of(till), key, authorisation=_authorisation(body), bill_satang=body.bill_satang,
         coins=body.coins, wallet_id=body.wallet_id,
     )  # fmt: skip
     return answer_response(answer)
+
+
+def _authorisation(body: RedeemRequest) -> Authorisation:
+    if (body.payment_code is None) == (body.card is None):
+        raise ProblemError(422, "invalid_request", "send exactly one of payment_code or card")
+    if body.card is not None:
+        return CardAndPin(body.card.card_number, body.card.pin)
+    assert body.payment_code is not None
+    return PaymentCode(body.payment_code)
 
 
 @router.get("/redemptions/{redemption_id}")

@@ -8,6 +8,7 @@ from ...domain.errors import TransitError
 
 STATUS: dict[str, int] = {
     "not_found": 404,
+    "not_denied": 404,
     "already_exists": 409,
     "invalid_schedule": 422,
     "idempotency_key_reused": 409,

@@ -1,12 +1,13 @@
-"""What administrators call: routes, buses, campaigns and validators (each write once per
-Idempotency-Key), and the network as it stands."""
+"""What administrators call: routes, buses, campaigns and validators, passes taken off the
+deny list (each write once per Idempotency-Key), and the network as it stands."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from kgo_runtime.access import Principal
@@ -121,3 +122,33 @@ async def network(_caller: Reader, transit: Transit) -> dict[str, Any]:
         "fare_products": current.products,
         "campaigns": [campaign_answer(c) for c in current.campaigns.values()],
     }
+
+
+@router.delete(
+    "/deny-list/{pass_id}",
+    responses=problem_responses(
+        {
+            404: "`not_denied`: the pass is not on the deny list",
+            409: "`idempotency_key_reused`",
+        }
+    ),
+)
+async def reinstate_pass(
+    pass_id: UUID,
+    caller: Admin,
+    transit: Transit,
+    key: IdempotencyKey,
+    reason: Annotated[
+        Literal["shortfall_repaid", "appeal_upheld", "denied_in_error"],
+        Query(description="Why: published with `PassReinstated`"),
+    ],
+) -> JSONResponse:
+    """Take a pass (its `pass_id`, as in `PassDenied`) off the deny list: validators stop
+    refusing it at their next download, `PassReinstated` is recorded, and the loss cover
+    counted against the pass is forgiven (its offline allowance starts again)."""
+
+    def decide() -> Decision:
+        return transit.admin.reinstate_pass(pass_id, reason)
+
+    body = {"pass_id": str(pass_id), "reason": reason}
+    return await _once(transit, caller, key, "reinstate_pass", body, decide)

@@ -36,14 +36,16 @@ async def ridership(
     operator), baht fares, offline rides, the loss budget's cover, declines by reason."""
     if caller.role == Role.PAYEE and caller.subject != str(transit.collector.operator_id):
         raise ProblemError(403, "forbidden", "only the bus operator's own payee token")
-    rows = await asyncio.to_thread(
-        transit.ridership.statement, route_id=route_id, first=first, last=last
-    )
+    rows = await transit.ridership.read(route_id=route_id, first=first, last=last)
     totals = {
         name: sum(row[name] for row in rows)
         for name in ("rides", "coin_rides", "coins", "baht_satang", "shortfall_covered")
     }
-    return {"rows": rows, "totals": totals, "pending_trips": len(transit.ridership.pending)}
+    return {
+        "rows": rows,
+        "totals": totals,
+        "pending_trips": await transit.ridership.pending_trips(),
+    }
 
 
 @router.get("/trips/{trip_id}", responses=problem_responses({404: "No such trip"}))
