@@ -33,7 +33,7 @@ class ServiceProcess:
     schema: str
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 180) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "kgo_cli.main", "serve", self.service],
