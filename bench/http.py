@@ -25,6 +25,8 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -39,6 +41,27 @@ from services.wallet.settings import WalletSettings
 SCENARIO = "wallet spends over HTTP (wrk)"
 #: The bare framework's rows: the HTTP ceiling the wallet's rows are held against.
 BARE = "bare FastAPI+uvicorn, validate only (wrk)"
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of ``pid`` and its descendants so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total, grew = {pid}, 0.0, True
+    while grew:
+        grown = tree | {p for p, (parent, _) in stats.items() if parent in tree}
+        grew, tree = grown != tree, grown
+    for p in tree:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
 
 
 def _free_port() -> int:
@@ -56,9 +79,9 @@ def thai_national_id(n: int) -> str:
 @asynccontextmanager
 async def wallet_process(
     settings: WalletSettings, env: dict[str, str] | None = None
-) -> AsyncIterator[tuple[str, str]]:
+) -> AsyncIterator[tuple[str, str, int]]:
     """A `kgo serve wallet` on a schema and topic of its own (``env`` adds settings); yields
-    its URL and schema."""
+    its URL, schema and pid."""
     schema, topic, port = unique_name("bench_http"), unique_name("bench.http"), _free_port()
     topics = [topic, f"{topic}.missions"]  # the wallet also consumes a missions topic
     await create_topics(settings.kafka_bootstrap, topics, partitions=6)
@@ -72,14 +95,18 @@ async def wallet_process(
         "WALLET_LOG_LEVEL": "WARNING",
         **(env or {}),
     }
+    # BENCH_SERVER_PROFILE=<file>: run the service under cProfile (its event loop thread).
+    profile = os.environ.get("BENCH_SERVER_PROFILE")
+    profiled = ["-m", "cProfile", "-o", profile] if profile else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "kgo_cli.main", "serve", "wallet"], env=env, cwd=PROJECT_ROOT,
+        [sys.executable, *profiled, "-m", "kgo_cli.main", "serve", "wallet"], env=env,
+        cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         await _until_ready(url, process)
-        yield url, schema
+        yield url, schema, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(process.wait, 30)
@@ -135,7 +162,7 @@ async def http_spends(
     authorised by the rider's transit pass (a standing authorisation, so wrk can replay it),
     taken by the transit service. With ``bare``, each wallet run is followed by the same wrk
     run against the bare framework (rows named ``BARE``)."""
-    async with wallet_process(settings, env=env) as (url, schema):
+    async with wallet_process(settings, env=env) as (url, schema, pid):
         admin = await _token(settings, schema, "municipal_admin")
         limits = httpx.Limits(max_connections=max(concurrencies), max_keepalive_connections=64)
         headers = {"Authorization": f"Bearer {admin}"}
@@ -165,19 +192,27 @@ async def http_spends(
                 passes.append(linked["pass"])
         script = _spend_script(passes, str(shop["account_id"]))
         rows: list[Row] = []
-        async with bare_process() if bare else contextlib.nullcontext("") as bare_url:
+        async with bare_process() if bare else contextlib.nullcontext(("", 0)) as (bare_url, bid):
             for n in concurrencies:
-                rows.append(await asyncio.to_thread(_wrk, url, service, script, n, duration, label))
+                rows.append(await _measured(pid, url, service, script, n, duration, label))
                 if bare_url:
-                    rows.append(
-                        await asyncio.to_thread(_wrk, bare_url, service, script, n, duration, BARE)
-                    )
+                    rows.append(await _measured(bid, bare_url, service, script, n, duration, BARE))
         return rows
 
 
+async def _measured(pid: int, *args: Any) -> Row:
+    """One wrk run, with the server's CPU per request (all its threads and processes)."""
+    cpu = process_cpu(pid)
+    row = await asyncio.to_thread(_wrk, *args)
+    used = process_cpu(pid) - cpu
+    requests = row.rate * args[4]
+    return replace(row, cpu_us=used / requests * 1e6 if requests else None)
+
+
 @asynccontextmanager
-async def bare_process(workers: int = 1) -> AsyncIterator[str]:
-    """`bench.bare` under uvicorn (as `kgo serve` runs it: no access log); yields its URL."""
+async def bare_process(workers: int = 1) -> AsyncIterator[tuple[str, int]]:
+    """`bench.bare` under uvicorn (as `kgo serve` runs it: no access log); yields its URL
+    and pid."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.bare:app", "--host", "127.0.0.1",
@@ -188,7 +223,7 @@ async def bare_process(workers: int = 1) -> AsyncIterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         await _until_ready(url, process)
-        yield url
+        yield url, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(process.wait, 30)
@@ -279,9 +314,12 @@ def cli(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rows = asyncio.run(
         http_spends(
-            WalletSettings(), [int(n) for n in args.connections.split(",")],
-            residents=args.residents, duration=args.duration, bare=not args.no_bare,
-        )  # fmt: skip
+            WalletSettings(),
+            [int(n) for n in args.connections.split(",")],
+            residents=args.residents,
+            duration=args.duration,
+            bare=not args.no_bare,
+        )
     )
     print(format_table(rows))
 

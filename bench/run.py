@@ -97,7 +97,10 @@ def method(plan: Plan, relay_note: str | None, store: str) -> list[str]:
         "and connection count drive `bench.bare` (FastAPI + uvicorn, one process, validating "
         "the same body with the wallet's own `SpendRequest` model and answering 201, nothing "
         "else): the framework's ceiling, which the wallet's HTTP rows are held against (their "
-        "raw ops/s and ratio columns)." + _not_measured(http.wrk_available()),
+        "raw ops/s and ratio columns). For these rows the CPU column is the server's CPU per "
+        "request (user + system, all its threads and processes, from /proc), so the wallet's "
+        "includes its writer thread, relay, directory and sweeper."
+        + _not_measured(http.wrk_available()),
         "Memory: peak RSS of this process (getrusage); bytes per cached aggregate measured "
         "with tracemalloc by loading 1,000 of them into an empty cache.",
     ]
