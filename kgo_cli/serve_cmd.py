@@ -1,10 +1,22 @@
-"""`kgo serve <service>`: run one service's HTTP app, relay and consumers in this process."""
+"""`kgo serve <service>`: run one service's HTTP app, relay and consumers in this process.
+
+With ``<SERVICE>_HTTP_WORKERS=N`` (N > 1) this process only supervises: it starts N worker
+processes (``kgo serve <service>`` again, each told it is a worker), which all bind the port
+with SO_REUSEPORT so the kernel spreads connections over them, and restarts one that exits.
+The background components run in one worker at a time (kgo_runtime.leadership). SIGTERM or
+SIGINT stops every worker gracefully, then this process.
+"""
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import signal
+import socket
+import subprocess
+import sys
+import time
 
 import typer
 import uvicorn
@@ -33,6 +45,9 @@ def serve(
             typer.echo(f"{service} takes no clock yet: it runs on the system time", err=True)
         app = bootstrap.create_app()
     settings = app.state.settings
+    worker = os.environ.get(_WORKER_ENV) == "1"
+    if settings.http_workers > 1 and not worker:
+        raise typer.Exit(_supervise_workers(service, settings.http_workers))
     config = uvicorn.Config(
         app,
         host=settings.http_host,
@@ -48,6 +63,56 @@ def serve(
     # be a no-op, so a requested stop exits 0 instead of dying by the signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    server.run()
+    sockets = [_reuse_port_socket(settings.http_host, settings.http_port)] if worker else None
+    server.run(sockets=sockets)
     if not server.started:
         raise typer.Exit(1)
+
+
+#: Set in the environment of the workers `kgo serve` starts (they serve; they do not fork).
+_WORKER_ENV = "KGO_HTTP_WORKER"
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that other workers may bind too (the kernel balances between them)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _supervise_workers(service: str, workers: int) -> int:
+    """Run ``workers`` worker processes until SIGTERM/SIGINT; restart any that exits."""
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+    env = {**os.environ, _WORKER_ENV: "1"}
+    command = [sys.executable, "-m", "kgo_cli.main", "serve", service]
+    running = [subprocess.Popen(command, env=env) for _ in range(workers)]
+    while not stopping:
+        time.sleep(0.5)
+        for i, process in enumerate(running):
+            if process.poll() is not None and not stopping:
+                typer.echo(f"{service} worker {process.pid} exited ({process.returncode}); "
+                           "restarting", err=True)  # fmt: skip
+                running[i] = subprocess.Popen(command, env=env)
+    for process in running:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    failed = 0
+    for process in running:
+        try:
+            failed |= process.wait(30) not in (0, -signal.SIGTERM)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            failed = 1
+    return failed
