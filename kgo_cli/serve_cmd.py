@@ -9,6 +9,8 @@ SIGINT stops every worker gracefully, then this process.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib
 import inspect
 import os
@@ -30,6 +32,9 @@ def serve(
     if service not in SERVICE_NAMES:
         typer.echo(f"unknown service {service!r}; one of: {', '.join(SERVICE_NAMES)}", err=True)
         raise typer.Exit(2)
+    workers = _http_workers(service)
+    if workers > 1 and os.environ.get(_WORKER_ENV) != "1":
+        raise typer.Exit(_supervise_workers(service, workers))
     bootstrap = importlib.import_module(f"services.{service}.bootstrap")
     from kgo_runtime.clock import SystemClock, business_clock
 
@@ -46,8 +51,6 @@ def serve(
         app = bootstrap.create_app()
     settings = app.state.settings
     worker = os.environ.get(_WORKER_ENV) == "1"
-    if settings.http_workers > 1 and not worker:
-        raise typer.Exit(_supervise_workers(service, settings.http_workers))
     config = uvicorn.Config(
         app,
         host=settings.http_host,
@@ -71,6 +74,23 @@ def serve(
 
 #: Set in the environment of the workers `kgo serve` starts (they serve; they do not fork).
 _WORKER_ENV = "KGO_HTTP_WORKER"
+
+
+def _http_workers(service: str) -> int:
+    """``<SERVICE>_HTTP_WORKERS`` (ServiceSettings.http_workers), read before the app is
+    built: the supervising process builds none."""
+    value = os.environ.get(f"{service.upper()}_HTTP_WORKERS", "1")
+    try:
+        return max(1, int(value))
+    except ValueError:
+        typer.echo(f"{service.upper()}_HTTP_WORKERS must be a whole number, not {value!r}")
+        raise typer.Exit(2) from None
+
+
+def _die_with_parent() -> None:
+    """In a worker, before exec: SIGTERM when the supervisor dies (Linux prctl)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _reuse_port_socket(host: str, port: int) -> socket.socket:
@@ -97,14 +117,18 @@ def _supervise_workers(service: str, workers: int) -> int:
         signal.signal(sig, stop)
     env = {**os.environ, _WORKER_ENV: "1"}
     command = [sys.executable, "-m", "kgo_cli.main", "serve", service]
-    running = [subprocess.Popen(command, env=env) for _ in range(workers)]
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+
+    running = [start() for _ in range(workers)]
     while not stopping:
         time.sleep(0.5)
         for i, process in enumerate(running):
             if process.poll() is not None and not stopping:
                 typer.echo(f"{service} worker {process.pid} exited ({process.returncode}); "
                            "restarting", err=True)  # fmt: skip
-                running[i] = subprocess.Popen(command, env=env)
+                running[i] = start()
     for process in running:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
