@@ -155,13 +155,17 @@ async def _post(client: httpx.AsyncClient, path: str, body: dict[str, object]) -
 
 async def http_spends(
     settings: WalletSettings, concurrencies: Sequence[int], *, residents: int,
-    duration: float, bare: bool = True, env: dict[str, str] | None = None,
-    label: str = SCENARIO,
+    duration: float, bare: bool = True, workers: int = 1,
 ) -> list[Row]:  # fmt: skip
     """Spends of 1 coin through the API, driven by wrk with N connections: bus fares, each
     authorised by the rider's transit pass (a standing authorisation, so wrk can replay it),
     taken by the transit service. With ``bare``, each wallet run is followed by the same wrk
-    run against the bare framework (rows named ``BARE``)."""
+    run against the bare framework (rows named ``BARE``). ``workers`` > 1: the wallet runs
+    that many HTTP processes (WALLET_HTTP_WORKERS) and the bare app as many uvicorn workers."""
+    env = {"WALLET_HTTP_WORKERS": str(workers)} if workers > 1 else None
+    label, bare_label = (SCENARIO, BARE) if workers == 1 else (
+        f"{SCENARIO}, {workers} processes", f"{BARE}, {workers} processes"
+    )  # fmt: skip
     async with wallet_process(settings, env=env) as (url, schema, pid):
         admin = await _token(settings, schema, "municipal_admin")
         limits = httpx.Limits(max_connections=max(concurrencies), max_keepalive_connections=64)
@@ -192,11 +196,14 @@ async def http_spends(
                 passes.append(linked["pass"])
         script = _spend_script(passes, str(shop["account_id"]))
         rows: list[Row] = []
-        async with bare_process() if bare else contextlib.nullcontext(("", 0)) as (bare_url, bid):
+        bare_run = bare_process(workers) if bare else contextlib.nullcontext(("", 0))
+        async with bare_run as (bare_url, bid):
             for n in concurrencies:
                 rows.append(await _measured(pid, url, service, script, n, duration, label))
                 if bare_url:
-                    rows.append(await _measured(bid, bare_url, service, script, n, duration, BARE))
+                    rows.append(
+                        await _measured(bid, bare_url, service, script, n, duration, bare_label)
+                    )
         return rows
 
 
@@ -311,16 +318,21 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--residents", type=int, default=200)
     parser.add_argument("--no-bare", action="store_true", help="skip the bare framework")
+    parser.add_argument("--workers", default="1", help="HTTP processes, comma-separated: 1,2,4")
     args = parser.parse_args(argv)
-    rows = asyncio.run(
-        http_spends(
-            WalletSettings(),
-            [int(n) for n in args.connections.split(",")],
-            residents=args.residents,
-            duration=args.duration,
-            bare=not args.no_bare,
+    rows: list[Row] = []
+    for workers in (int(w) for w in args.workers.split(",")):
+        rows += asyncio.run(
+            http_spends(
+                WalletSettings(),
+                [int(n) for n in args.connections.split(",")],
+                residents=args.residents,
+                duration=args.duration,
+                bare=not args.no_bare,
+                workers=workers,
+            )
         )
-    )
+        print(format_table(rows[-2:]), flush=True)
     print(format_table(rows))
 
 

@@ -28,6 +28,10 @@ from .results import RAW_AFTER, RAW_BEFORE, Memory, Report, Row
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = (1, 8, 32)
+#: Scale-out: the HTTP spends again with this many `kgo serve wallet` processes on one port.
+SCALE_WORKERS = (2, 4)
+#: Everything after this line in BENCHMARKS.md is written by hand and kept by a new run.
+KEPT = "<!-- written by hand below this line; bench.run keeps it -->"
 
 
 @dataclass(frozen=True)
@@ -209,14 +213,14 @@ def with_raw_rates(rows: list[Row], before: list[Row], after: list[Row]) -> list
 
 
 def with_bare_rates(rows: list[Row]) -> list[Row]:
-    """HTTP rows are held against the bare framework at the same connection count."""
-    bare = {r.concurrency: r.rate for r in rows if r.scenario == http.BARE}
-    out = []
+    """Each wallet HTTP row is held against the bare framework's row measured right after it
+    (same connections, same number of processes); bare rows are held against nothing."""
+    out: list[Row] = []
     for r in rows:
-        if r.scenario == http.BARE:
+        if r.scenario.startswith(http.BARE):
+            if out and out[-1].scenario.startswith(http.SCENARIO):
+                out[-1] = replace(out[-1], raw_rate=r.rate)
             r = replace(r, raw_rate=None)
-        elif r.scenario.startswith("wallet spends over HTTP"):
-            r = replace(r, raw_rate=bare.get(r.concurrency))
         out.append(r)
     return out
 
@@ -248,6 +252,12 @@ async def main(plan: Plan, output: Path) -> Report:
         measured += await http.http_spends(
             settings, CONCURRENCY, residents=min(plan.residents, 500), duration=plan.duration
         )
+        for workers in SCALE_WORKERS if plan.mode == "default" else ():
+            say(f"... again with {workers} HTTP processes (WALLET_HTTP_WORKERS), 32 connections")
+            measured += await http.http_spends(
+                settings, (32,), residents=min(plan.residents, 500), duration=plan.duration,
+                workers=workers,
+            )  # fmt: skip
     say("raw Postgres again, to see how the machine drifted ...")
     after = await raw_postgres(plan, dsn, RAW_AFTER)
     rows = [*before, *after, *with_bare_rates(with_raw_rates(measured, before, after))]
@@ -271,7 +281,8 @@ async def main(plan: Plan, output: Path) -> Report:
         facts, rows, memory, method(plan, found.relay_note, found.store), plan.mode,
         "\n\n".join(found.profiles) or None,
     )  # fmt: skip
-    output.write_text(render_markdown(report))
+    kept = output.read_text().partition(KEPT) if output.exists() else ("", "", "")
+    output.write_text(render_markdown(report) + (f"\n{KEPT}{kept[2]}" if kept[1] else ""))
     print(format_table(rows))
     say(f"done in {time.perf_counter() - started:.0f} s; wrote {output}")
     return report
