@@ -171,12 +171,14 @@ def _bare(http: Sequence[Row]) -> str:
     if not held:
         return ""
     pairs = ", ".join(
-        f"{r.rate:,.0f}/{r.raw_rate or 0:,.0f} = {r.ratio:.2f} at {r.concurrency}" for r in held
+        f"{r.rate:,.0f}/{r.raw_rate or 0:,.0f} = {r.ratio:.2f} at {r.concurrency}"
+        + (f" ({r.scenario.rsplit(', ', 1)[1]})" if ", " in r.scenario else "")
+        for r in held
     )
     met = sum(1 for r in held if (r.ratio or 0.0) >= TARGET_RATIO)
     return (
         f"HTTP spends against the bare framework in the same run (service/bare): {pairs}; "
-        f"the target of {TARGET_RATIO:.1f} is met at {met} of {len(held)} connection counts. "
+        f"the target of {TARGET_RATIO:.1f} is met by {met} of {len(held)} rows. "
     )
 
 

@@ -187,4 +187,4 @@ def test_http_rows_are_held_against_the_bare_framework_at_the_same_connections()
     assert rows[0].ratio == pytest.approx(0.125)
     text = " ".join(reading(rows, MEMORY))
     assert "400/3,200 = 0.12 at 8" in text and "900/1,500 = 0.60 at 32" in text
-    assert "met at 1 of 2 connection counts" in text
+    assert "met by 1 of 2 rows" in text
