@@ -1,14 +1,19 @@
-"""Spends as a till meets them: through the wallet's HTTP API.
+"""Spends as a till meets them: through the wallet's HTTP API, beside the bare framework.
 
 A real `kgo serve wallet` process (its own Postgres schema and Kafka topic, so the relay runs
-too) is driven by N concurrent keep-alive clients in this process, each posting one spend
-after another with a fresh idempotency key. Client, service, Postgres and Kafka share the
-same cores, so this is what the whole machine does end to end, not the wallet's ceiling.
+too) is driven by wrk with N keep-alive connections, each posting one spend after another
+with a fresh idempotency key. Client, service, Postgres and Kafka share the same cores, so
+this is what the whole machine does end to end, not the wallet's ceiling.
+
+At each connection count the same wrk script then drives `bench.bare` (FastAPI + uvicorn
+validating the same body and nothing else): the framework's own ceiling in the same minute
+on the same machine, which the wallet's HTTP rate is held against.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -20,6 +25,8 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
 from uuid import uuid4
 
 import asyncpg
@@ -30,6 +37,31 @@ from kgo_runtime.settings import PROJECT_ROOT
 from kgo_runtime.testing import create_topics, delete_topics, unique_name
 from services.wallet.adapters.tokens import PostgresTokenStore
 from services.wallet.settings import WalletSettings
+
+SCENARIO = "wallet spends over HTTP (wrk)"
+#: The bare framework's rows: the HTTP ceiling the wallet's rows are held against.
+BARE = "bare FastAPI+uvicorn, validate only (wrk)"
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of ``pid`` and its descendants so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total, grew = {pid}, 0.0, True
+    while grew:
+        grown = tree | {p for p, (parent, _) in stats.items() if parent in tree}
+        grew, tree = grown != tree, grown
+    for p in tree:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
 
 
 def _free_port() -> int:
@@ -45,8 +77,11 @@ def thai_national_id(n: int) -> str:
 
 
 @asynccontextmanager
-async def wallet_process(settings: WalletSettings) -> AsyncIterator[tuple[str, str]]:
-    """A `kgo serve wallet` on a schema and topic of its own; yields its URL and schema."""
+async def wallet_process(
+    settings: WalletSettings, env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[str, str, int]]:
+    """A `kgo serve wallet` on a schema and topic of its own (``env`` adds settings); yields
+    its URL, schema and pid."""
     schema, topic, port = unique_name("bench_http"), unique_name("bench.http"), _free_port()
     topics = [topic, f"{topic}.missions"]  # the wallet also consumes a missions topic
     await create_topics(settings.kafka_bootstrap, topics, partitions=6)
@@ -58,25 +93,20 @@ async def wallet_process(settings: WalletSettings) -> AsyncIterator[tuple[str, s
         "WALLET_MISSIONS_CONSUMER": schema,
         "WALLET_HTTP_PORT": str(port),
         "WALLET_LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
+    # BENCH_SERVER_PROFILE=<file>: run the service under cProfile (its event loop thread).
+    profile = os.environ.get("BENCH_SERVER_PROFILE")
+    profiled = ["-m", "cProfile", "-o", profile] if profile else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "kgo_cli.main", "serve", "wallet"], env=env, cwd=PROJECT_ROOT,
+        [sys.executable, *profiled, "-m", "kgo_cli.main", "serve", "wallet"], env=env,
+        cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url) as probe:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if (await probe.get("/readyz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the wallet did not become ready")
-                await asyncio.sleep(0.3)
-        yield url, schema
+        await _until_ready(url, process)
+        yield url, schema, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(process.wait, 30)
@@ -86,6 +116,20 @@ async def wallet_process(settings: WalletSettings) -> AsyncIterator[tuple[str, s
         finally:
             await conn.close()
         await delete_topics(settings.kafka_bootstrap, topics)
+
+
+async def _until_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(base_url=url) as probe:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if (await probe.get("/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not become ready")
+            await asyncio.sleep(0.3)
 
 
 async def _token(
@@ -111,12 +155,18 @@ async def _post(client: httpx.AsyncClient, path: str, body: dict[str, object]) -
 
 async def http_spends(
     settings: WalletSettings, concurrencies: Sequence[int], *, residents: int,
-    duration: float,
+    duration: float, bare: bool = True, workers: int = 1,
 ) -> list[Row]:  # fmt: skip
     """Spends of 1 coin through the API, driven by wrk with N connections: bus fares, each
     authorised by the rider's transit pass (a standing authorisation, so wrk can replay it),
-    taken by the transit service."""
-    async with wallet_process(settings) as (url, schema):
+    taken by the transit service. With ``bare``, each wallet run is followed by the same wrk
+    run against the bare framework (rows named ``BARE``). ``workers`` > 1: the wallet runs
+    that many HTTP processes (WALLET_HTTP_WORKERS) and the bare app as many uvicorn workers."""
+    env = {"WALLET_HTTP_WORKERS": str(workers)} if workers > 1 else None
+    label, bare_label = (SCENARIO, BARE) if workers == 1 else (
+        f"{SCENARIO}, {workers} processes", f"{BARE}, {workers} processes"
+    )  # fmt: skip
+    async with wallet_process(settings, env=env) as (url, schema, pid):
         admin = await _token(settings, schema, "municipal_admin")
         limits = httpx.Limits(max_connections=max(concurrencies), max_keepalive_connections=64)
         headers = {"Authorization": f"Bearer {admin}"}
@@ -145,9 +195,45 @@ async def http_spends(
                 linked = await _post_as(api, rider, "/v1/transit-passes")
                 passes.append(linked["pass"])
         script = _spend_script(passes, str(shop["account_id"]))
-        return [
-            await asyncio.to_thread(_wrk, url, service, script, n, duration) for n in concurrencies
-        ]
+        rows: list[Row] = []
+        bare_run = bare_process(workers) if bare else contextlib.nullcontext(("", 0))
+        async with bare_run as (bare_url, bid):
+            for n in concurrencies:
+                rows.append(await _measured(pid, url, service, script, n, duration, label))
+                if bare_url:
+                    rows.append(
+                        await _measured(bid, bare_url, service, script, n, duration, bare_label)
+                    )
+        return rows
+
+
+async def _measured(pid: int, *args: Any) -> Row:
+    """One wrk run, with the server's CPU per request (all its threads and processes)."""
+    cpu = process_cpu(pid)
+    row = await asyncio.to_thread(_wrk, *args)
+    used = process_cpu(pid) - cpu
+    requests = row.rate * args[4]
+    return replace(row, cpu_us=used / requests * 1e6 if requests else None)
+
+
+@asynccontextmanager
+async def bare_process(workers: int = 1) -> AsyncIterator[tuple[str, int]]:
+    """`bench.bare` under uvicorn (as `kgo serve` runs it: no access log); yields its URL
+    and pid."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.bare:app", "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log", "--log-level", "warning",
+         "--workers", str(workers)],
+        cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _until_ready(url, process)
+        yield url, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(process.wait, 30)
 
 
 async def _post_as(client: httpx.AsyncClient, token: str, path: str) -> dict[str, object]:
@@ -183,10 +269,10 @@ end
 """
 
 
-SCENARIO = "wallet spends over HTTP (wrk)"
-
-
-def _wrk(url: str, token: str, script: str, connections: int, duration: float) -> Row:
+def _wrk(
+    url: str, token: str, script: str, connections: int, duration: float,
+    scenario: str = SCENARIO,
+) -> Row:  # fmt: skip
     """One wrk run: its requests/s and latency percentiles."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
@@ -198,15 +284,15 @@ def _wrk(url: str, token: str, script: str, connections: int, duration: float) -
         )  # fmt: skip
     finally:
         os.unlink(handle.name)
-    return parse_wrk(done.stdout, connections)
+    return parse_wrk(done.stdout, connections, scenario)
 
 
-def parse_wrk(text: str, connections: int) -> Row:
+def parse_wrk(text: str, connections: int, scenario: str = SCENARIO) -> Row:
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     latency = {q: _ms(v) for q, v in re.findall(r"\s(50|99)%\s+([\d.]+[a-z]+)", text)}
     return Row(
-        SCENARIO, connections, rate, latency.get("50"), latency.get("99"),
+        scenario, connections, rate, latency.get("50"), latency.get("99"),
         errors=int(errors.group(1)) if errors else 0,
     )  # fmt: skip
 
@@ -219,3 +305,36 @@ def _ms(value: str) -> float:
 def wrk_available() -> str | None:
     """None when wrk can be used, else why not."""
     return None if shutil.which("wrk") else "wrk is not installed (apt-get install wrk)"
+
+
+def cli(argv: Sequence[str] | None = None) -> None:
+    """`python -m bench.http`: only the HTTP rows (wallet and bare), printed, nothing written."""
+    import argparse
+
+    from bench.report import format_table
+
+    parser = argparse.ArgumentParser(prog="bench.http", description=cli.__doc__)
+    parser.add_argument("--connections", default="1,8,32", help="comma-separated, e.g. 1,8,32")
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--residents", type=int, default=200)
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare framework")
+    parser.add_argument("--workers", default="1", help="HTTP processes, comma-separated: 1,2,4")
+    args = parser.parse_args(argv)
+    rows: list[Row] = []
+    for workers in (int(w) for w in args.workers.split(",")):
+        rows += asyncio.run(
+            http_spends(
+                WalletSettings(),
+                [int(n) for n in args.connections.split(",")],
+                residents=args.residents,
+                duration=args.duration,
+                bare=not args.no_bare,
+                workers=workers,
+            )
+        )
+        print(format_table(rows[-2:]), flush=True)
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    cli()

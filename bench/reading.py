@@ -152,7 +152,7 @@ def _http(rows: Sequence[Row]) -> str:
     if not http:
         return ""
     best = max(http, key=lambda r: r.rate)
-    line = (
+    line = _bare(http) + (
         f"Over HTTP a wallet process takes {best.rate:,.0f} spends/s at {best.concurrency} "
         f"connections (p50 {best.p50_ms or 0:.1f} ms)"
     )
@@ -162,6 +162,23 @@ def _http(rows: Sequence[Row]) -> str:
         ": the process's one event loop serves HTTP, the relay and the directory under one "
         "GIL, so per-request Python work, not the ledger, bounds it; more processes behind a "
         "balancer, or the relay in a process of its own, would lift it."
+    )
+
+
+def _bare(http: Sequence[Row]) -> str:
+    """Service over bare framework, per connection count (the HTTP rows' ratio column)."""
+    held = [r for r in http if r.ratio is not None]
+    if not held:
+        return ""
+    pairs = ", ".join(
+        f"{r.rate:,.0f}/{r.raw_rate or 0:,.0f} = {r.ratio:.2f} at {r.concurrency}"
+        + (f" ({r.scenario.rsplit(', ', 1)[1]})" if ", " in r.scenario else "")
+        for r in held
+    )
+    met = sum(1 for r in held if (r.ratio or 0.0) >= TARGET_RATIO)
+    return (
+        f"HTTP spends against the bare framework in the same run (service/bare): {pairs}; "
+        f"the target of {TARGET_RATIO:.1f} is met by {met} of {len(held)} rows. "
     )
 
 

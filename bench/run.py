@@ -28,6 +28,10 @@ from .results import RAW_AFTER, RAW_BEFORE, Memory, Report, Row
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = (1, 8, 32)
+#: Scale-out: the HTTP spends again with this many `kgo serve wallet` processes on one port.
+SCALE_WORKERS = (2, 4)
+#: Everything after this line in BENCHMARKS.md is written by hand and kept by a new run.
+KEPT = "<!-- written by hand below this line; bench.run keeps it -->"
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,14 @@ def method(plan: Plan, relay_note: str | None, store: str) -> list[str]:
         "HTTP: a `kgo serve wallet` process on a schema and topic of its own (so its relay, "
         "directory and sweeper run as in production) takes 1-coin spends from wrk with N "
         "connections, each with its own idempotency key; wrk, the service, Postgres and Kafka "
-        "share the same cores." + _not_measured(http.wrk_available()),
+        "share the same cores. Right after each of its runs the same wrk script, token header "
+        "and connection count drive `bench.bare` (FastAPI + uvicorn, one process, validating "
+        "the same body with the wallet's own `SpendRequest` model and answering 201, nothing "
+        "else): the framework's ceiling, which the wallet's HTTP rows are held against (their "
+        "raw ops/s and ratio columns). For these rows the CPU column is the server's CPU per "
+        "request (user + system, all its threads and processes, from /proc), so the wallet's "
+        "includes its writer thread, relay, directory and sweeper."
+        + _not_measured(http.wrk_available()),
         "Memory: peak RSS of this process (getrusage); bytes per cached aggregate measured "
         "with tracemalloc by loading 1,000 of them into an empty cache.",
     ]
@@ -201,6 +212,19 @@ def with_raw_rates(rows: list[Row], before: list[Row], after: list[Row]) -> list
     return [replace(r, raw_rate=mean.get(r.concurrency, r.raw_rate)) for r in rows]
 
 
+def with_bare_rates(rows: list[Row]) -> list[Row]:
+    """Each wallet HTTP row is held against the bare framework's row measured right after it
+    (same connections, same number of processes); bare rows are held against nothing."""
+    out: list[Row] = []
+    for r in rows:
+        if r.scenario.startswith(http.BARE):
+            if out and out[-1].scenario.startswith(http.SCENARIO):
+                out[-1] = replace(out[-1], raw_rate=r.rate)
+            r = replace(r, raw_rate=None)
+        out.append(r)
+    return out
+
+
 async def main(plan: Plan, output: Path) -> Report:
     settings = WalletSettings()
     dsn, bootstrap = settings.database_url, settings.kafka_bootstrap
@@ -228,9 +252,15 @@ async def main(plan: Plan, output: Path) -> Report:
         measured += await http.http_spends(
             settings, CONCURRENCY, residents=min(plan.residents, 500), duration=plan.duration
         )
+        for workers in SCALE_WORKERS if plan.mode == "default" else ():
+            say(f"... again with {workers} HTTP processes (WALLET_HTTP_WORKERS), 32 connections")
+            measured += await http.http_spends(
+                settings, (32,), residents=min(plan.residents, 500), duration=plan.duration,
+                workers=workers,
+            )  # fmt: skip
     say("raw Postgres again, to see how the machine drifted ...")
     after = await raw_postgres(plan, dsn, RAW_AFTER)
-    rows = [*before, *after, *with_raw_rates(measured, before, after)]
+    rows = [*before, *after, *with_bare_rates(with_raw_rates(measured, before, after))]
     rows.append(produce)
     if found.relay is not None:
         name = f"relay: wallet events -> kafka ({found.relay.published:,} records)"
@@ -251,7 +281,8 @@ async def main(plan: Plan, output: Path) -> Report:
         facts, rows, memory, method(plan, found.relay_note, found.store), plan.mode,
         "\n\n".join(found.profiles) or None,
     )  # fmt: skip
-    output.write_text(render_markdown(report))
+    kept = output.read_text().partition(KEPT) if output.exists() else ("", "", "")
+    output.write_text(render_markdown(report) + (f"\n{KEPT}{kept[2]}" if kept[1] else ""))
     print(format_table(rows))
     say(f"done in {time.perf_counter() - started:.0f} s; wrote {output}")
     return report

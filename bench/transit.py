@@ -211,7 +211,7 @@ async def measure(
     *, duration: float, concurrencies: Sequence[int], riders: int, batch: int
 ) -> list[Row]:
     wallet_settings = WalletSettings()
-    async with wallet_process(wallet_settings) as (wallet_url, wallet_schema):
+    async with wallet_process(wallet_settings) as (wallet_url, wallet_schema, _pid):
         admin = await _token(wallet_settings, wallet_schema, "municipal_admin")
         service = await _token(wallet_settings, wallet_schema, "service")
         headers = {"Authorization": f"Bearer {admin}"}

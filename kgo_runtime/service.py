@@ -159,6 +159,8 @@ class ServiceRuntime:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
         self._ctx = ctx
+        if self.settings.http_workers > 1 and components:
+            components = [_background_leader(self.settings, components)]
         for component in components:
             self.supervisor.start(component)
         self.started.set()
@@ -207,6 +209,13 @@ class ServiceRuntime:
             await client.close()
             raise
         return client
+
+
+def _background_leader(settings: ServiceSettings, components: Sequence[Component]) -> Component:
+    from kgo_runtime.leadership import BackgroundLeader, lock_key
+
+    key = lock_key(settings.service_name, settings.database_schema)
+    return BackgroundLeader(components, settings.database_url, key)
 
 
 async def _check(probe: Awaitable[None], timeout: float = 2.0) -> str:

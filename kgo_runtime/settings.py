@@ -86,6 +86,9 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 10
     http_host: str = "127.0.0.1"
     http_port: int = 0
+    #: Processes `kgo serve` starts to serve HTTP on the port (SO_REUSEPORT); above 1, the
+    #: background components run in one of them at a time (kgo_runtime.leadership).
+    http_workers: int = 1
     log_level: str = "INFO"
     #: Where the wallet's API is, for services that call it (as ``service``).
     wallet_url: str = f"http://127.0.0.1:{SERVICE_PORTS['wallet']}"

@@ -171,3 +171,20 @@ def test_wrk_output_becomes_a_row():
     assert (row.concurrency, row.rate, row.errors) == (8, 338.90, 3)
     assert (row.p50_ms, row.p99_ms) == (22.62, 1020.0)
     assert not row.wallet
+
+
+def test_http_rows_are_held_against_the_bare_framework_at_the_same_connections():
+    from bench.http import BARE, SCENARIO
+    from bench.run import with_bare_rates
+
+    rows = with_bare_rates([
+        Row(SCENARIO, 8, 400, 20.0, 90.0, raw_rate=4000),
+        Row(BARE, 8, 3200, 2.0, 8.0, raw_rate=4000),
+        Row(SCENARIO, 32, 900, 35.0, 120.0, raw_rate=4800),
+        Row(BARE, 32, 1500, 20.0, 60.0),
+    ])  # fmt: skip
+    assert [r.raw_rate for r in rows] == [3200, None, 1500, None]
+    assert rows[0].ratio == pytest.approx(0.125)
+    text = " ".join(reading(rows, MEMORY))
+    assert "400/3,200 = 0.12 at 8" in text and "900/1,500 = 0.60 at 32" in text
+    assert "met by 1 of 2 rows" in text

@@ -1,0 +1,122 @@
+"""`kgo serve wallet` with WALLET_HTTP_WORKERS=2: two processes answer on one port, each with
+its own writer on the one event store; concurrent spends from one wallet, spread over both,
+end at the exact balance, and the background components run in exactly one of them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import psycopg
+import pytest
+
+from kgo_runtime.leadership import lock_key
+from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
+from kgo_runtime.testing import unique_name
+
+from .conftest import WalletProcess, free_port
+from .test_wallet_journey import Api, thai_national_id
+
+pytestmark = pytest.mark.e2e
+
+SPENDS, AMOUNT, FUNDS = 40, 50, 1_000
+
+
+@pytest.fixture
+def two_workers(topic: str, tmp_path: Path) -> Iterator[tuple[WalletProcess, str]]:
+    schema, port = unique_name("e2e_workers"), free_port()
+    env = {
+        **os.environ,
+        "WALLET_DATABASE_SCHEMA": schema,
+        "WALLET_EVENTS_TOPIC": topic,
+        "WALLET_MISSIONS_TOPIC": f"{topic}.missions",
+        "WALLET_MISSIONS_CONSUMER": schema,
+        "WALLET_HTTP_PORT": str(port),
+        "WALLET_HTTP_WORKERS": "2",
+    }
+    process = WalletProcess(f"http://127.0.0.1:{port}", env, topic, tmp_path / "wallet.log")
+    _start(process)
+    yield process, schema
+    assert process.stop() == 0, process.log.read_text()
+    with psycopg.connect(InfraSettings().database_url("wallet"), autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _start(wallet: WalletProcess, timeout: float = 180) -> None:
+    """WalletProcess.start with more time: two workers import and build at once."""
+    with wallet.log.open("ab") as out:
+        wallet.process = subprocess.Popen(
+            [sys.executable, "-m", "kgo_cli.main", "serve", "wallet"],
+            env=wallet.env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{wallet.url}/readyz", timeout=2).status_code == 200:
+                return
+        assert wallet.process.poll() is None, wallet.log.read_text()
+        time.sleep(0.3)
+    wallet.process.terminate()
+    pytest.fail(f"wallet not ready:\n{wallet.log.read_text()}")
+
+
+def _workers(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+async def test_two_workers_spend_one_wallet_to_the_exact_balance(two_workers):
+    wallet, schema = two_workers
+    assert wallet.process is not None and len(_workers(wallet.process.pid)) == 2
+    admin = Api(wallet.url, wallet.token("municipal_admin", "w-admin"))
+    await admin.post("/v1/treasury/genesis", {})
+    await admin.post("/v1/budgets", {"programme": "welcome", "label": "Welcome"})
+    await admin.post("/v1/budgets/welcome/allocations", {"amount": 10_000})
+    resident = await admin.post(
+        "/v1/residents", {"national_id": thai_national_id("510170054321"), "phone": "0833333333"}
+    )
+    wallet_id = resident.json()["wallet_id"]
+    service_token = wallet.token("service", "w-service")
+    service = Api(wallet.url, service_token)
+    grant = {"programme": "welcome", "wallet_id": wallet_id, "amount": FUNDS, "reason": "r"}
+    assert (await service.post("/v1/grants", {**grant, "reference": "g"})).status_code == 201
+    shop = (
+        await admin.post("/v1/payees", {"kind": "shop", "external_ref": "w2", "label": "W2"})
+    ).json()["account_id"]
+    phone = Api(wallet.url, wallet.token("resident", "w-resident", wallet_id))
+    codes = [(await phone.post("/v1/payment-codes", {})).json()["code"] for _ in range(SPENDS)]
+
+    # A new connection per request, so the kernel spreads them over both workers.
+    async with httpx.AsyncClient(
+        base_url=wallet.url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0),
+        headers={"Authorization": f"Bearer {service_token}"},
+    ) as fresh:  # fmt: skip
+
+        async def spend(i: int) -> int:
+            body = {"payee_id": shop, "amount": AMOUNT, "reference": f"bill-{i}",
+                    "authorisation": {"kind": "payment_code", "code": codes[i]}}  # fmt: skip
+            response = await fresh.post(
+                "/v1/spends", json=body, headers={"Idempotency-Key": uuid4().hex}
+            )
+            return response.status_code
+
+        statuses = await asyncio.gather(*(spend(i) for i in range(SPENDS)))
+    assert statuses.count(201) == FUNDS // AMOUNT and statuses.count(409) == SPENDS - 20
+    balance = (await admin.get(f"/v1/wallets/{wallet_id}")).json()
+    assert balance["available"] == 0 and balance["held"] == 0
+    shop_balance = (await admin.get(f"/v1/wallets/{shop}")).json()
+    assert shop_balance["available"] == FUNDS
+
+    # One of the two holds the background lock: this connection cannot take it.
+    key = lock_key("wallet", schema)
+    with psycopg.connect(InfraSettings().database_url("wallet"), autocommit=True) as conn:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        assert row is not None and row[0] is False
