@@ -1,5 +1,6 @@
 """The environment variables each service reads: the fields of its pydantic settings classes
-(its own, the infrastructure's, the access keys', the Kafka login's), named as pydantic-settings names them."""
+(its own, the infrastructure's, the access keys', the Kafka login's), named as pydantic-settings
+names them."""
 
 from __future__ import annotations
 
