@@ -41,6 +41,7 @@ from kgo_contracts.daily_digest import (
 )
 from kgo_runtime.access import AccessKeyError, AccessSettings
 from kgo_runtime.kafka_admin import topic_partitions
+from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.settings import InfraSettings
 
 app = typer.Typer(no_args_is_help=True)
@@ -63,6 +64,7 @@ async def read_all(bootstrap: str, topic: str) -> list[RawRecord]:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
         auto_offset_reset="earliest", fetch_max_bytes=32 * 1024 * 1024,
+        **kafka_client_options(),
     )  # fmt: skip
     out: list[RawRecord] = []
     await consumer.start()

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from kgo_contracts.topics import dlq
 from kgo_runtime.envelope import header_map
 from kgo_runtime.kafka_admin import topic_partitions
+from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.postgres import schema_name
 from kgo_runtime.settings import SERVICE_NAMES, InfraSettings, ServiceSettings
 
@@ -117,7 +118,9 @@ async def _read_all(bootstrap: str, topic: str) -> list[dict[str, str]]:
         partitions = await topic_partitions(bootstrap, topic)
     except LookupError:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **kafka_client_options()
+    )
     await consumer.start()
     try:
         consumer.assign(partitions)

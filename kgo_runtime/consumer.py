@@ -45,6 +45,7 @@ from pydantic import ValidationError
 
 from kgo_runtime.deadletter import PermanentError
 from kgo_runtime.inbox import Inbox
+from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.logging import get_logger
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.postgres import Database, open_pool
@@ -123,7 +124,10 @@ class IdempotentConsumer:
         pool, owns_pool = await open_pool(self._db)
         self._pool = pool
         producer = self._shared_producer or AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, client_id=f"kgo-{self.name}", enable_idempotence=True
+            bootstrap_servers=self._bootstrap,
+            client_id=f"kgo-{self.name}",
+            enable_idempotence=True,
+            **kafka_client_options(),
         )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
@@ -131,6 +135,7 @@ class IdempotentConsumer:
             client_id=f"kgo-{self.name}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **kafka_client_options(),
         )
         try:
             await self._inbox.create_tables(pool)

@@ -36,6 +36,7 @@ from eventsourcing.persistence import Notification
 
 from kgo_contracts.base import ContractEvent
 from kgo_runtime.envelope import OutgoingRecord, default_topic, encode, stable_event_id
+from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.logging import get_logger
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.postgres import Database, create_tables, open_pool, schema_name
@@ -168,7 +169,10 @@ class Relay:
         self._position = int(stored or 0)
         self._metrics.relay_position.labels(self.relay_name).set(self._position)
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, client_id=f"kgo-{self.name}", **PRODUCER_OPTIONS
+            bootstrap_servers=self._bootstrap,
+            client_id=f"kgo-{self.name}",
+            **PRODUCER_OPTIONS,
+            **kafka_client_options(),
         )
         await self._producer.start()
         log.info("relay open", relay=self.relay_name, position=self._position)

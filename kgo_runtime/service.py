@@ -29,6 +29,7 @@ from kgo_runtime.components import Component, Supervisor
 from kgo_runtime.consumer import BatchHandler, Handler, IdempotentConsumer
 from kgo_runtime.eventstore import TApplication, open_application
 from kgo_runtime.http import health, install_middleware
+from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.logging import configure_logging, get_logger
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.postgres import ensure_schema
@@ -127,6 +128,8 @@ class ServiceRuntime:
         self._probe_lock = asyncio.Lock()
 
     async def start(self) -> None:
+        # Unusable Kafka login settings stop the start here, not in the retry loop below.
+        kafka_client_options()
         self.pool = await asyncpg.create_pool(
             self.settings.database_url, min_size=0, max_size=self.settings.database_pool_size
         )
@@ -142,6 +145,7 @@ class ServiceRuntime:
                 enable_idempotence=True,
                 acks="all",
                 linger_ms=5,
+                **kafka_client_options(),
             )
             ctx = ServiceContext(self.settings, self.app, self.metrics, self.pool, producer)
             try:
@@ -201,7 +205,9 @@ class ServiceRuntime:
 
     async def _kafka_client(self) -> AIOKafkaClient:
         client = AIOKafkaClient(
-            bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=2000
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            request_timeout_ms=2000,
+            **kafka_client_options(),
         )
         try:
             await client.bootstrap()

@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from kgo_contracts.topics import dlq
 from kgo_runtime.inbox import Inbox
 from kgo_runtime.kafka_admin import topic_partitions
+from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.postgres import create_tables
 from services.projections.adapters.tables import ddl, index_ddl, model_names, tables_of
 from services.projections.entrypoints.consumer import Projector
@@ -58,7 +59,9 @@ def _fewer_collections() -> Iterator[None]:
 
 async def dead_lettered(bootstrap: str, topics: list[str]) -> set[tuple[str, int, int]]:
     """(topic, partition, offset) of every record a dead letter names, from the DLQs."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **kafka_client_options()
+    )
     await consumer.start()
     found: set[tuple[str, int, int]] = set()
     try:
@@ -153,9 +156,12 @@ class Replay:
             enable_auto_commit=False,
             client_id="kgo-replay",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            **kafka_client_options(),
         )
         kafka = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap, enable_idempotence=True
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            enable_idempotence=True,
+            **kafka_client_options(),
         )
         await kafka.start()
         live = await self._live_positions(pool)

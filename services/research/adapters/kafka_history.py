@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kgo_runtime.envelope import EnvelopeError, decode, header_map
 from kgo_runtime.kafka_admin import topic_partitions
+from kgo_runtime.kafka_security import kafka_client_options
 
 from ..application.ports import History, Progress
 from ..domain.history import HistoryRecord
@@ -55,6 +56,7 @@ class KafkaHistory:
             group_id=None,
             auto_offset_reset="earliest",
             max_poll_records=self.batch,
+            **kafka_client_options(),
         )
         await consumer.start()
         try:

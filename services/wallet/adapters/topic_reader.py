@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer
 
 from kgo_runtime.envelope import Envelope, EnvelopeError, decode
 from kgo_runtime.kafka_admin import topic_partitions
+from kgo_runtime.kafka_security import kafka_client_options
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ async def read_topic(bootstrap: str, topic: str) -> AsyncIterator[TopicRecord]:
         group_id=None,
         auto_offset_reset="earliest",
         fetch_max_bytes=32 * 1024 * 1024,
+        **kafka_client_options(),
     )
     await consumer.start()
     try:

@@ -1,5 +1,6 @@
 """The environment variables each service reads: the fields of its pydantic settings classes
-(its own, the infrastructure's, the access keys'), named as pydantic-settings names them."""
+(its own, the infrastructure's, the access keys', the Kafka login's), named as pydantic-settings
+names them."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pydantic_settings import BaseSettings
 
 from kgo_cli.status_cmd import settings_class
 from kgo_runtime.access import AccessSettings
+from kgo_runtime.kafka_security import KafkaSecuritySettings
 from kgo_runtime.settings import InfraSettings
 from services.projections.entrypoints.dashboard.settings import DashboardSettings
 from services.wallet.adapters.digest_signing import DigestSettings
 
-SHARED: tuple[type[BaseSettings], ...] = (InfraSettings, AccessSettings)
+SHARED: tuple[type[BaseSettings], ...] = (InfraSettings, AccessSettings, KafkaSecuritySettings)
 EXTRA: dict[str, tuple[type[BaseSettings], ...]] = {
     "projections": (DashboardSettings,),
     "wallet": (DigestSettings,),

@@ -19,6 +19,7 @@ import yaml
 from kgo_cli.infra.tools import kustomize_path
 from kgo_cli.status_cmd import settings_class
 from kgo_contracts.topics import ALL_TOPICS, DIGESTS, EVENT_TOPICS, dlq
+from kgo_runtime.kafka_security import KafkaSecuritySettings, kafka_client_options
 from kgo_runtime.settings import PROJECT_ROOT, SERVICE_NAMES, SERVICE_PORTS, InfraSettings
 
 from .settings_env import service_env
@@ -211,6 +212,46 @@ def test_each_service_writes_only_its_own_topic(
         config = by_kind(docs, "ConfigMap")[f"kgo-{service}"]["data"]
         bootstrap = config[f"{service.upper()}_KAFKA_BOOTSTRAP"]
         assert bootstrap == f"kgo-kafka-bootstrap:{listener['port']}"
+
+
+def test_each_service_logs_in_to_kafka_as_its_own_user(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    _, docs = rendered
+    (listener,) = by_kind(docs, "Kafka")["kgo"]["spec"]["kafka"]["listeners"]
+    assert listener["authentication"]["type"] == "scram-sha-512"
+    protocol = "SASL_SSL" if listener["tls"] else "SASL_PLAINTEXT"
+    users = by_kind(docs, "KafkaUser")
+    deployments, config_maps = by_kind(docs, "Deployment"), by_kind(docs, "ConfigMap")
+    for service in SERVICE_NAMES:
+        pod = deployments[f"kgo-{service}"]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        config = config_maps[container["envFrom"][0]["configMapRef"]["name"]]["data"]
+        env = {e["name"]: e["valueFrom"] for e in container["env"]}
+        user = users[config["KGO_KAFKA_SASL_USERNAME"]]
+        assert user["metadata"]["name"] == f"kgo-{service}"
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+        assert config["KGO_KAFKA_SECURITY_PROTOCOL"] == protocol
+        assert config["KGO_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        # Strimzi's User Operator keeps the password in the Secret named like the user.
+        password = env["KGO_KAFKA_SASL_PASSWORD"]["secretKeyRef"]
+        assert password == {"name": user["metadata"]["name"], "key": "password"}
+        settings = KafkaSecuritySettings(
+            security_protocol=config["KGO_KAFKA_SECURITY_PROTOCOL"],
+            sasl_mechanism=config["KGO_KAFKA_SASL_MECHANISM"],
+            sasl_username=config["KGO_KAFKA_SASL_USERNAME"],
+            sasl_password="from-the-secret",
+            ssl_ca_file=config.get("KGO_KAFKA_SSL_CA_FILE"),
+        )
+        if listener["tls"]:  # the cluster CA Strimzi publishes, mounted read-only
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            ca = settings.ssl_ca_file
+            assert ca is not None and ca.name == "ca.crt"
+            volume = next(v for v in pod["volumes"] if v["name"] == mounts[str(ca.parent)])
+            assert volume["secret"]["secretName"] == "kgo-cluster-ca-cert"
+        else:
+            assert settings.ssl_ca_file is None
+            assert kafka_client_options(settings)["sasl_plain_username"] == f"kgo-{service}"
 
 
 def test_a_service_reaches_only_kafka_its_own_database_and_the_wallet(
