@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from aiokafka import AIOKafkaConsumer
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
@@ -40,8 +39,7 @@ from kgo_contracts.daily_digest import (
     verify,
 )
 from kgo_runtime.access import AccessKeyError, AccessSettings
-from kgo_runtime.kafka_admin import topic_partitions
-from kgo_runtime.kafka_security import kafka_client_options
+from kgo_runtime.kafka_admin import read_to_end
 from kgo_runtime.settings import InfraSettings
 
 app = typer.Typer(no_args_is_help=True)
@@ -61,32 +59,11 @@ class RawRecord:
 
 async def read_all(bootstrap: str, topic: str) -> list[RawRecord]:
     """Every record of ``topic`` up to the end offsets seen at the start."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-        auto_offset_reset="earliest", fetch_max_bytes=32 * 1024 * 1024,
-        **kafka_client_options(),
-    )  # fmt: skip
     out: list[RawRecord] = []
-    await consumer.start()
-    try:
-        tps = await topic_partitions(bootstrap, topic)
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batches.items():
-                for r in records:
-                    if r.offset < ends[tp]:
-                        headers = {k: v.decode("utf-8", "replace") for k, v in r.headers if v}
-                        key = r.key.decode("utf-8", "replace") if r.key is not None else None
-                        out.append(RawRecord(tp.partition, r.offset, key, headers, r.value))
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-    finally:
-        await consumer.stop()
+    async for r in read_to_end(bootstrap, topic):
+        headers = {k: v.decode("utf-8", "replace") for k, v in r.headers if v}
+        key = r.key.decode("utf-8", "replace") if r.key is not None else None
+        out.append(RawRecord(r.partition, r.offset, key, headers, r.value))
     return out
 
 
