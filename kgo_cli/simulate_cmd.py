@@ -238,8 +238,11 @@ def demo(
     reset: bool = typer.Option(
         False, "--reset", help="Drop the demo's data (schemas, topics, files) and exit."
     ),
-    keep_running: bool = typer.Option(
-        False, "--keep-running", help="Keep the platform up after the report (Ctrl-C stops it)."
+    keep_running: bool | None = typer.Option(
+        None,
+        "--keep-running/--exit",
+        help="Keep the platform up after the report, so the dashboard and the API docs answer "
+        "(Ctrl-C stops it), or stop it. Default: keep it up on a terminal, stop otherwise.",
     ),
     concurrency: int = typer.Option(12, "--concurrency"),
 ) -> None:
@@ -298,6 +301,10 @@ def demo(
         print_summary(summary)
         report = _report(home)
         _where_to_look(home, report)
+        if keep_running is None:  # a newcomer at a terminal came to look; a script did not
+            keep_running = sys.stdin.isatty() and sys.stdout.isatty()
+        if not keep_running:
+            typer.echo("the services stop now; `kgo demo --keep-running` keeps them up to look")
         if keep_running:
             typer.echo("the platform stays up; Ctrl-C stops it")
             stop = False
