@@ -59,6 +59,10 @@ def serve(
         log_config=None,  # kgo_runtime.logging configures the root logger in the lifespan
         access_log=False,
         timeout_graceful_shutdown=10,
+        # Longer than a client's own idle expiry (httpx: 5 s, uvicorn's default too): the
+        # client drops an idle connection first, so it never reuses one the server is closing
+        # (a request lost to a reset connection: seen from a till's pool under load).
+        timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT (the lifespan stops the components and
