@@ -110,7 +110,9 @@ class PostgresTokenStore:
     async def create_tables(self) -> None:
         await ensure_schema(self._pool, self._schema)
         # Two processes starting at once may race on the catalogue; the loser's table exists.
-        with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
+        with contextlib.suppress(
+            asyncpg.UniqueViolationError, asyncpg.DuplicateTableError, asyncpg.DuplicateObjectError
+        ):
             await self._pool.execute(f"""
                 CREATE TABLE IF NOT EXISTS {self._table} (
                     token_id uuid PRIMARY KEY,
