@@ -9,6 +9,7 @@ next day), so what it tries does not depend on when a grant lands."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from .runner import Simulator
 
 SHOP_SATANG_PER_COIN = 100
+
+log = logging.getLogger("kgo.simulate")
 
 
 class Purse:
@@ -46,11 +49,9 @@ async def signup(sim: Simulator, plan: DayPlan, action: Action, welcome: bool) -
     }
     api, url = sim.api, sim.urls.wallet
     try:
-        started = await api.call(
-            "POST", f"{url}/v1/signups", key=sim.key(plan, action.actor, action.n, "start"),
-            body=body,
-        )  # fmt: skip
-        code = await sim.outbox.code(mobile)
+        started, code = await challenge(
+            sim, mobile, f"{url}/v1/signups", sim.key(plan, action.actor, action.n, "start"), body
+        )
         session = await api.call(
             "POST", f"{url}/v1/signups/{started['signup_id']}/confirm",
             key=sim.key(plan, action.actor, action.n, "confirm"), body={"code": code},
@@ -87,6 +88,25 @@ async def balance(sim: Simulator, session: Session) -> int:
     return int(wallet["available"])
 
 
+async def challenge(
+    sim: Simulator, mobile: str, url: str, key: str, body: dict[str, Any], tries: int = 4
+) -> tuple[dict[str, Any], str]:
+    """Asks for a one-time code and reads it from the phone. A wallet stopped between storing
+    the challenge and sending its code answers a retry with the stored challenge and sends
+    nothing; the resident then asks for a new code (a new request, a new key), as the app's
+    "send a new code" does."""
+    for attempt in range(tries):
+        started = await sim.api.call(
+            "POST", url, key=key if attempt == 0 else f"{key}-again{attempt}", body=body
+        )
+        code = await sim.outbox.code(mobile)
+        if code is not None:
+            return started, code
+        # Not a total: whether it happens depends on when a process stopped, not on the plan.
+        log.warning("no code came for %s; asking for a new one", url)
+    raise RuntimeError(f"no one-time code arrived for {tries} requests in {sim.outbox.path}")
+
+
 def keep(sim: Simulator, index: int, session: dict[str, Any]) -> None:
     sim.state.sessions[index] = Session(
         session["wallet_id"],
@@ -111,13 +131,11 @@ async def session(sim: Simulator, plan: DayPlan, index: int) -> Session:
         except Refused:
             pass
     mobile = phone(sim.config.seed, index)
-    challenge = await api.call(
-        "POST", f"{url}/v1/sessions", key=sim.key(plan, actor, 99, "sign-in"),
-        body={"phone": mobile},
-    )  # fmt: skip
-    code = await sim.outbox.code(mobile)
+    started, code = await challenge(
+        sim, mobile, f"{url}/v1/sessions", sim.key(plan, actor, 99, "sign-in"), {"phone": mobile}
+    )
     fresh = await api.call(
-        "POST", f"{url}/v1/sessions/{challenge['challenge_id']}/confirm",
+        "POST", f"{url}/v1/sessions/{started['challenge_id']}/confirm",
         key=sim.key(plan, actor, 99, "sign-in-confirm"), body={"code": code},
     )  # fmt: skip
     keep(sim, index, fresh)
