@@ -32,6 +32,8 @@ class FlagKind(StrEnum):
     COIN_CYCLE = "coin_cycle"
     #: Many resident wallets opened in a few minutes.
     SIGNUP_BURST = "signup_burst"
+    #: Many resident wallets opened from one device or one network within an hour or so.
+    SIGNUP_ORIGIN_BURST = "signup_origin_burst"
     #: One rider's pass paid on many validators within minutes.
     PASS_ON_MANY_VALIDATORS = "pass_on_many_validators"
     #: One rider's pass paid again every few seconds.
@@ -158,6 +160,48 @@ def signup_burst(
         f"{opened} resident wallets opened in the {minutes} minutes from"
         f" {local:%Y-%m-%d %H:%M} Bangkok time (flagged from {least})",
         at, (), None, {"opened": opened, "minutes": minutes, "threshold": least},
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, order=True)
+class Signup:
+    """A resident wallet opened from an origin (the wallet's day-keyed pseudonym)."""
+
+    at: datetime
+    account_id: UUID
+
+
+#: What a sign-up origin is a pseudonym of (``AccountOpened.origin_<by>``).
+ORIGIN_OF = {"device": "one device", "network": "one network (IPv4 /24 or IPv6 /56)"}
+#: Most wallets a flag names (its evidence counts them all).
+MAX_FLAG_ACCOUNTS = 100
+
+
+def signup_origin_burst(
+    by: str, origin: str, signups: Sequence[Signup], at: datetime, *, least: int, minutes: int
+) -> Flag | None:
+    """At least ``least`` resident wallets opened from one origin within ``minutes``. The
+    origin changes every Bangkok day (the wallet's key does), so one flag per origin is one
+    per origin and day."""
+    ordered = sorted(signups)
+    span, best, end = timedelta(minutes=minutes), [], 0
+    for start, first in enumerate(ordered):
+        end = max(end, start)
+        while end + 1 < len(ordered) and ordered[end + 1].at - first.at <= span:
+            end += 1
+        if end + 1 - start > len(best):
+            best = ordered[start : end + 1]
+    if len(best) < least:
+        return None
+    local = best[0].at.astimezone(BANGKOK)
+    return Flag(
+        FlagKind.SIGNUP_ORIGIN_BURST, f"{by}:{origin}",
+        f"{len(best)} resident wallets opened from {ORIGIN_OF[by]} within {minutes} minutes"
+        f" from {local:%Y-%m-%d %H:%M} Bangkok time (flagged from {least}); the {by} is known"
+        f" only as {origin[:12]}..., a pseudonym of that day (it names no {by})",
+        at, tuple(s.account_id for s in best[:MAX_FLAG_ACCOUNTS]), None,
+        {"opened": len(best), "minutes": minutes, "threshold": least, "by": by,
+         "origin": origin},
     )  # fmt: skip
 
 

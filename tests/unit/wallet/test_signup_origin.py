@@ -4,7 +4,7 @@ for one network (or device) all through one Bangkok day, and different the next 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -54,8 +54,8 @@ def test_one_network_or_device_shares_an_origin_all_day_and_not_the_next():
 
 def test_the_day_is_bangkok_s():
     """16:59 UTC and 17:01 UTC are two Bangkok days (23:59 and 00:01)."""
-    before = origin("203.0.113.7", at=datetime(2022, 6, 9, 16, 59, tzinfo=timezone.utc))
-    after = origin("203.0.113.7", at=datetime(2022, 6, 9, 17, 1, tzinfo=timezone.utc))
-    same_day = origin("203.0.113.7", at=datetime(2022, 6, 8, 17, 1, tzinfo=timezone.utc))
+    before = origin("203.0.113.7", at=datetime(2022, 6, 9, 16, 59, tzinfo=UTC))
+    after = origin("203.0.113.7", at=datetime(2022, 6, 9, 17, 1, tzinfo=UTC))
+    same_day = origin("203.0.113.7", at=datetime(2022, 6, 8, 17, 1, tzinfo=UTC))
     assert before.network != after.network
     assert before.network == same_day.network
