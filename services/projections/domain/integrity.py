@@ -184,7 +184,8 @@ def signup_origin_burst(
     origin changes every Bangkok day (the wallet's key does), so one flag per origin is one
     per origin and day."""
     ordered = sorted(signups)
-    span, best, end = timedelta(minutes=minutes), [], 0
+    span, end = timedelta(minutes=minutes), 0
+    best: list[Signup] = []
     for start, first in enumerate(ordered):
         end = max(end, start)
         while end + 1 < len(ordered) and ordered[end + 1].at - first.at <= span:
