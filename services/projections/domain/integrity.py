@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 from uuid import UUID, uuid5
 
 from kgo_contracts.base import BANGKOK
@@ -183,15 +184,7 @@ def signup_origin_burst(
     """At least ``least`` resident wallets opened from one origin within ``minutes``. The
     origin changes every Bangkok day (the wallet's key does), so one flag per origin is one
     per origin and day."""
-    ordered = sorted(signups)
-    span, end = timedelta(minutes=minutes), 0
-    best: list[Signup] = []
-    for start, first in enumerate(ordered):
-        end = max(end, start)
-        while end + 1 < len(ordered) and ordered[end + 1].at - first.at <= span:
-            end += 1
-        if end + 1 - start > len(best):
-            best = ordered[start : end + 1]
+    best = max(_windows(signups, timedelta(minutes=minutes)), key=len, default=[])
     if len(best) < least:
         return None
     local = best[0].at.astimezone(BANGKOK)
@@ -213,9 +206,13 @@ class Tap:
     trip_id: UUID
 
 
-def _windows(taps: Sequence[Tap], span: timedelta) -> list[list[Tap]]:
-    """Every run of taps no longer than ``span`` (sorted by time), longest from each start."""
-    ordered = sorted(taps)
+Timed = TypeVar("Timed", Tap, Signup)
+
+
+def _windows(items: Sequence[Timed], span: timedelta) -> list[list[Timed]]:
+    """Every run of taps (or sign-ups) no longer than ``span`` (sorted by time), longest from
+    each start."""
+    ordered = sorted(items)
     runs, end = [], 0
     for start, first in enumerate(ordered):
         end = max(end, start)
