@@ -19,8 +19,10 @@ Per record (:class:`~kgo_runtime.processing.RecordProcessor`):
   raises :class:`~kgo_runtime.deadletter.PermanentError` or a pydantic ``ValidationError``:
   the record goes to ``<topic>.dlq`` with ``kgo_dlq_*`` headers; once the broker acknowledged
   it, the position moves past it and the consumer carries on;
-* offset already behind the stored position, or ``ce_id`` already in the inbox: skipped
-  (counted as a duplicate), the position still moves forward;
+* offset already behind the stored position, or ``ce_id`` already in the inbox with the
+  same content (the digest stored beside it): skipped (counted as a duplicate), the position
+  still moves forward; the same ``ce_id`` with other content is dead-lettered
+  ``ce_id_reused``;
 * any other exception is transient: the partition is paused, seeked back to the record and
   retried after an exponential backoff; other partitions keep going.
 

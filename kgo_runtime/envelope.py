@@ -8,6 +8,7 @@ as a metric label and the ``kgo_dlq_reason_code`` header) and a readable ``reaso
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from types import EllipsisType
 from typing import Final
 from uuid import UUID, uuid5
 
+import orjson
 from pydantic import ValidationError
 
 from kgo_contracts.base import ContractEvent
@@ -217,6 +219,17 @@ def decode(
         subject=attrs.get("ce_subject") or event.key(),
         event=event,
     )
+
+
+def payload_digest(envelope: Envelope) -> str:
+    """SHA-256 (hex) of the event's type and its canonical content: the contract's fields
+    that are not at their defaults, as JSON with sorted keys. The same stored event
+    re-delivered always has the same digest, whatever its bytes' spacing or key order, and
+    even after an optional field was added to its contract (absent, it is at its default);
+    any changed value changes it. Consumers store it beside the ``ce_id`` they applied."""
+    content = envelope.event.model_dump(mode="json", exclude_defaults=True)
+    canonical = orjson.dumps([envelope.type, content], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _time(attrs: dict[str, str], event: ContractEvent) -> datetime:

@@ -1,15 +1,36 @@
 """A consumer's state in Postgres: the ``ce_id``s it has applied (``consumer_inbox``) and the
 next offset of each partition (``consumer_positions``). Both change in the transaction of
 the consumer's effect, so the effect, the dedupe record and the position commit together.
+
+Each applied ``ce_id`` is stored with the digest of its content
+(:func:`kgo_runtime.envelope.payload_digest`), so that a record reusing an applied id for
+other content is told apart from a re-delivery (:attr:`Seen.REUSED`). Rows stored before the
+digest existed have none (NULL): their re-deliveries count as the same content.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from enum import Enum
 
 import asyncpg
 
 from kgo_runtime.postgres import create_tables, schema_name
+
+
+class Seen(Enum):
+    """What the inbox knew of a ``ce_id`` it was asked to remember."""
+
+    NEW = "new"  # not applied before: apply it
+    AGAIN = "again"  # applied before with the same content (or no digest stored): a re-delivery
+    REUSED = "reused"  # applied before with other content: the id was reused
+
+
+def judge(stored: str | None, digest: str | None) -> Seen:
+    """A ``ce_id`` applied before with ``stored`` digest, arriving with ``digest``."""
+    if stored is None or digest is None or stored == digest:
+        return Seen.AGAIN
+    return Seen.REUSED
 
 
 class Inbox:
@@ -26,8 +47,10 @@ class Inbox:
             pool,
             f"CREATE TABLE IF NOT EXISTS {self._inbox} ("
             " consumer text NOT NULL, ce_id text NOT NULL,"
-            " received_at timestamptz NOT NULL DEFAULT now(),"
+            " received_at timestamptz NOT NULL DEFAULT now(), payload_sha256 text,"
             " PRIMARY KEY (consumer, ce_id));"
+            # Inboxes made before the digest existed get the column; their rows stay NULL.
+            f"ALTER TABLE {self._inbox} ADD COLUMN IF NOT EXISTS payload_sha256 text;"
             f"CREATE TABLE IF NOT EXISTS {self._positions} ("
             " consumer text NOT NULL, topic text NOT NULL, partition int NOT NULL,"
             " next_offset bigint NOT NULL,"
@@ -51,15 +74,30 @@ class Inbox:
         )
         return row is not None
 
-    async def remember(self, conn: asyncpg.Connection, ce_id: str) -> bool:
-        """Record ``ce_id`` as applied; False if it already was (a republished event)."""
+    async def remember(
+        self, conn: asyncpg.Connection, ce_id: str, digest: str | None = None
+    ) -> Seen:
+        """Record ``ce_id`` (with its content's ``digest``) as applied, unless it already was."""
         row = await conn.fetchval(
-            f"INSERT INTO {self._inbox} (consumer, ce_id) VALUES ($1, $2)"
+            f"INSERT INTO {self._inbox} (consumer, ce_id, payload_sha256) VALUES ($1, $2, $3)"
             " ON CONFLICT DO NOTHING RETURNING 1",
             self.consumer,
             ce_id,
+            digest,
         )
-        return row is not None
+        if row is not None:
+            return Seen.NEW
+        stored = await self._digests(conn, [ce_id])
+        return judge(stored.get(ce_id), digest)
+
+    async def _digests(self, conn: asyncpg.Connection, ce_ids: list[str]) -> dict[str, str | None]:
+        rows = await conn.fetch(
+            f"SELECT ce_id, payload_sha256 FROM {self._inbox}"
+            " WHERE consumer = $1 AND ce_id = ANY($2::text[])",
+            self.consumer,
+            ce_ids,
+        )
+        return {r["ce_id"]: r["payload_sha256"] for r in rows}
 
     async def lock_position(
         self, conn: asyncpg.Connection, topic: str, partition: int
@@ -75,18 +113,25 @@ class Inbox:
         )
         return int(value) if value is not None else None
 
-    async def remember_many(self, conn: asyncpg.Connection, ce_ids: list[str]) -> set[str]:
-        """Record ``ce_ids`` as applied in one statement; returns those not applied before."""
-        if not ce_ids:
-            return set()
+    async def remember_many(
+        self, conn: asyncpg.Connection, items: Sequence[tuple[str, str | None]]
+    ) -> tuple[set[str], dict[str, str | None]]:
+        """Record ``(ce_id, digest)``s as applied in one statement: the ids not applied
+        before (a ``ce_id`` twice in ``items`` is stored once, with its first digest), and
+        the stored digest of each id that was."""
+        if not items:
+            return set(), {}
         rows = await conn.fetch(
-            f"INSERT INTO {self._inbox} (consumer, ce_id)"
-            " SELECT $1, id FROM unnest($2::text[]) AS id"
+            f"INSERT INTO {self._inbox} (consumer, ce_id, payload_sha256)"
+            " SELECT $1, id, digest FROM unnest($2::text[], $3::text[]) AS t(id, digest)"
             " ON CONFLICT DO NOTHING RETURNING ce_id",
             self.consumer,
-            ce_ids,
+            [i for i, _ in items],
+            [d for _, d in items],
         )
-        return {r["ce_id"] for r in rows}
+        new = {r["ce_id"] for r in rows}
+        before = list({i for i, _ in items} - new)
+        return new, (await self._digests(conn, before) if before else {})
 
     async def prune(self, pool: asyncpg.Pool, keep_seconds: float) -> int:
         """Forget applied ``ce_id``s older than ``keep_seconds``; returns how many. A

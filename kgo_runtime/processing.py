@@ -13,6 +13,11 @@ handler gets the remaining envelopes in offset order, and the position moves onc
 last record. A record that cannot be decoded, or a batch whose handler raises a permanent
 error, falls back to one transaction per record, so only the poisoned record is
 dead-lettered.
+
+A ``ce_id`` already applied is a silent duplicate only if its content is the same
+(:func:`~kgo_runtime.envelope.payload_digest`, stored in the inbox with the id): a record
+that reuses an applied id for other content is dead-lettered ``ce_id_reused`` (a publisher
+bug or a forged record; dropping it silently would lose a fact nobody is told about).
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ from pydantic import ValidationError
 
 from kgo_contracts.base import ContractEvent
 from kgo_runtime.deadletter import PermanentError, send_dead_letter
-from kgo_runtime.envelope import Envelope, EnvelopeError, decode
-from kgo_runtime.inbox import Inbox
+from kgo_runtime.envelope import Envelope, EnvelopeError, decode, payload_digest
+from kgo_runtime.inbox import Inbox, Seen, judge
 from kgo_runtime.logging import correlation, get_logger
 from kgo_runtime.metrics import Metrics
 
@@ -63,6 +68,17 @@ class BatchResult:
 
 class _Behind(Exception):
     """The stored position moved under a batch (another consumer applied it): roll back."""
+
+
+class CeIdReused(PermanentError):
+    """A record whose ``ce_id`` was applied before with other content: dead-lettered."""
+
+    def __init__(self, ce_id: str, digest: str) -> None:
+        super().__init__(
+            f"ce_id {ce_id} was already applied with other content; this record's content "
+            f"(sha256 {digest}) is not applied",
+            reason_code="ce_id_reused",
+        )
 
 
 def dispatch(handlers: Mapping[type[ContractEvent], Handler]) -> Handler:
@@ -172,7 +188,7 @@ class RecordProcessor:
             stored, fresh = await self._apply_batch(records, envelopes)
         except _Behind:
             return BatchResult(next_offset=last.offset + 1)
-        except self._permanent:
+        except (CeIdReused, *self._permanent):
             return await self._one_by_one(records)
         except Exception:
             log.warning("batch failed; will retry", consumer=self.consumer, exc_info=True)
@@ -218,12 +234,16 @@ class RecordProcessor:
             if stored < first.offset or stored > last.offset:
                 return stored, 0
             todo = [e for r, e in zip(records, envelopes, strict=True) if r.offset >= stored]
-            new_ids = await self._inbox.remember_many(conn, [e.id for e in todo])
+            items = [(e.id, payload_digest(e)) for e in todo]
+            new_ids, before = await self._inbox.remember_many(conn, items)
             fresh: list[Envelope] = []
-            for envelope in todo:
-                if envelope.id in new_ids:
-                    new_ids.discard(envelope.id)  # a ce_id twice in one batch applies once
+            for envelope, (ce_id, digest) in zip(todo, items, strict=True):
+                if ce_id in new_ids:
+                    new_ids.discard(ce_id)  # a ce_id twice in one batch applies once
+                    before[ce_id] = digest
                     fresh.append(envelope)
+                elif judge(before.get(ce_id), digest) is Seen.REUSED:
+                    raise CeIdReused(ce_id, digest)  # decided again record by record
             if fresh:
                 await self.batch_handler(conn, fresh)
             if not await self._inbox.advance(conn, last.topic, last.partition, last.offset):
@@ -239,7 +259,7 @@ class RecordProcessor:
         with correlation(envelope.id):
             try:
                 outcome = await self._apply(record, envelope)
-            except self._permanent as e:
+            except (CeIdReused, *self._permanent) as e:
                 return await self._dead_letter(record, reason_code(e), str(e))
             except Exception:
                 log.warning("handler failed; will retry", consumer=self.consumer, exc_info=True)
@@ -256,8 +276,13 @@ class RecordProcessor:
         async with self._pool.acquire() as conn, conn.transaction():
             if not await self._inbox.advance(conn, record.topic, record.partition, record.offset):
                 return Outcome.DUPLICATE
-            if not await self._inbox.remember(conn, envelope.id):
+            digest = payload_digest(envelope)
+            seen = await self._inbox.remember(conn, envelope.id, digest)
+            if seen is Seen.AGAIN:
                 return Outcome.DUPLICATE
+            if seen is Seen.REUSED:
+                # rolls the position back: it moves only once the dead letter is acknowledged
+                raise CeIdReused(envelope.id, digest)
             await self._handler(conn, envelope)
             return Outcome.PROCESSED
 

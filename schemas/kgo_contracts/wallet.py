@@ -51,6 +51,21 @@ class AccountOpened(WalletEvent):
         default=None,
         description="The owning service's id for a shop or bus operator (merchant/transit).",
     )
+    origin_network: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{32}$",
+        description="For a resident who signed up in the app: a pseudonym of the network the "
+        "sign-up came from (its IPv4 /24 or IPv6 /56), keyed by the wallet with a key of the "
+        "Bangkok day, so it is the same for sign-ups from one network on one day and links "
+        "nothing across days; nobody without the wallet's key can tell the network. Null "
+        "otherwise (and for wallets opened before it existed).",
+    )
+    origin_device: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{32}$",
+        description="Like origin_network, of the device id the app sent (header X-KGO-Device) "
+        "when it did; null otherwise.",
+    )
 
 
 class LedgerEntry(WalletEvent):

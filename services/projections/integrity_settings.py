@@ -39,6 +39,14 @@ class IntegritySettings(BaseSettings):
     signup_burst_min: int = Field(default=50, ge=2)
     #: ... in one fixed window of this many minutes is a burst.
     signup_window_minutes: int = Field(default=10, ge=1)
+    #: At least this many resident wallets opened from one device (the app's id, as the
+    #: wallet's day-keyed ``origin_device``) ... (a household sharing a phone opens two or three)
+    signup_device_min: int = Field(default=4, ge=2)
+    #: ... or from one network (``origin_network``: an IPv4 /24 or IPv6 /56; set higher,
+    #: since a mobile carrier's NAT puts many residents behind one network) ...
+    signup_network_min: int = Field(default=20, ge=2)
+    #: ... within this many minutes (a rolling window, inside one Bangkok day).
+    signup_origin_minutes: int = Field(default=60, ge=1, le=1440)
     #: One rider's fares on at least this many validators ...
     tap_validators_min: int = Field(default=3, ge=2)
     #: ... within this many minutes.

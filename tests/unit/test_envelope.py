@@ -19,6 +19,7 @@ from kgo_runtime.envelope import (
     decode,
     encode,
     header_map,
+    payload_digest,
     stable_event_id,
 )
 
@@ -198,3 +199,19 @@ def test_stable_event_id_is_deterministic_and_distinct(originator: uuid.UUID, ve
     assert stable_event_id(originator, version) == stable_event_id(originator, version)
     assert stable_event_id(originator, version) != stable_event_id(originator, version + 1)
     assert stable_event_id(originator, version) != stable_event_id(uuid.uuid4(), version)
+
+
+def test_the_payload_digest_is_the_content_not_the_bytes():
+    """What the consumers' inbox stores beside a ce_id: the same content re-delivered (keys in
+    another order, other spacing, an optional field absent) digests the same; any changed
+    value, or another type, does not."""
+    headers, value = encoded_parts()
+    digest = payload_digest(decode(headers, value))
+    reordered = json.dumps(dict(reversed(json.loads(value).items())), indent=2).encode()
+    assert payload_digest(decode(headers, reordered)) == digest
+    changed_headers, changed = encoded_parts(reward=21)
+    assert payload_digest(decode(changed_headers, changed)) != digest
+    envelope = decode(headers, value)
+    other_type = Envelope(envelope.id, envelope.source, "kgo.missions.Other.v1", envelope.time,
+                          envelope.subject, envelope.event)  # fmt: skip
+    assert payload_digest(other_type) != digest

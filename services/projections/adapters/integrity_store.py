@@ -18,7 +18,14 @@ from uuid import UUID
 import asyncpg
 
 from services.projections.application.integrity import Redemption
-from services.projections.domain.integrity import Flag, FlagKind, ShopRules, ShopWindow, Tap
+from services.projections.domain.integrity import (
+    Flag,
+    FlagKind,
+    ShopRules,
+    ShopWindow,
+    Signup,
+    Tap,
+)
 
 TABLES = {
     "integrity_shops": "shop_id uuid PRIMARY KEY, coin_value_satang bigint NOT NULL,"
@@ -29,7 +36,8 @@ TABLES = {
     " voided boolean NOT NULL DEFAULT false",
     "integrity_edges": "movement_id uuid PRIMARY KEY, payer uuid NOT NULL, payee uuid NOT NULL,"
     " coins bigint NOT NULL, occurred_at timestamptz NOT NULL",
-    "integrity_signups": "account_id uuid PRIMARY KEY, occurred_at timestamptz NOT NULL",
+    "integrity_signups": "account_id uuid PRIMARY KEY, occurred_at timestamptz NOT NULL,"
+    " origin_device text, origin_network text",
     "integrity_taps": "trip_id uuid PRIMARY KEY, wallet_id uuid NOT NULL,"
     " validator_id text NOT NULL, occurred_at timestamptz NOT NULL",
     "integrity_flags": "flag_id uuid PRIMARY KEY, kind text NOT NULL, subject text NOT NULL,"
@@ -39,10 +47,19 @@ TABLES = {
     "integrity_progress": "id int PRIMARY KEY DEFAULT 1, business_time timestamptz,"
     " committed_at timestamptz NOT NULL DEFAULT now()",
 }
+#: Columns added since a table was first made: added to an existing table, which keeps its rows
+#: (sign-ups recorded before have no origin).
+ADDED_COLUMNS = {
+    "integrity_signups": ["origin_device text", "origin_network text"],
+}
 INDEXES = {
     "integrity_redemptions": ["(shop_id, occurred_at)", "(wallet_id, shop_id, occurred_at)"],
     "integrity_edges": ["(payer, occurred_at)"],
-    "integrity_signups": ["(occurred_at)"],
+    "integrity_signups": [
+        "(occurred_at)",
+        "(origin_device, occurred_at) WHERE origin_device IS NOT NULL",
+        "(origin_network, occurred_at) WHERE origin_network IS NOT NULL",
+    ],
     "integrity_taps": ["(wallet_id, occurred_at)"],
     "integrity_flags": ["(updated_at)", "(kind, updated_at)", "(shop_id)"],
 }
@@ -52,6 +69,8 @@ def integrity_ddl(schema: str) -> str:
     statements = [f"CREATE SCHEMA IF NOT EXISTS {schema}"]
     for table, columns in TABLES.items():
         statements.append(f"CREATE TABLE IF NOT EXISTS {schema}.{table} ({columns})")
+        for column in ADDED_COLUMNS.get(table, []):
+            statements.append(f"ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS {column}")
         for i, cols in enumerate(INDEXES.get(table, [])):
             statements.append(f"CREATE INDEX IF NOT EXISTS {table}_i{i} ON {schema}.{table} {cols}")
     statements.append(
@@ -137,12 +156,23 @@ class PostgresIntegrityStore:
         )  # fmt: skip
         return {r["payee"]: int(r["coins"]) for r in rows}
 
-    async def add_signup(self, account: UUID, at: datetime) -> bool:
+    async def add_signup(self, account: UUID, at: datetime, origins: dict[str, str]) -> bool:
         return bool(await self.conn.fetchval(
-            f"INSERT INTO {self.s}.integrity_signups VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING RETURNING true",
-            account, at,
+            f"INSERT INTO {self.s}.integrity_signups (account_id, occurred_at, origin_device,"
+            " origin_network) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
+            account, at, origins.get("device"), origins.get("network"),
         ))  # fmt: skip
+
+    async def signups_from(
+        self, by: str, origin: str, since: datetime, until: datetime
+    ) -> list[Signup]:
+        column = {"device": "origin_device", "network": "origin_network"}[by]
+        rows = await self.conn.fetch(
+            f"SELECT occurred_at, account_id FROM {self.s}.integrity_signups"
+            f" WHERE {column} = $1 AND occurred_at BETWEEN $2 AND $3",
+            origin, since, until,
+        )  # fmt: skip
+        return [Signup(*r.values()) for r in rows]
 
     async def signups(self, since: datetime, until: datetime) -> int:
         return int(await self.conn.fetchval(

@@ -8,7 +8,9 @@ Which events feed which rule:
   ``few_residents`` (a voided redemption no longer counts);
 * debit legs between residents and shops (``CoinsSpent``, ``HoldCaptured``, ``RewardPaid``):
   ``coin_cycle`` (refunds are left out: a refund going back is no cycle);
-* resident ``AccountOpened``: ``signup_burst``;
+* resident ``AccountOpened``: ``signup_burst``; with ``origin_device`` / ``origin_network``
+  (an app sign-up: the wallet's day-keyed pseudonyms of where it came from)
+  ``signup_origin_burst``;
 * ``FarePaid``: ``pass_on_many_validators``, ``pass_rapid_taps``.
 
 Every fact is stored once by its own id, so a record delivered twice decides nothing twice
@@ -24,12 +26,14 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from services.projections.domain import integrity as rules
-from services.projections.domain.integrity import Flag, ShopRules, ShopWindow, Tap
+from services.projections.domain.integrity import Flag, ShopRules, ShopWindow, Signup, Tap
 from services.projections.integrity_settings import IntegritySettings
 
 #: Debit legs that carry coins from one resident or shop to another.
 EDGES = {"kgo.wallet.CoinsSpent", "kgo.wallet.HoldCaptured", "kgo.wallet.RewardPaid"}
 PARTIES = {"resident", "shop"}
+#: What a resident's sign-up origin may be a pseudonym of (``AccountOpened.origin_<by>``).
+ORIGINS = ("device", "network")
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,11 @@ class IntegrityStore(Protocol):
         self, movement: UUID, payer: UUID, payee: UUID, coins: int, at: datetime
     ) -> bool: ...
     async def paid_to(self, account: UUID, since: datetime, until: datetime) -> dict[UUID, int]: ...
-    async def add_signup(self, account: UUID, at: datetime) -> bool: ...
+    async def add_signup(self, account: UUID, at: datetime, origins: dict[str, str]) -> bool: ...
     async def signups(self, since: datetime, until: datetime) -> int: ...
+    async def signups_from(
+        self, by: str, origin: str, since: datetime, until: datetime
+    ) -> list[Signup]: ...
     async def add_tap(self, wallet: UUID, tap: Tap) -> bool: ...
     async def taps(self, wallet: UUID, since: datetime, until: datetime) -> list[Tap]: ...
     async def keep(self, flag: Flag) -> None: ...
@@ -104,7 +111,7 @@ class IntegrityRules:
             if e.account_kind in PARTIES and e.counter_account_kind in PARTIES:
                 return await self._moved(e)
         elif name == "kgo.wallet.AccountOpened" and e.account_kind == "resident":
-            return await self._opened(e.account_id, e.occurred_at)
+            return await self._opened(e)
         elif name == "kgo.transit.FarePaid":
             return await self._fare(e)
         return ()
@@ -163,15 +170,24 @@ class IntegrityRules:
         await walk([payer, payee], hop[payee])
         return found
 
-    async def _opened(self, account: UUID, at: datetime) -> Sequence[Flag]:
-        if not await self.store.add_signup(account, at):
+    async def _opened(self, e: Any) -> Sequence[Flag]:
+        s, at = self.s, e.occurred_at
+        origins = {by: o for by in ORIGINS if (o := getattr(e, f"origin_{by}", None))}
+        if not await self.store.add_signup(e.account_id, at, origins):
             return ()
-        minutes = self.s.signup_window_minutes
+        minutes = s.signup_window_minutes
         start = _window_start(at, minutes)
         opened = await self.store.signups(start, start + timedelta(minutes=minutes))
-        flag = rules.signup_burst(start, opened, at, least=self.s.signup_burst_min,
-                                  minutes=minutes)  # fmt: skip
-        return [flag] if flag is not None else []
+        found = [rules.signup_burst(start, opened, at, least=s.signup_burst_min,
+                                    minutes=minutes)]  # fmt: skip
+        # Look both sides of the sign-up's time: partitions arrive in any order.
+        span = timedelta(minutes=s.signup_origin_minutes)
+        for by, origin in origins.items():
+            least = s.signup_device_min if by == "device" else s.signup_network_min
+            signups = await self.store.signups_from(by, origin, at - span, at + span)
+            found.append(rules.signup_origin_burst(by, origin, signups, at, least=least,
+                                                   minutes=s.signup_origin_minutes))  # fmt: skip
+        return [f for f in found if f is not None]
 
     async def _fare(self, e: Any) -> Sequence[Flag]:
         s, at, wallet = self.s, e.occurred_at, e.wallet_id

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 from uuid import UUID, uuid5
 
 from kgo_contracts.base import BANGKOK
@@ -32,6 +33,8 @@ class FlagKind(StrEnum):
     COIN_CYCLE = "coin_cycle"
     #: Many resident wallets opened in a few minutes.
     SIGNUP_BURST = "signup_burst"
+    #: Many resident wallets opened from one device or one network within an hour or so.
+    SIGNUP_ORIGIN_BURST = "signup_origin_burst"
     #: One rider's pass paid on many validators within minutes.
     PASS_ON_MANY_VALIDATORS = "pass_on_many_validators"
     #: One rider's pass paid again every few seconds.
@@ -162,15 +165,54 @@ def signup_burst(
 
 
 @dataclass(frozen=True, order=True)
+class Signup:
+    """A resident wallet opened from an origin (the wallet's day-keyed pseudonym)."""
+
+    at: datetime
+    account_id: UUID
+
+
+#: What a sign-up origin is a pseudonym of (``AccountOpened.origin_<by>``).
+ORIGIN_OF = {"device": "one device", "network": "one network (IPv4 /24 or IPv6 /56)"}
+#: Most wallets a flag names (its evidence counts them all).
+MAX_FLAG_ACCOUNTS = 100
+
+
+def signup_origin_burst(
+    by: str, origin: str, signups: Sequence[Signup], at: datetime, *, least: int, minutes: int
+) -> Flag | None:
+    """At least ``least`` resident wallets opened from one origin within ``minutes``. The
+    origin changes every Bangkok day (the wallet's key does), so one flag per origin is one
+    per origin and day."""
+    best = max(_windows(signups, timedelta(minutes=minutes)), key=len, default=[])
+    if len(best) < least:
+        return None
+    local = best[0].at.astimezone(BANGKOK)
+    return Flag(
+        FlagKind.SIGNUP_ORIGIN_BURST, f"{by}:{origin}",
+        f"{len(best)} resident wallets opened from {ORIGIN_OF[by]} within {minutes} minutes"
+        f" from {local:%Y-%m-%d %H:%M} Bangkok time (flagged from {least}); the {by} is known"
+        f" only as {origin[:12]}..., a pseudonym of that day (it names no {by})",
+        at, tuple(s.account_id for s in best[:MAX_FLAG_ACCOUNTS]), None,
+        {"opened": len(best), "minutes": minutes, "threshold": least, "by": by,
+         "origin": origin},
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, order=True)
 class Tap:
     at: datetime
     validator_id: str
     trip_id: UUID
 
 
-def _windows(taps: Sequence[Tap], span: timedelta) -> list[list[Tap]]:
-    """Every run of taps no longer than ``span`` (sorted by time), longest from each start."""
-    ordered = sorted(taps)
+Timed = TypeVar("Timed", Tap, Signup)
+
+
+def _windows(items: Sequence[Timed], span: timedelta) -> list[list[Timed]]:
+    """Every run of taps (or sign-ups) no longer than ``span`` (sorted by time), longest from
+    each start."""
+    ordered = sorted(items)
     runs, end = [], 0
     for start, first in enumerate(ordered):
         end = max(end, start)

@@ -89,9 +89,13 @@ class KafkaHistory:
         raw_headers = list(getattr(record, "headers", ()) or ())
         value: bytes | None = getattr(record, "value", None)
         offset: int = getattr(record, "offset")  # noqa: B009
+        key: bytes | None = getattr(record, "key", None)
         try:
             headers = header_map(raw_headers)
             if headers.get("ce_type") == ERASURE_TYPE:
+                payload = _erasure(headers, value)
+                if key != str(payload["account_id"]).encode():
+                    raise EnvelopeError("wrong_key", "the record's key is not its account_id")
                 history.records.append(
                     HistoryRecord(
                         topic=tp.topic,
@@ -100,11 +104,13 @@ class KafkaHistory:
                         ce_id=headers.get("ce_id") or f"{tp.topic}:{tp.partition}:{offset}",
                         ce_type=ERASURE_TYPE,
                         ce_time=datetime.fromisoformat(headers["ce_time"]),
-                        payload=_erasure(headers, value),
+                        payload=payload,
                     )
                 )
                 return
-            envelope = decode(raw_headers, value)
+            # With the key, as every consumer decodes: a record filed under another key
+            # (another wallet's partition and history) is rejected, not exported.
+            envelope = decode(raw_headers, value, key)
         except (EnvelopeError, ValueError, KeyError) as error:
             reason = error.reason_code if isinstance(error, EnvelopeError) else "bad_header"
             history.counts.undecodable[reason] += 1

@@ -19,7 +19,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from kgo_contracts.base import ContractEvent
 
-from .pseudonyms import PSEUDONYM_NOTE, PSEUDONYMISED_FIELDS, PUBLIC_ID_FIELDS
+from .pseudonyms import PSEUDONYM_NOTE, PSEUDONYMISED_FIELDS, PUBLIC_ID_FIELDS, WITHHELD_FIELDS
 
 ColumnType = Literal["string", "int64", "float64", "bool", "timestamp", "date", "json"]
 TableKind = Literal["event", "read_model"]
@@ -232,6 +232,8 @@ def event_table_name(ce_type: str) -> str:
 def event_table(contract: type[ContractEvent]) -> TableSpec:
     columns = list(ENVELOPE_COLUMNS)
     for name, field in contract.model_fields.items():
+        if name in WITHHELD_FIELDS:
+            continue
         column_type = column_type_of(field.annotation)
         pseudonymised = name in PSEUDONYMISED_FIELDS
         meaning = meaning_of(name, field.description)

@@ -42,6 +42,10 @@ PUBLIC_ID_FIELDS = frozenset(
     {"shop_id", "mission_id", "activity_id", "network_id", "operator_account_id",
      "payee_account_id", "external_ref"}
 )  # fmt: skip
+#: Fields no export carries (neither column nor value): a sign-up's day-keyed origins link
+#: the residents who signed up from one device or network that day; they are there for the
+#: integrity read model, not for research.
+WITHHELD_FIELDS = frozenset({"origin_device", "origin_network"})
 #: The fields naming the resident a record is about: such a record of an erased resident goes.
 SUBJECT_FIELDS = frozenset({"wallet_id", "account_id", "pass_id", "pass_digest"})
 
@@ -71,6 +75,8 @@ def public_ids(payloads: Iterable[Mapping[str, Any]]) -> set[str]:
     found: set[str] = set()
     for payload in payloads:
         for name, value in payload.items():
+            if name in WITHHELD_FIELDS:
+                continue
             if value is None:
                 continue
             kind_field = KIND_PAIRED.get(name)
@@ -176,6 +182,8 @@ class Pseudonymiser:
         record (a counterparty) become null."""
         result: dict[str, Any] = {}
         for name, value in payload.items():
+            if name in WITHHELD_FIELDS:
+                continue
             if value is None:
                 result[name] = None
             elif name in PSEUDONYMISED_FIELDS and (

@@ -16,6 +16,7 @@ from uuid import UUID
 import orjson
 
 from ..domain.instruments import Authorisation
+from ..domain.signup_origin import SignupOrigin
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +84,7 @@ class RegisterResident(Command):
     name: ClassVar[str] = "register_resident"
     unhashed: ClassVar[frozenset[str]] = Command.unhashed | {
         "sealed_personal_data", "key_id", "wallet_id", "national_id_claim", "phone_claim",
+        "origin",
     }  # fmt: skip
     national_id_index: str
     phone_index: str | None
@@ -96,6 +98,9 @@ class RegisterResident(Command):
     #: layout before erasure existed).
     national_id_claim: UUID | None = None
     phone_claim: UUID | None = None
+    #: Where an app sign-up came from (day-keyed pseudonyms, published on AccountOpened);
+    #: not part of the request: a retry from another network is the same registration.
+    origin: SignupOrigin | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -131,7 +131,7 @@ def register_resident(uow: UnitOfWork, cmd: c.RegisterResident, receipt: UUID) -
     phone_claim = None
     if cmd.phone_index is not None:
         phone_claim = resident_handlers.free_claim(uow, "phone", cmd.phone_index, cmd.phone_claim)
-    wallet = Account.open(cmd.wallet_id or uuid4(), RESIDENT, cmd.at)
+    wallet = Account.open(cmd.wallet_id or uuid4(), RESIDENT, cmd.at, origin=cmd.origin)
     uow.add(wallet)
     uow.add(
         IdentityClaim.claim(

@@ -19,7 +19,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -41,6 +41,7 @@ from ..domain.resident_access import (
     rotate,
     sign_out,
 )
+from ..domain.signup_origin import SignupOrigin, signup_origin
 from .commands import Command
 from .ledger import WalletLedger
 from .resident_data import DataRefused, ResidentData
@@ -233,8 +234,17 @@ class ResidentAccess:
     # --- confirming one ---------------------------------------------------------------------
 
     async def confirm(
-        self, purpose: Purpose, challenge_id: UUID, code: str, *, client: str, key: str
+        self,
+        purpose: Purpose,
+        challenge_id: UUID,
+        code: str,
+        *,
+        client: str,
+        key: str,
+        device: str | None = None,
     ) -> Session:
+        """``client`` and ``device`` (the app's device id, if it sent one): where a sign-up
+        comes from, published as day-keyed pseudonyms only (domain/signup_origin.py)."""
         now = self.clock.now()
         checks = self.policy.checks_per_address
         await self._limit(f"check:addr:{self._address(client)}", checks, now)
@@ -248,10 +258,11 @@ class ResidentAccess:
         if verdict not in (Verdict.CONFIRMED, Verdict.REPLAYED):
             extra = {"attempts_left": challenge.attempts_left}
             raise AccessRefused(verdict.value, _REFUSALS[verdict], extra=extra)
-        wallet_id = await self._complete(challenge, now)
+        origin = signup_origin(self.secret, client=client, device=device, at=now)
+        wallet_id = await self._complete(challenge, now, origin)
         return await self._open_session(wallet_id, now, replayed=verdict is Verdict.REPLAYED)
 
-    async def _complete(self, challenge: Challenge, now: datetime) -> UUID:
+    async def _complete(self, challenge: Challenge, now: datetime, origin: SignupOrigin) -> UUID:
         """What a confirmed challenge does: the wallet it opened, linked or signed in to."""
         stamp: dict[str, Any] = {"idempotency_key": str(challenge.challenge_id), "at": now}
         if challenge.purpose is Purpose.SIGN_IN:
@@ -272,6 +283,7 @@ class ResidentAccess:
                     personal=personal, sealed_extra={"consent": request["consent"]},
                     digest_extra=terms,
                 )  # fmt: skip
+                command = replace(command, origin=origin)
             else:
                 assert challenge.wallet_id is not None
                 command = await self.data.phone_link(

@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from .errors import HoldNotFound, InsufficientFunds, Refused, WalletErased
+from .signup_origin import SignupOrigin
 
 ISSUER, MUNICIPALITY, BUDGET, RESIDENT, SHOP, OPERATOR = (
     "issuer",
@@ -40,6 +41,10 @@ class Account(Aggregate):
         label: str | None
         external_ref: str | None
         occurred_at: datetime
+        #: An app sign-up's day-keyed origins (domain/signup_origin.py); absent from events
+        #: stored before they existed, so they read as the class default.
+        origin_network: str | None = None
+        origin_device: str | None = None
 
     class Entry(Aggregate.Event):
         """Base of the balance-changing events; never triggered itself."""
@@ -249,6 +254,8 @@ class Account(Aggregate):
         label: str | None,
         external_ref: str | None,
         occurred_at: datetime,
+        origin_network: str | None = None,  # published, not kept: the account needs neither
+        origin_device: str | None = None,
     ) -> None:
         self.kind = kind
         self.programme = programme
@@ -270,6 +277,7 @@ class Account(Aggregate):
         programme: str | None = None,
         label: str | None = None,
         external_ref: str | None = None,
+        origin: SignupOrigin | None = None,
     ) -> Account:
         if kind not in ACCOUNT_KINDS:
             raise Refused(f"unknown account kind {kind!r}", code="invalid_account_kind", status=422)
@@ -281,6 +289,8 @@ class Account(Aggregate):
             label=label,
             external_ref=external_ref,
             occurred_at=at,
+            origin_network=origin.network if origin else None,
+            origin_device=origin.device if origin else None,
         )
 
     # --- rules -----------------------------------------------------------------------------

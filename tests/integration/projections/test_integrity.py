@@ -61,6 +61,18 @@ def collude(h: History, days: int = 6) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]
     return resident, shop, payee
 
 
+def farm(h: History, wallets: int = 4) -> tuple[str, list[uuid.UUID]]:
+    """Wallets opened in the app from one device within 40 minutes (a sign-up farm), each
+    from a new network: the wallet's day-keyed pseudonym of the device is what they share."""
+    device = uuid.uuid4().hex
+    opened = [
+        h.open(f"farmed-{i}", "resident", START + timedelta(days=20, minutes=10 * i),
+               origin_device=device, origin_network=uuid.uuid4().hex)
+        for i in range(wallets)
+    ]  # fmt: skip
+    return device, opened
+
+
 def flags(client: TestClient, token: str, **params: Any) -> dict[str, Any]:
     answer = client.get("/v1/integrity/flags", params=params,
                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
@@ -104,6 +116,7 @@ async def test_operators_see_a_cash_out_pair_flagged_with_its_reasons(
 ) -> None:
     history = build(residents=20, seed=3)
     resident, shop, payee = collude(history)
+    device, farmed = farm(history)
     produced = records(settings, history.events)
     await produce(produced)
     integrity = IntegritySettings(consumer_name=f"{settings.consumer_name}_integrity")
@@ -118,10 +131,16 @@ async def test_operators_see_a_cash_out_pair_flagged_with_its_reasons(
     app = create_app(settings, clock=clock, access=access, integrity=integrity)
 
     with TestClient(app) as client:
-        body = settled(client, auditor, 3)
+        body = settled(client, auditor, 4)
         assert body["as_of"]["business_time"] is not None
         by_kind = {f["kind"]: f for f in body["flags"]}
-        assert set(by_kind) == {"pair_at_cap", "few_residents", "coin_cycle"}, by_kind
+        assert set(by_kind) == {"pair_at_cap", "few_residents", "coin_cycle",
+                                "signup_origin_burst"}, by_kind  # fmt: skip
+        burst = by_kind["signup_origin_burst"]
+        assert burst["subject"] == f"device:{device}"
+        assert sorted(burst["accounts"]) == sorted(str(a) for a in farmed)
+        assert "4 resident wallets opened from one device within 60 minutes" in burst["reason"]
+        assert burst["evidence"]["opened"] == 4
         pair = by_kind["pair_at_cap"]
         assert pair["accounts"] == [str(resident)] and pair["shop_id"] == str(shop)
         assert "the most coins the bill allowed" in pair["reason"]
@@ -164,6 +183,8 @@ async def test_operators_see_a_cash_out_pair_flagged_with_its_reasons(
         text = client.get("/metrics").text
         assert 'kgo_integrity_flags{kind="pair_at_cap"} 1.0' in text
         assert 'kgo_integrity_flags{kind="signup_burst"} 0.0' in text
+        assert 'kgo_integrity_flags{kind="signup_origin_burst"} 1.0' in text
+        assert device not in text
         assert str(resident) not in text
 
         # The same records again (a relay re-sending) and a malformed one: nothing changes,
@@ -181,5 +202,29 @@ async def test_operators_see_a_cash_out_pair_flagged_with_its_reasons(
                 break
             await asyncio.sleep(0.1)
         assert lettered and lettered[0]["kgo_dlq_source_topic"] == settings.merchant_topic
-        again = settled(client, auditor, 3)
+        again = settled(client, auditor, 4)
         assert again["flags"] == body["flags"]
+
+
+async def test_the_sign_ups_table_of_an_earlier_release_gets_its_origin_columns() -> None:
+    import asyncpg
+
+    from kgo_runtime.postgres import create_tables
+    from kgo_runtime.settings import InfraSettings
+    from kgo_runtime.testing import fresh_schema
+    from services.projections.adapters.integrity_store import integrity_ddl
+
+    dsn = InfraSettings().database_url("projections")
+    async with fresh_schema(dsn, "t_integrity") as schema:
+        pool = await asyncpg.create_pool(dsn, min_size=0, max_size=2)
+        try:
+            await pool.execute(f"CREATE TABLE {schema}.integrity_signups (account_id uuid"
+                               " PRIMARY KEY, occurred_at timestamptz NOT NULL)")  # fmt: skip
+            await pool.execute(f"INSERT INTO {schema}.integrity_signups VALUES ($1, now())",
+                               uuid.uuid4())  # fmt: skip
+            for _ in range(2):  # every start runs it
+                await create_tables(pool, integrity_ddl(schema))
+            rows = await pool.fetch(f"SELECT * FROM {schema}.integrity_signups")
+            assert [(r["origin_device"], r["origin_network"]) for r in rows] == [(None, None)]
+        finally:
+            await pool.close()

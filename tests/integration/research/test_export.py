@@ -79,6 +79,9 @@ async def history() -> AsyncIterator[dict[str, Any]]:
             key=b"x",
             headers=[("ce_specversion", b"1.0")],
         )
+        # filed under another wallet's key (its partition and history): rejected, as the
+        # consumers dead-letter it
+        await producer.send(record.topic, record.value, key=b"another-key", headers=record.headers)
         await producer.flush()
     finally:
         await producer.stop()
@@ -151,7 +154,7 @@ async def test_round_trip_tables_dictionary_and_counts(exported: Path, history: 
     ]
     assert manifest["counts"]["exported_rows"] == len(expected)
     assert manifest["counts"]["duplicates"] == 1
-    assert manifest["counts"]["undecodable"] == {"missing_header": 1}
+    assert manifest["counts"]["undecodable"] == {"missing_header": 1, "wrong_key": 1}
     assert manifest["counts"]["erased_residents"] == 2
     dictionary = list(csv.DictReader((exported / "dictionary.csv").open()))
     described = {(r["table"], r["field"]) for r in dictionary if r["meaning"]}

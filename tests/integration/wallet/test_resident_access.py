@@ -39,6 +39,7 @@ from services.wallet.domain.resident_access import (
     attempt,
     rotate,
 )
+from services.wallet.domain.signup_origin import signup_origin
 from services.wallet.entrypoints.container import resident_data
 from services.wallet.settings import WalletSettings
 
@@ -200,8 +201,18 @@ async def test_signup_and_sign_in_on_the_real_ledger(
         national_id=nid, phone=phone, terms_version="t1", client="10.0.0.1", key="s1"
     )
     session = await access.confirm(
-        Purpose.SIGNUP, started.challenge_id, outbox.sent[-1][1], client="10.0.0.1", key="c1"
-    )
+        Purpose.SIGNUP, started.challenge_id, outbox.sent[-1][1], client="10.0.0.1", key="c1",
+        device="app-device-7",
+    )  # fmt: skip
+    # the stored (then published) AccountOpened carries the origins, never the device id
+    from services.wallet.adapters.contracts import published_history
+
+    opened = published_history(ledger, session.wallet_id)[0]
+    expected = signup_origin(b"k" * 32, client="10.0.0.200", device="app-device-7", at=T0)
+    assert (opened["origin_network"], opened["origin_device"]) == (
+        expected.network, expected.device,
+    )  # fmt: skip
+    assert "app-device-7" not in repr(opened) and "10.0.0" not in repr(opened)
     challenge = await access.begin_sign_in(phone=phone, client="10.0.0.1", key="s2")
     signed_in = await access.confirm(
         Purpose.SIGN_IN, challenge.challenge_id, outbox.sent[-1][1], client="10.0.0.1", key="c2"

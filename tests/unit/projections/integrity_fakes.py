@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from services.projections.application.integrity import Redemption
-from services.projections.domain.integrity import Flag, ShopRules, ShopWindow, Tap
+from services.projections.domain.integrity import Flag, ShopRules, ShopWindow, Signup, Tap
 
 
 class InMemoryIntegrityStore:
@@ -17,6 +17,7 @@ class InMemoryIntegrityStore:
         self.voided: set[UUID] = set()
         self.edges: dict[UUID, tuple[UUID, UUID, int, datetime]] = {}
         self.opened: dict[UUID, datetime] = {}
+        self.origins: dict[UUID, dict[str, str]] = {}
         self.fares: dict[UUID, tuple[UUID, Tap]] = {}
         self.flags: dict[UUID, Flag] = {}
         self.business_time: datetime | None = None
@@ -66,11 +67,21 @@ class InMemoryIntegrityStore:
                 out[payee] += coins
         return dict(out)
 
-    async def add_signup(self, account: UUID, at: datetime) -> bool:
+    async def add_signup(self, account: UUID, at: datetime, origins: dict[str, str]) -> bool:
         if account in self.opened:
             return False
         self.opened[account] = at
+        self.origins[account] = dict(origins)
         return True
+
+    async def signups_from(
+        self, by: str, origin: str, since: datetime, until: datetime
+    ) -> list[Signup]:
+        return [
+            Signup(at, account)
+            for account, at in self.opened.items()
+            if self.origins[account].get(by) == origin and since <= at <= until
+        ]
 
     async def signups(self, since: datetime, until: datetime) -> int:
         return sum(1 for at in self.opened.values() if since <= at < until)

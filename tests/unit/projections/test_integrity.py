@@ -173,6 +173,54 @@ async def test_a_burst_of_sign_ups() -> None:
     assert (await run(shops))[0] == []
 
 
+DEVICE, NETWORK, ELSEWHERE = "d" * 32, "a" * 32, "b" * 32
+
+
+def signup(minutes: float, device: str | None = DEVICE, network: str = NETWORK) -> ContractEvent:
+    at = OPENED.occurred_at.replace(hour=9, minute=0) + timedelta(minutes=minutes)
+    return like(OPENED, account_id=uuid4(), occurred_at=at, origin_device=device,
+                origin_network=network)  # fmt: skip
+
+
+async def test_sign_ups_from_one_device_within_an_hour() -> None:
+    four = [signup(15 * i) for i in range(4)]  # the defaults: 4 within 60 minutes
+    flags, _ = await run(four[:3])
+    assert flags == []  # a household shares a phone for two or three
+    flags, _ = await run(four)
+    (flag,) = flags
+    assert flag.kind is FlagKind.SIGNUP_ORIGIN_BURST and flag.subject == f"device:{DEVICE}"
+    assert set(flag.accounts) == {e.account_id for e in four}  # type: ignore[attr-defined]
+    assert flag.evidence == {"opened": 4, "minutes": 60, "threshold": 4, "by": "device",
+                             "origin": DEVICE}  # fmt: skip
+    assert "4 resident wallets opened from one device within 60 minutes" in flag.reason
+    assert "(flagged from 4)" in flag.reason and "names no device" in flag.reason
+    # late and out of order: judged by their own times
+    assert kinds((await run(list(reversed(four))))[0]) == {FlagKind.SIGNUP_ORIGIN_BURST}
+    # spread over the day, or from four devices: nothing
+    assert (await run([signup(90 * i) for i in range(4)]))[0] == []
+    spread = [signup(i, device=f"{i:032x}", network=f"{i + 10:032x}") for i in range(4)]
+    assert (await run(spread))[0] == []
+
+
+async def test_sign_ups_from_one_network_need_more_than_from_one_device() -> None:
+    """A mobile carrier's NAT puts many residents behind one network: the network's threshold
+    is higher, and a farm that sends a new device id each time is still caught by it."""
+    nineteen = [signup(2 * i, device=f"{i:032x}") for i in range(19)]
+    assert (await run(nineteen))[0] == []
+    flags, _ = await run([*nineteen, signup(40, device=None)])
+    (flag,) = flags
+    assert flag.subject == f"network:{NETWORK}" and flag.evidence["opened"] == 20
+    assert "one network (IPv4 /24 or IPv6 /56)" in flag.reason
+    flags, _ = await run(nineteen[:3], signup_network_min=3, signup_origin_minutes=5)
+    assert kinds(flags) == {FlagKind.SIGNUP_ORIGIN_BURST}
+
+
+async def test_sign_ups_without_an_origin_and_other_accounts_count_no_origin() -> None:
+    counter = [like(OPENED, account_id=uuid4()) for _ in range(5)]  # opened at a counter
+    shops = [like(signup(i), account_kind="shop") for i in range(5)]
+    assert (await run([*counter, *shops]))[0] == []
+
+
 def fare(wallet: UUID, validator: str, seconds: float) -> ContractEvent:
     return like(FARE, trip_id=uuid4(), wallet_id=wallet, validator_id=validator,
                 occurred_at=T0 + timedelta(seconds=seconds))  # fmt: skip

@@ -125,3 +125,18 @@ def test_public_ids_are_found_by_kind_and_field():
         {"shop_id": shop_ref, "wallet_id": resident},
     ])  # fmt: skip
     assert found == {budget, shop_ref}
+
+
+def test_sign_up_origins_are_withheld_from_exports():
+    """A sign-up's day-keyed origins link the residents of one device or network that day:
+    no export carries them, neither as a value nor as a column of the dictionary."""
+    from kgo_contracts.wallet import AccountOpened
+    from services.research.domain.dictionary import event_table
+
+    wallet = str(uuid4())
+    payload = {"account_id": wallet, "account_kind": "resident", "origin_device": "d" * 32,
+               "origin_network": "a" * 32}  # fmt: skip
+    scrubbed = Pseudonymiser(KEY, {wallet}).scrub(payload)
+    assert set(scrubbed) == {"account_id", "account_kind"}
+    columns = event_table(AccountOpened).column_names()
+    assert "origin_device" not in columns and "origin_network" not in columns

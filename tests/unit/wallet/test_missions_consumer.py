@@ -27,6 +27,7 @@ from kgo_contracts.examples import examples_of
 from kgo_contracts.missions import MissionCompleted
 from kgo_runtime.deadletter import PermanentError
 from kgo_runtime.envelope import Envelope, OutgoingRecord, encode, header_map
+from kgo_runtime.inbox import Seen, judge
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.processing import Outcome, RecordProcessor, dispatch
 from services.wallet.application.bus import CommandBus
@@ -49,7 +50,7 @@ class MemoryInbox:
 
     def __init__(self) -> None:
         self.positions: dict[tuple[str, int], int] = {}
-        self.ids: set[str] = set()
+        self.ids: dict[str, str | None] = {}
 
     async def advance(self, _conn: Any, topic: str, partition: int, offset: int) -> bool:
         if self.positions.get((topic, partition), 0) > offset:
@@ -57,11 +58,11 @@ class MemoryInbox:
         self.positions[(topic, partition)] = offset + 1
         return True
 
-    async def remember(self, _conn: Any, ce_id: str) -> bool:
+    async def remember(self, _conn: Any, ce_id: str, digest: str | None = None) -> Seen:
         if ce_id in self.ids:
-            return False
-        self.ids.add(ce_id)
-        return True
+            return judge(self.ids[ce_id], digest)
+        self.ids[ce_id] = digest
+        return Seen.NEW
 
     async def next_offset(self, _conn: Any, topic: str, partition: int) -> int:
         return self.positions.get((topic, partition), 0)
@@ -219,6 +220,22 @@ async def test_the_same_completion_delivered_again_and_again_is_granted_once(
     assert treasury.balance(resident) == (100, 0)
 
 
+async def test_a_ce_id_reused_for_another_completion_is_dead_lettered_not_dropped(
+    treasury: Treasury, harness: Harness, resident: UUID
+) -> None:
+    done, other = completion(resident), completion(resident, reward=30)
+    first = record(done)
+    ce_id = header_map(first.headers)["ce_id"]
+    assert await harness.deliver(first) is Outcome.PROCESSED
+    assert await harness.deliver(record(other, ce_id=ce_id)) is Outcome.DEAD_LETTERED
+    [letter] = harness.dead_letters()
+    assert letter["kgo_dlq_reason_code"] == "ce_id_reused"
+    assert grants_for(treasury, other) == []
+    # the true re-delivery after it is still a silent duplicate
+    assert await harness.deliver(first) is Outcome.DUPLICATE
+    assert treasury.balance(resident) == (100, 0)
+
+
 async def test_the_grant_is_keyed_by_the_completion_id_in_the_missions_scope(
     treasury: Treasury, harness: Harness, resident: UUID
 ) -> None:
@@ -302,6 +319,6 @@ async def test_a_wallet_store_that_is_down_is_retried_with_nothing_recorded(
     with monkeypatch.context() as patch:
         patch.setattr(treasury.ledger, "execute", store_down)
         assert await harness.deliver(done, offset=0) is Outcome.RETRY
-    assert harness.inbox.ids == set()
+    assert harness.inbox.ids == {}
     assert await harness.deliver(done, offset=0) is Outcome.PROCESSED
     assert treasury.balance(resident) == (100, 0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from ...application.resident_access import AccessRefused
@@ -58,14 +58,35 @@ async def start_signup(body: SignupRequest, caller: Caller) -> JSONResponse:
     return answer(view.model_dump(mode="json"), 202, replayed=started.replayed)
 
 
+#: The app's own id of the device it runs on (optional): counted, never published as such.
+DEVICE_HEADER = "X-KGO-Device"
+Device = Annotated[
+    str | None,
+    Header(
+        alias=DEVICE_HEADER,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[!-~]+$",
+        description="The app's id of this device (1-128 printable ASCII characters, e.g. a "
+        "random UUID the app keeps). Optional. The wallet never stores or publishes it: the "
+        "wallet's AccountOpened carries only `origin_device`, a keyed hash of it with a key "
+        "of the Bangkok day, beside `origin_network` (the same of the caller's /24 or /56), "
+        "so that many sign-ups from one device or network can be flagged to operators.",
+    ),
+]
+
+
 @router.post("/signups/{signup_id}/confirm", status_code=201, response_model=SessionView)
-async def confirm_signup(signup_id: UUID, body: CodeRequest, caller: Caller) -> JSONResponse:
+async def confirm_signup(
+    signup_id: UUID, body: CodeRequest, caller: Caller, device: Device = None
+) -> JSONResponse:
     """The code sent to the phone: the wallet opens, with the consent recorded, and the
     resident is signed in (409 ``already_registered`` if the ID or phone has a wallet)."""
     try:
         session = await caller.residents.confirm(
-            Purpose.SIGNUP, signup_id, body.code, client=caller.client, key=caller.key
-        )
+            Purpose.SIGNUP, signup_id, body.code, client=caller.client, key=caller.key,
+            device=device,
+        )  # fmt: skip
     except AccessRefused as refused:
         raise problem(refused) from None
     return session_answer(session, 201)

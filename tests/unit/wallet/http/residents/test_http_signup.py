@@ -234,3 +234,55 @@ async def test_a_confirmation_the_store_could_not_decide_is_retried_with_its_key
     residents.access.bus = bus
     retried = await residents.post(path, {"code": code}, key="c-1")
     assert retried.status_code == 201, retried.text
+
+
+async def signed_up_with(residents: Residents, nid: str, phone: str, **headers: str) -> Any:
+    """A whole app sign-up whose confirmation carries ``headers``; its AccountOpened record."""
+    from services.wallet.adapters.contracts import published_history
+
+    signup_id = (await residents.start_signup(nid, phone)).json()["signup_id"]
+    code = residents.notifier.last_code(phone)
+    confirmed = await residents.post(
+        f"/v1/signups/{signup_id}/confirm", {"code": code}, headers=headers
+    )
+    assert confirmed.status_code == 201, confirmed.text
+    wallet = confirmed.json()["wallet_id"]
+    opened = published_history(residents.api.container.ledger, wallet)[0]
+    assert opened["type"] == "kgo.wallet.AccountOpened.v1"
+    return opened
+
+
+async def test_the_account_opened_record_carries_day_keyed_origins_never_the_device_id(
+    residents: Residents,
+) -> None:
+    first = await signed_up_with(residents, NID, PHONE, **{"X-KGO-Device": "phone-1234"})
+    assert len(first["origin_network"]) == len(first["origin_device"]) == 32
+    assert "phone-1234" not in repr(first)
+    # the same device and network an hour later: the same origins; no device id: none
+    residents.clock.advance(hours=1)
+    second = await signed_up_with(
+        residents, national_id("310010012346"), "0812345679", **{"X-KGO-Device": "phone-1234"}
+    )
+    third = await signed_up_with(residents, national_id("310010012347"), "0812345670")
+    assert (second["origin_network"], second["origin_device"]) == (
+        first["origin_network"], first["origin_device"],
+    )  # fmt: skip
+    assert third["origin_network"] == first["origin_network"] and third["origin_device"] is None
+    # the next Bangkok day, from the same device and network: nothing links them
+    residents.clock.advance(days=1)
+    later = await signed_up_with(
+        residents, national_id("310010012348"), "0812345671", **{"X-KGO-Device": "phone-1234"}
+    )
+    assert later["origin_network"] != first["origin_network"]
+    assert later["origin_device"] != first["origin_device"]
+
+
+async def test_a_device_header_that_is_not_a_short_printable_id_is_refused(
+    residents: Residents,
+) -> None:
+    signup_id = (await residents.start_signup(NID, PHONE)).json()["signup_id"]
+    code = residents.notifier.last_code(PHONE)
+    path = f"/v1/signups/{signup_id}/confirm"
+    refused = await residents.post(path, {"code": code}, headers={"X-KGO-Device": "x" * 129})
+    assert refused.status_code == 422, refused.text
+    assert (await residents.post(path, {"code": code})).status_code == 201
