@@ -135,7 +135,7 @@ class ResidentData:
         """The wallet a phone signs in to (None: none, or its resident was erased)."""
         claim = await self.keys.find_claim(phone_index)
         found = await asyncio.to_thread(self._claim, claim or claim_id("phone", phone_index))
-        if found is None:
+        if found is None or found.superseded:  # a legacy claim re-keyed leads nowhere
             return None
         account = await asyncio.to_thread(self.ledger.account, found.wallet_id)
         return None if account is None or account.erased else found.wallet_id
