@@ -35,7 +35,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 
 from ..domain.account import Account
-from ..domain.identity import IdentityClaim
+from ..domain.identity import IdentityClaim, ResidentRecord, resident_record_id
 from ..domain.ids import claim_id
 from .resident_commands import RekeyResident
 from .resident_data import RESIDENT_KEY_ID, ResidentData
@@ -110,6 +110,11 @@ class Rekeying:
         while True:
             page = recorder.select_notifications(start, PAGE, topics=[IdentityClaim.Claimed.TOPIC])
             for notification in page:
+                # The creation event says how the claim was sealed: only a legacy one is loaded.
+                created = self.data.ledger.mapper.to_domain_event(notification)
+                sealed = getattr(created, "sealed_personal_data", None)
+                if sealed is None or getattr(created, "key_id", None) == RESIDENT_KEY_ID:
+                    continue
                 claim = self._get(UUID(str(notification.originator_id)))
                 if isinstance(claim, IdentityClaim) and _sealed_by_service(claim):
                     by_wallet.setdefault(claim.wallet_id, []).append(claim)
@@ -117,7 +122,11 @@ class Rekeying:
                 break
             start = page[-1].id + 1
         for wallet_id, claims in by_wallet.items():
-            yield LegacyWallet(wallet_id, claims)
+            # A claim its resident's record lists is of the new kind, whatever it holds.
+            record = self._get(resident_record_id(wallet_id))
+            listed = record.claims if isinstance(record, ResidentRecord) else []
+            if legacy := [c for c in claims if c.id not in listed]:
+                yield LegacyWallet(wallet_id, legacy)
 
     def _get(self, aggregate_id: UUID) -> object:
         try:

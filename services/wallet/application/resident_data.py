@@ -219,7 +219,12 @@ class ResidentData:
     ) -> dict[str, Any] | None:
         if record is None:
             return None
-        data_key = await self.data_key(wallet_id)
+        try:
+            data_key = await self.data_key(wallet_id)
+        except ValueError:  # SealError: wrapped by a service key this wallet no longer has
+            log.error("a data key does not unwrap", wallet_id=str(wallet_id))
+            raise DataRefused(500, "personal_data_unreadable",
+                              "this resident's data key does not open here") from None  # fmt: skip
         found: dict[str, Any] = {}
         for claim_ref in record.claims:
             claim = await asyncio.to_thread(self._claim, claim_ref)

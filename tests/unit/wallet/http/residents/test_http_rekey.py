@@ -209,3 +209,15 @@ def test_legacy_values_can_be_retired() -> None:
     retired = PersonalDataVault(vault.seal_key, vault.index_key, legacy_readable=False)
     with pytest.raises(SealError, match="retired"):
         retired.unseal(token)
+
+
+async def test_a_replay_sealed_under_a_destroyed_key_answers_409_not_500(city: City) -> None:
+    api = city.api
+    first = await api.post("/v1/payment-codes", None, city.resident, key="code-1")
+    assert first.status_code == 201, first.text
+    old = api.container.vault
+    api.container.vault = PersonalDataVault(bytes(range(100, 132)), old.index_key)
+
+    replay = await api.post("/v1/payment-codes", None, city.resident, key="code-1")
+
+    api.problem(replay, 409, "answer_expired")
