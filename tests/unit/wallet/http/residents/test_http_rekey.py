@@ -221,3 +221,30 @@ async def test_a_replay_sealed_under_a_destroyed_key_answers_409_not_500(city: C
     replay = await api.post("/v1/payment-codes", None, city.resident, key="code-1")
 
     api.problem(replay, 409, "answer_expired")
+
+
+async def test_an_erasure_racing_the_rekey_wins_and_the_indexes_still_go(
+    residents: Residents, city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The erasure is decided between rekey's reads and its ledger step."""
+    container = residents.api.container
+    wallet_id = await legacy(residents, phone=PHONE)
+    data = container.resident_data
+    real_submit = data.bus.submit
+
+    async def erase_first(command: Any) -> Any:
+        path = f"/v1/residents/{wallet_id}/erasure"
+        assert (await residents.api.post(path, ERASURE, city.admin)).status_code == 200
+        return await real_submit(command)
+
+    monkeypatch.setattr(data, "bus", type("Racing", (), {"submit": staticmethod(erase_first)})())
+    job = Rekeying(data)
+    [found] = await job.legacy_wallets()
+    assert await job.rekey(found) == "erased"
+
+    assert await container.keys.key_of(wallet_id) is None
+    for kind, value in (("national_id", NID), ("phone", PHONE)):
+        assert await container.keys.find_claim(container.vault.blind_index(kind, value)) is None
+    again = await residents.api.post("/v1/residents", {"national_id": NID, "phone": PHONE},
+                                     city.admin)  # fmt: skip
+    assert again.status_code == 201, again.text
