@@ -151,11 +151,13 @@ class PersonalDataVault:
 
     def is_current(self, token: str, *, context: str = "") -> bool:
         """Whether the current key opens ``token`` (False: only the retiring one does)."""
+        if not token.startswith(PREFIX):
+            return False
         try:
             _open(self.seal_key, token, _service_aad(self.seal_key, context))
-        except (SealError, ValueError):
+        except ValueError:  # SealError included
             return False
-        return token.startswith(PREFIX)
+        return True
 
     def unseal_legacy(self, token: str) -> dict[str, Any]:
         """A value sealed before per-resident keys (one service key, bound to nothing but its
@@ -192,11 +194,6 @@ class PersonalDataVault:
         if self.is_current(wrapped, context=f"data-key:{wallet_id}"):
             return None
         return self.wrap(self.unwrap(wallet_id, wrapped))
-
-
-def is_legacy(token: str) -> bool:
-    """Sealed in the format before per-resident keys (under the service key alone)."""
-    return not token.startswith(PREFIX)
 
 
 def _key_id(key: bytes) -> str:
