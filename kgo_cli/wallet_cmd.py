@@ -3,14 +3,16 @@
 `kgo wallet token create|list|revoke` work on the wallet database directly
 (``WALLET_DATABASE_URL``, ``WALLET_DATABASE_SCHEMA``), so the first administrator token can
 be made before anyone can call the API. `kgo wallet erase` and `kgo wallet data` (a
-resident's erasure and access request) open the ledger in this process, with the wallet's
-keys from the same settings.
+resident's erasure and access request) and `kgo wallet rekey` (the one-time re-keying of
+wallets opened before per-resident data keys) open the ledger in this process, with the
+wallet's keys from the same settings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -213,3 +215,55 @@ def resident_data_download(
     else:
         out.write_text(text + "\n")
         typer.echo(f"wrote {out}", err=True)
+
+
+@app.command("rekey")
+def rekey_residents(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be done; change nothing.")
+    ] = False,
+) -> None:
+    """Re-key the wallets opened before per-resident data keys (administrator, once): each
+    gets its own data key, its legacy sealed values re-sealed under it bound to the wallet,
+    and claims of the new kind, so download, erasure and one-wallet-per-person work as for
+    new wallets; then data keys wrapped by WALLET_PII_PREVIOUS_KEY are wrapped again under
+    WALLET_PII_KEY. Safe while the wallet serves; run it again after a crash (what was done
+    stays done). Prints a summary (JSON on stdout); exit 1 if a wallet failed."""
+    from services.wallet.application.rekeying import Rekeying, RekeyReport
+
+    async def run(data: Any) -> RekeyReport:
+        job = Rekeying(data, dry_run=dry_run)
+        wallets = await job.legacy_wallets()
+        label = "legacy wallets (dry run)" if dry_run else "re-keying legacy wallets"
+        with typer.progressbar(length=len(wallets), label=label, file=sys.stderr) as bar:
+            for legacy in wallets:
+                await job.rekey(legacy)
+                bar.update(1)
+        await job.rewrap_keys()
+        await job.remaining()
+        return job.report
+
+    report = _with_resident_data(run)  # a store outage: exit 2, run again
+    _summary(report, dry_run=dry_run)
+    typer.echo(json.dumps(report.as_dict(), indent=2))
+    raise typer.Exit(1 if report.failed else 0)
+
+
+def _summary(report: Any, *, dry_run: bool) -> None:
+    r, say = report, lambda line: typer.echo(line, err=True)
+    say(f"legacy wallets found: {r.legacy_wallets}")
+    if dry_run:
+        say(f"  to re-key: {r.planned}; already done: {r.already}; "
+            f"data keys to wrap again: {r.keys_to_rewrap}")  # fmt: skip
+    else:
+        say(f"  re-keyed: {r.rekeyed}; erased (indexes destroyed): {r.erased}; "
+            f"already done: {r.already}; data keys wrapped again: {r.keys_rewrapped}")  # fmt: skip
+    for wallet_id, code in sorted(r.failed.items()):
+        say(f"  failed: {wallet_id} {code}")
+    if r.done:
+        say("nothing needs the legacy format nor WALLET_PII_PREVIOUS_KEY any more: set "
+            "WALLET_LEGACY_SEALS=retired, then remove WALLET_PII_PREVIOUS_KEY and destroy "
+            "that key (docs/runbook.md)")  # fmt: skip
+    else:
+        say(f"still needed: {r.legacy_left} legacy claims, {r.previous_key_left} data keys "
+            "under the retiring key; run `kgo wallet rekey` again")  # fmt: skip

@@ -52,6 +52,13 @@ class WalletSettings(ServiceSettings):
     #: numbers; same rules.
     blind_index_key: SecretStr | None = None
     blind_index_key_file: Path | None = None
+    #: A service key being retired (rotation, ``kgo wallet rekey``): tried after ``pii_key``;
+    #: never generated. Remove it (and destroy it) once rekey reports nothing needs it.
+    pii_previous_key: SecretStr | None = None
+    pii_previous_key_file: Path | None = None
+    #: Values sealed before per-resident keys (under the service key alone): ``open`` (still
+    #: read) or ``retired`` (refused; set once ``kgo wallet rekey`` re-sealed all of them).
+    legacy_seals: Literal["open", "retired"] = "open"
 
     # --- erasure (crypto-shredding) ------------------------------------------------------------
     #: What an erased resident's coins do: ``frozen`` (stay in the wallet, which moves nothing

@@ -14,7 +14,13 @@ wrapped key's wallet). Moving a ciphertext to another resident or field fails to
 
 Formats. ``kgo2.<base64url(nonce | ciphertext)>`` is the current one. A value without that
 prefix is a legacy one (before per-resident keys): sealed with the service key, its associated
-data only the service key's id; it still opens (:meth:`PersonalDataVault.unseal`).
+data only the service key's id; it still opens (:meth:`PersonalDataVault.unseal`) until
+``WALLET_LEGACY_SEALS=retired``.
+
+Rotation. ``WALLET_PII_PREVIOUS_KEY`` is a service key being retired: what the current key does
+not open is tried with it, and ``kgo wallet rekey`` re-wraps every data key it wraps under the
+current key. Once that key is destroyed, whatever it sealed alone (the legacy claims in the
+immutable events, their snapshots and backups) no longer opens anywhere.
 """
 
 from __future__ import annotations
@@ -104,14 +110,25 @@ class PersonalDataVault:
 
     seal_key: bytes = field(repr=False)
     index_key: bytes = field(repr=False)
+    #: A service key being retired (rotation): opens what the current one does not.
+    previous_seal_key: bytes | None = field(default=None, repr=False)
+    #: False once every legacy value was re-sealed (``WALLET_LEGACY_SEALS=retired``).
+    legacy_readable: bool = True
 
     def __post_init__(self) -> None:
         check_lengths(self.seal_key, self.index_key)
+        if self.previous_seal_key is not None:
+            check_lengths(self.previous_seal_key, self.index_key)
 
     @property
     def key_id(self) -> str:
         """Names the sealing key without revealing it (for rotation and crypto-shredding)."""
-        return hashlib.sha256(b"kgo-key-id" + self.seal_key).hexdigest()[:16]
+        return _key_id(self.seal_key)
+
+    def _keys(self) -> list[bytes]:
+        """The current key, then the one being retired."""
+        previous = self.previous_seal_key
+        return [self.seal_key] if previous is None else [self.seal_key, previous]
 
     def blind_index(self, kind: str, value: str) -> str:
         return hmac.new(self.index_key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
@@ -119,23 +136,43 @@ class PersonalDataVault:
     def digest(self, data: dict[str, Any]) -> str:
         return hmac.new(self.index_key, b"digest:" + _json(data), hashlib.sha256).hexdigest()
 
-    def _aad(self, context: str) -> bytes:
-        return f"kgo-service|v2|{self.key_id}|{context}".encode()
-
     def seal(self, data: dict[str, Any], *, context: str = "") -> str:
-        return _seal(self.seal_key, data, self._aad(context))
+        return _seal(self.seal_key, data, _service_aad(self.seal_key, context))
 
     def unseal(self, token: str, *, context: str = "") -> dict[str, Any]:
-        if token.startswith(PREFIX):
-            return _open(self.seal_key, token, self._aad(context))
-        # Legacy (one global key, bound to nothing but its id): still readable.
-        blob = base64.urlsafe_b64decode(token.encode())
+        if not token.startswith(PREFIX):
+            return self.unseal_legacy(token)
+        for key in self._keys():
+            try:
+                return _open(key, token, _service_aad(key, context))
+            except SealError:
+                continue
+        raise SealError("the sealed value does not open here")
+
+    def is_current(self, token: str, *, context: str = "") -> bool:
+        """Whether the current key opens ``token`` (False: only the retiring one does)."""
+        if not token.startswith(PREFIX):
+            return False
         try:
-            raw = AESGCM(self.seal_key).decrypt(blob[:12], blob[12:], self.key_id.encode())
-        except InvalidTag:
-            raise SealError("the legacy sealed value does not open with this key") from None
-        data: dict[str, Any] = json.loads(raw)
-        return data
+            _open(self.seal_key, token, _service_aad(self.seal_key, context))
+        except ValueError:  # SealError included
+            return False
+        return True
+
+    def unseal_legacy(self, token: str) -> dict[str, Any]:
+        """A value sealed before per-resident keys (one service key, bound to nothing but its
+        id); refused once legacy seals are retired."""
+        if not self.legacy_readable:
+            raise SealError("legacy sealed values are retired (WALLET_LEGACY_SEALS=retired)")
+        blob = base64.urlsafe_b64decode(token.encode())
+        for key in self._keys():
+            try:
+                raw = AESGCM(key).decrypt(blob[:12], blob[12:], _key_id(key).encode())
+            except InvalidTag:
+                continue
+            data: dict[str, Any] = json.loads(raw)
+            return data
+        raise SealError("the legacy sealed value does not open with this key")
 
     # --- residents' data keys (envelope encryption) ----------------------------------------
 
@@ -151,6 +188,20 @@ class PersonalDataVault:
     def unwrap(self, wallet_id: UUID, wrapped: str) -> DataKey:
         raw = self.unseal(wrapped, context=f"data-key:{wallet_id}")
         return DataKey(wallet_id, base64.urlsafe_b64decode(raw["key"].encode()))
+
+    def rewrap(self, wallet_id: UUID, wrapped: str) -> str | None:
+        """The data key wrapped under the current key, if only the retiring one wraps it."""
+        if self.is_current(wrapped, context=f"data-key:{wallet_id}"):
+            return None
+        return self.wrap(self.unwrap(wallet_id, wrapped))
+
+
+def _key_id(key: bytes) -> str:
+    return hashlib.sha256(b"kgo-key-id" + key).hexdigest()[:16]
+
+
+def _service_aad(key: bytes, context: str) -> bytes:
+    return f"kgo-service|v2|{_key_id(key)}|{context}".encode()
 
 
 # --- keys from the deployment's secrets ---------------------------------------------------------
@@ -219,4 +270,17 @@ def vault_from(settings: WalletSettings) -> PersonalDataVault:
         s.blind_index_key, s.blind_index_key_file, "WALLET_BLIND_INDEX_KEY", "blind-index"
     )
     check_lengths(seal, index, names=("WALLET_PII_KEY", "WALLET_BLIND_INDEX_KEY"))
-    return PersonalDataVault(seal_key=seal, index_key=index)
+    previous = None
+    if s.pii_previous_key is not None or s.pii_previous_key_file is not None:
+        # Never generated: only a deployment that rotates its key names one.
+        env = "WALLET_PII_PREVIOUS_KEY"
+        previous = configured_key(s.pii_previous_key, s.pii_previous_key_file, env, "")
+        check_lengths(previous, index, names=(env, "WALLET_BLIND_INDEX_KEY"))
+        if previous == seal:
+            raise AccessKeyError(f"{env} is the same key as WALLET_PII_KEY")
+    return PersonalDataVault(
+        seal_key=seal,
+        index_key=index,
+        previous_seal_key=previous,
+        legacy_readable=s.legacy_seals == "open",
+    )

@@ -163,6 +163,23 @@ class PostgresResidentKeys:
         )
         return None if row is None else Erasure(**{**dict(row), "wallet_id": wallet_id})
 
+    async def wrapped_keys(self, after: UUID | None, limit: int) -> list[tuple[UUID, str]]:
+        rows = await self._pool.fetch(
+            f"SELECT wallet_id, wrapped FROM {self._keys} WHERE wrapped IS NOT NULL "
+            "AND ($1::uuid IS NULL OR wallet_id > $1) ORDER BY wallet_id LIMIT $2",
+            after, limit,
+        )  # fmt: skip
+        return [(UUID(str(r["wallet_id"])), r["wrapped"]) for r in rows]
+
+    async def replace_key(self, wallet_id: UUID, old: str, new: str) -> bool:
+        # Compare-and-set: an erasure (wrapped NULL) since the read wins.
+        done = await self._pool.fetchval(
+            f"UPDATE {self._keys} SET wrapped = $3 WHERE wallet_id = $1 AND wrapped = $2 "
+            "RETURNING true",
+            wallet_id, old, new,
+        )  # fmt: skip
+        return bool(done)
+
 
 def _uuid(value: object) -> UUID | None:
     """asyncpg's own UUID type as the standard one (the event store's transcoder knows only
@@ -217,3 +234,13 @@ class MemoryResidentKeys:
 
     async def erasure(self, wallet_id: UUID) -> Erasure | None:
         return self.erasures.get(wallet_id)
+
+    async def wrapped_keys(self, after: UUID | None, limit: int) -> list[tuple[UUID, str]]:
+        live = sorted((w, k) for w, k in self.keys.items() if k is not None)
+        return [(w, k) for w, k in live if after is None or w > after][:limit]
+
+    async def replace_key(self, wallet_id: UUID, old: str, new: str) -> bool:
+        if self.keys.get(wallet_id) != old:
+            return False
+        self.keys[wallet_id] = new
+        return True

@@ -43,8 +43,13 @@ def erase_resident(uow: UnitOfWork, cmd: EraseResident, receipt: UUID) -> Answer
         )  # fmt: skip
     wallet.erase(reference=cmd.reference, returned=returned, at=cmd.at)
     record = uow.find(resident_record_id(wallet.id), ResidentRecord)
-    if record is not None:
-        record.erase(cmd.reference, cmd.at)
+    legacy = record is None
+    if record is None:
+        # Opened before per-resident keys: an empty record, erased, so that a re-keying
+        # racing this erasure conflicts with it on the record (one of them decides again).
+        record = ResidentRecord.open(wallet.id, [], cmd.at)
+        uow.add(record)
+    record.erase(cmd.reference, cmd.at)
     return 200, {
         "wallet_id": str(wallet.id),
         "erased_at": cmd.at.isoformat(),
@@ -52,8 +57,9 @@ def erase_resident(uow: UnitOfWork, cmd: EraseResident, receipt: UUID) -> Answer
         "balance_disposition": "returned" if returned else "frozen",
         "coins_frozen": wallet.available,
         "movement_id": None if movement_id is None else str(movement_id),
-        # Opened before per-resident data keys: no key of its own to destroy (README).
-        "legacy": record is None,
+        # Opened before per-resident data keys and not re-keyed: no key of its own to
+        # destroy until `kgo wallet rekey` (README).
+        "legacy": legacy,
     }
 
 

@@ -41,3 +41,25 @@ class EraseResident(Command):
     reason: str
     #: WALLET_ERASURE_BALANCE=returned: the coins go back to the municipality.
     return_balance: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RekeyResident(Command):
+    """Move a wallet opened before per-resident data keys to the new layout (``kgo wallet
+    rekey``): its legacy claims are superseded and, unless the resident was erased, claims of
+    the new kind (ids from the blind-index table, sealed under the resident's data key) and a
+    resident record take their place, in one transaction."""
+
+    name: ClassVar[str] = "rekey_resident"
+    unhashed: ClassVar[frozenset[str]] = Command.unhashed | {
+        "sealed_national_id",
+        "sealed_phone",
+        "key_id",
+    }
+    wallet_id: UUID
+    legacy_claims: tuple[UUID, ...]
+    national_id_claim: UUID | None = None
+    sealed_national_id: str | None = field(default=None, repr=False)
+    phone_claim: UUID | None = None
+    sealed_phone: str | None = field(default=None, repr=False)
+    key_id: str | None = None

@@ -135,7 +135,7 @@ class ResidentData:
         """The wallet a phone signs in to (None: none, or its resident was erased)."""
         claim = await self.keys.find_claim(phone_index)
         found = await asyncio.to_thread(self._claim, claim or claim_id("phone", phone_index))
-        if found is None:
+        if found is None or found.superseded:  # a legacy claim re-keyed leads nowhere
             return None
         account = await asyncio.to_thread(self.ledger.account, found.wallet_id)
         return None if account is None or account.erased else found.wallet_id
@@ -219,7 +219,12 @@ class ResidentData:
     ) -> dict[str, Any] | None:
         if record is None:
             return None
-        data_key = await self.data_key(wallet_id)
+        try:
+            data_key = await self.data_key(wallet_id)
+        except ValueError:  # SealError: wrapped by a service key this wallet no longer has
+            log.error("a data key does not unwrap", wallet_id=str(wallet_id))
+            raise DataRefused(500, "personal_data_unreadable",
+                              "this resident's data key does not open here") from None  # fmt: skip
         found: dict[str, Any] = {}
         for claim_ref in record.claims:
             claim = await asyncio.to_thread(self._claim, claim_ref)

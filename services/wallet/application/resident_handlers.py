@@ -3,6 +3,9 @@
 A wallet opened without a phone gets a ``phone_pending`` claim, keyed by its wallet id;
 linking a phone later adds the phone's claim and a ``phone_linked`` claim beside it, so a
 wallet takes a phone once, and only a wallet that had none.
+
+Re-keying (``RekeyResident``) moves a wallet opened before per-resident data keys to the
+layout of new ones; a legacy claim it superseded no longer blocks a registration.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from ..domain.errors import AlreadyExists, Refused
+from ..domain.account import RESIDENT
+from ..domain.errors import AlreadyExists, Refused, WrongAccountKind
 from ..domain.identity import IdentityClaim, ResidentRecord, resident_record_id
 from ..domain.ids import claim_id
-from .resident_commands import LinkPhone
+from .resident_commands import LinkPhone, RekeyResident
 from .unit_of_work import UnitOfWork
 
 Answer = tuple[int, dict[str, Any]]
@@ -34,8 +38,10 @@ def free_claim(uow: UnitOfWork, kind: str, blind_index: str, given: UUID | None)
     legacy = claim_id(kind, blind_index)
     new = given or legacy
     taken = uow.find(new, IdentityClaim, may_be_new=True) is not None
-    # The legacy claim is never created here, so it must be read even in the fast path.
-    if taken or (new != legacy and uow.find(legacy, IdentityClaim) is not None):
+    # The legacy claim is never created here, so it must be read even in the fast path; once
+    # re-keyed it counts no more (its wallet's claim of the new kind, if any, is ``new``).
+    old = None if new == legacy else uow.find(legacy, IdentityClaim)
+    if taken or (old is not None and not old.superseded):
         what = "national ID" if kind == "national_id" else "phone number"
         raise AlreadyExists(
             f"a wallet is already registered for this {what}", code="already_registered"
@@ -70,6 +76,52 @@ def link_phone(uow: UnitOfWork, cmd: LinkPhone, receipt: UUID) -> Answer:
     return 201, {"wallet_id": str(cmd.wallet_id), "phone_linked": True}
 
 
+def rekey_resident(uow: UnitOfWork, cmd: RekeyResident, receipt: UUID) -> Answer:
+    wallet = uow.account(cmd.wallet_id, "wallet")
+    if wallet.kind != RESIDENT:
+        raise WrongAccountKind("only a resident's wallet is re-keyed")
+    legacy = [uow.find(c, IdentityClaim) for c in cmd.legacy_claims]
+    if not legacy or any(c is None or c.wallet_id != cmd.wallet_id for c in legacy):
+        raise Refused("not this wallet's legacy claims", code="claim_not_found", status=422)
+    pending = [c for c in legacy if c is not None and not c.superseded]
+    if not pending:
+        raise Refused("this wallet was already re-keyed", code="already_rekeyed")
+    new = [] if wallet.erased else [
+        (claim, kind, sealed)
+        for claim, kind, sealed in (
+            (cmd.national_id_claim, "national_id", cmd.sealed_national_id),
+            (cmd.phone_claim, "phone", cmd.sealed_phone),
+        )
+        if claim is not None
+    ]  # fmt: skip
+    for claim, _kind, _sealed in new:
+        if uow.find(claim, IdentityClaim, may_be_new=True) is not None:
+            raise AlreadyExists("a claim of the new kind already exists", code="claim_taken")
+    record = uow.find(resident_record_id(cmd.wallet_id), ResidentRecord)
+    # Every rule checked: now the changes.
+    for old in pending:
+        old.supersede(cmd.national_id_claim if new else None, cmd.at)
+    for claim, kind, sealed in new:
+        uow.add(IdentityClaim.claim(
+            claim, kind=kind, wallet_id=cmd.wallet_id, at=cmd.at, sealed_personal_data=sealed,
+            key_id=None if sealed is None else cmd.key_id,
+        ))  # fmt: skip
+    ids = [claim for claim, _kind, _sealed in new]
+    if new and record is None:
+        uow.add(ResidentRecord.open(cmd.wallet_id, ids, cmd.at))
+    elif record is not None:
+        for claim in ids:
+            if claim not in record.claims:
+                record.add_claim(claim, cmd.at)
+    return 200, {
+        "wallet_id": str(cmd.wallet_id),
+        "superseded": len(pending),
+        "claims": len(ids),
+        "erased": wallet.erased,
+    }
+
+
 HANDLERS: dict[type[Any], Callable[[UnitOfWork, Any, UUID], Answer]] = {
     LinkPhone: link_phone,
+    RekeyResident: rekey_resident,
 }

@@ -77,6 +77,12 @@ class Vault(Protocol):
 
     def unwrap(self, wallet_id: UUID, wrapped: str) -> DataKey: ...
 
+    def rewrap(self, wallet_id: UUID, wrapped: str) -> str | None:
+        """The data key wrapped under the current service key, if only a retiring one does."""
+        ...
+
+    def is_current(self, token: str, *, context: str = "") -> bool: ...
+
 
 class DataKey(Protocol):
     """One resident's data key (``adapters/personal_data.py``)."""
@@ -142,3 +148,11 @@ class ResidentKeyStore(Protocol):
         ...
 
     async def erasure(self, wallet_id: UUID) -> Erasure | None: ...
+
+    async def wrapped_keys(self, after: UUID | None, limit: int) -> list[tuple[UUID, str]]:
+        """Live (not erased) wrapped keys, by wallet id, after ``after``: a page."""
+        ...
+
+    async def replace_key(self, wallet_id: UUID, old: str, new: str) -> bool:
+        """Store ``new`` in place of ``old`` (False: it changed meanwhile, e.g. erased)."""
+        ...

@@ -31,6 +31,21 @@ class IdentityClaim(Aggregate):
         key_id: str | None
         occurred_at: datetime
 
+    class Superseded(Aggregate.Event):
+        """A claim of the layout before per-resident keys (its id derived from the blind
+        index, sealed under the service key) replaced by a claim of the new kind
+        (``kgo wallet rekey``): it no longer counts, and its ciphertext is no longer needed."""
+
+        TOPIC = "kgo.wallet.IdentityClaim.Superseded"
+        by: UUID | None
+        occurred_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.superseded_at = self.occurred_at
+
+    #: Set by Superseded (a class default: claims stored before it load unchanged).
+    superseded_at: datetime | None = None
+
     def __init__(
         self,
         kind: str,
@@ -65,6 +80,14 @@ class IdentityClaim(Aggregate):
             key_id=key_id,
             occurred_at=at,
         )
+
+    @property
+    def superseded(self) -> bool:
+        return self.superseded_at is not None
+
+    def supersede(self, by: UUID | None, at: datetime) -> None:
+        if self.superseded_at is None:
+            self.trigger_event(self.Superseded, by=by, occurred_at=at)
 
 
 def resident_record_id(wallet_id: UUID) -> UUID:

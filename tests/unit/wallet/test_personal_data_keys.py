@@ -160,3 +160,37 @@ def test_the_digest_of_a_request_is_gone_with_its_key() -> None:
     two, _ = vault.new_data_key(uuid4())
     data = {"national_id": "1101700230705"}
     assert one.digest(data) == one.digest(dict(data)) != two.digest(data)
+
+
+# --- rotation of the service key (kgo wallet rekey) ---------------------------------------------
+
+
+def test_a_previous_key_opens_what_the_current_one_does_not_and_is_rewrapped() -> None:
+    old = PersonalDataVault(SEAL, INDEX)
+    wallet = uuid4()
+    key, wrapped = old.new_data_key(wallet)
+    challenge = old.seal({"phone": "0812345678"}, context="challenge:a")
+    new_key = bytes(range(64, 96))
+    rotating = PersonalDataVault(new_key, INDEX, previous_seal_key=SEAL)
+    assert rotating.unwrap(wallet, wrapped) == key
+    assert rotating.unseal(challenge, context="challenge:a") == {"phone": "0812345678"}
+    rewrapped = rotating.rewrap(wallet, wrapped)
+    assert rewrapped is not None and rotating.rewrap(wallet, rewrapped) is None
+    after = PersonalDataVault(new_key, INDEX)  # the old key destroyed
+    assert after.unwrap(wallet, rewrapped) == key
+    with pytest.raises(SealError):
+        after.unwrap(wallet, wrapped)
+
+
+def test_the_previous_key_comes_from_settings_and_is_never_the_current_one() -> None:
+    vault = vault_from(
+        settings(pii_key=SecretStr(b64(SEAL)), blind_index_key=SecretStr(b64(INDEX)),
+                 pii_previous_key=SecretStr(b64(bytes(range(64, 96)))), legacy_seals="retired")
+    )  # fmt: skip
+    assert vault.previous_seal_key == bytes(range(64, 96)) and not vault.legacy_readable
+    with pytest.raises(AccessKeyError, match="same key"):
+        vault_from(settings(pii_key=SecretStr(b64(SEAL)), blind_index_key=SecretStr(b64(INDEX)),
+                            pii_previous_key=SecretStr(b64(SEAL))))  # fmt: skip
+    with pytest.raises(AccessKeyError, match="WALLET_PII_PREVIOUS_KEY must be exactly 32"):
+        vault_from(settings(pii_key=SecretStr(b64(SEAL)), blind_index_key=SecretStr(b64(INDEX)),
+                            pii_previous_key=SecretStr(b64(bytes(16)))))  # fmt: skip

@@ -28,6 +28,7 @@ from ...adapters.instrument_secrets import (
     draw_code,
     draw_pass,
 )
+from ...adapters.personal_data import SealError
 from ...application.commands import Command, Outcome
 from ...application.consent_commands import (
     IssueCard,
@@ -88,7 +89,13 @@ async def _issue(
     if not outcome.ok:
         return outcome, ""
     body = dict(outcome.body)
-    secret = str(write.wallet.vault.unseal(body.pop("sealed"))["secret"])
+    try:
+        secret = str(write.wallet.vault.unseal(body.pop("sealed"))["secret"])
+    except SealError:
+        # A replay of an answer sealed under a service key since destroyed (rotation): it
+        # cannot be repeated; a new request (a new Idempotency-Key) gets a new secret.
+        reason = "this request's first answer can no longer be repeated; send a new request"
+        return Outcome(409, {"code": "answer_expired", "reason": reason}), ""
     return Outcome(outcome.status, body, outcome.replayed), secret
 
 
