@@ -34,7 +34,7 @@ class OrjsonTranscoder(JSONTranscoder):
                 tagged[key] = value if type(value) in _PLAIN else self._tag(value)
             return tagged
         if kind is list or kind is tuple:
-            return [self._tag(value) for value in obj]
+            return [value if type(value) in _PLAIN else self._tag(value) for value in obj]
         transcoding = self.types.get(kind)
         if transcoding is None:
             raise TranscodingNotRegisteredError(
@@ -44,8 +44,19 @@ class OrjsonTranscoder(JSONTranscoder):
         return {"_type_": transcoding.name, "_data_": self._tag(transcoding.encode(obj))}
 
     def _untag(self, obj: Any) -> Any:
-        if type(obj) is dict:
-            return self._decode_obj({key: self._untag(value) for key, value in obj.items()})
-        if type(obj) is list:
-            return [self._untag(value) for value in obj]
+        # Bottom-up, as the stock transcoder's object hook: a tagged value's data is untagged
+        # before its transcoding sees it. Leaves are passed inline (this runs for every event
+        # read, by the relay and every cache miss), and only a two-key dict can be a tag.
+        kind = type(obj)
+        if kind is dict:
+            untagged = {}
+            for key, value in obj.items():
+                inner = type(value)
+                untagged[key] = self._untag(value) if inner is dict or inner is list else value
+            return self._decode_obj(untagged) if len(untagged) == 2 else untagged
+        if kind is list:
+            return [
+                self._untag(value) if type(value) is dict or type(value) is list else value
+                for value in obj
+            ]
         return obj
