@@ -237,11 +237,10 @@ async def through_bus(
     duration: float,
     warmup: float,
     max_batch: int = 256,
-    pipelined: bool = True,
 ) -> BusRun:
     """``concurrency`` callers, each awaiting ``bus.submit`` in a loop, unique keys."""
     log = BatchLog()
-    bus = CommandBus(world.ledger, max_batch=max_batch, pipelined=pipelined)
+    bus = CommandBus(world.ledger, max_batch=max_batch)
     rngs = [random.Random(f"{tag}-{i}") for i in range(concurrency)]
 
     async def submit(worker: int, n: int) -> c.Outcome:
@@ -250,7 +249,7 @@ async def through_bus(
             world.keys.append(key)
         return await bus.submit(make(rngs[worker], key))
 
-    with wrapping_execute(world.ledger, log.wrap, ("execute", "decide", "store")):
+    with wrapping_execute(world.ledger, log.wrap):
         await bus.start()
         try:
             sample = await closed_loop(
@@ -332,15 +331,11 @@ async def _standalone(concurrency: int, duration: float, rounds: int, profile: b
                         dsn, raw_schema, concurrency=concurrency, duration=duration, warmup=1
                     )
                 rates["raw"] = s.rate
-                for op, factory, piped in (
-                    ("spends", spend_factory, True), ("grants", grant_factory, True),
-                    ("spends unpipelined", spend_factory, False),
-                    ("grants unpipelined", grant_factory, False),
-                ):  # fmt: skip
+                for op, factory in (("spends", spend_factory), ("grants", grant_factory)):
                     cpu = time.process_time()
                     run = await through_bus(
                         world, factory(world), tag=f"{op}{n}", concurrency=concurrency,
-                        duration=duration, warmup=1, pipelined=piped,
+                        duration=duration, warmup=1,
                     )  # fmt: skip
                     cpu = time.process_time() - cpu
                     rates[op] = run.sample.rate
@@ -356,10 +351,7 @@ async def _standalone(concurrency: int, duration: float, rounds: int, profile: b
                 print(
                     f"round {n}: raw insert tx at {concurrency}: {rates['raw']:,.0f}/s; spends "
                     f"{rates['spends'] / rates['raw']:.2f}, grants "
-                    f"{rates['grants'] / rates['raw']:.2f} of it (unpipelined "
-                    f"{rates['spends unpipelined'] / rates['raw']:.2f}, "
-                    f"{rates['grants unpipelined'] / rates['raw']:.2f}); "
-                    f"load {os.getloadavg()[0]:.2f}",
+                    f"{rates['grants'] / rates['raw']:.2f} of it; load {os.getloadavg()[0]:.2f}",
                     flush=True,
                 )
         finally:

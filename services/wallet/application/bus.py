@@ -16,14 +16,6 @@ What a caller can count on when the store is slow or down:
   store's own timeouts are short, see ``adapters/event_store.py``), never as a bug.
 
 Every one of them means "not decided, nothing stored": retry with the same idempotency key.
-
-**Pipelined** (the default): while one batch is being stored (the writer would only wait on
-Postgres), the next is decided on top of it on the writer thread; a batch is stored only
-after the one before it was, and its callers hear only then. When no batch is being stored,
-the bus takes half of what waits, so that the other half can be decided during that store:
-two batches take turns, one deciding while the other commits. If a store fails (a conflict
-with another process, the store, a deadline), that batch and the one decided on top of it
-are forgotten and decided again, one at a time, the unpipelined way.
 """
 
 from __future__ import annotations
@@ -33,10 +25,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from .commands import Command, Outcome
-from .ledger import EXPIRED, Decided, WalletLedger
+from .ledger import EXPIRED, WalletLedger
 from .undecided import DeadlineExceeded, Overloaded, StoreUnavailable
 
 BatchObserver = Callable[[list[Command], list[Outcome], float], None]
@@ -49,17 +40,6 @@ class _Waiting:
     deadline: float  # time.monotonic()
 
 
-@dataclass(frozen=True, slots=True)
-class _Storing:
-    """A decided batch whose store is under way."""
-
-    batch: list[_Waiting]
-    live: list[_Waiting]
-    decided: Decided
-    task: asyncio.Future[bool]
-    started: float
-
-
 class CommandBus:
     def __init__(
         self,
@@ -69,17 +49,13 @@ class CommandBus:
         max_queued: int = 10_000,
         deadline: float = 5.0,
         observe: BatchObserver | None = None,
-        pipelined: bool = True,
     ) -> None:
         self.ledger = ledger
         self.max_batch = max_batch
-        self.pipelined = pipelined
         self.deadline = deadline
         self._observe = observe
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue(maxsize=max_queued)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wallet-writer")
-        #: Stores the pipeline's decided batches, one at a time, in order.
-        self._storer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wallet-storer")
         self._task: asyncio.Task[None] | None = None
         #: When the last batch failed because the store could not be reached (None: it did
         #: not), so that a caller timing out behind it hears why.
@@ -97,7 +73,6 @@ class CommandBus:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         self._writer.shutdown(wait=True)
-        self._storer.shutdown(wait=True)
 
     async def submit(self, command: Command, *, deadline: float | None = None) -> Outcome:
         """The ledger's outcome, within ``deadline`` seconds (the bus's default if None).
@@ -124,119 +99,22 @@ class CommandBus:
         return outcome
 
     async def _run(self) -> None:
-        if self.pipelined:
-            await self._run_pipelined()
-            return
         loop = asyncio.get_running_loop()
         while True:
-            batch, live = await self._take(await self._queue.get(), self.max_batch)
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            now = time.monotonic()
+            live = [w for w in batch if not w.future.done() and w.deadline > now]
+            for waiting in batch:
+                if waiting not in live and not waiting.future.done():
+                    waiting.future.set_result(EXPIRED)
             try:
                 if live:
                     await self._decide(loop, live)
             finally:
-                self._done(batch)
-
-    async def _take(self, first: _Waiting, limit: int) -> tuple[list[_Waiting], list[_Waiting]]:
-        """(the batch taken, its commands still waited for); the others are answered now."""
-        batch = [first]
-        while len(batch) < limit and not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        now = time.monotonic()
-        live = [w for w in batch if not w.future.done() and w.deadline > now]
-        for waiting in batch:
-            if waiting not in live and not waiting.future.done():
-                waiting.future.set_result(EXPIRED)
-        return batch, live
-
-    def _done(self, batch: list[_Waiting]) -> None:
-        for _ in batch:
-            self._queue.task_done()
-
-    async def _run_pipelined(self) -> None:
-        loop = asyncio.get_running_loop()
-        storing: _Storing | None = None
-        try:
-            while True:
-                if storing is not None and self._queue.empty():
-                    first = await self._next_or_stored(storing)
-                    if first is None:
-                        await self._finish(loop, storing)
-                        storing = None
-                        continue
-                else:
-                    first = await self._queue.get()
-                # Nothing being stored: take half, so the rest is decided while it is.
-                waiting = self._queue.qsize() + 1
-                limit = self.max_batch if storing else max(1, (waiting + 1) // 2)
-                batch, live = await self._take(first, min(self.max_batch, limit))
-                if not live:
-                    self._done(batch)
-                    continue
-                commands = [w.command for w in live]
-                deadlines = [w.deadline for w in live]
-                started = time.perf_counter()
-                try:
-                    decided = await loop.run_in_executor(
-                        self._writer, self.ledger.decide, commands, deadlines
-                    )
-                except Exception:
-                    decided = None
-                if storing is not None:
-                    stored = await self._finish(loop, storing, later=decided)
-                    storing = None
-                    if not stored:
-                        decided = None  # forgotten with the batch below it
-                if decided is None:  # decide it again, alone (it answers the errors too)
-                    try:
-                        await self._decide(loop, live)
-                    finally:
-                        self._done(batch)
-                    continue
-                task = loop.run_in_executor(self._storer, self.ledger.store, decided)
-                storing = _Storing(batch, live, decided, task, started)
-        finally:
-            if storing is not None:
-                storing.task.cancel()
-
-    async def _next_or_stored(self, storing: _Storing) -> _Waiting | None:
-        """The next command, or None if the batch being stored is done first."""
-        getter = asyncio.ensure_future(self._queue.get())
-        try:
-            either: set[asyncio.Future[Any]] = {getter, storing.task}
-            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not getter.done():
-                getter.cancel()
-        if getter.done() and not getter.cancelled():
-            return getter.result()
-        return None
-
-    async def _finish(
-        self, loop: asyncio.AbstractEventLoop, storing: _Storing, later: Decided | None = None
-    ) -> bool:
-        """Answer the stored batch's callers; or, if it was not stored, forget it (and
-        ``later``, decided on top of it) and decide it again alone. Whether it was stored."""
-        try:
-            stored = await storing.task
-        except Exception:
-            stored = False
-        try:
-            if stored:
-                self._store_down_since = None
-                outcomes = storing.decided.outcomes
-                for waiting, outcome in zip(storing.live, outcomes, strict=True):
-                    if not waiting.future.done():
-                        waiting.future.set_result(outcome)
-                if self._observe is not None:
-                    commands = [w.command for w in storing.live]
-                    self._observe(commands, outcomes, time.perf_counter() - storing.started)
-                return True
-            forgotten = [storing.decided] + ([later] if later is not None else [])
-            await loop.run_in_executor(self._writer, self.ledger.abandon, forgotten)
-            await self._decide(loop, storing.live)
-            return False
-        finally:
-            self._done(storing.batch)
+                for _ in batch:
+                    self._queue.task_done()
 
     async def _decide(self, loop: asyncio.AbstractEventLoop, batch: list[_Waiting]) -> None:
         commands = [w.command for w in batch]

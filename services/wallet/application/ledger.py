@@ -18,7 +18,6 @@ import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -64,50 +63,11 @@ class WalletLedger(Application[UUID]):
         Raises :class:`StoreUnavailable` when the store cannot be reached: nothing is stored.
         """
         with self._writer:
-            done = self._execute(commands, deadlines or [None] * len(commands), store=True)
-        assert isinstance(done, list)
-        return done
-
-    # --- the bus's pipeline: decide the next batch while the last one is being stored ------
-
-    def decide(self, commands: Sequence[Command], deadlines: Sequence[float | None]) -> Decided:
-        """Decide a batch on top of every batch decided before it, stored or not, without
-        storing it: :meth:`store` does, later, in order. Its accounts stay in the cache as
-        decided, so the next batch sees them (a hot budget is loaded once, not per batch).
-        Raises :class:`StoreUnavailable` like :meth:`execute` (nothing of it is kept)."""
-        with self._writer:
-            decided = self._execute(commands, deadlines, store=False)
-        assert isinstance(decided, Decided)
-        return decided
-
-    def store(self, decided: Decided) -> bool:
-        """Store a batch from :meth:`decide` in one transaction; False if it was not stored
-        (a conflict with another process, the store, a caller's deadline passed). Then the
-        batch and every batch decided after it must be :meth:`abandon`-ed and decided again
-        with :meth:`execute`. Called for one batch at a time, in the order decided."""
-        if _past(decided.deadlines) - decided.undecided:
-            return False
-        try:
-            self.events.put(decided.events)
-        except Exception:
-            log.info("a pipelined batch was not stored; deciding it again", exc_info=True)
-            return False
-        if decided.snapshots and self.snapshots is not None:
-            try:
-                self.snapshots.put(decided.snapshots)
-            except Exception:  # the events are stored; a snapshot only saves reading them
-                log.warning("snapshots not stored", exc_info=True)
-        return True
-
-    def abandon(self, decided: Sequence[Decided]) -> None:
-        """Forget the decided, unstored state of these batches (the cache reloads it)."""
-        with self._writer:
-            for batch in decided:
-                self.cache.evict(batch.touched)
+            return self._execute(commands, deadlines or [None] * len(commands))
 
     def _execute(
-        self, commands: Sequence[Command], deadlines: Sequence[float | None], *, store: bool
-    ) -> list[Outcome] | Decided:
+        self, commands: Sequence[Command], deadlines: Sequence[float | None]
+    ) -> list[Outcome]:
         careful = False
         poisoned: set[int] = set()
         expired: set[int] = set()
@@ -136,9 +96,6 @@ class WalletLedger(Application[UUID]):
                 continue
             aggregates = [a for a in uow.aggregates() if a._pending_events]
             first_versions = {a.id: a.version - len(a._pending_events) for a in aggregates}
-            if not store:
-                return self._decided(uow, outcomes, aggregates, first_versions, deadlines,
-                                     expired | poisoned)  # fmt: skip
             try:
                 # The event store's own put: Application.save would check every aggregate
                 # against runtime protocols, which costs more than deciding the command.
@@ -202,42 +159,17 @@ class WalletLedger(Application[UUID]):
         )
         return Outcome(status, body)
 
-    def _decided(
-        self,
-        uow: UnitOfWork,
-        outcomes: list[Outcome],
-        aggregates: list[Any],
-        first_versions: dict[UUID, int],
-        deadlines: Sequence[float | None],
-        undecided: set[int],
-    ) -> Decided:
-        """A decided batch made ready to store: its events collected (and snapshots taken now,
-        of the state they lead to, not of a later batch's); its accounts cached as decided."""
-        try:
-            events = [e for a in aggregates for e in a.collect_events()]
-            snapshots = self._due(aggregates, first_versions)
-        except BaseException:
-            self.cache.evict(uow.touched)
-            raise
-        for aggregate_id, aggregate in uow.touched.items():
-            if isinstance(aggregate, Account):
-                self.cache.put(aggregate_id, aggregate)
-        return Decided(outcomes, events, snapshots, dict(uow.touched), deadlines, undecided)
-
-    def _due(self, aggregates: list[Any], first_versions: dict[UUID, int]) -> list[Any]:
-        every = self.snapshot_every
-        return [
-            Account.Snapshot.take(a)
-            for a in aggregates
-            if isinstance(a, Account) and a.version // every > first_versions[a.id] // every
-        ]
-
     def _snapshot(self, aggregates: list[Any], first_versions: dict[UUID, int]) -> None:
         """Snapshot long-lived accounts from memory, so loading one stays fast without
         reading its events back from the store."""
-        due = self._due(aggregates, first_versions)
+        every = self.snapshot_every
+        due = [
+            a
+            for a in aggregates
+            if isinstance(a, Account) and a.version // every > first_versions[a.id] // every
+        ]
         if due and self.snapshots is not None:
-            self.snapshots.put(due)
+            self.snapshots.put([Account.Snapshot.take(a) for a in due])
 
     # --- queries (always from the committed store, never from the writer's cache) -----------
 
@@ -247,19 +179,6 @@ class WalletLedger(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, Account) else None
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    """A batch decided by :meth:`WalletLedger.decide`, not yet stored."""
-
-    outcomes: list[Outcome]
-    events: list[Any]
-    snapshots: list[Any]
-    touched: dict[UUID, Any]
-    deadlines: Sequence[float | None]
-    #: Commands left out (deadline passed, or a bug): their deadlines are not checked again.
-    undecided: set[int]
 
 
 class _Poisoned(Exception):

@@ -73,12 +73,6 @@ class Gate(WalletLedger):
         self.batches.append([cmd.idempotency_key for cmd in commands])
         return super().execute(commands, deadlines)
 
-    def decide(self, commands: Sequence[c.Command], deadlines: Sequence[float | None]) -> Any:
-        """The pipelined bus's way in: the same gate."""
-        self.gate.wait(10)
-        self.batches.append([cmd.idempotency_key for cmd in commands])
-        return super().decide(commands, deadlines)
-
 
 def genesis(key: str) -> c.Command:
     from services.wallet.entrypoints.container import business_now
