@@ -12,6 +12,11 @@ One relay per name and schema publishes at a time (a Postgres advisory lock); ot
 standby.
 The Postgres recorder's ``NOTIFY`` wakes the relay; it polls otherwise.
 
+Speed (bench/relay.py): the next batch is read and encoded in a worker thread while the last
+one is being acknowledged (its position is stored only after every record up to it was);
+stored events of an ``internal_topic`` are passed without being decoded; records go to the
+producer as per-partition batches (:mod:`kgo_runtime.producing`).
+
 Gaps: eventsourcing's default insert locks the events table, so ids commit in order and a
 gap is a rolled-back insert, passed at once. With ``POSTGRES_ENABLE_DB_FUNCTIONS=y`` there is
 no such lock and a gap may be a transaction in flight: the relay waits ``gap_grace`` for it.
