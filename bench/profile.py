@@ -37,10 +37,10 @@ class WriterProfile:
         self.profiler = cProfile.Profile()
 
     def wrap(self, inner: Execute) -> Execute:
-        def profiled(commands: Sequence[Command]) -> list[Outcome]:
+        def profiled(commands: Sequence[Command], *rest: Any) -> list[Outcome]:
             self.profiler.enable()
             try:
-                return inner(commands)
+                return inner(commands, *rest)
             finally:
                 self.profiler.disable()
 

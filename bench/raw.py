@@ -115,6 +115,8 @@ class Throughput:
     count: int
     seconds: float
     latencies: list[float]
+    #: CPU time of this whole process (every thread) during the run.
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -139,7 +141,7 @@ async def kafka_produce(bootstrap: str, topic: str, count: int, warmup: int) -> 
         finally:
             sender_log.setLevel(level)
         pending = []
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for i in range(count):
             sent_at = time.perf_counter()
             future = await kafka.send(topic, body, key=str(uuid.UUID(int=i)).encode())
@@ -148,7 +150,8 @@ async def kafka_produce(bootstrap: str, topic: str, count: int, warmup: int) -> 
             )
             pending.append(future)
         await asyncio.gather(*pending)
-        return Throughput(count, time.perf_counter() - started, latencies)
+        seconds = time.perf_counter() - started
+        return Throughput(count, seconds, latencies, time.process_time() - cpu)
     finally:
         await kafka.stop()
 

@@ -161,23 +161,28 @@ def grant_factory(world: World) -> CommandFactory:
     return make
 
 
-Execute = Callable[[Sequence[c.Command]], list[c.Outcome]]
+Execute = Callable[..., list[c.Outcome]]
 
 
 @contextlib.contextmanager
-def wrapping_execute(ledger: WalletLedger, wrap: Callable[[Execute], Execute]) -> Iterator[None]:
-    """``ledger.execute`` replaced by ``wrap(ledger.execute)`` while inside. An instance
-    attribute shadows the method (the bus looks it up per batch); a wrapper already there is
-    wrapped in turn and put back afterwards."""
-    before = ledger.__dict__.get("execute")
-    setattr(ledger, "execute", wrap(ledger.execute))  # noqa: B010
+def wrapping_execute(
+    ledger: WalletLedger, wrap: Callable[[Execute], Execute], names: Sequence[str] = ("execute",)
+) -> Iterator[None]:
+    """``ledger.execute`` (and the other ``names``: the pipelined bus's ``decide`` and
+    ``store``) replaced by ``wrap(ledger.execute)`` while inside. An instance attribute
+    shadows the method (the bus looks it up per batch); a wrapper already there is wrapped in
+    turn and put back afterwards."""
+    before = {name: ledger.__dict__.get(name) for name in names}
+    for name in names:
+        setattr(ledger, name, wrap(getattr(ledger, name)))
     try:
         yield
     finally:
-        if before is None:
-            delattr(ledger, "execute")
-        else:
-            setattr(ledger, "execute", before)  # noqa: B010
+        for name, method in before.items():
+            if method is None:
+                delattr(ledger, name)
+            else:
+                setattr(ledger, name, method)
 
 
 @dataclass
@@ -187,13 +192,17 @@ class BatchLog:
     batches: list[tuple[float, int, float, float]] = field(default_factory=list)
 
     def wrap(self, inner: Execute) -> Execute:
-        def timed(commands: Sequence[c.Command]) -> list[c.Outcome]:
+        """Times ``execute`` and ``decide`` (a batch each) and ``store`` (its CPU and wall
+        time are added to the batch's, as 0 commands: the writer's work in two threads)."""
+
+        def timed(commands: Any, *rest: Any) -> Any:
             wall, cpu = time.perf_counter(), time.thread_time()
             try:
-                return inner(commands)
+                return inner(commands, *rest)
             finally:
                 done = time.perf_counter()
-                self.batches.append((done, len(commands), done - wall, time.thread_time() - cpu))
+                count = len(commands) if isinstance(commands, Sequence) else 0
+                self.batches.append((done, count, done - wall, time.thread_time() - cpu))
 
         return timed
 
@@ -207,7 +216,8 @@ class BatchLog:
         if not inside or span <= 0 or not commands:
             return None, None, None
         busy = sum(b[2] for b in inside) / span
-        return commands / len(inside), busy, sum(b[3] for b in inside) / commands * 1e6
+        cpu_us = sum(b[3] for b in inside) / commands * 1e6
+        return commands / sum(1 for b in inside if b[1]), busy, cpu_us
 
 
 @dataclass
@@ -282,3 +292,79 @@ async def cache_footprint(world: World, sample_size: int = KEPT_KEYS) -> Footpri
     per_account = await asyncio.to_thread(bytes_per_aggregate, world.ledger, accounts)
     per_receipt = await asyncio.to_thread(bytes_per_aggregate, world.ledger, receipts)
     return len(world.ledger.cache._items), per_account, per_receipt
+
+
+# --- `python -m bench.wallet`: the ledger core alone, between raw insert runs ---------------
+
+
+async def _standalone(concurrency: int, duration: float, rounds: int, profile: bool) -> None:
+    import os
+    import sys
+
+    from kgo_runtime.testing import fresh_schema
+
+    from . import raw
+
+    settings = WalletSettings()
+    dsn = settings.database_url
+    async with fresh_schema(dsn, "bench_core") as schema:
+        world = await asyncio.to_thread(
+            build_world, schema, residents=2000, shops=20, allocate=900_000, grant_each=175
+        )
+        try:
+            if profile:
+                from .profile import WriterProfile
+
+                for op, factory in (("spends", spend_factory), ("grants", grant_factory)):
+                    prof = WriterProfile()
+                    with wrapping_execute(world.ledger, prof.wrap):
+                        run = await through_bus(
+                            world, factory(world), tag=f"{op}prof", concurrency=concurrency,
+                            duration=duration, warmup=0,
+                        )  # fmt: skip
+                    print(f"{op}:\n{prof.summary(run.sample.ops, top=30)}", flush=True)
+                return
+            for n in range(rounds):
+                rates: dict[str, float] = {}
+                async with fresh_schema(dsn, "bench_raw") as raw_schema:
+                    s = await raw.postgres_inserts(
+                        dsn, raw_schema, concurrency=concurrency, duration=duration, warmup=1
+                    )
+                rates["raw"] = s.rate
+                for op, factory in (("spends", spend_factory), ("grants", grant_factory)):
+                    cpu = time.process_time()
+                    run = await through_bus(
+                        world, factory(world), tag=f"{op}{n}", concurrency=concurrency,
+                        duration=duration, warmup=1,
+                    )  # fmt: skip
+                    cpu = time.process_time() - cpu
+                    rates[op] = run.sample.rate
+                    print(
+                        f"round {n}: {op} {run.sample.rate:,.0f}/s (mean batch "
+                        f"{run.mean_batch or 0:.1f}, writer busy {run.writer_busy or 0:.0%}, "
+                        f"writer CPU {run.cpu_us_per_command or 0:.0f} µs/cmd, process CPU "
+                        f"{cpu / max(1, run.sample.ops) * 1e6:.0f} µs/cmd, "
+                        f"p50 {run.sample.percentile_ms(0.5) or 0:.1f} ms, "
+                        f"errors {run.sample.errors})",
+                        file=sys.stderr, flush=True,
+                    )  # fmt: skip
+                print(
+                    f"round {n}: raw insert tx at {concurrency}: {rates['raw']:,.0f}/s; spends "
+                    f"{rates['spends'] / rates['raw']:.2f}, grants "
+                    f"{rates['grants'] / rates['raw']:.2f} of it; load {os.getloadavg()[0]:.2f}",
+                    flush=True,
+                )
+        finally:
+            await asyncio.to_thread(world.close)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="the ledger core beside raw insert tx")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="cProfile the writer only")
+    args = parser.parse_args()
+    asyncio.run(_standalone(args.concurrency, args.duration, args.rounds, args.profile))

@@ -12,9 +12,10 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from hashlib import sha1
 from types import EllipsisType
 from typing import Final
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ CONTENT_TYPE: Final = "application/json"
 #: Namespace of KGO's stable CloudEvents ids. Never change it: ids derived from it are how
 #: consumers recognise a republished event.
 KGO_EVENT_ID_NAMESPACE: Final = UUID("d8f16db0-e93b-578a-8316-58770428b302")
+_NAMESPACE_BYTES: Final = KGO_EVENT_ID_NAMESPACE.bytes
 #: The header of a record's position in its publisher's stored log (see ``encode``).
 POSITION_HEADER: Final = "kgo_position"
 
@@ -89,7 +91,13 @@ def stable_event_id(
     name = f"{originator_id}:{originator_version}"
     if stored_at is not None:
         name += f":{stored_at.astimezone(UTC).isoformat(timespec='microseconds')}"
-    return str(uuid5(KGO_EVENT_ID_NAMESPACE, name))
+    # uuid5 without building UUID objects (the relay derives one per record it publishes):
+    # the name's SHA-1 in the namespace, version 5 and the RFC 4122 variant set.
+    digest = bytearray(sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def encode(

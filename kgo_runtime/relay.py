@@ -12,6 +12,11 @@ One relay per name and schema publishes at a time (a Postgres advisory lock); ot
 standby.
 The Postgres recorder's ``NOTIFY`` wakes the relay; it polls otherwise.
 
+Speed (bench/relay.py): the next batch is read and encoded in a worker thread while the last
+one is being acknowledged (its position is stored only after every record up to it was);
+stored events of an ``internal_topic`` are passed without being decoded; records go to the
+producer as per-partition batches (:mod:`kgo_runtime.producing`).
+
 Gaps: eventsourcing's default insert locks the events table, so ids commit in order and a
 gap is a rolled-back insert, passed at once. With ``POSTGRES_ENABLE_DB_FUNCTIONS=y`` there is
 no such lock and a gap may be a transaction in flight: the relay waits ``gap_grace`` for it.
@@ -75,6 +80,11 @@ def stored_event_id(event: DomainEventProtocol[Any]) -> str:
     return stable_event_id(event.originator_id, event.originator_version, event.timestamp)
 
 
+#: One read of the log: (its last notification id or None, the records to produce, how many
+#: notifications were internal).
+_Batch = tuple[int | None, list[OutgoingRecord], int]
+
+
 class _Stopped(Exception):
     """stop() was called while the relay waited on standby."""
 
@@ -98,6 +108,7 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 0.05,
         gap_grace: float | None = None,
+        internal_topic: Callable[[str], bool] | None = None,
     ) -> None:
         self.name = f"relay:{name}"
         self.relay_name = name
@@ -114,6 +125,13 @@ class Relay:
         self._metrics = metrics or Metrics(service=name)
         self._topic_for = topic_for
         self._batch_size = batch_size
+        #: Stored event topics never published (what ``to_contract`` maps to None), passed
+        #: without decoding them: decoding is most of the relay's cost, and a ledger stores
+        #: as many internal events (receipts) as published ones. Remembered per topic.
+        self._internal_topic = internal_topic
+        self._internal: dict[str, bool] = {}
+        #: The next batch, read while the last one is being delivered: (after, read).
+        self._ahead: tuple[int, asyncio.Task[_Batch]] | None = None
         self._poll_interval = poll_interval
         datastore = getattr(app.recorder, "datastore", None)
         uses_db_functions = bool(getattr(datastore, "enable_db_functions", False))
@@ -192,6 +210,10 @@ class Relay:
 
     async def close(self) -> None:
         """Flush and close the producer, release the lock and (if ours) the pool."""
+        if self._ahead is not None:
+            with contextlib.suppress(Exception):
+                await self._ahead[1]
+            self._ahead = None
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
@@ -320,22 +342,51 @@ class Relay:
     async def relay_once(self) -> int:
         """Relay one batch; returns how many notifications it passed (0: nothing new)."""
         assert self._producer is not None, "open() the relay first"
-        last_id, records, internal = await asyncio.to_thread(self._read_batch, self._position)
+        last_id, records, internal = await self._next_batch()
         if last_id is None:
             return 0
-        await asyncio.gather(*await produce(self._producer, records))
+        deliveries = await produce(self._producer, records)
+        # Read (and encode) the next batch while this one is acknowledged; the position moves
+        # only after every record up to it was, so a crash still republishes at most a batch.
+        self._ahead = (last_id, asyncio.create_task(asyncio.to_thread(self._read_batch, last_id)))
+        await asyncio.gather(*deliveries)
         await self._store_position(last_id)
         moved = len(records) + internal
         self._metrics.relay_events.labels(self.relay_name).inc(len(records))
         self._metrics.relay_skipped.labels(self.relay_name).inc(internal)
         return moved
 
-    def _read_batch(self, after: int) -> tuple[int | None, list[OutgoingRecord], int]:
+    async def _next_batch(self) -> _Batch:
+        """The batch after the position: the one read ahead if it starts there and is not
+        empty (events stored since are in the next), else a fresh read."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            after, reading = ahead
+            if after == self._position:
+                batch = await reading
+                if batch[0] is not None:
+                    return batch
+            else:  # the last batch failed, or the lock was lost and taken again
+                with contextlib.suppress(Exception):
+                    await reading
+        return await asyncio.to_thread(self._read_batch, self._position)
+
+    def _is_internal(self, topic: str) -> bool:
+        internal = self._internal.get(topic)
+        if internal is None:
+            assert self._internal_topic is not None
+            internal = self._internal[topic] = self._internal_topic(topic)
+        return internal
+
+    def _read_batch(self, after: int) -> _Batch:
         """In a worker thread: select, admit past gaps, map and encode one batch."""
         selected = self._app.recorder.select_notifications(after + 1, self._batch_size)
         notifications = self._admit(after, selected)
         records: list[OutgoingRecord] = []
+        skip = self._is_internal if self._internal_topic is not None else None
         for notification in notifications:
+            if skip is not None and skip(notification.topic):
+                continue
             event = self._app.mapper.to_domain_event(notification)
             contract = self._to_contract(event)
             if contract is not None:

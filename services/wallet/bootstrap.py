@@ -20,7 +20,7 @@ from kgo_runtime.logging import get_logger
 from kgo_runtime.processing import dispatch
 from kgo_runtime.service import ServiceContext, create_service_app
 
-from .adapters.contracts import to_contract
+from .adapters.contracts import is_internal_topic, to_contract
 from .adapters.directory import WalletDirectory
 from .adapters.event_store import open_ledger
 from .adapters.notifier import FileNotifier
@@ -87,7 +87,10 @@ def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = 
         )
         sweeper = HoldSweeper(directory, bus, metrics, settings.hold_sweep_seconds, clock)
         digests = digest_wiring(ledger, to_contract, settings.events_topic, clock)
-        relay = ctx.relay(ledger, digests.to_contract, topic_for=digests.topic_for)
+        relay = ctx.relay(
+            ledger, digests.to_contract, topic_for=digests.topic_for,
+            internal_topic=is_internal_topic,
+        )  # fmt: skip
         grants = MissionGrants(bus, clock)
         missions = ctx.consumer(
             settings.missions_consumer, [settings.missions_topic], dispatch(grants.handlers())

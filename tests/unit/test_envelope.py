@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from kgo_contracts.missions import MissionCompleted
 from kgo_contracts.topics import MISSIONS
 from kgo_runtime.envelope import (
+    KGO_EVENT_ID_NAMESPACE,
     Envelope,
     EnvelopeError,
     decode,
@@ -215,3 +216,13 @@ def test_the_payload_digest_is_the_content_not_the_bytes():
     other_type = Envelope(envelope.id, envelope.source, "kgo.missions.Other.v1", envelope.time,
                           envelope.subject, envelope.event)  # fmt: skip
     assert payload_digest(other_type) != digest
+
+
+@given(st.uuids(), st.integers(min_value=1, max_value=10**9), st.datetimes(timezones=st.just(UTC)))
+def test_stable_event_id_is_the_standard_uuid5_of_its_name(
+    originator: uuid.UUID, version: int, stored_at: datetime
+) -> None:
+    name = f"{originator}:{version}:{stored_at.isoformat(timespec='microseconds')}"
+    assert stable_event_id(originator, version, stored_at) == str(
+        uuid.uuid5(KGO_EVENT_ID_NAMESPACE, name)
+    )

@@ -145,3 +145,26 @@ def test_a_gap_that_fills_in_is_relayed_in_order(monkeypatch: pytest.MonkeyPatch
 
 def test_gap_grace_defaults_to_zero_for_in_memory_and_locked_inserts() -> None:
     assert relay_for(Application())._gap_grace == 0
+
+
+def test_internal_topics_are_passed_without_decoding_and_the_records_are_the_same() -> None:
+    app: Application[uuid.UUID] = Application()
+    store_residents(app, residents=2, completions=3, first_reward=10)
+    decoded: list[str] = []
+
+    def internal(topic: str) -> bool:
+        return topic.endswith("Registered")
+
+    def counting(event: Any) -> Any:
+        decoded.append(type(event).__name__)
+        return to_contract(event)
+
+    plain = relay_for(app, batch_size=100)._read_batch(0)
+    skipping = Relay(
+        app, counting, name="test", source="/kgo/missions", kafka_bootstrap="127.0.0.1:1",
+        db="postgresql://nobody@127.0.0.1:1/none", metrics=Metrics("test"), batch_size=100,
+        internal_topic=internal,
+    )._read_batch(0)  # fmt: skip
+
+    assert skipping == plain  # same last id, same records, the same two internal ones
+    assert "Registered" not in decoded and len(decoded) == 6

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventsourcing.utils import TopicError, resolve_topic
+
 from kgo_contracts import wallet as contracts
 from kgo_contracts.base import ContractEvent
 
@@ -32,6 +34,16 @@ _INTERNAL = (
     Card.Event,
     TransitPass.Event,
 )
+
+
+def is_internal_topic(topic: str) -> bool:
+    """Whether events stored under ``topic`` stay in the wallet (``to_contract`` gives None
+    for all of them): the relay passes them without decoding them."""
+    try:
+        cls = resolve_topic(topic)
+    except TopicError:
+        return False  # decoded and mapped as usual: an unknown kind still fails loudly there
+    return isinstance(cls, type) and issubclass(cls, _INTERNAL)
 
 
 def to_contract(event: Any) -> ContractEvent | None:

@@ -33,8 +33,8 @@ from .undecided import DeadlineExceeded, Overloaded, StoreUnavailable
 BatchObserver = Callable[[list[Command], list[Outcome], float], None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Waiting:
+@dataclass(frozen=True, slots=True, eq=False)  # compared by identity: a field-wise __eq__
+class _Waiting:  # of the commands inside cost more per batch than deciding them
     command: Command
     future: asyncio.Future[Outcome]
     deadline: float  # time.monotonic()
@@ -105,9 +105,13 @@ class CommandBus:
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             now = time.monotonic()
-            live = [w for w in batch if not w.future.done() and w.deadline > now]
+            live = []
             for waiting in batch:
-                if waiting not in live and not waiting.future.done():
+                if waiting.future.done():
+                    continue
+                if waiting.deadline > now:
+                    live.append(waiting)
+                else:
                     waiting.future.set_result(EXPIRED)
             try:
                 if live:
