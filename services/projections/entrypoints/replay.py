@@ -20,16 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import multiprocessing
-import os
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from multiprocessing.connection import Connection
-from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -46,21 +41,6 @@ from services.projections.entrypoints.replay_batches import BatchApplier
 from services.projections.settings import ProjectionsSettings
 
 Progress = Callable[[int, int, float], None]  # done, total, events per second
-#: What a worker process hands back: events applied, records skipped, next offsets, and the
-#: partitions' recent ``ce_id``s (the swap's last records are recognised against them).
-Handback = tuple[int, int, dict[TopicPartition, int], dict[TopicPartition, dict[str, int]]]
-
-
-def groups_of(sizes: dict[TopicPartition, int], count: int) -> list[list[TopicPartition]]:
-    """``count`` groups of partitions with about as many records each (largest first, each
-    to the group with the fewest so far); empty groups are left out."""
-    groups: list[list[TopicPartition]] = [[] for _ in range(count)]
-    load = [0] * count
-    for tp in sorted(sizes, key=lambda tp: (-sizes[tp], tp)):
-        i = load.index(min(load))
-        groups[i].append(tp)
-        load[i] += sizes[tp]
-    return [g for g in groups if g]
 
 
 @contextlib.contextmanager
@@ -144,7 +124,6 @@ class Replay:
         side_by_side: bool = True,
         trust_live: bool = True,
         dedupe_window: int = 20_000,
-        processes: int | None = None,
     ) -> None:
         self.settings = settings
         self.models = models or model_names()
@@ -165,9 +144,6 @@ class Replay:
         #: Republished events are recognised among this many recent ``ce_id``s per
         #: partition (the relay republishes at most its last batch of 500).
         self.dedupe_window = dedupe_window
-        #: Worker processes that read, decode, fold and write groups of partitions side by
-        #: side until caught up (1: all in this process); the swap is this process's.
-        self.processes = processes if processes is not None else (os.cpu_count() or 1)
         self.live = settings.database_schema
         self.build = f"{self.live}__build_{uuid.uuid4().hex[:8]}"
         self.events = 0
@@ -195,8 +171,18 @@ class Replay:
             inbox = Inbox("replay", self.build)
             await inbox.create_tables(pool)
 
-            self._live, self._rejected, self._inbox = live, rejected, inbox
-            applier = self._applier(pool, kafka)
+            def trusted(tp: TopicPartition, first: int, last: int) -> bool:
+                # Validated by the live consumer, which dead-lettered what failed.
+                return last < live.get(tp, 0) and not any(
+                    t == tp.topic and p == tp.partition and first <= o <= last
+                    for t, p, o in rejected
+                )
+
+            applier = BatchApplier(
+                Projector(self.build, self.models, since=self.since, until=self.until),
+                inbox=inbox, pool=pool, producer=kafka, live=live,
+                trusted=trusted if self.trust_live else None, window=self.dedupe_window,
+            )  # fmt: skip
             await consumer.start()
             partitions: list[TopicPartition] = []
             for topic in self.settings.topics:
@@ -208,14 +194,7 @@ class Replay:
             total = sum(max(0, ends[tp] - at[tp]) for tp in partitions)
             applying = time.monotonic()
             with _fewer_collections():
-                sizes = {tp: ends[tp] - at[tp] for tp in partitions if ends[tp] > at[tp]}
-                groups = groups_of(sizes, self.processes)
-                if len(groups) > 1:
-                    await self._catch_up_in_processes(applier, groups, at, ends, total, started)
-                    for tp in partitions:
-                        consumer.seek(tp, at[tp])
-                else:
-                    await self._catch_up(consumer, applier, at, ends, total, started)
+                await self._catch_up(consumer, applier, at, ends, total, started)
             applying = time.monotonic() - applying
             async with pool.acquire() as conn:
                 await conn.execute(";".join(index_ddl(self.build, self.models)))
@@ -234,117 +213,6 @@ class Replay:
             await kafka.stop()
             async with pool.acquire() as conn:
                 await conn.execute(f"DROP SCHEMA IF EXISTS {self.build} CASCADE")
-            await pool.close()
-
-    def _applier(self, pool: asyncpg.Pool, producer: AIOKafkaProducer) -> BatchApplier:
-        live, rejected = self._live, self._rejected
-
-        def trusted(tp: TopicPartition, first: int, last: int) -> bool:
-            # Validated by the live consumer, which dead-lettered what failed.
-            return last < live.get(tp, 0) and not any(
-                t == tp.topic and p == tp.partition and first <= o <= last for t, p, o in rejected
-            )
-
-        return BatchApplier(
-            Projector(self.build, self.models, since=self.since, until=self.until),
-            inbox=self._inbox, pool=pool, producer=producer, live=live,
-            trusted=trusted if self.trust_live else None, window=self.dedupe_window,
-        )  # fmt: skip
-
-    async def _catch_up_in_processes(
-        self,
-        applier: BatchApplier,
-        groups: list[list[TopicPartition]],
-        at: dict[TopicPartition, int],
-        targets: dict[TopicPartition, int],
-        total: int,
-        started: float,
-    ) -> None:
-        """Each group of partitions caught up by a worker process of its own (forked: the
-        set-up is shared, nothing is imported again), each applying its partitions' batches
-        exactly as this process would (its own connections; a partition's position moves in
-        the transaction of its effect). Partitions are independent and aggregate rows are
-        written in key order, so the result is the single process's. The workers' skipped
-        counts, positions and recent ``ce_id``s come back here for the swap."""
-        fork = multiprocessing.get_context("fork")
-        done = fork.Array("q", len(groups), lock=False)
-        workers = []
-        for i, group in enumerate(groups):
-            ours, theirs = fork.Pipe(duplex=False)
-            process = fork.Process(target=self._worker, name=f"kgo-replay-{i}",
-                                   args=(theirs, group, at, targets, done, i))  # fmt: skip
-            process.start()
-            theirs.close()
-            workers.append((process, ours))
-        try:
-            loop = asyncio.get_running_loop()
-            for process, ours in workers:
-                while not ours.poll():
-                    await asyncio.sleep(0.1)
-                    if self.progress is not None:
-                        elapsed, events = time.monotonic() - started, self.events + sum(done)
-                        self.progress(events, total, events / elapsed if elapsed else 0.0)
-                kind, answer = await loop.run_in_executor(None, ours.recv)
-                if kind != "ok":
-                    raise RuntimeError(f"replay worker {process.name} failed: {answer}")
-                events, skipped, positions, ids = answer
-                self.events += events
-                applier.skipped += skipped
-                at.update(positions)
-                applier.ids.adopt(ids)
-        finally:
-            for process, ours in workers:
-                ours.close()
-                process.join(timeout=5)
-                if process.is_alive():
-                    process.kill()
-                    process.join()
-
-    def _worker(self, out: Connection, group: list[TopicPartition], at: dict[TopicPartition, int],
-                targets: dict[TopicPartition, int], done: Any, index: int) -> None:  # fmt: skip
-        """A worker process's life: its own event loop, consumer and connections."""
-        asyncio.events._set_running_loop(None)  # the parent's loop is not running here
-        try:
-            answer: Any = asyncio.run(self._worker_catch_up(group, at, targets, done, index))
-            out.send(("ok", answer))
-        except BaseException as e:  # reported to the parent, which raises
-            out.send(("error", "".join(traceback.format_exception(e))))
-        finally:
-            out.close()
-
-    async def _worker_catch_up(self, group: list[TopicPartition], at: dict[TopicPartition, int],
-                               targets: dict[TopicPartition, int], done: Any,
-                               index: int) -> Handback:  # fmt: skip
-        self.events = 0
-
-        def count(events: int, _total: int, _rate: float) -> None:
-            done[index] = events
-
-        self.progress = count
-        pool = await asyncpg.create_pool(self.settings.database_url, min_size=1,
-                                         max_size=min(6, len(group)))  # fmt: skip
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            enable_auto_commit=False,
-            client_id="kgo-replay",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            **kafka_client_options(),
-        )
-        kafka = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap,
-                                 enable_idempotence=True, **kafka_client_options())  # fmt: skip
-        try:
-            await kafka.start()
-            await consumer.start()
-            applier = self._applier(pool, kafka)
-            consumer.assign(group)
-            ours = {tp: at[tp] for tp in group}
-            for tp, offset in ours.items():
-                consumer.seek(tp, offset)
-            await self._catch_up(consumer, applier, ours, targets, 0, time.monotonic())
-            return self.events, applier.skipped, ours, applier.ids.recent()
-        finally:
-            await consumer.stop()
-            await kafka.stop()
             await pool.close()
 
     async def _live_positions(self, pool: asyncpg.Pool) -> dict[TopicPartition, int]:

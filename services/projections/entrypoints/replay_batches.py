@@ -62,13 +62,6 @@ class RecentIds:
             return True
         return at == offset
 
-    def recent(self) -> dict[TopicPartition, dict[str, int]]:
-        return self._first
-
-    def adopt(self, recent: dict[TopicPartition, dict[str, int]]) -> None:
-        """Take over other partitions' recent ``ce_id``s (read by a worker process)."""
-        self._first.update(recent)
-
 
 class BatchApplier:
     def __init__(
