@@ -31,6 +31,8 @@ what one poll returned for a partition is applied in one transaction
 (:meth:`~kgo_runtime.processing.RecordProcessor.process_batch`), with the same guarantees;
 a poisoned record falls back to one transaction per record. ``after_commit`` is called after
 every transaction that changed something (a change feed for readers of the tables).
+``partitions_at_once`` > 1 applies that many partitions' batches of a poll side by side
+(one transaction and connection each), so their round trips to Postgres overlap.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class IdempotentConsumer:
         inbox_keep_seconds: float = 7 * 24 * 3600,
         batched: bool = False,
         after_commit: Callable[[], None] | None = None,
+        partitions_at_once: int = 1,
     ) -> None:
         self.name = f"consumer:{name}"
         self.consumer_name = name
@@ -120,6 +123,9 @@ class IdempotentConsumer:
         self._pruned_at = 0.0
         self._batched = batched
         self._after_commit = after_commit
+        #: Batched mode: how many partitions' batches of one poll are applied side by side
+        #: (each its own transaction and connection); 1: one after the other.
+        self._at_once = max(1, partitions_at_once)
 
     async def run(self) -> None:
         """Component entry point: consume until ``stop()``."""
@@ -226,23 +232,47 @@ class IdempotentConsumer:
         processor: RecordProcessor,
         batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     ) -> None:
-        for tp, records in batch.items():
-            if tp in self._retry_at or tp in self._unpositioned or self._stopping.is_set():
-                continue
-            if tp not in consumer.assignment() or not records:
-                continue
-            result = await processor.process_batch(records)
-            if result.changed and self._after_commit is not None:
-                self._after_commit()
-            if result.retry:
-                held = [r.timestamp for r in records if r.offset == result.next_offset]
-                self._hold_back(consumer, tp, result.next_offset, held[0] if held else None)
-                continue
-            self._attempts.pop(tp, None)
-            if result.seek:
-                consumer.seek(tp, result.next_offset)
-            self._next[tp] = result.next_offset
-            self._applied(tp, records[-1].timestamp)
+        if self._at_once == 1 or len(batch) == 1:
+            for tp, records in batch.items():
+                await self._apply_partition(consumer, processor, tp, records)
+            return
+        # Side by side: the transactions' round trips overlap (a poll's partitions are
+        # independent; each keeps its own position, retries and backoff).
+        slots = asyncio.Semaphore(self._at_once)
+
+        async def one(tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+            async with slots:
+                await self._apply_partition(consumer, processor, tp, records)
+
+        done = await asyncio.gather(*(one(tp, r) for tp, r in batch.items()),
+                                    return_exceptions=True)  # fmt: skip
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _apply_partition(
+        self,
+        consumer: AIOKafkaConsumer,
+        processor: RecordProcessor,
+        tp: TopicPartition,
+        records: list[ConsumerRecord[bytes, bytes]],
+    ) -> None:
+        if tp in self._retry_at or tp in self._unpositioned or self._stopping.is_set():
+            return
+        if tp not in consumer.assignment() or not records:
+            return
+        result = await processor.process_batch(records)
+        if result.changed and self._after_commit is not None:
+            self._after_commit()
+        if result.retry:
+            held = [r.timestamp for r in records if r.offset == result.next_offset]
+            self._hold_back(consumer, tp, result.next_offset, held[0] if held else None)
+            return
+        self._attempts.pop(tp, None)
+        if result.seek:
+            consumer.seek(tp, result.next_offset)
+        self._next[tp] = result.next_offset
+        self._applied(tp, records[-1].timestamp)
 
     def _applied(self, tp: TopicPartition, timestamp_ms: int | None) -> None:
         self._held_at.pop(tp, None)

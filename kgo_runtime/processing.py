@@ -122,10 +122,6 @@ class RecordProcessor:
         self._metrics = metrics
         self._permanent = permanent_errors
         self.batch_handler: BatchHandler | None = None
-        #: Records already validated by another consumer (see processing docs) may be decoded
-        #: by ``trusted_decode`` without validation; any failure falls back to validation.
-        self.trusted: Callable[[ConsumerRecord[bytes, bytes]], bool] | None = None
-        self.trusted_decode: Callable[[ConsumerRecord[bytes, bytes]], Envelope] | None = None
 
     @classmethod
     def batched(
@@ -161,19 +157,6 @@ class RecordProcessor:
         """Apply records of ONE partition (offset order) in one transaction; falls back to
         :meth:`process` record by record when one of them is poisoned."""
         assert self.batch_handler is not None and records
-        trusted = self.trusted
-        if trusted is not None and self.trusted_decode is not None:
-            try:
-                fast = [self.trusted_decode(r) if trusted(r) else decode(r.headers, r.value, r.key)
-                        for r in records]  # fmt: skip
-                stored, fresh = await self._apply_batch(records, fast)
-                return self._result(records, stored, fresh)
-            except _Behind:
-                return BatchResult(next_offset=records[-1].offset + 1)
-            except Exception:
-                # Whatever went wrong (a record no validation passed, a database error) is
-                # decided again below, with every record validated.
-                log.info("trusted decode fell back to validation", consumer=self.consumer)
         try:
             envelopes = [decode(r.headers, r.value, r.key) for r in records]
         except EnvelopeError:

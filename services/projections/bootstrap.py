@@ -96,6 +96,7 @@ def create_app(
             batched=True,
             after_commit=changes.committed,
             max_records=settings.batch_records,
+            partitions_at_once=settings.partitions_at_once,
         )
         ctx.metrics.watch_staleness(name, consumer.lag_seconds)
         behind = functools.partial(records_behind, ctx.metrics, integrity.consumer_name)

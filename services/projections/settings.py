@@ -26,6 +26,8 @@ class ProjectionsSettings(ServiceSettings):
     suppress_below: int = 10
     #: Records per poll (each partition's share is one transaction).
     batch_records: int = 5000
+    #: Partitions' transactions of one poll applied side by side (of the service's pool).
+    partitions_at_once: int = 4
     #: The consumer group and inbox name of the live read models.
     consumer_name: str = "projections"
 

@@ -24,6 +24,7 @@ import pytest
 from playwright.async_api import Browser
 
 from kgo_runtime.settings import PROJECT_ROOT
+from tests.unit.projections.dashboard_fakes import CAMPAIGN_END
 
 from .conftest import free_port
 from .dashboard_page import (
@@ -139,12 +140,17 @@ async def test_english_with_a_language_switch(city: City, browser: Browser) -> N
     assert console.errors == []
 
 
-async def test_a_past_snapshot_as_of_a_date(city: City, browser: Browser) -> None:
-    page, console = await open_page(browser, f"{city.url}/dashboard?lang=en&snapshot=2026-11-15")
+async def test_a_past_snapshot_by_its_name(city: City, browser: Browser) -> None:
+    """A snapshot is named as ``kgo replay all --until ... --name campaign_end`` names it;
+    the page shows its ``snapshot_until``."""
+    page, console = await open_page(
+        browser, f"{city.url}/dashboard?lang=en&snapshot={CAMPAIGN_END}"
+    )
     assert await page.get_attribute("#status", "data-state") == "snapshot"
     await page.wait_for_selector("#snapshot-form:not([hidden])")  # the API lists its snapshots
-    assert await page.eval_on_selector("#snapshot-form select", "s => s.value") == "2026-11-15"
-    snapshot = city.overview("2026-11-15")
+    assert await page.eval_on_selector("#snapshot-form select", "s => s.value") == CAMPAIGN_END
+    snapshot = city.overview(CAMPAIGN_END)
+    assert snapshot["as_of"]["snapshot"] == CAMPAIGN_END
     await assert_numbers_match(page, snapshot)
     city.spend(10)  # the live figures move; the snapshot does not
     await page.wait_for_timeout(500)
@@ -153,7 +159,7 @@ async def test_a_past_snapshot_as_of_a_date(city: City, browser: Browser) -> Non
     assert console.errors == []
 
     missing = await browser.new_page()
-    await missing.goto(f"{city.url}/dashboard?lang=en&snapshot=2020-01-01")
+    await missing.goto(f"{city.url}/dashboard?lang=en&snapshot=2020_01_01_0000")
     await missing.wait_for_selector("#error:not([hidden])")
     assert "No snapshot for this date" in (await missing.text_content("#error") or "")
 

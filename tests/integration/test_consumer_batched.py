@@ -6,6 +6,7 @@ a batch moving the position once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -173,3 +174,49 @@ async def test_batches_apply_once_and_only_poisoned_records_are_dead_lettered(
         await asyncio.wait_for(running, 15)
     assert rewards[-1] == 400 and len(rewards) == 204
     assert again.registry.get_sample_value("kgo_consumer_processed_total", labels) == 1
+
+
+async def test_partitions_side_by_side_apply_once_and_a_held_back_one_waits_alone(
+    schema: str,
+) -> None:
+    """``partitions_at_once``: a poll's partitions in transactions side by side; a transient
+    failure holds back only its own partition, and every record applies exactly once."""
+    topic = unique_name("t.batched.wide")
+    await create_topics(BOOTSTRAP, [topic, dlq(topic)], partitions=4)
+    try:
+        first = good(10, uuid.uuid4())
+        records = [first, *(good(r, uuid.uuid4()) for r in range(100, 300)),
+                   good(7, uuid.uuid4()), first]  # fmt: skip
+        await produce(topic, records)
+        name = unique_name("grants")
+        metrics, handler = Metrics("projections"), BatchGrants(schema)
+        consumer = IdempotentConsumer(
+            name, [topic], handler, kafka_bootstrap=BOOTSTRAP, db=DSN, schema=schema,
+            metrics=metrics, backoff=(0.05, 0.2), batched=True, partitions_at_once=3,
+        )  # fmt: skip
+        running = asyncio.create_task(consumer.run())
+        conn = await asyncpg.connect(DSN)
+        try:
+            for _ in range(600):
+                with contextlib.suppress(asyncpg.UndefinedTableError):
+                    done = await conn.fetchval(
+                        f"SELECT coalesce(sum(next_offset), 0) FROM {schema}.consumer_positions"
+                        " WHERE consumer = $1",
+                        name,
+                    )
+                    if done == len(records):
+                        break
+                await asyncio.sleep(0.05)
+            rewards = [r["reward"] for r in await conn.fetch(
+                f"SELECT reward FROM {schema}.grants ORDER BY reward")]  # fmt: skip
+        finally:
+            await conn.close()
+            await consumer.stop()
+            await asyncio.wait_for(running, 15)
+        assert rewards == [7, 10, *range(100, 300)]
+        assert handler.failed_once  # the reward 7 partition was held back once
+        labels = {"consumer": name, "topic": topic}
+        assert metrics.registry.get_sample_value("kgo_consumer_processed_total", labels) == 202
+        assert metrics.registry.get_sample_value("kgo_consumer_duplicates_total", labels) == 1
+    finally:
+        await delete_topics(BOOTSTRAP, [topic, dlq(topic)])

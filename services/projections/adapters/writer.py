@@ -6,11 +6,14 @@ one model rebuilds only its own)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from services.projections.domain.changes import DAILY_FIELDS, Changes
+
+Row = tuple[Any, ...]
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -78,8 +81,10 @@ class ReadModelWriter:
                 " rule = EXCLUDED.rule WHERE t.revision < EXCLUDED.revision",
             )  # fmt: skip
             if c.retired:
-                await conn.executemany(
-                    f"UPDATE {s}.missions SET retired_at = $2 WHERE mission_id = $1", c.retired
+                await self._update(
+                    conn,
+                    f"UPDATE {s}.missions SET retired_at = $2 WHERE mission_id = $1",
+                    c.retired,
                 )
             await self._insert(
                 conn, "activities", "activity_id, mission_id, code, title, starts_at",
@@ -96,7 +101,8 @@ class ReadModelWriter:
                 "uuid, uuid, text, text, text, text, timestamptz", c.shops,
             )  # fmt: skip
             if c.shop_status:
-                await conn.executemany(
+                await self._update(
+                    conn,
                     f"UPDATE {s}.shops SET suspended = $2 WHERE shop_id = $1",
                     [(shop, suspended) for shop, suspended, _ in c.shop_status],
                 )
@@ -107,10 +113,10 @@ class ReadModelWriter:
                 "uuid, uuid, uuid, bigint, bigint, bigint, timestamptz", c.redemptions,
             )  # fmt: skip
             if c.voids:
-                await conn.executemany(
-                    f"UPDATE {s}.redemptions SET voided_at = $2 WHERE redemption_id = $1",
+                await self._update(
+                    conn, f"UPDATE {s}.redemptions SET voided_at = $2 WHERE redemption_id = $1",
                     c.voids,
-                )
+                )  # fmt: skip
         if "ridership" in self.models:
             await self._insert(
                 conn, "fares",
@@ -141,11 +147,19 @@ class ReadModelWriter:
                 " spent = t.spent + EXCLUDED.spent",
             )  # fmt: skip
         if c.latest is not None:
-            await conn.execute(
-                f"UPDATE {s}.progress SET committed_at = now(),"
-                " business_time = GREATEST(business_time, $1) WHERE id = 1",
-                c.latest,
-            )
+            await self._progress(conn, c.latest)
+
+    async def _update(
+        self, conn: asyncpg.Connection, sql: str, rows: list[tuple[Any, ...]]
+    ) -> None:
+        await conn.executemany(sql, rows)
+
+    async def _progress(self, conn: asyncpg.Connection, latest: datetime) -> None:
+        await conn.execute(
+            f"UPDATE {self.schema}.progress SET committed_at = now(),"
+            " business_time = GREATEST(business_time, $1) WHERE id = 1",
+            latest,
+        )
 
     async def _ledger(self, conn: asyncpg.Connection, c: Changes) -> None:
         await self._insert(
@@ -165,31 +179,100 @@ class ReadModelWriter:
             )  # fmt: skip
 
     async def _entries(self, conn: asyncpg.Connection, c: Changes) -> None:
-        s = self.schema
         # Balances move only by the entries this statement inserted: an entry seen
         # before (same account and version) changes nothing.
-        await conn.execute(
-            f"WITH ins AS (INSERT INTO {s}.entries (account_id, account_version,"
-            " occurred_at, type, amount, d_available, d_held, available_after, held_after,"
-            " movement_id) SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[],"
-            " $4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],"
-            " $9::bigint[], $10::uuid[]) ON CONFLICT DO NOTHING RETURNING *),"
-            " agg AS (SELECT account_id, sum(d_available) AS da, sum(d_held) AS dh,"
-            " max(occurred_at) AS at FROM ins GROUP BY account_id),"
-            " last AS (SELECT DISTINCT ON (account_id) account_id, account_version,"
-            " available_after, held_after FROM ins"
-            " ORDER BY account_id, account_version DESC)"
-            f" INSERT INTO {s}.balances AS b (account_id, available, held, version,"
-            " wallet_available, wallet_held, updated_at)"
-            " SELECT agg.account_id, da, dh, account_version, available_after, held_after,"
-            " at FROM agg JOIN last USING (account_id)"
-            " ON CONFLICT (account_id) DO UPDATE"
-            " SET available = b.available + EXCLUDED.available,"
-            " held = b.held + EXCLUDED.held, version = GREATEST(b.version, EXCLUDED.version),"
-            " wallet_available = CASE WHEN EXCLUDED.version > b.version"
-            " THEN EXCLUDED.wallet_available ELSE b.wallet_available END,"
-            " wallet_held = CASE WHEN EXCLUDED.version > b.version"
-            " THEN EXCLUDED.wallet_held ELSE b.wallet_held END,"
-            " updated_at = GREATEST(b.updated_at, EXCLUDED.updated_at)",
-            *_columns(c.entries, 10),
-        )
+        ctes = ", ".join(f"{name} AS ({sql})" for name, sql in _entries_ctes(self.schema, 1))
+        await conn.execute(f"WITH {ctes} SELECT 1", *_columns(c.entries, 10))
+
+
+def _entries_ctes(s: str, first: int) -> list[tuple[str, str]]:
+    """The entries insert and the balances it moves, as named CTEs (parameters ``$first``
+    to ``$first+9``: the entries' columns)."""
+    p = [f"${first + i}" for i in range(10)]
+    return [
+        ("ins", f"INSERT INTO {s}.entries (account_id, account_version,"
+         " occurred_at, type, amount, d_available, d_held, available_after, held_after,"
+         f" movement_id) SELECT * FROM unnest({p[0]}::uuid[], {p[1]}::int[],"
+         f" {p[2]}::timestamptz[], {p[3]}::text[], {p[4]}::bigint[], {p[5]}::bigint[],"
+         f" {p[6]}::bigint[], {p[7]}::bigint[], {p[8]}::bigint[], {p[9]}::uuid[])"
+         " ON CONFLICT DO NOTHING RETURNING *"),
+        ("agg", "SELECT account_id, sum(d_available) AS da, sum(d_held) AS dh,"
+         " max(occurred_at) AS at FROM ins GROUP BY account_id"),
+        ("last", "SELECT DISTINCT ON (account_id) account_id, account_version,"
+         " available_after, held_after FROM ins ORDER BY account_id, account_version DESC"),
+        ("bal", f"INSERT INTO {s}.balances AS b (account_id, available, held, version,"
+         " wallet_available, wallet_held, updated_at)"
+         " SELECT agg.account_id, da, dh, account_version, available_after, held_after,"
+         " at FROM agg JOIN last USING (account_id) ORDER BY agg.account_id"
+         " ON CONFLICT (account_id) DO UPDATE"
+         " SET available = b.available + EXCLUDED.available,"
+         " held = b.held + EXCLUDED.held, version = GREATEST(b.version, EXCLUDED.version),"
+         " wallet_available = CASE WHEN EXCLUDED.version > b.version"
+         " THEN EXCLUDED.wallet_available ELSE b.wallet_available END,"
+         " wallet_held = CASE WHEN EXCLUDED.version > b.version"
+         " THEN EXCLUDED.wallet_held ELSE b.wallet_held END,"
+         " updated_at = GREATEST(b.updated_at, EXCLUDED.updated_at)"),
+    ]  # fmt: skip
+
+
+class OneStatementWriter(ReadModelWriter):
+    """The same rows as :class:`ReadModelWriter`, sent as ONE statement (each table's insert
+    a data-modifying CTE, in the same order) and then the batch's few updates (retired
+    missions, shop status, voids: rows an insert of the same batch may have made, which a
+    CTE of the same statement would not see). A small batch (a live consumer keeping up)
+    costs two or three round trips instead of one per table. Each call collects into its
+    own :class:`_Collected` (batches of several partitions are written side by side)."""
+
+    async def write(self, conn: asyncpg.Connection, c: Changes) -> None:
+        collected = _Collected(self.schema, self.models)
+        await ReadModelWriter.write(collected, conn, c)
+        if collected.ctes:
+            ctes = ", ".join(f"{name} AS ({sql})" for name, sql in collected.ctes)
+            await conn.execute(f"WITH {ctes} SELECT 1", *collected.args)
+        for sql, rows in collected.updates:
+            await conn.executemany(sql, rows)
+
+
+class _Collected(ReadModelWriter):
+    """One batch's statements, collected instead of sent."""
+
+    def __init__(self, schema: str, models: Iterable[str]) -> None:
+        super().__init__(schema, models)
+        self.ctes: list[tuple[str, str]] = []
+        self.args: list[Any] = []
+        self.updates: list[tuple[str, list[Row]]] = []
+
+    def _add(self, name: str, sql: str, args: list[Any]) -> None:
+        self.ctes.append((f"{name}_{len(self.ctes)}", sql))
+        self.args += args
+
+    async def _insert(
+        self,
+        conn: asyncpg.Connection,
+        table: str,
+        columns: str,
+        types: str,
+        rows: Sequence[tuple[Any, ...]],
+        conflict: str = "DO NOTHING",
+    ) -> None:
+        if not rows:
+            return
+        kinds = [t.strip() for t in types.split(",")]
+        first = len(self.args) + 1
+        arrays = ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(kinds))
+        self._add(table, f"INSERT INTO {self.schema}.{table} AS t ({columns})"
+                  f" SELECT * FROM unnest({arrays}) ON CONFLICT {conflict}",
+                  _columns(rows, len(kinds)))  # fmt: skip
+
+    async def _entries(self, conn: asyncpg.Connection, c: Changes) -> None:
+        self.ctes += _entries_ctes(self.schema, len(self.args) + 1)
+        self.args += _columns(c.entries, 10)
+
+    async def _update(self, conn: asyncpg.Connection, sql: str, rows: list[Row]) -> None:
+        self.updates.append((sql, rows))
+
+    async def _progress(self, conn: asyncpg.Connection, latest: datetime) -> None:
+        first = len(self.args) + 1
+        self._add("progress", f"UPDATE {self.schema}.progress SET committed_at = now(),"
+                  f" business_time = GREATEST(business_time, ${first}::timestamptz)"
+                  " WHERE id = 1", [latest])  # fmt: skip

@@ -11,7 +11,7 @@ import asyncpg
 
 from kgo_runtime.envelope import Envelope
 from services.projections.adapters.bulk import BulkWriter
-from services.projections.adapters.writer import ReadModelWriter
+from services.projections.adapters.writer import OneStatementWriter
 from services.projections.domain.changes import fold_batch
 
 #: From this many events a batch is written with COPY (see adapters/bulk.py); smaller ones
@@ -32,7 +32,7 @@ class Projector:
         until: datetime | None = None,
     ) -> None:
         models = list(models)
-        self.writer = ReadModelWriter(schema, models)
+        self.writer = OneStatementWriter(schema, models)
         self.bulk = BulkWriter(schema, models)
         self.since = since
         self.until = until

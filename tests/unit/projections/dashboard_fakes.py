@@ -1,6 +1,10 @@
 """An in-memory stand-in for what the dashboard needs from the projections service: the
-change signal (``app.state.changes``) and ``GET /v1/public/overview``, with the contract's
-JSON shape. Used by the unit tests and, until the real read models are on main, by the
+change signal (``app.state.changes``), ``GET /v1/public/overview`` (``?snapshot=<name>``),
+``/v1/public/snapshots`` and ``/v1/public/digests``, with the real API's JSON shape.
+Snapshots are named as the real service names them (``kgo replay all --until ... --name
+campaign_end``: a name of 1-40 of a-z, 0-9, _; without ``--name`` the ``--until`` time,
+``2026_11_15_2359``), answer with ``as_of.snapshot`` and ``as_of.snapshot_until``, and an
+unknown one is the real 404 (``snapshot_unknown``). Used by the unit tests and by the
 browser test's server (``python -m tests.unit.projections.dashboard_fakes PORT``)."""
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ import asyncio
 import contextlib
 import copy
 import sys
-from datetime import date
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +20,11 @@ from fastapi import FastAPI
 from kgo_contracts.examples_digests import examples as digest_examples
 from kgo_runtime.problems import problem_response
 from services.projections.entrypoints import dashboard
+from services.projections.entrypoints.http.context import SNAPSHOT_NAME
+
+#: The past city the browser test's server keeps (as after ``kgo replay all --until
+#: 2026-11-15T23:59:59+07:00 --name campaign_end``).
+CAMPAIGN_END = "campaign_end"
 
 
 class FakeChanges:
@@ -73,7 +81,9 @@ def sample_overview() -> dict[str, Any]:
         "as_of": {
             "business_time": "2026-12-02T03:15:00+07:00",
             "lag_seconds": 1.2,
+            "records_behind": 3,
             "snapshot": None,
+            "snapshot_until": None,
         },
     }
 
@@ -108,12 +118,12 @@ def fake_projections_app(overview: FakeOverview | None = None) -> FastAPI:
     app.state.fake = overview
 
     @app.get("/v1/public/overview")
-    async def public_overview(snapshot: date | None = None) -> Any:
+    async def public_overview(snapshot: str | None = None) -> Any:
         if snapshot is None:
             return overview.current
-        found = overview.snapshots.get(snapshot.isoformat())
-        if found is None:
-            return problem_response(404, "snapshot_not_found", "no snapshot for that day")
+        found = overview.snapshots.get(snapshot) if SNAPSHOT_NAME.match(snapshot) else None
+        if found is None:  # as services/projections/entrypoints/http/context.py answers
+            return problem_response(404, "snapshot_unknown", f"no replayed snapshot {snapshot!r}")
         return found
 
     @app.get("/v1/public/snapshots")
@@ -133,8 +143,8 @@ def fake_projections_app(overview: FakeOverview | None = None) -> FastAPI:
 
 
 def main(port: int) -> None:
-    """Serve the dashboard on the fake, with a snapshot of 15 November 2026; stops on
-    SIGTERM with exit code 0, as ``kgo serve`` does."""
+    """Serve the dashboard on the fake, with a snapshot ``campaign_end`` replayed until the
+    end of 15 November 2026; stops on SIGTERM with exit code 0, as ``kgo serve`` does."""
     import signal
 
     import uvicorn
@@ -142,9 +152,10 @@ def main(port: int) -> None:
     fake = FakeOverview()
     past = sample_overview()
     past["week"] = {"granted": 3_000, "spent": 2_500}
-    past["as_of"] = {"business_time": "2026-11-15T23:59:59+07:00", "lag_seconds": 0,
-                     "snapshot": "2026-11-15"}  # fmt: skip
-    fake.snapshots["2026-11-15"] = past
+    past["as_of"] = {"business_time": "2026-11-15T23:41:07+07:00", "lag_seconds": 0.0,
+                     "records_behind": None, "snapshot": CAMPAIGN_END,
+                     "snapshot_until": "2026-11-15T23:59:59+07:00"}  # fmt: skip
+    fake.snapshots[CAMPAIGN_END] = past
     config = uvicorn.Config(fake_projections_app(fake), host="127.0.0.1", port=port,
                             log_level="warning", timeout_graceful_shutdown=10)  # fmt: skip
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -35,11 +35,11 @@ async def test_thai_by_default_with_a_switch_to_english(http: httpx.AsyncClient)
 async def test_english_on_request_keeps_the_snapshot_in_the_switch(
     http: httpx.AsyncClient,
 ) -> None:
-    page = await http.get("/dashboard", params={"lang": "en", "snapshot": "2026-11-15"})
+    page = await http.get("/dashboard", params={"lang": "en", "snapshot": "campaign_end"})
     assert '<html lang="en">' in page.text
     assert "Khon Kaen city coin dashboard" in page.text
-    assert 'data-snapshot="2026-11-15"' in page.text
-    assert 'href="/dashboard?lang=th&amp;snapshot=2026-11-15"' in page.text
+    assert 'data-snapshot="campaign_end"' in page.text
+    assert 'href="/dashboard?lang=th&amp;snapshot=campaign_end"' in page.text
     assert 'href="/dashboard?lang=en"' in page.text  # back to live
 
 
@@ -81,3 +81,25 @@ async def test_the_service_registers_the_dashboard() -> None:
         missing = await client.get("/dashboard/static/nothing.js")
         assert missing.headers["content-type"] == "application/problem+json"
         assert "/v1/public/stream" in (await client.get("/openapi.json")).json()["paths"]
+
+
+async def test_the_fake_names_and_refuses_snapshots_as_the_real_api_does() -> None:
+    """The browser test's fake serves snapshots under ``kgo replay --name`` names (the real
+    ``SNAPSHOT_NAME``), with ``snapshot_until``, and an unknown one as the real 404."""
+    from services.projections.entrypoints.http.context import SNAPSHOT_NAME
+    from tests.unit.projections.dashboard_fakes import CAMPAIGN_END, FakeOverview, sample_overview
+
+    fake = FakeOverview()
+    past = sample_overview()
+    past["as_of"] |= {"snapshot": CAMPAIGN_END, "snapshot_until": "2026-11-15T23:59:59+07:00"}
+    fake.snapshots[CAMPAIGN_END] = past
+    transport = httpx.ASGITransport(app=fake_projections_app(fake))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        listed = (await client.get("/v1/public/snapshots")).json()["snapshots"]
+        assert listed == [CAMPAIGN_END] and all(SNAPSHOT_NAME.match(n) for n in listed)
+        answer = await client.get("/v1/public/overview", params={"snapshot": CAMPAIGN_END})
+        assert answer.json()["as_of"]["snapshot"] == CAMPAIGN_END
+        for unknown in ("2026_11_14_2359", "2026-11-15"):
+            missing = await client.get("/v1/public/overview", params={"snapshot": unknown})
+            assert missing.status_code == 404
+            assert missing.json()["code"] == "snapshot_unknown"

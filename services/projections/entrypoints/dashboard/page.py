@@ -1,6 +1,7 @@
-"""The dashboard page (``/`` and ``/dashboard``, ``?lang=th|en``, ``?snapshot=YYYY-MM-DD``)
-and its static files. Every asset comes from this folder; the Content-Security-Policy
-forbids any other origin, so a stray CDN link fails loudly in the browser test."""
+"""The dashboard page (``/`` and ``/dashboard``, ``?lang=th|en``, ``?snapshot=<name>`` of a
+replayed past city) and its static files. Every asset comes from this folder; the
+Content-Security-Policy forbids any other origin, so a stray CDN link fails loudly in the
+browser test."""
 
 from __future__ import annotations
 
