@@ -95,11 +95,16 @@ async def wallet_process(
         "WALLET_LOG_LEVEL": "WARNING",
         **(env or {}),
     }
-    # BENCH_SERVER_PROFILE=<file>: run the service under cProfile (its event loop thread).
+    # BENCH_SERVER_PROFILE=<file>: run the service under cProfile (its event loop thread),
+    # by wall time, or by that thread's CPU time with BENCH_SERVER_PROFILE_CPU=1.
     profile = os.environ.get("BENCH_SERVER_PROFILE")
-    profiled = ["-m", "cProfile", "-o", profile] if profile else []
+    command = ["-m", "kgo_cli.main", "serve", "wallet"]
+    if profile and os.environ.get("BENCH_SERVER_PROFILE_CPU"):
+        command = ["-m", "bench.profile", profile, "serve", "wallet"]
+    elif profile:
+        command = ["-m", "cProfile", "-o", profile, *command]
     process = subprocess.Popen(
-        [sys.executable, *profiled, "-m", "kgo_cli.main", "serve", "wallet"], env=env,
+        [sys.executable, *command], env=env,
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -209,9 +214,14 @@ async def http_spends(
 
 async def _measured(pid: int, *args: Any) -> Row:
     """One wrk run, with the server's CPU per request (all its threads and processes)."""
+    profiled = bool(os.environ.get("BENCH_SERVER_PROFILE_CPU")) and args[-1] == SCENARIO
+    if profiled:
+        os.kill(pid, signal.SIGUSR1)
     cpu = process_cpu(pid)
     row = await asyncio.to_thread(_wrk, *args)
     used = process_cpu(pid) - cpu
+    if profiled:
+        os.kill(pid, signal.SIGUSR2)
     requests = row.rate * args[4]
     return replace(row, cpu_us=used / requests * 1e6 if requests else None)
 
