@@ -13,6 +13,7 @@ on the same machine, which the wallet's HTTP rate is held against.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import re
@@ -31,6 +32,7 @@ from uuid import uuid4
 
 import asyncpg
 import httpx
+import orjson
 
 from bench.results import Row
 from kgo_runtime.settings import PROJECT_ROOT
@@ -41,6 +43,9 @@ from services.wallet.settings import WalletSettings
 SCENARIO = "wallet spends over HTTP (wrk)"
 #: The bare framework's rows: the HTTP ceiling the wallet's rows are held against.
 BARE = "bare FastAPI+uvicorn, validate only (wrk)"
+#: Open-loop rows (vegeta at a steady offered rate; the concurrency column is that rate).
+OPEN = "wallet spends over HTTP, open loop (vegeta)"
+BARE_OPEN = "bare FastAPI+uvicorn, open loop (vegeta)"
 
 
 def process_cpu(pid: int) -> float:
@@ -95,11 +100,16 @@ async def wallet_process(
         "WALLET_LOG_LEVEL": "WARNING",
         **(env or {}),
     }
-    # BENCH_SERVER_PROFILE=<file>: run the service under cProfile (its event loop thread).
+    # BENCH_SERVER_PROFILE=<file>: run the service under cProfile (its event loop thread),
+    # by wall time, or by that thread's CPU time with BENCH_SERVER_PROFILE_CPU=1.
     profile = os.environ.get("BENCH_SERVER_PROFILE")
-    profiled = ["-m", "cProfile", "-o", profile] if profile else []
+    command = ["-m", "kgo_cli.main", "serve", "wallet"]
+    if profile and os.environ.get("BENCH_SERVER_PROFILE_CPU"):
+        command = ["-m", "bench.profile", profile, "serve", "wallet"]
+    elif profile:
+        command = ["-m", "cProfile", "-o", profile, *command]
     process = subprocess.Popen(
-        [sys.executable, *profiled, "-m", "kgo_cli.main", "serve", "wallet"], env=env,
+        [sys.executable, *command], env=env,
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -155,7 +165,7 @@ async def _post(client: httpx.AsyncClient, path: str, body: dict[str, object]) -
 
 async def http_spends(
     settings: WalletSettings, concurrencies: Sequence[int], *, residents: int,
-    duration: float, bare: bool = True, workers: int = 1,
+    duration: float, bare: bool = True, workers: int = 1, open_rates: Sequence[int] = (),
 ) -> list[Row]:  # fmt: skip
     """Spends of 1 coin through the API, driven by wrk with N connections: bus fares, each
     authorised by the rider's transit pass (a standing authorisation, so wrk can replay it),
@@ -204,14 +214,30 @@ async def http_spends(
                     rows.append(
                         await _measured(bid, bare_url, service, script, n, duration, bare_label)
                     )
+            payee = str(shop["account_id"])
+            for rate in open_rates:
+                rows.append(
+                    await _open_loop(pid, url, service, passes, payee, rate, duration, OPEN)
+                )
+                if bare_url:
+                    rows.append(
+                        await _open_loop(
+                            bid, bare_url, service, passes, payee, rate, duration, BARE_OPEN
+                        )
+                    )
         return rows
 
 
 async def _measured(pid: int, *args: Any) -> Row:
     """One wrk run, with the server's CPU per request (all its threads and processes)."""
+    profiled = bool(os.environ.get("BENCH_SERVER_PROFILE_CPU")) and args[-1] == SCENARIO
+    if profiled:
+        os.kill(pid, signal.SIGUSR1)
     cpu = process_cpu(pid)
     row = await asyncio.to_thread(_wrk, *args)
     used = process_cpu(pid) - cpu
+    if profiled:
+        os.kill(pid, signal.SIGUSR2)
     requests = row.rate * args[4]
     return replace(row, cpu_us=used / requests * 1e6 if requests else None)
 
@@ -287,6 +313,77 @@ def _wrk(
     return parse_wrk(done.stdout, connections, scenario)
 
 
+def vegeta_binary() -> str | None:
+    """vegeta (an open-loop load generator: ``go install github.com/tsenart/vegeta/v12@v12.13.0``)
+    on the PATH or in ~/go/bin, or None."""
+    found = shutil.which("vegeta")
+    home = os.path.expanduser("~/go/bin/vegeta")
+    return found or (home if os.access(home, os.X_OK) else None)
+
+
+async def _open_loop(
+    pid: int, url: str, token: str, passes: Sequence[object], payee_id: str, rate: int,
+    duration: float, scenario: str,
+) -> Row:  # fmt: skip
+    """vegeta offering ``rate`` spends a second for ``duration`` whatever the answers take
+    (open loop: a slow answer does not slow the next request, as a city's tills would not
+    wait for each other), each spend with its own key; latency p50/p99 of all of them, the
+    server's CPU per request, and the answers that were not 2xx (timeouts at 10 s included)
+    as errors."""
+    vegeta = vegeta_binary()
+    assert vegeta is not None
+    count = int(rate * duration)
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as handle:
+        for i in range(count):
+            body = orjson.dumps({
+                "payee_id": payee_id, "amount": 1, "reference": f"open-{i}",
+                "authorisation": {"kind": "transit_pass", "pass": passes[i % len(passes)]},
+            })  # fmt: skip
+            target = {
+                "method": "POST", "url": f"{url}/v1/spends",
+                "body": base64.b64encode(body).decode(),
+                "header": {
+                    "Authorization": [f"Bearer {token}"], "Content-Type": ["application/json"],
+                    "Idempotency-Key": [uuid4().hex],
+                },
+            }  # fmt: skip
+            handle.write(orjson.dumps(target) + b"\n")
+    cpu = process_cpu(pid)
+    try:
+        attack = await asyncio.create_subprocess_exec(
+            vegeta, "attack", "-format=json", "-lazy", f"-targets={handle.name}",
+            f"-rate={rate}/s", f"-duration={duration}s", "-timeout=10s", "-max-workers=2000",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        results, _ = await attack.communicate()
+    finally:
+        os.unlink(handle.name)
+    used = process_cpu(pid) - cpu
+    report = subprocess.run(
+        [vegeta, "report", "-type=json"], input=results, capture_output=True, check=True
+    )
+    return parse_vegeta(report.stdout, rate, scenario, cpu_seconds=used)
+
+
+def parse_vegeta(
+    text: bytes, rate: int, scenario: str = OPEN, cpu_seconds: float | None = None
+) -> Row:
+    """A row from ``vegeta report -type=json``: answered requests/s (2xx), latency p50/p99."""
+    report = orjson.loads(text)
+    requests = int(report["requests"])
+    ok = sum(n for code, n in report["status_codes"].items() if code.startswith("2"))
+    seconds = report["duration"] / 1e9 or 1e-9
+    latencies = report["latencies"]
+    cpu = cpu_seconds / ok * 1e6 if cpu_seconds is not None and ok else None
+    failed = {c: n for c, n in sorted(report["status_codes"].items()) if not c.startswith("2")}
+    if failed:  # which answers: 0 is no answer at all (a timeout or a refused connection)
+        scenario += " [" + ", ".join(f"{c}: {n:,}" for c, n in failed.items()) + "]"
+    return Row(
+        scenario, rate, ok / seconds, latencies["50th"] / 1e6, latencies["99th"] / 1e6,
+        cpu_us=cpu, errors=requests - ok,
+    )  # fmt: skip
+
+
 def parse_wrk(text: str, connections: int, scenario: str = SCENARIO) -> Row:
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
@@ -319,6 +416,9 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--residents", type=int, default=200)
     parser.add_argument("--no-bare", action="store_true", help="skip the bare framework")
     parser.add_argument("--workers", default="1", help="HTTP processes, comma-separated: 1,2,4")
+    parser.add_argument(
+        "--open-rate", default="", help="open-loop rates in requests/s (vegeta), e.g. 1000"
+    )
     args = parser.parse_args(argv)
     rows: list[Row] = []
     for workers in (int(w) for w in args.workers.split(",")):
@@ -330,6 +430,7 @@ def cli(argv: Sequence[str] | None = None) -> None:
                 duration=args.duration,
                 bare=not args.no_bare,
                 workers=workers,
+                open_rates=[int(r) for r in args.open_rate.split(",") if r],
             )
         )
         print(format_table(rows[-2:]), flush=True)

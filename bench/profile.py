@@ -77,3 +77,40 @@ def summarize(stats: dict[Any, Any], commands: int, top: int = 12) -> str:
 def _short(filename: str) -> str:
     parts = filename.replace("\\", "/").split("/")
     return "/".join(parts[-2:]) if len(parts) > 1 else filename
+
+
+def serve_profiled(output: str, argv: Sequence[str]) -> None:
+    """Run ``kgo <argv>`` (e.g. ``serve wallet``) under cProfile timed by the *thread's CPU
+    time*, not the wall clock: on a shared machine, and with the writer thread holding the
+    GIL, wall time lands on whatever function was running when the GIL was taken away, so a
+    CPU-timed profile is what shows where the event loop's own work goes.
+
+    Only between SIGUSR1 (start) and SIGUSR2 (stop and write ``output``): the profile covers
+    the measured load, not the start-up and the set-up requests
+    (``BENCH_SERVER_PROFILE=<file> BENCH_SERVER_PROFILE_CPU=1``; bench.http sends the
+    signals around its first wrk run)."""
+    import signal
+    import sys
+    import time
+
+    from kgo_cli.main import app
+
+    profiler = cProfile.Profile(time.thread_time)
+
+    def start(*_: object) -> None:
+        profiler.enable()
+
+    def stop(*_: object) -> None:
+        profiler.disable()
+        profiler.dump_stats(output)
+
+    signal.signal(signal.SIGUSR1, start)
+    signal.signal(signal.SIGUSR2, stop)
+    sys.argv = ["kgo", *argv]
+    app()
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_profiled(sys.argv[1], sys.argv[2:])

@@ -45,6 +45,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from kgo_runtime.clock import Clock, SystemClock
 from kgo_runtime.logging import get_logger
 from kgo_runtime.problems import ProblemError
+from kgo_runtime.writes import json_only
 
 log = get_logger(__name__)
 
@@ -329,10 +330,10 @@ _bearer = HTTPBearer(
 )
 
 
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def authenticate(request: Request, credentials: Credentials) -> Principal:
     """The caller of a request (401 without a valid token). Needs ``app.state.access``."""
     if credentials is None:
         raise unauthenticated("send a token as 'Authorization: Bearer <token>'")
@@ -347,12 +348,20 @@ async def authenticate(
     return principal
 
 
-def allow(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller, if its role is one of ``roles``; 403 otherwise."""
+def allow(*roles: Role, json_body: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, if its role is one of ``roles``; 403 otherwise. With
+    ``json_body``, then 415 for a body that is not JSON (:func:`kgo_runtime.writes.json_only`).
 
-    async def allowed(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    One dependency, not a chain (``authenticate`` is called, not depended on): FastAPI solves
+    every dependency of a route separately on every request. ``kgo_runtime.route_table``
+    reads ``roles`` from this closure."""
+
+    async def allowed(request: Request, credentials: Credentials) -> Principal:
+        principal = await authenticate(request, credentials)
         if principal.role not in roles:
             raise forbidden(f"a {principal.role} token may not do this")
+        if json_body:
+            await json_only(request)
         return principal
 
     return allowed

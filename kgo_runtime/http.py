@@ -61,6 +61,36 @@ async def metrics(request: Request) -> Response:
     return Response(registry.render(), media_type=METRICS_CONTENT_TYPE)
 
 
+def flat_router(*routers: APIRouter) -> APIRouter:
+    """One router holding the routes of ``routers`` themselves, in their order, instead of a
+    router that includes them: FastAPI (0.16x) matches a request against an included router by
+    walking its routes again at every level of inclusion, on every request, so routers
+    included in routers multiply the cost of finding a route. Each router's own prefix, tags
+    and responses are already on its routes; a router that itself includes routers is
+    refused (include its parts instead)."""
+    flat = APIRouter()
+    for router in routers:
+        if any(_includes(route) for route in router.routes):
+            raise ValueError("flat_router takes routers of routes, not of included routers")
+        flat.routes.extend(router.routes)
+    return flat
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """``app.include_router(router)``, with the routes put on the app's own router when
+    ``router`` holds only routes: one level of matching less for every request (see
+    :func:`flat_router`)."""
+    if any(_includes(route) for route in router.routes):
+        app.include_router(router)
+    else:
+        app.router.routes.extend(router.routes)
+
+
+def _includes(route: Any) -> bool:
+    """Whether ``route`` is a router included in another (FastAPI keeps it as one entry)."""
+    return hasattr(route, "original_router")
+
+
 def install_middleware(app: FastAPI) -> None:
     """Correlation id (``X-Correlation-ID`` in, or a new one; echoed back) and request metrics."""
     app.add_middleware(CorrelationMiddleware)
@@ -144,8 +174,9 @@ def _observe(scope: Scope, answer: _Answer, seconds: float) -> None:
         return  # unmatched paths are not labelled, so scanners cannot blow up the series
     path = getattr(route, "path", "unmatched")
     method = scope["method"]
-    registry.http_requests.labels(method, path, str(answer.status)).inc()
-    registry.http_duration.labels(method, path).observe(seconds)
+    requests, duration = registry.http_series(method, path, answer.status)
+    requests.inc()
+    duration.observe(seconds)
     if method in _COMMAND_METHODS:
         registry.command_answered(
             f"{method} {path}", answer.status, answer.code, answer.replayed, seconds

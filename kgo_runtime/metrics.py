@@ -161,6 +161,9 @@ class Metrics:
             "check-in code, transit pass, receive code), by kind.",
             ["kind"],
         )
+        #: Labelled children already looked up (see http_series).
+        self._http_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._command_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
         self.device_last_seen = self.gauge(
             "device_last_seen_timestamp_seconds",
             "When a device (a bus validator, a till) last called, Unix time.",
@@ -184,6 +187,20 @@ class Metrics:
             _name(name), documentation, labels, registry=self.registry, buckets=buckets
         )
 
+    def http_series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        """The request counter and latency histogram of one route and status, looked up once
+        (``labels`` takes a lock and builds a key on every call; routes are templates and
+        statuses few, so this cache stays small)."""
+        key = (method, route, status)
+        series = self._http_series.get(key)
+        if series is None:
+            series = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_duration.labels(method, route),
+            )
+            self._http_series[key] = series
+        return series
+
     def command_answered(
         self, command: str, status: int, code: str | None, replayed: bool, seconds: float
     ) -> None:
@@ -196,8 +213,16 @@ class Metrics:
         else:
             outcome = "replayed" if replayed else "accepted"
         reason = code or ("none" if status < 400 else f"http_{status}")
-        self.commands.labels(command, outcome, reason).inc()
-        self.command_duration.labels(command, outcome).observe(seconds)
+        key = (command, outcome, reason)
+        series = self._command_series.get(key)
+        if series is None:
+            series = (
+                self.commands.labels(command, outcome, reason),
+                self.command_duration.labels(command, outcome),
+            )
+            self._command_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
         if code in CODE_FAILURES and not replayed:
             self.code_failures.labels(CODE_FAILURES[code]).inc()
 

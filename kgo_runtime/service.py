@@ -28,7 +28,7 @@ from fastapi import APIRouter, FastAPI
 from kgo_runtime.components import Component, Supervisor
 from kgo_runtime.consumer import BatchHandler, Handler, IdempotentConsumer
 from kgo_runtime.eventstore import TApplication, open_application
-from kgo_runtime.http import health, install_middleware
+from kgo_runtime.http import add_routes, health, install_middleware
 from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.logging import configure_logging, get_logger
 from kgo_runtime.metrics import Metrics
@@ -274,7 +274,7 @@ def create_service_app(
     )
     app.state.settings = settings
     install_middleware(app)
-    app.include_router(health)
+    add_routes(app, health)
     for router in routers:
-        app.include_router(router)
+        add_routes(app, router)
     return app

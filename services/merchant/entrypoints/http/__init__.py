@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from kgo_runtime.http import flat_router
+
 from . import routes_shops, routes_till
 from .problems import install_error_handlers
 
@@ -11,7 +13,4 @@ __all__ = ["build_router", "install_error_handlers"]
 
 
 def build_router() -> APIRouter:
-    router = APIRouter()
-    router.include_router(routes_shops.router)
-    router.include_router(routes_till.router)
-    return router
+    return flat_router(routes_shops.router, routes_till.router)

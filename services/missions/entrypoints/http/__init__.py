@@ -25,6 +25,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from kgo_runtime.http import flat_router
+
 from . import routes_activities, routes_missions, routes_residents
 
 API_METADATA: dict[str, Any] = {
@@ -46,7 +48,4 @@ API_METADATA: dict[str, Any] = {
 
 
 def build_router() -> APIRouter:
-    router = APIRouter()
-    for module in (routes_missions, routes_activities, routes_residents):
-        router.include_router(module.router)
-    return router
+    return flat_router(routes_missions.router, routes_activities.router, routes_residents.router)

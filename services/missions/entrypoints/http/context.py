@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from kgo_runtime.access import Principal, Role, allow, forbidden
 from kgo_runtime.problems import REPLAYED_HEADER, ProblemError
-from kgo_runtime.writes import idempotency_key, json_only, receipt_scope
+from kgo_runtime.writes import IdempotencyKey, receipt_scope
 
 from ...application.commands import Command
 from ...domain.errors import MissionsError
@@ -96,9 +96,8 @@ class Writer(Reader):
 def writer(*roles: Role) -> Callable[..., Awaitable[Writer]]:
     async def write_context(
         request: Request,
-        principal: Annotated[Principal, Depends(allow(*roles))],
-        _json: Annotated[None, Depends(json_only)],
-        key: Annotated[str, Depends(idempotency_key)],
+        principal: Annotated[Principal, Depends(allow(*roles, json_body=True))],
+        key: IdempotencyKey,
     ) -> Writer:
         return Writer(container(request), principal, key)
 

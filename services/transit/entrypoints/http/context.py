@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from kgo_runtime.access import Principal, Role, allow, forbidden
 from kgo_runtime.http import device_seen
 from kgo_runtime.problems import REPLAYED_HEADER, ProblemError
-from kgo_runtime.writes import idempotency_key
+from kgo_runtime.writes import IdempotencyKey as IdempotencyKey  # the routes' header
 
 from ...domain.validator import Validator
 from ..container import TransitContainer
@@ -29,9 +29,6 @@ def transit(request: Request) -> TransitContainer:
 
 
 Transit = Annotated[TransitContainer, Depends(transit)]
-
-
-IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 
 def answer(body: dict[str, Any], status: int, *, replayed: bool = False) -> JSONResponse:

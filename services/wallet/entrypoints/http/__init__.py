@@ -11,6 +11,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from kgo_runtime.http import flat_router
+
 from . import (
     routes_circulation,
     routes_consent,
@@ -61,16 +63,20 @@ API_METADATA: dict[str, Any] = {
 
 
 def build_router() -> APIRouter:
-    router = APIRouter()
-    for module in (
-        routes_treasury,
-        routes_residents,
-        routes_payments,
-        routes_consent,
-        routes_tokens,
-    ):
-        router.include_router(module.router)
-    router.include_router(routes_circulation.router)
-    for module in (routes_signup, routes_sessions, routes_resident_data):
-        router.include_router(module.router)
-    return router
+    """Every route of the API in one router (flat: see kgo_runtime.http.flat_router)."""
+    return flat_router(
+        *(
+            module.router
+            for module in (
+                routes_treasury,
+                routes_residents,
+                routes_payments,
+                routes_consent,
+                routes_tokens,
+                routes_circulation,
+                routes_signup,
+                routes_sessions,
+                routes_resident_data,
+            )
+        )
+    )

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kgo_runtime.access import ACCESS_PREFIX
-from kgo_runtime.writes import idempotency_key, json_only, receipt_scope
+from kgo_runtime.writes import IdempotencyKey, json_only, receipt_scope
 
 from ...application.commands import Command, Outcome
 from ...application.undecided import NotDecided
@@ -50,10 +50,10 @@ def wallet(request: Request) -> WalletContainer:
     return container
 
 
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def authenticate(request: Request, credentials: Credentials) -> Principal:
     if credentials is None:
         raise unauthenticated("send an API token as 'Authorization: Bearer <token>'")
     container = wallet(request)
@@ -66,12 +66,20 @@ async def authenticate(
     return principal_of(await container.tokens.authenticate(presented))
 
 
-def allow(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller, if its role is one of ``roles``; 403 otherwise."""
+def allow(*roles: Role, json_body: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, if its role is one of ``roles``; 403 otherwise. With
+    ``json_body``, then 415 for a body that is not JSON.
 
-    async def allowed(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    One dependency, not a chain (``authenticate`` and ``json_only`` are called, not depended
+    on): FastAPI solves every dependency separately on every request, which cost a write
+    more than its route. ``kgo_runtime.route_table`` reads ``roles`` from this closure."""
+
+    async def allowed(request: Request, credentials: Credentials) -> Principal:
+        principal = await authenticate(request, credentials)
         if principal.role not in roles:
             raise forbidden(f"a {principal.role} token may not do this")
+        if json_body:
+            await json_only(request)
         return principal
 
     return allowed
@@ -126,11 +134,13 @@ class Writer:
 
 
 def writer(*roles: Role) -> Callable[..., Awaitable[Writer]]:
+    """The write dependency: the guard (401, 403, then 415) is solved first, the key (a
+    header parameter of this dependency, read after its dependencies) second."""
+
     async def write_context(
         request: Request,
-        principal: Annotated[Principal, Depends(allow(*roles))],
-        _json: Annotated[None, Depends(json_only)],
-        key: Annotated[str, Depends(idempotency_key)],
+        principal: Annotated[Principal, Depends(allow(*roles, json_body=True))],
+        key: IdempotencyKey,
     ) -> Writer:
         return Writer(wallet(request), principal, key)
 

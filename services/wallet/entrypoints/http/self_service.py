@@ -9,9 +9,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
+from kgo_runtime.writes import idempotency_key, json_only
+
 from ...application.resident_access import AccessRefused, ResidentAccess, Session
 from .api_models_residents import SessionView
-from .context import idempotency_key, json_only, wallet
+from .context import wallet
 from .problems import REPLAYED_HEADER, ProblemError
 
 #: Status of each refusal (409 for any other).
