@@ -116,14 +116,16 @@ def keep(sim: Simulator, index: int, session: dict[str, Any]) -> None:
     )
 
 
-async def session(sim: Simulator, plan: DayPlan, index: int) -> Session:
+async def session(sim: Simulator, plan: DayPlan, index: int, part: int = 0) -> Session:
     """A fresh access token: refreshed while the refresh token lives, else a new sign-in
-    with a code sent to the phone."""
+    with a code sent to the phone. ``part``: the resident's day runs in several waves (each
+    part asks for its own)."""
     known, actor, api, url = sim.state.sessions.get(index), f"r{index}", sim.api, sim.urls.wallet
+    n = 99 + part  # the day's actions are numbered from 0: 99 and up are the app's own
     if known is not None and known.refresh_expires > sim.clock.now() + timedelta(hours=1):
         try:
             fresh = await api.call(
-                "POST", f"{url}/v1/sessions/refresh", key=sim.key(plan, actor, 99, "refresh"),
+                "POST", f"{url}/v1/sessions/refresh", key=sim.key(plan, actor, n, "refresh"),
                 body={"refresh_token": known.refresh},
             )  # fmt: skip
             keep(sim, index, fresh)
@@ -132,11 +134,11 @@ async def session(sim: Simulator, plan: DayPlan, index: int) -> Session:
             pass
     mobile = phone(sim.config.seed, index)
     started, code = await challenge(
-        sim, mobile, f"{url}/v1/sessions", sim.key(plan, actor, 99, "sign-in"), {"phone": mobile}
+        sim, mobile, f"{url}/v1/sessions", sim.key(plan, actor, n, "sign-in"), {"phone": mobile}
     )
     fresh = await api.call(
         "POST", f"{url}/v1/sessions/{started['challenge_id']}/confirm",
-        key=sim.key(plan, actor, 99, "sign-in-confirm"), body={"code": code},
+        key=sim.key(plan, actor, n, "sign-in-confirm"), body={"code": code},
     )  # fmt: skip
     keep(sim, index, fresh)
     sim.state.wallets[index] = fresh["wallet_id"]
