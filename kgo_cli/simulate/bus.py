@@ -10,6 +10,7 @@ validator says is denied stays in the drawer for a week."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from .claims import OFFLINE_LOSS, REWARD, WELCOME, Claim, shortfalls, waves
@@ -125,19 +126,22 @@ async def upload_offline(sim: Simulator, plan: DayPlan) -> None:
     holds the fare, the offline-loss budget's cover; transit decides a batch's taps
     concurrently, so batches are cut (``claims.waves``) so that the claims of one batch fit
     those budgets (each claim paid, or refused whatever the order), the platform reacting
-    between them."""
+    between them (only after a batch that claimed: nothing else moves a budget)."""
     batches, sim.batches = sim.batches, {}
-    for device, taps in sorted(batches.items()):
-        shorts = await _shortfalls(sim, plan, taps)
-        units = [((action, tap), _tap_claims(sim, action, tap, shorts)) for action, tap in taps]
+    taps = [tap for _, device_taps in sorted(batches.items()) for tap in device_taps]
+    shorts = await _shortfalls(sim, plan, taps)
+    claimed = False
+    for device, device_taps in sorted(batches.items()):
+        units = [((a, tap), _tap_claims(sim, a, tap, shorts)) for a, tap in device_taps]
         part = 0
         while units:
+            if claimed:  # the next batch's claims are weighed against what is left
+                await sim.quiet()
             chunk, left = waves(units[:5_000], await sim.budgets())
+            claimed = any(claims for _, claims in units[: len(chunk)])
             units = left + units[5_000:]
             await _send(sim, plan, device, part, chunk)
             part += 1
-            if units:  # the next batch's claims are weighed against what is left
-                await sim.quiet()
         if part > 1:
             sim.totals.add("offline_batches_split")
     if sim.direct:
@@ -152,20 +156,24 @@ async def _shortfalls(
 ) -> dict[str, int]:
     """The taps (by tap id) whose rider may no longer hold the fare when transit asks the
     wallet: the offline-loss budget's possible covers, from the riders' balances once the
-    day's grants are decided (nothing else moves them before the upload)."""
+    day's grants are decided (only the rider's own offline taps move them before its
+    upload; a grant its batch brings only adds)."""
     if plan.campaign or any(_tap_claims(sim, a, tap, {}) for a, tap in taps):
         await sim.quiet()  # the day's grants are decided before these are weighed
     if not plan.campaign:  # baht fares only: nothing to cover
         return {}
     balances: dict[int, int] = {}
-    for action, _ in taps:
-        resident = action.resident or 0
-        if resident not in balances:
+    limit = asyncio.Semaphore(sim.concurrency)
+
+    async def read(resident: int) -> None:
+        async with limit:
             wallet = await sim.api.call(
                 "GET", f"{sim.urls.wallet}/v1/wallets/{sim.state.wallets[resident]}",
                 token=sim.admin,
             )  # fmt: skip
             balances[resident] = int(wallet["available"])
+
+    await asyncio.gather(*(read(r) for r in sorted({a.resident or 0 for a, _ in taps})))
     riders = [(tap["tap_id"], action.resident or 0) for action, tap in taps]
     return shortfalls(riders, balances, sim.config.campaign_fare_coins)
 

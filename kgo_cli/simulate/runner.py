@@ -45,6 +45,7 @@ class ResidentDay:
     part: int = 0  # waves it ran in so far
     session: Session | None = None
     purse: residents.Purse | None = None
+    welcome: bool = False  # signed up today with a welcome the budget pays (not yet seen)
 
     @property
     def left(self) -> int:
@@ -237,17 +238,36 @@ class Simulator:
                 await self.resident_steps(plan, resident, day, steps, welcome, declined)
                 day.part += 1
 
+        def steps(resident: int) -> int:
+            """A sign-up runs alone: the rest of the day waits until its welcome landed."""
+            day = days[resident]
+            return 1 if day.done == 0 and day.actions[0].kind == "signup" else day.left
+
         pending = sorted(days)
         while pending:
             available = await self.budgets()
             welcome = available.get(WELCOME, 0) >= SIGNUP_REWARD
-            wave = cut([(r, days[r].left) for r in pending], claims, available)
-            if wave[-1][1] < days[wave[-1][0]].left:
+            wave = cut([(r, steps(r)) for r in pending], claims, available)
+            if wave[-1][1] < steps(wave[-1][0]):
                 self.totals.add("resident_days_split")
             await asyncio.gather(*(one(r, k, welcome) for r, k in wave))
             pending = [r for r in pending if days[r].left > 0]
             if pending:  # the next wave weighs its claims against what this one left
                 await self.quiet()
+        # Sign-ups that did nothing else today: their app shows the welcome once it landed.
+        unseen = [r for r in sorted(days) if days[r].welcome]
+        if unseen:
+            await self.quiet()
+            await asyncio.gather(*(self._welcome_seen(r, limit) for r in unseen))
+
+    async def _welcome_seen(self, resident: int, limit: asyncio.Semaphore) -> None:
+        async with limit:
+            try:
+                residents.welcomed(
+                    self, await residents.balance(self, self.state.sessions[resident])
+                )
+            except Refused as error:
+                self.totals.refuse("session", error.code)
 
     async def _shop_balances(self, plan: DayPlan) -> dict[int, int]:
         shops = sorted({a.shop for a in plan.actions if a.kind == "earn" and a.shop is not None})
@@ -272,16 +292,20 @@ class Simulator:
         what its app showed at the start of the day between waves)."""
         try:
             if steps[0].kind == "signup":
-                if not await residents.signup(self, plan, steps[0], welcome):
+                if await residents.signup(self, plan, steps[0]):
+                    day.welcome = welcome
+                    if not welcome:
+                        self.totals.refuse("welcome", "budget_exhausted")
+                else:
                     day.done = len(day.actions)
-                    return
-                steps = steps[1:]
-            if not steps:
-                return
+                return  # the rest of the day in a later wave (steps)
             # A fresh access token for each part of the day (a wave may last long).
             day.session = await residents.session(self, plan, resident, day.part)
             if day.purse is None:
                 day.purse = residents.Purse(await residents.balance(self, day.session))
+                if day.welcome:
+                    residents.welcomed(self, day.purse.available)
+                    day.welcome = False
         except Refused as error:
             self.totals.refuse("session", error.code)
             day.done = len(day.actions)
