@@ -72,11 +72,13 @@ def measure(size: int, seconds: float, concurrency: int, home: Path) -> dict[str
         asyncio.run(platform.prepare_treasury())
         simulator = Simulator(config, home, platform.urls, concurrency=concurrency)
         cpu0 = {s: cpu_seconds(p.pid) for s, p in platform.procs.items()}
+        cpu0["simulator"] = cpu_seconds(os.getpid())
         load0 = os.getloadavg()[0]
         asyncio.run(simulator.run(seconds=seconds))
         started, setup_commands = simulator.measured_from  # the days only, not the set-up
         wall = time.monotonic() - started
         cpu = {s: cpu_seconds(p.pid) - cpu0[s] for s, p in platform.procs.items()}
+        cpu["simulator"] = cpu_seconds(os.getpid()) - cpu0["simulator"]
         days = simulator.load_state()
         raw = asyncio.run(raw_rate(platform.urls.wallet))
     finally:
@@ -124,8 +126,8 @@ def write(results: list[dict[str, Any]], concurrency: int, path: Path, note: str
             f"{r['barriers']} ({r['barrier_s']:.0f}) | {r['load']:.1f} | {r['via']} |"
         )
     lines += ["", "## Which service is the bottleneck", "",
-              "CPU seconds each service process used during the run, and as a share of the wall",
-              "time (100 % is one core busy all the time):", "",
+              "CPU seconds each service process (and the simulator's own) used during the run,",
+              "and as a share of the wall time (100 % is one core busy all the time):", "",
               "| residents | " + " | ".join(results[0]["cpu"]) + " |",
               "|---:|" + "---:|" * len(results[0]["cpu"])]  # fmt: skip
     for r in results:

@@ -64,13 +64,19 @@ class Quiescence:
             self._kafka = None
 
     async def snapshot(self) -> Snapshot:
-        idle, positions = True, {}
-        for url in self.urls:
+        """Every service's ``/metrics`` (read at once) and the topics' end offsets."""
+
+        async def metrics(url: str) -> str | None:
             try:
-                answer = await self.http().get(f"{url}/metrics", timeout=5)
+                return (await self.http().get(f"{url}/metrics", timeout=5)).text
             except httpx.HTTPError:
-                continue  # not running (the wallet's consent routes only)
-            relays_idle, found = parse_metrics(answer.text)
+                return None  # not running (the wallet's consent routes only)
+
+        idle, positions = True, {}
+        for text in await asyncio.gather(*(metrics(url) for url in self.urls)):
+            if text is None:
+                continue
+            relays_idle, found = parse_metrics(text)
             idle = idle and relays_idle
             positions.update(found)
         partitions = sorted({(t, p) for _, t, p in positions})

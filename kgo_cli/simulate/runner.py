@@ -181,6 +181,9 @@ class Simulator:
                     break
                 plan = self.city.plan(index)
                 await self.run_day(plan)
+                if index + 1 == self.config.days:  # the end: its last sign-ups look now
+                    await self.quiet()
+                    await self.welcomes_seen()
                 self.state.save(index + 1, self.config.shops, plan.day.isoformat())
                 if self.progress:
                     rate = (self.api.commands - commands0) / max(1e-6, time.monotonic() - started)
@@ -196,6 +199,7 @@ class Simulator:
     async def run_day(self, plan: DayPlan) -> None:
         self.set_time(plan.at(5))
         await self.quiet()  # yesterday's reactions have landed: today starts the same
+        await self.welcomes_seen()
         if plan.operators.publish_missions:
             await operators.publish_missions(self, plan)
         if plan.operators.activity:
@@ -254,20 +258,24 @@ class Simulator:
             pending = [r for r in pending if days[r].left > 0]
             if pending:  # the next wave weighs its claims against what this one left
                 await self.quiet()
-        # Sign-ups that did nothing else today: their app shows the welcome once it landed.
-        unseen = [r for r in sorted(days) if days[r].welcome]
-        if unseen:
-            await self.quiet()
-            await asyncio.gather(*(self._welcome_seen(r, limit) for r in unseen))
+        # Sign-ups that did nothing else today: their app shows the welcome after the next
+        # barrier (tomorrow's first, or the run's end), not one of its own.
+        self.state.unseen = [r for r in sorted(days) if days[r].welcome]
 
-    async def _welcome_seen(self, resident: int, limit: asyncio.Semaphore) -> None:
-        async with limit:
-            try:
-                residents.welcomed(
-                    self, await residents.balance(self, self.state.sessions[resident])
-                )
-            except Refused as error:
-                self.totals.refuse("session", error.code)
+    async def welcomes_seen(self) -> None:
+        """After a barrier: yesterday's new residents who did nothing else look at the app."""
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(resident: int) -> None:
+            async with limit:
+                try:
+                    session = self.state.sessions[resident]
+                    residents.welcomed(self, await residents.balance(self, session))
+                except Refused as error:
+                    self.totals.refuse("session", error.code)
+
+        await asyncio.gather(*(one(r) for r in self.state.unseen))
+        self.state.unseen = []
 
     async def _shop_balances(self, plan: DayPlan) -> dict[int, int]:
         shops = sorted({a.shop for a in plan.actions if a.kind == "earn" and a.shop is not None})
