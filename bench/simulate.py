@@ -96,6 +96,7 @@ def measure(size: int, seconds: float, concurrency: int, home: Path) -> dict[str
         "waited": waited, "cpu": cpu, "load": (load0 + os.getloadavg()[0]) / 2,
         "barriers": barrier.count if barrier else 0,
         "barrier_s": barrier.waited if barrier else 0.0,
+        "held": dict(barrier.held) if barrier else {},
         "signed_up": simulator.totals.counts["residents_signed_up"], "raw": raw,
         "retried": dict(simulator.api.retried),
     }  # fmt: skip
@@ -125,6 +126,14 @@ def write(results: list[dict[str, Any]], concurrency: int, path: Path, note: str
             f"{r['requests_per_s']:.1f} | {r['raw']:.0f} | "
             f"{r['barriers']} ({r['barrier_s']:.0f}) | {r['load']:.1f} | {r['via']} |"
         )
+    lines += [
+        "",
+        "Barrier snapshots not yet quiet, by what held them (a relay's lag gauge above",
+        "0 / a consumer behind its topic's end / end offsets still moving):",
+        "",
+    ]
+    lines += [f"- {r['residents']:,} residents: " + ", ".join(
+        f"{k} {v}" for k, v in r["held"].items()) for r in results]  # fmt: skip
     lines += ["", "## Which service is the bottleneck", "",
               "CPU seconds each service process (and the simulator's own) used during the run,",
               "and as a share of the wall time (100 % is one core busy all the time):", "",

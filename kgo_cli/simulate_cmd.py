@@ -110,6 +110,9 @@ def run_simulation(
     )
     started = time.monotonic()
     asyncio.run(simulator.run(until=stop_day))
+    # The read models too (the run's barriers leave out the projections): the report and the
+    # dashboard read them.
+    asyncio.run(simulator.settled())
     sys.stderr.write("\n")
     summary = asyncio.run(simulator.summary())
     summary["seconds"] = round(time.monotonic() - started, 1)

@@ -87,8 +87,6 @@ class CityState:
     wallets: dict[int, str] = field(default_factory=dict)
     sessions: dict[int, Session] = field(default_factory=dict)
     progress: dict[int, Progress] = field(default_factory=dict)
-    #: Signed up with a welcome the budget pays, not seen in their app yet (next barrier).
-    unseen: list[int] = field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -117,7 +115,6 @@ class CityState:
             )
         self.totals = Totals.from_dict(state.get("totals", {}))
         self.wallets = {int(k): v for k, v in state.get("wallets", {}).items()}
-        self.unseen = [int(r) for r in state.get("unseen", [])]
         self.progress = {
             int(k): Progress.from_list(v) for k, v in state.get("progress", {}).items()
         }
@@ -136,7 +133,6 @@ class CityState:
             "totals": self.totals.as_dict(),
             "wallets": {str(k): v for k, v in sorted(self.wallets.items())},
             "progress": {str(k): p.as_list() for k, p in sorted(self.progress.items())},
-            "unseen": self.unseen,
         }
         # The residents' refresh tokens are secrets: kept apart, 0600, beside the admin token.
         write_secret(self.sessions_path, {
