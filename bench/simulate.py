@@ -96,7 +96,7 @@ def measure(size: int, seconds: float, concurrency: int, home: Path) -> dict[str
         "waited": waited, "cpu": cpu, "load": (load0 + os.getloadavg()[0]) / 2,
         "barriers": barrier.count if barrier else 0,
         "barrier_s": barrier.waited if barrier else 0.0,
-        "held": dict(barrier.held) if barrier else {},
+        "held": dict(getattr(barrier, "held", {})),
         "signed_up": simulator.totals.counts["residents_signed_up"], "raw": raw,
         "retried": dict(simulator.api.retried),
     }  # fmt: skip

@@ -57,9 +57,6 @@ class Quiescence:
         self._kafka: AIOKafkaConsumer | None = None
         self.waited = 0.0  # seconds spent here (the bench reports it)
         self.count = 0
-        #: Snapshots that were not caught up, by what held them: a relay's lag gauge above
-        #: 0, a consumer behind its topic's end (both may hold one), or ends that moved.
-        self.held: dict[str, int] = {"relay": 0, "consumer": 0, "moved": 0}
 
     async def close(self) -> None:
         if self._kafka is not None:
@@ -67,19 +64,13 @@ class Quiescence:
             self._kafka = None
 
     async def snapshot(self) -> Snapshot:
-        """Every service's ``/metrics`` (read at once) and the topics' end offsets."""
-
-        async def metrics(url: str) -> str | None:
-            try:
-                return (await self.http().get(f"{url}/metrics", timeout=5)).text
-            except httpx.HTTPError:
-                return None  # not running (the wallet's consent routes only)
-
         idle, positions = True, {}
-        for text in await asyncio.gather(*(metrics(url) for url in self.urls)):
-            if text is None:
-                continue
-            relays_idle, found = parse_metrics(text)
+        for url in self.urls:
+            try:
+                answer = await self.http().get(f"{url}/metrics", timeout=5)
+            except httpx.HTTPError:
+                continue  # not running (the wallet's consent routes only)
+            relays_idle, found = parse_metrics(answer.text)
             idle = idle and relays_idle
             positions.update(found)
         partitions = sorted({(t, p) for _, t, p in positions})
@@ -89,14 +80,6 @@ class Quiescence:
         tps = [TopicPartition(t, p) for t, p in partitions]
         ends = await self._kafka.end_offsets(tps) if tps else {}
         return Snapshot(idle, positions, {(tp.topic, tp.partition): o for tp, o in ends.items()})
-
-    def _count_held(self, now: Snapshot, previous: Snapshot | None) -> None:
-        if not now.relays_idle:
-            self.held["relay"] += 1
-        if not Snapshot(True, now.positions, now.ends).caught_up:
-            self.held["consumer"] += 1
-        if now.caught_up and previous is not None:
-            self.held["moved"] += 1
 
     async def wait(self, timeout: float = 120.0, settle: float = 0.25) -> bool:
         """Until two snapshots ``settle`` seconds apart are caught up with the same end
@@ -115,7 +98,6 @@ class Quiescence:
                     continue
                 if now.caught_up and previous is not None and previous.ends == now.ends:
                     return True
-                self._count_held(now, previous)
                 previous = now if now.caught_up else None
                 await asyncio.sleep(settle)
             return False

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -135,14 +135,8 @@ class Simulator:
             self.totals.refuse("platform", "not_quiet")
         self._dirty = False
 
-    def _barrier(self, *, read_models: bool = True) -> Quiescence:
-        """``read_models=False``: the deciding services only. The projections never write
-        back and the simulator reads nothing from them, so between waves it does not wait
-        for the dashboard's consumer (the slowest: it reads every topic)."""
-        urls = self.urls.all()
-        if not read_models:
-            urls.pop("projections")
-        return Quiescence(lambda: self.api.http, list(urls.values()), self.bootstrap)
+    def _barrier(self) -> Quiescence:
+        return Quiescence(lambda: self.api.http, list(self.urls.all().values()), self.bootstrap)
 
     async def settled(self, timeout: float = 120.0) -> bool:
         """Waits (outside ``run``) until the platform has reacted to everything."""
@@ -175,7 +169,7 @@ class Simulator:
         last = self.config.days if until is None else min(self.config.days, until)
         self.api.on_command = self._commanded
         self._dirty = True  # whatever ran before this simulator: wait for it once
-        self.barrier = self._barrier(read_models=False)
+        self.barrier = self._barrier()
         try:
             counted = self.totals.counts["commands"]
             await setup(self)  # repeated on resume: not counted
@@ -244,26 +238,12 @@ class Simulator:
                 await self.resident_steps(plan, resident, day, steps, welcome, declined)
                 day.part += 1
 
-        # The day's sign-ups first, alone (their welcome travels wallet -> missions ->
-        # wallet), then a barrier, then every resident's day (the new ones' rest of it).
-        signups = [r for r in sorted(days) if days[r].actions[0].kind == "signup"]
-        await self._waves(signups, lambda r: int(days[r].done == 0), claims, one)
-        if signups:
-            await self.quiet()
-            done = [r for r in signups if days[r].welcome and days[r].left == 0]
-            await asyncio.gather(*(self._welcome_seen(r, limit) for r in done))
-        await self._waves(sorted(days), lambda r: days[r].left, claims, one)
+        def steps(resident: int) -> int:
+            """A sign-up runs alone: the rest of the day waits until its welcome landed."""
+            day = days[resident]
+            return 1 if day.done == 0 and day.actions[0].kind == "signup" else day.left
 
-    async def _waves(
-        self,
-        pending: list[int],
-        steps: Callable[[int], int],
-        claims: Callable[[int, int], list[Claim]],
-        one: Callable[[int, int, bool], Awaitable[None]],
-    ) -> None:
-        """``pending`` (with ``steps(r)`` steps each) in waves (``claims.cut``), a barrier
-        between waves."""
-        pending = [r for r in pending if steps(r) > 0]
+        pending = sorted(days)
         while pending:
             available = await self.budgets()
             welcome = available.get(WELCOME, 0) >= SIGNUP_REWARD
@@ -271,16 +251,21 @@ class Simulator:
             if wave[-1][1] < steps(wave[-1][0]):
                 self.totals.add("resident_days_split")
             await asyncio.gather(*(one(r, k, welcome) for r, k in wave))
-            pending = [r for r in pending if steps(r) > 0]
+            pending = [r for r in pending if days[r].left > 0]
             if pending:  # the next wave weighs its claims against what this one left
                 await self.quiet()
+        # Sign-ups that did nothing else today: their app shows the welcome once it landed.
+        unseen = [r for r in sorted(days) if days[r].welcome]
+        if unseen:
+            await self.quiet()
+            await asyncio.gather(*(self._welcome_seen(r, limit) for r in unseen))
 
     async def _welcome_seen(self, resident: int, limit: asyncio.Semaphore) -> None:
-        """A new resident with nothing else to do today looks at its app once."""
         async with limit:
             try:
-                session = self.state.sessions[resident]
-                residents.welcomed(self, await residents.balance(self, session))
+                residents.welcomed(
+                    self, await residents.balance(self, self.state.sessions[resident])
+                )
             except Refused as error:
                 self.totals.refuse("session", error.code)
 

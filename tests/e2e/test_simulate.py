@@ -14,6 +14,7 @@ counts and event counts."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -70,11 +71,16 @@ async def run_city(home: Path, stop_after: int | None = None) -> dict[str, Any]:
         def simulator() -> Simulator:
             return Simulator(CITY, home, platform.urls, concurrency=8, direct=False)
 
+        routes: Counter[str] = Counter()  # requests by route (retries too): to read a failure
         if stop_after is not None:  # stopped early, then resumed by a new simulator
-            await simulator().run(until=stop_after)
+            stopped = simulator()
+            await stopped.run(until=stop_after)
+            routes.update({r: int(n) for r, (n, _) in stopped.timings.items()})
             assert json.loads((home / "simulation.json").read_text())["next_day"] == stop_after
         city = simulator()
         await city.run()
+        routes.update({r: int(n) for r, (n, _) in city.timings.items()})
+        (home / "routes.json").write_text(json.dumps(dict(sorted(routes.items())), indent=1))
         assert await city.settled()
         summary = await city.summary()
         admin = (home / "secrets" / "admin.token").read_text().strip()
