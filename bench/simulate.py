@@ -35,6 +35,29 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / TICKS
 
 
+async def raw_rate(url: str, seconds: float = 5.0, at_once: int = 64) -> float:
+    """The same machine's raw figure in the same run: what the simulator's HTTP client and
+    a service's HTTP stack answer with nothing behind them (``GET /healthz``, ``at_once``
+    in flight), the ceiling any simulated command sits under."""
+    from kgo_cli.simulate.http import Api
+
+    api, count = Api(at_once), 0
+    end = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal count
+        while time.monotonic() < end:
+            await api.http.get(f"{url}/healthz")
+            count += 1
+
+    began = time.monotonic()
+    try:
+        await asyncio.gather(*(worker() for _ in range(at_once)))
+    finally:
+        await api.close()
+    return count / (time.monotonic() - began)
+
+
 def measure(size: int, seconds: float, concurrency: int, home: Path) -> dict[str, Any]:
     from kgo_cli.simulate.harness import Platform
     from kgo_cli.simulate.plan import CityConfig
@@ -49,12 +72,15 @@ def measure(size: int, seconds: float, concurrency: int, home: Path) -> dict[str
         asyncio.run(platform.prepare_treasury())
         simulator = Simulator(config, home, platform.urls, concurrency=concurrency)
         cpu0 = {s: cpu_seconds(p.pid) for s, p in platform.procs.items()}
+        cpu0["simulator"] = cpu_seconds(os.getpid())
         load0 = os.getloadavg()[0]
         asyncio.run(simulator.run(seconds=seconds))
         started, setup_commands = simulator.measured_from  # the days only, not the set-up
         wall = time.monotonic() - started
         cpu = {s: cpu_seconds(p.pid) - cpu0[s] for s, p in platform.procs.items()}
+        cpu["simulator"] = cpu_seconds(os.getpid()) - cpu0["simulator"]
         days = simulator.load_state()
+        raw = asyncio.run(raw_rate(platform.urls.wallet))
     finally:
         platform.stop()
         asyncio.run(platform.drop())
@@ -70,7 +96,9 @@ def measure(size: int, seconds: float, concurrency: int, home: Path) -> dict[str
         "waited": waited, "cpu": cpu, "load": (load0 + os.getloadavg()[0]) / 2,
         "barriers": barrier.count if barrier else 0,
         "barrier_s": barrier.waited if barrier else 0.0,
-        "signed_up": simulator.totals.counts["residents_signed_up"],
+        "held": dict(getattr(barrier, "held", {})),
+        "signed_up": simulator.totals.counts["residents_signed_up"], "raw": raw,
+        "retried": dict(simulator.api.retried),
     }  # fmt: skip
 
 
@@ -84,21 +112,31 @@ def write(results: list[dict[str, Any]], concurrency: int, path: Path, note: str
         "once; a *command* is one answered write (a sign-up step, a refresh, a payment code, a",
         "redemption, a tap...); *requests* add the reads (balances in the app, budgets between",
         "waves, shops' balances before rewards and settlements) and retries. Each size ran for",
-        "a bounded wall time (whole simulated days), not the whole campaign.",
+        "a bounded wall time (whole simulated days), not the whole campaign. *raw*: the same",
+        "machine's figure in the same run, `GET /healthz` of the wallet through the simulator's",
+        "HTTP client, 64 in flight, for 5 s right after the city (nothing behind it).",
         "",
-        "| residents | shops | simulated days | sign-ups | commands | s | commands/s | requests/s | barriers (s) | load | via |",  # noqa: E501
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--|",
+        "| residents | shops | simulated days | sign-ups | commands | s | commands/s | requests/s | raw requests/s | barriers (s) | load | via |",  # noqa: E501
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--|",
     ]
     for r in results:
         lines.append(
             f"| {r['residents']:,} | {r['shops']} | {r['days']} | {r['signed_up']:,} | "
             f"{r['commands']:,} | {r['seconds']:.0f} | {r['commands_per_s']:.1f} | "
-            f"{r['requests_per_s']:.1f} | {r['barriers']} ({r['barrier_s']:.0f}) | "
-            f"{r['load']:.1f} | {r['via']} |"
+            f"{r['requests_per_s']:.1f} | {r['raw']:.0f} | "
+            f"{r['barriers']} ({r['barrier_s']:.0f}) | {r['load']:.1f} | {r['via']} |"
         )
+    lines += [
+        "",
+        "Barrier snapshots not yet quiet, by what held them (a relay's lag gauge above",
+        "0 / a consumer behind its topic's end / end offsets still moving):",
+        "",
+    ]
+    lines += [f"- {r['residents']:,} residents: " + ", ".join(
+        f"{k} {v}" for k, v in r["held"].items()) for r in results]  # fmt: skip
     lines += ["", "## Which service is the bottleneck", "",
-              "CPU seconds each service process used during the run, and as a share of the wall",
-              "time (100 % is one core busy all the time):", "",
+              "CPU seconds each service process (and the simulator's own) used during the run,",
+              "and as a share of the wall time (100 % is one core busy all the time):", "",
               "| residents | " + " | ".join(results[0]["cpu"]) + " |",
               "|---:|" + "---:|" * len(results[0]["cpu"])]  # fmt: skip
     for r in results:

@@ -110,6 +110,9 @@ def run_simulation(
     )
     started = time.monotonic()
     asyncio.run(simulator.run(until=stop_day))
+    # The read models too (the run's barriers leave out the projections): the report and the
+    # dashboard read them.
+    asyncio.run(simulator.settled())
     sys.stderr.write("\n")
     summary = asyncio.run(simulator.summary())
     summary["seconds"] = round(time.monotonic() - started, 1)
@@ -234,7 +237,9 @@ def demo(
     ),
     shops: int = typer.Option(40, "--shops"),
     seed: int = typer.Option(2022, "--seed"),
-    days: int | None = typer.Option(None, "--days", help="Simulate only this many days."),
+    days: int | None = typer.Option(
+        None, "--days", help="Stop after this many days (a later `kgo demo` goes on)."
+    ),
     reset: bool = typer.Option(
         False, "--reset", help="Drop the demo's data (schemas, topics, files) and exit."
     ),
@@ -263,12 +268,14 @@ def demo(
     if busy:
         typer.echo(f"ports of {', '.join(busy)} are in use: stop `kgo run` first", err=True)
         raise typer.Exit(1)
-    config = _config(None, residents, shops, seed, days, None)
+    # --days stops early (and a later `kgo demo` resumes): the city is the whole campaign's,
+    # whose residents' sign-up days depend on its length.
+    config = _config(None, residents, shops, seed, None, None)
     state = home / "simulation.json"
     if state.exists():
         saved = json.loads(state.read_text())
         if (
-            saved.get("next_day", 0) >= config.days
+            saved.get("next_day", 0) >= min(days or config.days, config.days)
             or saved.get("seed") != seed
             or saved.get("residents") != residents
         ):
@@ -297,7 +304,7 @@ def demo(
         typer.echo(
             f"simulating {config.residents:,} residents and {config.shops} shops, {config.start} to {config.end} (seed {seed})"  # noqa: E501
         )
-        summary = run_simulation(config, home, concurrency=concurrency, direct=None)
+        summary = run_simulation(config, home, concurrency=concurrency, direct=None, stop_day=days)
         print_summary(summary)
         report = _report(home)
         _where_to_look(home, report)

@@ -3,15 +3,17 @@
 offline validators' evening uploads.
 
 A rider behaves as one would: during the 1-baht campaign it taps only when its app shows
-the 50 coins (it keeps the coins of today's offline taps aside until they are uploaded),
+the 50 coins (it keeps the coins of today's offline taps aside until they are uploaded;
+a careless one does neither, so its offline taps may come up short at the upload),
 after a declined tap it pays the driver in baht for the rest of the day, and a pass the
 validator says is denied stays in the drawer for a week."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .claims import REWARD, WELCOME, waves
+from .claims import OFFLINE_LOSS, REWARD, WELCOME, Claim, shortfalls, waves
 from .http import Refused
 from .plan import Action, DayPlan
 from .residents import Purse
@@ -45,7 +47,8 @@ async def ride(
         return cash_ride(sim, action, "pass_denied")
     if resident in day:
         return cash_ride(sim, action, "declined_today")
-    if plan.campaign and purse.available < fare:
+    careless = sim.city.residents[resident].careless
+    if plan.campaign and purse.available < fare and not careless:
         return cash_ride(sim, action, "too_few_coins")
     if sim.direct:
         return await ride_direct(sim, plan, action, session, purse)
@@ -74,7 +77,7 @@ async def tap(
     if offline(sim, action):
         sim.batches.setdefault(device, []).append((action, tap))
         sim.totals.add("taps_offline")
-        if plan.campaign:
+        if plan.campaign and not sim.city.residents[action.resident or 0].careless:
             purse.take(sim.config.campaign_fare_coins)  # kept aside until the upload
         return
     try:
@@ -118,22 +121,29 @@ def record_trip(sim: Simulator, plan: DayPlan, action: Action, trip: dict[str, A
 
 
 async def upload_offline(sim: Simulator, plan: DayPlan) -> None:
-    """Each offline validator uploads its day in batches. A tap that may be its rider's tenth
-    paid trip claims the ten-rides reward: batches are cut (``claims.waves``) so that the
-    claims of one batch fit the welcome budget, the platform reacting between them."""
+    """Each offline validator uploads its day in batches. A tap can claim two budgets'
+    coins: the ten-rides reward (its rider's tenth paid trip) and, when its rider no longer
+    holds the fare, the offline-loss budget's cover; transit decides a batch's taps
+    concurrently, so batches are cut (``claims.waves``) so that the claims of one batch fit
+    those budgets (each claim paid, or refused whatever the order), the platform reacting
+    between them (only after a batch that claimed: nothing else moves a budget)."""
     batches, sim.batches = sim.batches, {}
-    for device, taps in sorted(batches.items()):
-        units = [((action, tap), _tap_claims(sim, action)) for action, tap in taps]
-        if any(claims for _, claims in units):
-            await sim.quiet()  # the day's grants are decided before these are weighed
+    taps = [tap for _, device_taps in sorted(batches.items()) for tap in device_taps]
+    shorts = await _shortfalls(sim, plan, taps)
+    claimed = False
+    for device, device_taps in sorted(batches.items()):
+        units = [((a, tap), _tap_claims(sim, a, tap, shorts)) for a, tap in device_taps]
         part = 0
         while units:
+            if claimed:  # the next batch's claims are weighed against what is left
+                await sim.quiet()
             chunk, left = waves(units[:5_000], await sim.budgets())
+            claimed = any(claims for _, claims in units[: len(chunk)])
             units = left + units[5_000:]
             await _send(sim, plan, device, part, chunk)
             part += 1
-            if units:  # the next batch's claims are weighed against what is left
-                await sim.quiet()
+        if part > 1:
+            sim.totals.add("offline_batches_split")
     if sim.direct:
         queued, sim.offline = sim.offline, []
         for day_plan, action, pass_ in queued:
@@ -141,9 +151,41 @@ async def upload_offline(sim: Simulator, plan: DayPlan) -> None:
             await fare(sim, day_plan, action, pass_, wallet_id, offline=True)
 
 
-def _tap_claims(sim: Simulator, action: Action) -> list[tuple[str, int]]:
+async def _shortfalls(
+    sim: Simulator, plan: DayPlan, taps: list[tuple[Action, dict[str, Any]]]
+) -> dict[str, int]:
+    """The taps (by tap id) whose rider may no longer hold the fare when transit asks the
+    wallet: the offline-loss budget's possible covers, from the riders' balances once the
+    day's grants are decided (only the rider's own offline taps move them before its
+    upload; a grant its batch brings only adds)."""
+    if plan.campaign or any(_tap_claims(sim, a, tap, {}) for a, tap in taps):
+        await sim.quiet()  # the day's grants are decided before these are weighed
+    if not plan.campaign:  # baht fares only: nothing to cover
+        return {}
+    balances: dict[int, int] = {}
+    limit = asyncio.Semaphore(sim.concurrency)
+
+    async def read(resident: int) -> None:
+        async with limit:
+            wallet = await sim.api.call(
+                "GET", f"{sim.urls.wallet}/v1/wallets/{sim.state.wallets[resident]}",
+                token=sim.admin,
+            )  # fmt: skip
+            balances[resident] = int(wallet["available"])
+
+    await asyncio.gather(*(read(r) for r in sorted({a.resident or 0 for a, _ in taps})))
+    riders = [(tap["tap_id"], action.resident or 0) for action, tap in taps]
+    return shortfalls(riders, balances, sim.config.campaign_fare_coins)
+
+
+def _tap_claims(
+    sim: Simulator, action: Action, tap: dict[str, Any], shorts: dict[str, int]
+) -> list[Claim]:
     trips = sim.state.of(action.resident or 0).trips_paid
-    return [(WELCOME, REWARD["ten-rides"])] if trips == 9 else []
+    claims = [(WELCOME, REWARD["ten-rides"])] if trips == 9 else []
+    if tap["tap_id"] in shorts:
+        claims.append((OFFLINE_LOSS, shorts[tap["tap_id"]]))
+    return claims
 
 
 async def _send(

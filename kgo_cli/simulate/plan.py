@@ -54,6 +54,9 @@ class CityConfig:
     student_share: float = 0.25
     rider_share: float = 0.3
     offline_validators: int = 2  # of 2 per bus: these upload their taps later
+    #: Riders who tap whatever their app shows and forget the coins an offline tap will
+    #: take: the offline validator cannot tell, so their evening uploads come up short.
+    careless_share: float = 0.05
 
     @property
     def days(self) -> int:
@@ -101,6 +104,7 @@ class Resident:
     shopper: float  # chance of paying at a shop on an active day
     activity: float  # chance of being active on a given day
     district: str
+    careless: bool = False  # a rider who taps without looking at the app (config.careless_share)
 
     @property
     def actor(self) -> str:
@@ -184,6 +188,8 @@ class City:
                     shopper=r.uniform(0.05, 0.35),
                     activity=r.uniform(0.2, 0.8),
                     district=r.choice(DISTRICTS),
+                    # Its own draw: the rest of the city is the same whatever the share.
+                    careless=rng(config.seed, "careless", index).random() < config.careless_share,
                 )
             )
         self.shops = [
@@ -229,8 +235,11 @@ class City:
                     # The way back is on another bus (the same bus within minutes is a
                     # double tap, refused by the validator's guard).
                     back = (bus + leg) % config.buses
+                    # A careless rider boards by the back door (the second validator, offline
+                    # on some buses: it cannot decline a rider short of coins).
+                    door = (leg + res.careless) % 2
                     actions.append(
-                        Action("ride", res.actor, n, res.index, bus=back, validator=leg % 2, at=at)
+                        Action("ride", res.actor, n, res.index, bus=back, validator=door, at=at)
                     )
                     n += 1
             if r.random() < res.shopper:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,31 @@ from kgo_runtime.settings import InfraSettings
 
 from . import bus, operators, residents
 from .barrier import Quiescence
-from .claims import day_claims, fits, shop_sources, waves
+from .claims import SIGNUP_REWARD, WELCOME, Claim, cut, day_claims, shop_sources
 from .http import Api, Endpoints, Refused
 from .plan import Action, City, CityConfig, DayPlan, idempotency_key
 from .setup import setup
-from .state import CityState, SmsOutbox, Totals
+from .state import CityState, Session, SmsOutbox, Totals
 
 __all__ = ["Endpoints", "Simulator", "gini"]
 TERMS_DEFAULT = "kgo-terms-2026-01"
+
+
+@dataclass
+class ResidentDay:
+    """One resident's actions of a day, run in one wave or, when its own grants would
+    compete for a budget's last coins, in several."""
+
+    actions: list[Action]
+    done: int = 0  # actions run so far
+    part: int = 0  # waves it ran in so far
+    session: Session | None = None
+    purse: residents.Purse | None = None
+    welcome: bool = False  # signed up today with a welcome the budget pays (not yet seen)
+
+    @property
+    def left(self) -> int:
+        return len(self.actions) - self.done
 
 
 class Simulator:
@@ -194,33 +212,62 @@ class Simulator:
             await operators.settle(self, plan)
 
     async def residents(self, plan: DayPlan) -> None:
-        by_resident: dict[int, list[Action]] = {}
+        """The day's residents in waves (``claims.cut``): within a wave every grant that
+        may be paid fits in its budget, so it is paid whatever the order; a resident whose
+        own grants would compete runs the rest of its day in the next wave."""
+        days: dict[int, ResidentDay] = {}
         for action in plan.actions:
             assert action.resident is not None
-            by_resident.setdefault(action.resident, []).append(action)
+            days.setdefault(action.resident, ResidentDay([])).actions.append(action)
         self.matching = shop_sources(
             [a for a in plan.actions if a.kind == "earn"], await self._shop_balances(plan)
         )
-        units = [
-            (r, day_claims(a, self.state.of(r), self.matching))
-            for r, a in sorted(by_resident.items())
-        ]
         limit = asyncio.Semaphore(self.concurrency)
         declined: set[int] = set()
 
-        async def one(resident: int, available: dict[str, int], claims: list[Any]) -> None:
-            async with limit:
-                welcome = fits(claims, available).get("welcome", True)
-                await self.resident_day(plan, by_resident[resident], welcome, declined)
+        def claims(resident: int, k: int) -> list[Claim]:
+            day = days[resident]
+            steps = day.actions[day.done : day.done + k]
+            return day_claims(steps, self.state.of(resident), self.matching)
 
-        while units:
+        async def one(resident: int, k: int, welcome: bool) -> None:
+            async with limit:
+                day = days[resident]
+                steps = day.actions[day.done : day.done + k]
+                day.done += k
+                await self.resident_steps(plan, resident, day, steps, welcome, declined)
+                day.part += 1
+
+        def steps(resident: int) -> int:
+            """A sign-up runs alone: the rest of the day waits until its welcome landed."""
+            day = days[resident]
+            return 1 if day.done == 0 and day.actions[0].kind == "signup" else day.left
+
+        pending = sorted(days)
+        while pending:
             available = await self.budgets()
-            wave, units_left = waves(units, available)
-            claims = dict(units)
-            await asyncio.gather(*(one(r, available, claims[r]) for r in wave))
-            units = units_left
-            if units:  # the next wave weighs its claims against what this one left
+            welcome = available.get(WELCOME, 0) >= SIGNUP_REWARD
+            wave = cut([(r, steps(r)) for r in pending], claims, available)
+            if wave[-1][1] < steps(wave[-1][0]):
+                self.totals.add("resident_days_split")
+            await asyncio.gather(*(one(r, k, welcome) for r, k in wave))
+            pending = [r for r in pending if days[r].left > 0]
+            if pending:  # the next wave weighs its claims against what this one left
                 await self.quiet()
+        # Sign-ups that did nothing else today: their app shows the welcome once it landed.
+        unseen = [r for r in sorted(days) if days[r].welcome]
+        if unseen:
+            await self.quiet()
+            await asyncio.gather(*(self._welcome_seen(r, limit) for r in unseen))
+
+    async def _welcome_seen(self, resident: int, limit: asyncio.Semaphore) -> None:
+        async with limit:
+            try:
+                residents.welcomed(
+                    self, await residents.balance(self, self.state.sessions[resident])
+                )
+            except Refused as error:
+                self.totals.refuse("session", error.code)
 
     async def _shop_balances(self, plan: DayPlan) -> dict[int, int]:
         shops = sorted({a.shop for a in plan.actions if a.kind == "earn" and a.shop is not None})
@@ -232,24 +279,39 @@ class Simulator:
             out[shop] = int(account["available"])
         return out
 
-    async def resident_day(
-        self, plan: DayPlan, actions: list[Action], welcome: bool, declined: set[int]
+    async def resident_steps(
+        self,
+        plan: DayPlan,
+        resident: int,
+        day: ResidentDay,
+        steps: list[Action],
+        welcome: bool,
+        declined: set[int],
     ) -> None:
-        first = actions[0]
-        assert first.resident is not None
+        """Some of a resident's actions of the day, in order (``day`` keeps its session and
+        what its app showed at the start of the day between waves)."""
         try:
-            if first.kind == "signup":
-                if not await residents.signup(self, plan, first, welcome):
-                    return
-                actions = actions[1:]
-            if not actions:
-                return
-            session = await residents.session(self, plan, first.resident)
-            purse = residents.Purse(await residents.balance(self, session))
+            if steps[0].kind == "signup":
+                if await residents.signup(self, plan, steps[0]):
+                    day.welcome = welcome
+                    if not welcome:
+                        self.totals.refuse("welcome", "budget_exhausted")
+                else:
+                    day.done = len(day.actions)
+                return  # the rest of the day in a later wave (steps)
+            # A fresh access token for each part of the day (a wave may last long).
+            day.session = await residents.session(self, plan, resident, day.part)
+            if day.purse is None:
+                day.purse = residents.Purse(await residents.balance(self, day.session))
+                if day.welcome:
+                    residents.welcomed(self, day.purse.available)
+                    day.welcome = False
         except Refused as error:
             self.totals.refuse("session", error.code)
+            day.done = len(day.actions)
             return
-        for action in actions:
+        session, purse = day.session, day.purse
+        for action in steps:
             try:
                 if action.kind == "ride":
                     await bus.ride(self, plan, action, session, purse, declined)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kgo_cli.simulate.barrier import Snapshot, parse_metrics
-from kgo_cli.simulate.claims import day_claims, fits, shop_sources, waves
+from kgo_cli.simulate.claims import cut, day_claims, fits, shop_sources, shortfalls, waves
 from kgo_cli.simulate.plan import Action
 from kgo_cli.simulate.state import Progress
 
@@ -28,6 +28,51 @@ def test_a_claim_larger_than_the_budget_is_refused_whatever_the_order() -> None:
 def test_a_unit_alone_always_makes_a_wave() -> None:
     wave, rest = waves([("a", [("welcome", 50), ("welcome", 100)])], {"welcome": 120})
     assert wave == ["a"] and rest == []
+
+
+def test_one_units_own_claims_count_together() -> None:
+    # Each claim fits alone, both together do not: the unit waits for a wave of its own.
+    units = [("a", [("welcome", 10)]), ("b", [("welcome", 50), ("welcome", 60)])]
+    assert waves(units, {"welcome": 100}) == (["a"], units[1:])
+
+
+def test_a_residents_own_competing_grants_fall_in_different_waves() -> None:
+    # A ride that completes ten rides (transit -> missions) and a first shop payment
+    # (merchant -> missions) the same day: the welcome budget pays one of them. Which one
+    # would depend on which reaction reaches the wallet first, so the day is cut after the
+    # ride; the payment is weighed in the next wave against what the ride's grant left.
+    ride = Action("ride", "r1", 0, 1)
+    pay = Action("pay", "r1", 1, 1, shop=3, coins=20)
+    days = {1: [ride, pay], 2: [Action("pay", "r2", 0, 2, shop=4, coins=20)]}
+    progress = {1: Progress(trips_paid=9), 2: Progress()}
+
+    def claims(resident: int, k: int) -> list[tuple[str, int]]:
+        return day_claims(days[resident][:k], progress[resident], {})
+
+    assert cut([(1, 2), (2, 1)], claims, {"welcome": 70}) == [(1, 1)]
+    # Plenty of coins: both residents, whole days, one wave.
+    assert cut([(1, 2), (2, 1)], claims, {"welcome": 150}) == [(1, 2), (2, 1)]
+    # Too few for either: each refused whatever the order, so nothing waits.
+    assert cut([(1, 2), (2, 1)], claims, {"welcome": 40}) == [(1, 2), (2, 1)]
+    # After the ride's wave the rest of the day is weighed on its own.
+    progress[1] = Progress(trips_paid=10)
+    days[1] = [pay]
+    assert cut([(1, 1), (2, 1)], claims, {"welcome": 20}) == [(1, 1), (2, 1)]
+
+
+def test_an_offline_batch_is_cut_where_the_loss_budget_covers_only_some() -> None:
+    # Transit decides a batch's taps concurrently: three riders short of the fare, a loss
+    # budget of two fares. The first part holds the two it pays; the third is weighed
+    # alone afterwards (refused whatever the order).
+    taps = [("t1", 1), ("t2", 2), ("t3", 3), ("t4", 4)]
+    short = shortfalls(taps, {1: 0, 2: 49, 3: 10, 4: 50}, 50)
+    assert short == {"t1": 50, "t2": 50, "t3": 50}
+    units = [(t, [("offline-loss", short[t])] if t in short else []) for t, _ in taps]
+    wave, rest = waves(units, {"offline-loss": 100})
+    assert wave == ["t1", "t2"] and [t for t, _ in rest] == ["t3", "t4"]
+    assert waves(rest, {"offline-loss": 0}) == (["t3", "t4"], [])
+    # One rider's second tap in a batch counts its first one.
+    assert shortfalls([("a", 1), ("b", 1)], {1: 60}, 50) == {"b": 50}
 
 
 def test_a_day_claims_only_the_missions_it_can_still_complete() -> None:
