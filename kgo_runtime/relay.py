@@ -249,7 +249,10 @@ class Relay:
                 if not self._holds_lock():
                     await self._take_lock_again()
                 moved = await self.relay_once()
-                await self._update_lag()
+                # Going idle, the gauge is measured afresh: a reader that sees lag 0 (the
+                # simulator's quiescence barrier, an operator) then knows nothing stored
+                # before that check is unpublished, not just nothing before the last check.
+                await self._update_lag(force=not moved)
             except _Stopped:
                 raise
             except Exception as error:

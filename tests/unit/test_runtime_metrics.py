@@ -4,6 +4,7 @@ exported name follows."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 
 import pytest
@@ -96,6 +97,28 @@ def test_relay_lag_seconds_is_the_age_of_the_oldest_unpublished_event() -> None:
     relay._position = 20
     assert relay._waited(20, now=105.0) == 0.0
     assert not relay._seen_stored
+
+
+def test_the_relay_measures_its_lag_afresh_each_time_it_goes_idle() -> None:
+    """A reader seeing lag 0 (the simulator's quiescence barrier) must not see a value older
+    than the relay's last look at the store: going idle forces the check its 0.5 s
+    throttle would skip while it moves records."""
+    relay = Relay.__new__(Relay)
+    relay._stopping, moves, checks = asyncio.Event(), [3, 2, 0], []
+
+    async def relay_once() -> int:
+        return moves.pop(0)
+
+    async def update_lag(*, force: bool = False) -> None:
+        checks.append(force)
+
+    async def idle() -> None:
+        relay._stopping.set()
+
+    relay.relay_once, relay._update_lag, relay._idle = relay_once, update_lag, idle  # type: ignore[method-assign]
+    relay._holds_lock = lambda: True  # type: ignore[method-assign]
+    asyncio.run(relay._loop())
+    assert checks == [False, False, True]
 
 
 def test_every_runtime_name_follows_the_conventions() -> None:
