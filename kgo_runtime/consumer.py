@@ -6,8 +6,12 @@ Why a plain aiokafka consumer and not a FastStream subscriber: correctness here 
 things FastStream does not expose — seeking every newly assigned partition to the offset
 stored in Postgres *before* any record of it is handled, and holding one partition back while
 a transient failure is retried without stopping the others or the poll loop. aiokafka gives
-both directly: a ``ConsumerRebalanceListener`` whose ``on_partitions_assigned`` is awaited
-before fetching resumes, and ``pause``/``seek``/``resume`` per partition. Kafka group
+both directly: a ``ConsumerRebalanceListener`` whose ``on_partitions_assigned`` pauses every
+newly assigned partition (nothing of it is fetched or handled), and ``pause``/``seek``/``resume``
+per partition. The poll loop, the only place records are applied, then reads the stored
+positions and seeks: reading them anywhere else (the listener runs in aiokafka's coordinator
+task, beside the poll loop) could seek with a position read before the poll loop moved it,
+and re-read what was already applied. Kafka group
 membership still spreads partitions over processes; Kafka's committed offsets are not used
 (auto-commit off). FastStream stays the choice for plain publishers, AsyncAPI docs and
 in-memory broker tests; its Prometheus middleware goes on the same registry
@@ -111,6 +115,9 @@ class IdempotentConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._processor: RecordProcessor | None = None
         self._unpositioned: set[TopicPartition] = set()
+        #: Bumped by every revocation and assignment: a positioning that read Postgres across
+        #: one is not applied (the partitions are positioned again, from a fresh read).
+        self._generation = 0
         self._retry_at: dict[TopicPartition, float] = {}
         self._attempts: dict[TopicPartition, int] = {}
         self._next: dict[TopicPartition, int] = {}
@@ -198,11 +205,13 @@ class IdempotentConsumer:
         processor = self._processor
         assert processor is not None
         if self._unpositioned:
-            await self._seek_to_stored(consumer, set(self._unpositioned))
+            await self._seek_to_stored(consumer)
         now = time.monotonic()
         for tp in [tp for tp, at in self._retry_at.items() if at <= now]:
             del self._retry_at[tp]
-            if tp in consumer.assignment() and tp not in self._unpositioned:
+            if tp not in consumer.assignment():
+                self._attempts.pop(tp, None)  # revoked while held back: another member's now
+            elif tp not in self._unpositioned:
                 consumer.resume(tp)
         wait = min([0.5, *(at - now for at in self._retry_at.values())])
         batch = await consumer.getmany(
@@ -291,15 +300,22 @@ class IdempotentConsumer:
         attempts = self._attempts.get(tp, 0) + 1
         self._attempts[tp] = attempts
         delay = min(self._min_backoff * 2 ** (attempts - 1), self._max_backoff)
-        consumer.seek(tp, offset)
-        consumer.pause(tp)
+        if tp in consumer.assignment():  # else revoked meanwhile: positioned when reassigned
+            consumer.seek(tp, offset)
+            consumer.pause(tp)
         self._retry_at[tp] = time.monotonic() + delay
         self._metrics.consumer_retries.labels(self.consumer_name, tp.topic).inc()
 
-    async def _seek_to_stored(self, consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:
-        """Seek partitions to their stored positions (the beginning if none); resume them."""
+    async def _seek_to_stored(self, consumer: AIOKafkaConsumer) -> None:
+        """Seek the unpositioned partitions to their stored positions (the beginning if none);
+        resume those not held back. Called from the poll loop only, between polls, so no
+        record of this process commits while the positions are read."""
         assert self._pool is not None
-        tps &= consumer.assignment()
+        self._unpositioned &= consumer.assignment()
+        tps = set(self._unpositioned)
+        if not tps:
+            return
+        generation = self._generation
         try:
             stored = await self._inbox.positions(self._pool, [(t.topic, t.partition) for t in tps])
             missing = [tp for tp in tps if (tp.topic, tp.partition) not in stored]
@@ -308,6 +324,8 @@ class IdempotentConsumer:
             log.warning("cannot load stored positions yet", consumer=self.name, exc_info=True)
             await asyncio.sleep(self._min_backoff)
             return
+        if generation != self._generation:
+            return  # the group rebalanced meanwhile: position from a fresh read next poll
         for tp in tps:
             offset = stored.get((tp.topic, tp.partition), beginnings.get(tp, 0))
             consumer.seek(tp, offset)
@@ -318,10 +336,11 @@ class IdempotentConsumer:
         log.info("partitions positioned from Postgres", consumer=self.name, positions=len(tps))
 
     def _forget(self, revoked: set[TopicPartition]) -> None:
+        self._generation += 1
         for tp in revoked:
             self._unpositioned.discard(tp)
-            self._retry_at.pop(tp, None)
-            self._attempts.pop(tp, None)
+            # _retry_at and _attempts stay: a partition given back to this process keeps its
+            # backoff (an expired entry of a partition not given back is dropped when due).
             self._next.pop(tp, None)
             self._applied_at.pop(tp, None)
             self._held_at.pop(tp, None)
@@ -332,13 +351,14 @@ class IdempotentConsumer:
                 with contextlib.suppress(KeyError):
                     gauge.remove(*labels)
 
-    async def _hold_until_positioned(self, assigned: set[TopicPartition]) -> None:
+    def _hold_until_positioned(self, assigned: set[TopicPartition]) -> None:
+        """Pause the newly assigned partitions until the poll loop has positioned them."""
+        self._generation += 1
         consumer = self._consumer
         if not assigned or consumer is None:
             return
         consumer.pause(*assigned)
         self._unpositioned |= assigned
-        await self._seek_to_stored(consumer, set(assigned))
 
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         now = time.time()
@@ -364,7 +384,8 @@ class IdempotentConsumer:
 
 
 class _SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Hold every newly assigned partition until it is seeked to its stored position."""
+    """Hold every newly assigned partition until the poll loop seeked it to its stored
+    position (see :meth:`IdempotentConsumer._seek_to_stored`)."""
 
     def __init__(self, owner: IdempotentConsumer) -> None:
         self._owner = owner
@@ -373,4 +394,4 @@ class _SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
         self._owner._forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self._owner._hold_until_positioned(assigned)
+        self._owner._hold_until_positioned(assigned)

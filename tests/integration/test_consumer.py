@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from kgo_contracts.missions import MissionCompleted
 from kgo_contracts.topics import dlq
@@ -244,6 +244,45 @@ async def test_bad_records_are_dead_lettered_and_good_ones_apply_exactly_once(
         "kgo_consumer_duplicates_total", {"consumer": name, "topic": topic}
     )
     assert await stored_next_offset(schema, name, topic) == 9
+
+
+async def test_a_slow_positioning_never_seeks_behind_what_was_applied(
+    schema: str, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first look-up of where a partition begins is slow (a loaded broker): the partition
+    is positioned once, by the poll loop, and nothing is read again behind the stored position
+    (a positioning that read early and landed late used to seek back to offset 0)."""
+    original = AIOKafkaConsumer.beginning_offsets
+    calls: list[int] = []
+
+    async def slow_once(self: AIOKafkaConsumer, partitions: list[TopicPartition]) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            await asyncio.sleep(0.5)
+        return await original(self, partitions)
+
+    monkeypatch.setattr(AIOKafkaConsumer, "beginning_offsets", slow_once)
+    await produce(topic, [good(10), good(20), good(7)])  # 7 fails once, then applies
+    name = unique_name("grants")
+    metrics = Metrics("wallet")
+    consumer = new_consumer(name, topic, schema, metrics)
+    running = asyncio.create_task(consumer.run())
+    try:
+        rows = await wait_for_rows(schema, 3)
+        for _ in range(100):
+            if await stored_next_offset(schema, name, topic) == 3:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # a late seek back would re-read offsets 0 and 1 by now
+    finally:
+        await consumer.stop()
+        await asyncio.wait_for(running, 15)
+
+    assert [r["reward"] for r in rows] == [7, 10, 20]
+    labels = {"consumer": name, "topic": topic}
+    assert metrics.registry.get_sample_value("kgo_consumer_processed_total", labels) == 3
+    assert not metrics.registry.get_sample_value("kgo_consumer_duplicates_total", labels)
+    assert metrics.registry.get_sample_value("kgo_consumer_retries_total", labels) == 1
 
 
 async def test_processes_sharing_a_group_apply_each_event_once_across_rebalances(
