@@ -174,19 +174,8 @@ async def test_bad_records_are_dead_lettered_and_good_ones_apply_exactly_once(
             good(7),  # 7: fails once, then applies
         ],
     )
-    name = unique_name("grants")
-    metrics = Metrics("wallet")
-    consumer = new_consumer(name, topic, schema, metrics)
-    running = asyncio.create_task(consumer.run())
-    try:
-        rows = await wait_for_rows(schema, 3)
-        for _ in range(100):
-            if await stored_next_offset(schema, name, topic) == 8:
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        await consumer.stop()
-        await asyncio.wait_for(running, 15)
+    name, metrics = unique_name("grants"), Metrics("wallet")
+    rows = await consume_until(new_consumer(name, topic, schema, metrics), schema, topic, 8)
 
     assert [r["reward"] for r in rows] == [7, 10, 20]
     assert await stored_next_offset(schema, name, topic) == 8
@@ -263,20 +252,10 @@ async def test_a_slow_positioning_never_seeks_behind_what_was_applied(
 
     monkeypatch.setattr(AIOKafkaConsumer, "beginning_offsets", slow_once)
     await produce(topic, [good(10), good(20), good(7)])  # 7 fails once, then applies
-    name = unique_name("grants")
-    metrics = Metrics("wallet")
+    name, metrics = unique_name("grants"), Metrics("wallet")
     consumer = new_consumer(name, topic, schema, metrics)
-    running = asyncio.create_task(consumer.run())
-    try:
-        rows = await wait_for_rows(schema, 3)
-        for _ in range(100):
-            if await stored_next_offset(schema, name, topic) == 3:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(1.0)  # a late seek back would re-read offsets 0 and 1 by now
-    finally:
-        await consumer.stop()
-        await asyncio.wait_for(running, 15)
+    # linger 1 s: a late seek back would re-read offsets 0 and 1 by then
+    rows = await consume_until(consumer, schema, topic, 3, linger=1.0)
 
     assert [r["reward"] for r in rows] == [7, 10, 20]
     labels = {"consumer": name, "topic": topic}
@@ -329,3 +308,22 @@ async def test_processes_sharing_a_group_apply_each_event_once_across_rebalances
     finally:
         await conn.close()
         await delete_topics(BOOTSTRAP, [topic, dlq(topic)])
+
+
+async def consume_until(
+    consumer: IdempotentConsumer, schema: str, topic: str, offset: int, linger: float = 0.0
+) -> list[asyncpg.Record]:
+    """Runs ``consumer`` until three grants are stored and its position reached ``offset``
+    (or 5 s went by), then ``linger`` seconds more; the stored grants."""
+    running = asyncio.create_task(consumer.run())
+    try:
+        rows = await wait_for_rows(schema, 3)
+        for _ in range(100):
+            if await stored_next_offset(schema, consumer.consumer_name, topic) == offset:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(linger)
+    finally:
+        await consumer.stop()
+        await asyncio.wait_for(running, 15)
+    return rows
