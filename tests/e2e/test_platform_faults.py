@@ -15,17 +15,20 @@ conserved."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from kgo_cli.infra import kafka, lifecycle, postgres, processes
-from kgo_cli.simulate.check import check_city
+from kgo_cli.simulate.check import Findings, check_city
 from kgo_cli.simulate.harness import Platform, free_port
 from kgo_cli.simulate.plan import CityConfig
 from kgo_cli.simulate.runner import Simulator
@@ -120,7 +123,7 @@ async def test_the_city_survives_every_fault(tmp_path: Path, infra: InfraSetting
             city.api, platform.urls, infra.kafka_bootstrap, platform.topics, admin, accounts
         )
         await city.api.close()
-        assert found.problems == []
+        assert found.problems == [], explain(found, infra)
         told = answers_told(city.api.journal)
         redeemed = {str(p["redemption_id"]) for p in found.distinct("merchant", "DiscountRedeemed")}
         paid = {str(p["trip_id"]) for p in found.distinct("transit", "FarePaid")}
@@ -132,6 +135,28 @@ async def test_the_city_survives_every_fault(tmp_path: Path, infra: InfraSetting
         assert counts["redemptions"] == len(told["redemptions"]) and counts["settlements"] > 0
     finally:
         platform.stop()
+
+
+def explain(found: Findings, infra: InfraSettings) -> str:
+    """For a failure: each differing account's records on the wallet topic beside the
+    projections' entries for it, and the projections' stored positions."""
+    lines = [*found.problems]
+    accounts = set(re.findall(r"projections ([0-9a-f-]{36})", " ".join(found.problems)))
+    with psycopg.connect(infra.database_url("projections"), autocommit=True) as conn:
+        for account in sorted(accounts):
+            lines.append(f"-- {account} on the topic:")
+            lines += [f"   {i} {n} {p}" for i, n, p in found.records["wallet"] if account in str(p)]
+            lines.append(f"-- {account} in projections.entries:")
+            rows = conn.execute(
+                "SELECT account_version, type, d_available, d_held, movement_id, occurred_at"
+                " FROM projections.entries WHERE account_id = %s ORDER BY account_version",
+                (account,),
+            ).fetchall()
+            lines += [f"   {row}" for row in rows]
+        with contextlib.suppress(psycopg.Error):
+            positions = conn.execute("TABLE projections.consumer_positions").fetchall()
+            lines.append(f"-- stored positions: {positions}")
+    return "\n".join(lines)
 
 
 def answers_told(journal: list[tuple[str, object]] | None) -> dict[str, set[str]]:
