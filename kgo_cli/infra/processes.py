@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -100,6 +101,31 @@ def port_in_use(host: str, port: int) -> bool:
         except OSError as exc:
             return exc.errno == errno.EADDRINUSE
     return False
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on, for a server started later (a test's broker, a service).
+
+    Drawn BELOW the kernel's ephemeral range: a port from ``bind(0)`` is one the kernel also
+    hands out as the local end of outgoing connections, so while its server is down (killed
+    and started again, say) any client on the machine may take it and the server cannot
+    bind it again."""
+    low = _ephemeral_low()
+    if low > 11_000:
+        for _ in range(200):
+            port = random.randrange(10_000, low)
+            if not port_in_use(host, port):
+                return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
 
 
 def require_free_port(host: str, port: int, what: str, env_name: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from kgo_cli.infra.processes import free_port
 from kgo_runtime.clock import BANGKOK, set_shared_time
 from kgo_runtime.settings import PROJECT_ROOT, SERVICE_NAMES, InfraSettings
 
@@ -27,12 +27,6 @@ from .http import Endpoints
 from .plan import CityConfig
 
 SOURCES = ("wallet", "missions", "merchant", "transit")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

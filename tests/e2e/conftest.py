@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ import httpx
 import psycopg
 import pytest
 
+from kgo_cli.infra.processes import free_port
 from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
 from kgo_runtime.testing import create_topics, delete_topics, unique_name
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

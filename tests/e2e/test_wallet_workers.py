@@ -112,9 +112,10 @@ async def test_two_workers_spend_one_wallet_to_the_exact_balance(two_workers):
         answers = await asyncio.gather(*(spend(i) for i in range(SPENDS)))
     statuses = [status for status, _ in answers]
     refused = Counter(code for status, code in answers if status != 201)
-    assert statuses.count(201) == FUNDS // AMOUNT, (statuses.count(201), refused)
-    assert refused == {"insufficient_funds": SPENDS - FUNDS // AMOUNT}, refused
     balance = (await admin.get(f"/v1/wallets/{wallet_id}")).json()
+    told = (statuses.count(201), refused, balance)
+    assert statuses.count(201) == FUNDS // AMOUNT, told
+    assert refused == {"insufficient_funds": SPENDS - FUNDS // AMOUNT}, told
     assert balance["available"] == 0 and balance["held"] == 0
     shop_balance = (await admin.get(f"/v1/wallets/{shop}")).json()
     assert shop_balance["available"] == FUNDS

@@ -8,7 +8,6 @@ created by `kafka-storage format --add-scram`.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import uuid
@@ -22,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from kgo_cli.infra import kafka, kafka_dist, processes
 from kgo_cli.infra.prereqs import require_java
+from kgo_cli.infra.processes import free_port
 from kgo_runtime.kafka_admin import topic_partitions
 from kgo_runtime.kafka_security import (
     KafkaSecuritySettings,
@@ -37,13 +37,6 @@ pytestmark = pytest.mark.integration
 USER, PASSWORD = "kgo-wallet", "wallet-" + uuid.uuid4().hex
 ADMIN, ADMIN_PASSWORD = "admin", "admin-" + uuid.uuid4().hex
 JAAS = "org.apache.kafka.common.security.scram.ScramLoginModule required"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def sasl_properties(settings: InfraSettings, data_dir: Path) -> str:

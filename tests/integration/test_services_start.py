@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,19 +18,13 @@ import asyncpg
 import httpx
 import pytest
 
+from kgo_cli.infra.processes import free_port
 from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
 from kgo_runtime.testing import unique_name
 
 pytestmark = pytest.mark.integration
 
 INFRA = InfraSettings()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def kgo_command() -> list[str]:

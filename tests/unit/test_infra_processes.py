@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,14 @@ async def test_sync_helpers_also_work_inside_a_running_event_loop() -> None:
         return 42
 
     assert run_sync(answer()) == 42
+
+
+def test_a_free_port_is_drawn_below_the_ephemeral_range_and_can_be_bound() -> None:
+    # Outgoing connections take their local ports from the ephemeral range: a server's
+    # port drawn from it could be taken by any client while that server restarts.
+    low = processes._ephemeral_low()
+    ports = {processes.free_port() for _ in range(20)}
+    assert all(10_000 <= port < low for port in ports)
+    assert len(ports) > 1
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", processes.free_port()))
