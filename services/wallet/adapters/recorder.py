@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+from uuid import UUID
 
 from eventsourcing.persistence import (
     InterfaceError,
@@ -116,6 +117,10 @@ class WalletRecorder(PostgresApplicationRecorder):
                 "END; $BODY$"
             ).format(**names)
         )
+        self.latest_versions_query = SQL(
+            "SELECT originator_id, max(originator_version) FROM {schema}.{table}"
+            " WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(**names)
         self.insert_call = SQL(
             "SELECT * FROM {schema}.{function}(%b, %b, %b, %b) AS t(notification_id)"
         ).format(**names)
@@ -127,6 +132,16 @@ class WalletRecorder(PostgresApplicationRecorder):
 
     def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
         return _fail_fast(self.datastore, _SELECT_EVENTS, self, *args, **kwargs)
+
+    def latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
+        """Each stored aggregate's latest version, in one query (the writer checks the
+        copies it only read against them)."""
+        return _fail_fast(self.datastore, self._latest_versions, ids)
+
+    def _latest_versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self.latest_versions_query, (list(ids),), prepare=True)
+            return {row[0]: row[1] for row in curs.fetchall()}
 
     # The relay and the directory follow the log: they retry with their own backoff.
     def select_notifications(self, *args: Any, **kwargs: Any) -> Sequence[Notification]:

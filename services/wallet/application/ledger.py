@@ -8,7 +8,11 @@ such as a programme budget is loaded once per batch instead of once per grant.
 Concurrency with other wallet processes is optimistic: a conflicting save raises
 IntegrityError, the touched aggregates are dropped from the cache, and the batch is decided
 again from the store. No balance can go below zero because every decision is made on the
-aggregate's latest committed version and the save fails otherwise.
+aggregate's latest committed version and the save fails otherwise. What a batch only read
+from the cache (a refused spend reads the wallet and saves only its receipt) no save would
+check: its versions are compared with the store's before the batch is saved, and a copy
+another process has moved on from is read again (else a wallet cached before another
+process's grant would refuse every spend as unfunded).
 """
 
 from __future__ import annotations
@@ -94,6 +98,18 @@ class WalletLedger(Application[UUID]):
                 # again without it rather than store an answer nobody waits for.
                 self.cache.evict(uow.touched)
                 continue
+            try:
+                stale = self._stale(uow.unsaved_reads())
+            except BaseException:
+                self.cache.evict(uow.touched)  # decided, unsaved state
+                raise
+            if stale:
+                # Another process wrote an account this batch only read (the batch would
+                # answer from an old copy, e.g. refuse a spend the wallet now covers):
+                # decide it again from the store.
+                self.cache.evict(uow.touched)
+                careful = True
+                continue
             aggregates = [a for a in uow.aggregates() if a._pending_events]
             first_versions = {a.id: a.version - len(a._pending_events) for a in aggregates}
             try:
@@ -158,6 +174,28 @@ class WalletLedger(Application[UUID]):
             )
         )
         return Outcome(status, body)
+
+    def _stale(self, read: dict[UUID, int]) -> set[UUID]:
+        """Of ``read`` (id: version decided on), the ids the store holds a later version of."""
+        if not read:
+            return set()
+        try:
+            latest = self._latest_versions(list(read))
+        except STORE_ERRORS as error:
+            raise StoreUnavailable(f"the event store cannot be reached: {error}") from error
+        return {key for key, version in read.items() if latest.get(key, version) != version}
+
+    def _latest_versions(self, ids: list[UUID]) -> dict[UUID, int]:
+        latest = getattr(self.recorder, "latest_versions", None)
+        if latest is not None:  # the Postgres store: one query for all of them
+            found: dict[UUID, int] = latest(ids)
+            return found
+        versions = {}
+        for key in ids:
+            events = self.recorder.select_events(key, desc=True, limit=1)
+            if events:
+                versions[key] = events[0].originator_version
+        return versions
 
     def _snapshot(self, aggregates: list[Any], first_versions: dict[UUID, int]) -> None:
         """Snapshot long-lived accounts from memory, so loading one stays fast without

@@ -57,6 +57,11 @@ class UnitOfWork:
         #: first saw each one: what a refused command must leave as it found it.
         self.seen: dict[UUID, int] = {}
         self.created: list[UUID] = []
+        #: Versions of the aggregates taken from the writer's cache, as taken. Another
+        #: process may have written them since: what the batch saves is checked by the
+        #: store's unique versions, what it only read must be checked before it answers
+        #: (see :meth:`unsaved_reads`).
+        self.cached_versions: dict[UUID, int] = {}
 
     def begin_command(self) -> None:
         self.seen = {}
@@ -65,7 +70,11 @@ class UnitOfWork:
     def find(self, aggregate_id: UUID, kind: type[A], *, may_be_new: bool = False) -> A | None:
         """The aggregate, or None if it does not exist. ``may_be_new`` marks ids the command
         would create; in the fast path they are not read from the store."""
-        found = self.touched.get(aggregate_id) or self._cache.get(aggregate_id)
+        found = self.touched.get(aggregate_id)
+        if found is None:
+            found = self._cache.get(aggregate_id)
+            if found is not None:
+                self.cached_versions[aggregate_id] = found.version
         if found is None and (self.careful or not may_be_new):
             try:
                 found = self._repository.get(aggregate_id)
@@ -102,3 +111,12 @@ class UnitOfWork:
 
     def aggregates(self) -> list[Aggregate]:
         return list(self.touched.values())
+
+    def unsaved_reads(self) -> dict[UUID, int]:
+        """The cached aggregates the batch read and does not save (a refusal reads a wallet
+        and writes only its receipt), with the versions it decided on."""
+        return {
+            key: version
+            for key, version in self.cached_versions.items()
+            if key in self.touched and not self.touched[key]._pending_events
+        }

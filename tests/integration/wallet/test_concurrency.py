@@ -101,3 +101,31 @@ def test_a_long_lived_account_loads_from_its_snapshot(driver, wallet_settings):
         assert account.version == 251 and account.available == 250
     finally:
         fresh.close()
+
+
+def test_a_refusal_is_never_decided_on_an_account_another_process_has_since_changed(
+    driver, wallet_settings
+):
+    """A writer's cache can be behind the store when another process writes: here this
+    ledger cached the wallet at 10 coins, the other granted 1,000 more. A refusal
+    writes nothing to the wallet, so no conflict would reveal the stale copy: the ledger
+    checks what it read from its cache against the store before it answers."""
+    [wallet], shop = driver.setup(residents=1, grant=10)
+    other = open_ledger(wallet_settings)
+    try:
+        granted = other.execute([driver.cmd(c.Grant, caller="service", programme="welcome",
+                                            wallet_id=wallet, amount=1_000, reason="r",
+                                            reference="late")])[0]  # fmt: skip
+        assert granted.status == 201
+        spend = driver.cmd(c.Spend, caller="shop", wallet_id=wallet, payee_id=shop, amount=50,
+                           reference="after the grant")  # fmt: skip
+        paid = driver.ledger.execute([spend])[0]
+        assert paid.status == 201, paid.body
+        assert other.account(wallet).available == 960
+        # And a refusal decided on the fresh copy stays a refusal.
+        [refused] = driver.ledger.execute([driver.cmd(c.Spend, caller="shop", wallet_id=wallet,
+                                                      payee_id=shop, amount=5_000,
+                                                      reference="too much")])  # fmt: skip
+        assert refused.body["code"] == "insufficient_funds"
+    finally:
+        other.close()
