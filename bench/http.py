@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ import httpx
 import orjson
 
 from bench.results import Row
+from kgo_cli.infra.processes import free_port
 from kgo_runtime.settings import PROJECT_ROOT
 from kgo_runtime.testing import create_topics, delete_topics, unique_name
 from services.wallet.adapters.tokens import PostgresTokenStore
@@ -69,10 +69,7 @@ def process_cpu(pid: int) -> float:
     return total
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_free_port = free_port  # bench.merchant and bench.transit import it under this name
 
 
 def thai_national_id(n: int) -> str:

@@ -100,9 +100,9 @@ class WalletLedger(Application[UUID]):
                 continue
             try:
                 stale = self._stale(uow.unsaved_reads())
-            except BaseException:
+            except STORE_ERRORS as error:
                 self.cache.evict(uow.touched)  # decided, unsaved state
-                raise
+                raise StoreUnavailable(f"the event store cannot be reached: {error}") from error
             if stale:
                 # Another process wrote an account this batch only read (the batch would
                 # answer from an old copy, e.g. refuse a spend the wallet now covers):
@@ -179,10 +179,7 @@ class WalletLedger(Application[UUID]):
         """Of ``read`` (id: version decided on), the ids the store holds a later version of."""
         if not read:
             return set()
-        try:
-            latest = self._latest_versions(list(read))
-        except STORE_ERRORS as error:
-            raise StoreUnavailable(f"the event store cannot be reached: {error}") from error
+        latest = self._latest_versions(list(read))
         return {key for key, version in read.items() if latest.get(key, version) != version}
 
     def _latest_versions(self, ids: list[UUID]) -> dict[UUID, int]:
