@@ -95,6 +95,21 @@ def _ids(headers: Sequence[tuple[str, bytes | None]]) -> tuple[bytes | None, byt
     return ce_id, ce_type
 
 
+_NAMES: dict[bytes, str] = {}
+
+
+def read_raw(record: ConsumerRecord[bytes, bytes]) -> tuple[str, str, bytes]:
+    """``(ce_id, wire name, value)`` of a record validated once already, left undecoded (for
+    :mod:`services.projections.adapters.sql_fold`); an unknown ``ce_type`` raises."""
+    ce_id, ce_type = _ids(record.headers)
+    if ce_id is None or ce_type is None or record.value is None:
+        raise ValueError("not a KGO CloudEvent")
+    name = _NAMES.get(ce_type)
+    if name is None:
+        name = _NAMES[ce_type] = contract_for(ce_type.decode()).wire_name
+    return ce_id.decode(), name, record.value
+
+
 def read_trusted(record: ConsumerRecord[bytes, bytes]) -> tuple[str, str, TrustedEvent]:
     """``(ce_id, wire name, event)`` of a record validated once already."""
     ce_id, ce_type = _ids(record.headers)

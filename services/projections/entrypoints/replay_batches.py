@@ -14,7 +14,9 @@ inbox instead; in a replay that index cost as much as every read model together.
 
 Decoding: a batch whose records the live consumer all validated already goes through the
 trusted decoder; any other batch (or one the trusted decoder cannot read) is validated in
-full. A record that fails validation is skipped: below the live position the live consumer
+full. With an :class:`SqlFold`, a trusted batch is not decoded at all: its values go to
+PostgreSQL, which folds them (see :mod:`services.projections.adapters.sql_fold`). A record
+that fails validation is skipped: below the live position the live consumer
 dead-lettered it already (counted, not sent twice), beyond it the replay dead-letters it.
 """
 
@@ -31,12 +33,15 @@ from kgo_runtime.deadletter import send_dead_letter
 from kgo_runtime.envelope import EnvelopeError, decode
 from kgo_runtime.inbox import Inbox
 from kgo_runtime.logging import get_logger
-from services.projections.adapters.trusted import read_trusted
+from services.projections.adapters.sql_fold import SqlFold
+from services.projections.adapters.trusted import read_raw, read_trusted
 from services.projections.entrypoints.consumer import Projector
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 #: (ce_id, wire name, event) of one record, or why it failed validation.
 Decoded: TypeAlias = tuple[str, str, Any] | EnvelopeError
+#: (ce_id, wire name, record value) of a trusted record, for the SQL fold.
+Raw: TypeAlias = tuple[str, str, bytes]
 
 log = get_logger(__name__)
 
@@ -74,8 +79,10 @@ class BatchApplier:
         live: dict[TopicPartition, int],
         trusted: Callable[[TopicPartition, int, int], bool] | None,
         window: int,
+        sql_fold: SqlFold | None = None,
     ) -> None:
         self.projector = projector
+        self.sql_fold = sql_fold
         self.inbox = inbox
         self.pool = pool
         self.producer = producer
@@ -87,18 +94,31 @@ class BatchApplier:
 
     async def apply(self, tp: TopicPartition, records: list[Record]) -> int:
         """Apply ``records`` (one partition, offset order); returns the next offset to read."""
-        decoded = self._decode(tp, records)
+        raw = self._raw(tp, records)
+        decoded = self._decode(tp, records) if raw is None else raw
         for record, item in zip(records, decoded, strict=True):
             if isinstance(item, EnvelopeError):
                 await self._dead_letter(record, item)
         backoff = 0.2
         while True:
             try:
-                return await self._transaction(tp, records, decoded)
+                return await self._transaction(tp, records, decoded, raw is not None)
             except Exception:
                 log.warning("replay batch failed; will retry", partition=str(tp), exc_info=True)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    def _raw(self, tp: TopicPartition, records: list[Record]) -> list[Raw] | None:
+        """The records left undecoded for the SQL fold, if it is on and they are trusted."""
+        if self.sql_fold is None or self.trusted is None:
+            return None
+        if not self.trusted(tp, records[0].offset, records[-1].offset):
+            return None
+        try:
+            return [read_raw(r) for r in records]
+        except Exception:
+            log.info("SQL fold fell back to decoding", records=len(records))
+            return None
 
     def _decode(self, tp: TopicPartition, records: list[Record]) -> list[Decoded]:
         if self.trusted is not None and self.trusted(tp, records[0].offset, records[-1].offset):
@@ -124,7 +144,11 @@ class BatchApplier:
                                reason=error.reason)  # fmt: skip
 
     async def _transaction(
-        self, tp: TopicPartition, records: list[Record], decoded: list[Decoded]
+        self,
+        tp: TopicPartition,
+        records: list[Record],
+        decoded: list[Decoded] | list[Raw],
+        raw: bool,
     ) -> int:
         first, last = int(records[0].offset), int(records[-1].offset)
         async with self.pool.acquire() as conn, conn.transaction():
@@ -139,7 +163,9 @@ class BatchApplier:
                 ce_id, name, event = item
                 if self.ids.first(tp, ce_id, r.offset):
                     events.append((name, event))
-            if events:
+            if events and raw and self.sql_fold is not None:
+                await self.sql_fold.apply(conn, events)
+            elif events:
                 await self.projector.apply(conn, events)
             await self.inbox.advance(conn, tp.topic, tp.partition, last)
         return last + 1
