@@ -329,20 +329,19 @@ class SqlFold:
             " GREATEST(business_time, $1::timestamptz) WHERE id = 1"
         )
 
-    async def apply(self, conn: asyncpg.Connection, events: list[tuple[str, bytes]]) -> None:
-        """Fold ``(wire name, record value)`` pairs (one partition, offset order)."""
-        names: list[str] = []
-        values: list[bytes] = []
-        others: list[bytes] = []
-        for name, value in events:
-            if name in FOLDED:
-                names.append(name)
-                values.append(value)
-            else:
-                others.append(value)
+    async def apply(
+        self,
+        conn: asyncpg.Connection,
+        names: list[str],
+        values: list[bytes],
+        others: list[bytes] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Fold the records whose wire names (all in :data:`FOLDED`) and values are
+        ``names`` and ``values`` (one partition, offset order); ``others``: the values of
+        records of the batch no read model takes more than their business time from."""
         latest = await conn.fetchval(self.rows, ",".join(names), _array(values), _array(others))
-        later = [i for i, name in enumerate(names) if name in UPDATES]
-        if later and self.updates is not None:
+        if self.updates is not None and not UPDATES.isdisjoint(names):
+            later = [i for i, name in enumerate(names) if name in UPDATES]
             await conn.execute(self.updates, ",".join(names[i] for i in later),
                                _array([values[i] for i in later]))  # fmt: skip
         if latest is not None:

@@ -275,7 +275,11 @@ class Replay:
                 batch = await consumer.getmany(*pending, timeout_ms=500, max_records=self.batch)
                 poll = []
                 for tp, found in batch.items():
-                    records = [r for r in found if r.offset < targets[tp]]
+                    if not found:
+                        continue
+                    end = targets[tp]
+                    records = found if found[-1].offset < end else [
+                        r for r in found if r.offset < end]  # fmt: skip
                     if not records:
                         continue
                     read[tp] = records[-1].offset + 1

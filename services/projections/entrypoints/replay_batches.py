@@ -33,17 +33,19 @@ from kgo_runtime.deadletter import send_dead_letter
 from kgo_runtime.envelope import EnvelopeError, decode
 from kgo_runtime.inbox import Inbox
 from kgo_runtime.logging import get_logger
-from services.projections.adapters.sql_fold import SqlFold
-from services.projections.adapters.trusted import read_raw, read_trusted
+from services.projections.adapters.sql_fold import FOLDED, SqlFold
+from services.projections.adapters.trusted import read_ids, read_trusted
 from services.projections.entrypoints.consumer import Projector
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 #: (ce_id, wire name, event) of one record, or why it failed validation.
 Decoded: TypeAlias = tuple[str, str, Any] | EnvelopeError
-#: (ce_id, wire name, record value) of a trusted record, for the SQL fold.
-Raw: TypeAlias = tuple[str, str, bytes]
 
 log = get_logger(__name__)
+
+
+class _Unreadable(Exception):
+    """A trusted record the SQL fold cannot take: its batch is decoded in Python instead."""
 
 
 class RecentIds:
@@ -94,31 +96,55 @@ class BatchApplier:
 
     async def apply(self, tp: TopicPartition, records: list[Record]) -> int:
         """Apply ``records`` (one partition, offset order); returns the next offset to read."""
-        raw = self._raw(tp, records)
-        decoded = self._decode(tp, records) if raw is None else raw
+        first, last = records[0].offset, records[-1].offset
+        if self.sql_fold is not None and self.trusted is not None and self.trusted(tp, first, last):
+            try:
+                return await self._retrying(tp, records, None)
+            except _Unreadable:
+                log.info("SQL fold fell back to decoding", records=len(records))
+        decoded = self._decode(tp, records)
         for record, item in zip(records, decoded, strict=True):
             if isinstance(item, EnvelopeError):
                 await self._dead_letter(record, item)
+        return await self._retrying(tp, records, decoded)
+
+    async def _retrying(
+        self, tp: TopicPartition, records: list[Record], decoded: list[Decoded] | None
+    ) -> int:
         backoff = 0.2
         while True:
             try:
-                return await self._transaction(tp, records, decoded, raw is not None)
+                return await self._transaction(tp, records, decoded)
+            except _Unreadable:
+                raise
             except Exception:
                 log.warning("replay batch failed; will retry", partition=str(tp), exc_info=True)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    def _raw(self, tp: TopicPartition, records: list[Record]) -> list[Raw] | None:
-        """The records left undecoded for the SQL fold, if it is on and they are trusted."""
-        if self.sql_fold is None or self.trusted is None:
-            return None
-        if not self.trusted(tp, records[0].offset, records[-1].offset):
-            return None
-        try:
-            return [read_raw(r) for r in records]
-        except Exception:
-            log.info("SQL fold fell back to decoding", records=len(records))
-            return None
+    def _raw(
+        self, tp: TopicPartition, records: list[Record], stored: int
+    ) -> tuple[list[str], list[bytes], list[bytes]]:
+        """For the SQL fold, in one pass: the wire names and values of the records to fold,
+        and the values of those whose business time is all that counts."""
+        names: list[str] = []
+        values: list[bytes] = []
+        others: list[bytes] = []
+        first = self.ids.first
+        for r in records:
+            if r.offset < stored:
+                continue
+            try:
+                ce_id, name = read_ids(r)
+            except Exception as e:
+                raise _Unreadable from e
+            if first(tp, ce_id, r.offset):
+                if name in FOLDED:
+                    names.append(name)
+                    values.append(r.value)
+                else:
+                    others.append(r.value)
+        return names, values, others
 
     def _decode(self, tp: TopicPartition, records: list[Record]) -> list[Decoded]:
         if self.trusted is not None and self.trusted(tp, records[0].offset, records[-1].offset):
@@ -144,18 +170,22 @@ class BatchApplier:
                                reason=error.reason)  # fmt: skip
 
     async def _transaction(
-        self,
-        tp: TopicPartition,
-        records: list[Record],
-        decoded: list[Decoded] | list[Raw],
-        raw: bool,
+        self, tp: TopicPartition, records: list[Record], decoded: list[Decoded] | None
     ) -> int:
+        """``decoded`` None: the SQL fold takes the records' values as they are."""
         first, last = int(records[0].offset), int(records[-1].offset)
         async with self.pool.acquire() as conn, conn.transaction():
             stored = await self.inbox.lock_position(conn, tp.topic, tp.partition)
             stored = first if stored is None else stored
             if stored < first or stored > last:
                 return stored  # a gap (read on from the stored position) or all done
+            if decoded is None:
+                assert self.sql_fold is not None
+                names, values, others = self._raw(tp, records, stored)
+                if names or others:
+                    await self.sql_fold.apply(conn, names, values, others)
+                await self.inbox.advance(conn, tp.topic, tp.partition, last)
+                return last + 1
             events: list[tuple[str, Any]] = []
             for r, item in zip(records, decoded, strict=True):
                 if isinstance(item, EnvelopeError) or r.offset < stored:
@@ -163,9 +193,7 @@ class BatchApplier:
                 ce_id, name, event = item
                 if self.ids.first(tp, ce_id, r.offset):
                     events.append((name, event))
-            if events and raw and self.sql_fold is not None:
-                await self.sql_fold.apply(conn, events)
-            elif events:
+            if events:
                 await self.projector.apply(conn, events)
             await self.inbox.advance(conn, tp.topic, tp.partition, last)
         return last + 1

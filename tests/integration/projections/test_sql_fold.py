@@ -14,7 +14,7 @@ from kgo_contracts.base import ContractEvent
 from kgo_contracts.examples import examples
 from kgo_runtime.envelope import encode
 from kgo_runtime.postgres import create_tables
-from services.projections.adapters.sql_fold import SqlFold
+from services.projections.adapters.sql_fold import FOLDED, SqlFold
 from services.projections.adapters.tables import ddl, model_names, tables_of
 from services.projections.entrypoints.consumer import Projector
 
@@ -43,7 +43,10 @@ async def test_the_sql_fold_writes_the_tables_the_python_fold_writes(batch: int)
             async with pool.acquire() as conn, conn.transaction():
                 await projector.apply(conn, [(type(e).wire_name, e) for e in chunk])
             async with pool.acquire() as conn, conn.transaction():
-                await fold.apply(conn, [(type(e).wire_name, _value(e)) for e in chunk])
+                folded = [e for e in chunk if e.wire_name in FOLDED]
+                others = [_value(e) for e in chunk if e.wire_name not in FOLDED]
+                wire = [e.wire_name for e in folded]
+                await fold.apply(conn, wire, [_value(e) for e in folded], others)
         tables = tables_of(model_names())
         expected, found = await dump(python, tables), await dump(sql, tables)
         for table in tables:
