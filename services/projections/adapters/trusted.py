@@ -95,6 +95,27 @@ def _ids(headers: Sequence[tuple[str, bytes | None]]) -> tuple[bytes | None, byt
     return ce_id, ce_type
 
 
+_NAMES: dict[bytes, str] = {}
+
+
+def read_ids(record: ConsumerRecord[bytes, bytes]) -> tuple[str, str]:
+    """``(ce_id, wire name)`` of a record validated once already, its value left undecoded
+    (for :mod:`services.projections.adapters.sql_fold`); an unknown ``ce_type`` raises."""
+    headers = record.headers
+    if len(headers) > 3 and headers[1][0] == "ce_id" and headers[3][0] == "ce_type":
+        ce_id, ce_type = headers[1][1], headers[3][1]
+    else:
+        ce_id, ce_type = _ids(headers)
+    name = _NAMES.get(ce_type)
+    if name is None:
+        if ce_type is None:
+            raise ValueError("not a KGO CloudEvent")
+        name = _NAMES[ce_type] = contract_for(ce_type.decode()).wire_name
+    if ce_id is None or record.value is None:
+        raise ValueError("not a KGO CloudEvent")
+    return ce_id.decode(), name
+
+
 def read_trusted(record: ConsumerRecord[bytes, bytes]) -> tuple[str, str, TrustedEvent]:
     """``(ce_id, wire name, event)`` of a record validated once already."""
     ce_id, ce_type = _ids(record.headers)

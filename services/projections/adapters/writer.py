@@ -74,7 +74,8 @@ class ReadModelWriter:
                 conn, "missions",
                 "mission_id, revision, code, title, campaign, programme, reward, rule,"
                 " published_at",
-                "uuid, int, text, text, text, text, bigint, text, timestamptz", c.missions,
+                "uuid, int, text, text, text, text, bigint, text, timestamptz",
+                sorted(c.missions.values()),
                 "(mission_id) DO UPDATE SET revision = EXCLUDED.revision, code = EXCLUDED.code,"
                 " title = EXCLUDED.title, campaign = EXCLUDED.campaign,"
                 " programme = EXCLUDED.programme, reward = EXCLUDED.reward,"
@@ -126,7 +127,8 @@ class ReadModelWriter:
             )  # fmt: skip
             await self._insert(
                 conn, "campaigns", "campaign_id, starts_at, ends_at, coins, baht_satang, programme",
-                "text, timestamptz, timestamptz, bigint, bigint, text", c.campaigns,
+                "text, timestamptz, timestamptz, bigint, bigint, text",
+                sorted(c.campaigns.values()),
                 "(campaign_id) DO UPDATE SET starts_at = EXCLUDED.starts_at,"
                 " ends_at = EXCLUDED.ends_at, coins = EXCLUDED.coins,"
                 " baht_satang = EXCLUDED.baht_satang, programme = EXCLUDED.programme",

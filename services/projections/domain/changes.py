@@ -59,7 +59,9 @@ class Changes:
     daily: dict[tuple[date, str], list[int]] = field(default_factory=lambda: defaultdict(_zeros6))
     grants: list[tuple[Any, ...]] = field(default_factory=list)
     completions: list[tuple[Any, ...]] = field(default_factory=list)
-    missions: list[tuple[Any, ...]] = field(default_factory=list)
+    #: mission -> its row at the batch's highest revision (one row a key: an upsert of two
+    #: rows with one key in one statement fails)
+    missions: dict[UUID, tuple[Any, ...]] = field(default_factory=dict)
     retired: list[tuple[Any, ...]] = field(default_factory=list)
     activities: list[tuple[Any, ...]] = field(default_factory=list)
     check_ins: list[tuple[Any, ...]] = field(default_factory=list)
@@ -68,7 +70,8 @@ class Changes:
     redemptions: list[tuple[Any, ...]] = field(default_factory=list)
     voids: list[tuple[Any, ...]] = field(default_factory=list)
     fares: list[tuple[Any, ...]] = field(default_factory=list)
-    campaigns: list[tuple[Any, ...]] = field(default_factory=list)
+    #: campaign -> its row as last scheduled in the batch
+    campaigns: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     active_days: set[tuple[UUID, date]] = field(default_factory=set)
     #: (resident, week) -> [received, spent]
     resident_weeks: dict[tuple[UUID, date], list[int]] = field(
@@ -166,10 +169,12 @@ def _wallet(changes: Changes, name: str, e: Any, day: date) -> None:
 
 def _missions(changes: Changes, name: str, e: Any) -> None:
     if name in ("kgo.missions.MissionPublished", "kgo.missions.MissionChanged"):
-        changes.missions.append(
-            (e.mission_id, e.revision, e.code, e.title_en, e.campaign, e.programme, e.reward,
-             e.rule.kind, e.occurred_at)
-        )  # fmt: skip
+        seen = changes.missions.get(e.mission_id)
+        if seen is None or e.revision >= seen[1]:
+            changes.missions[e.mission_id] = (
+                e.mission_id, e.revision, e.code, e.title_en, e.campaign, e.programme,
+                e.reward, e.rule.kind, e.occurred_at,
+            )  # fmt: skip
     elif name == "kgo.missions.MissionRetired":
         changes.retired.append((e.mission_id, e.occurred_at))
     elif name == "kgo.missions.MissionCompleted":
@@ -214,9 +219,9 @@ def _transit(changes: Changes, name: str, e: Any) -> None:
              e.campaign, bool(e.offline), e.occurred_at)
         )  # fmt: skip
     elif name == "kgo.transit.CampaignScheduled":
-        changes.campaigns.append(
-            (e.campaign_id, e.starts_at, e.ends_at, e.coins, e.baht_satang, e.programme)
-        )
+        changes.campaigns[e.campaign_id] = (
+            e.campaign_id, e.starts_at, e.ends_at, e.coins, e.baht_satang, e.programme
+        )  # fmt: skip
 
 
 __all__ = ["DAILY_FIELDS", "Changes", "bangkok_date", "fold_batch", "month_of", "week_of"]

@@ -34,6 +34,7 @@ from kgo_runtime.inbox import Inbox
 from kgo_runtime.kafka_admin import topic_partitions
 from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.postgres import create_tables
+from services.projections.adapters.sql_fold import SqlFold
 from services.projections.adapters.tables import ddl, index_ddl, model_names, tables_of
 from services.projections.entrypoints.consumer import Projector
 from services.projections.entrypoints.http.context import SNAPSHOT_NAME
@@ -124,6 +125,8 @@ class Replay:
         side_by_side: bool = True,
         trust_live: bool = True,
         dedupe_window: int = 20_000,
+        fold_in_postgres: bool = True,
+        polls_in_flight: int = 2,
     ) -> None:
         self.settings = settings
         self.models = models or model_names()
@@ -139,11 +142,17 @@ class Replay:
         self.progress = progress
         self.batch = batch_records
         self.side_by_side = side_by_side
+        #: Polls read ahead while earlier ones are applied (1: read the next poll only once
+        #: this one is applied).
+        self.polls_in_flight = max(1, polls_in_flight)
         #: Decode records the live consumer validated without validating them again.
         self.trust_live = trust_live
         #: Republished events are recognised among this many recent ``ce_id``s per
         #: partition (the relay republishes at most its last batch of 500).
         self.dedupe_window = dedupe_window
+        #: Let PostgreSQL fold trusted batches (adapters/sql_fold.py); ``since``/``until``
+        #: replays always fold in Python.
+        self.fold_in_postgres = fold_in_postgres and since is None and until is None
         self.live = settings.database_schema
         self.build = f"{self.live}__build_{uuid.uuid4().hex[:8]}"
         self.events = 0
@@ -182,6 +191,7 @@ class Replay:
                 Projector(self.build, self.models, since=self.since, until=self.until),
                 inbox=inbox, pool=pool, producer=kafka, live=live,
                 trusted=trusted if self.trust_live else None, window=self.dedupe_window,
+                sql_fold=SqlFold(self.build, self.models) if self.fold_in_postgres else None,
             )  # fmt: skip
             await consumer.start()
             partitions: list[TopicPartition] = []
@@ -248,34 +258,65 @@ class Replay:
         total: int,
         started: float,
     ) -> None:
-        """Apply records until every partition reached its target offset."""
+        """Apply records until every partition reached its target offset.
+
+        Partitions apply side by side (one connection each), and the next poll is read while
+        the last one's batches are still being applied (up to ``polls_in_flight``): the
+        server folds one poll while this process unpacks the next. A partition's batches
+        still apply one after the other, in offset order."""
+        read = dict(at)  # the next offset to read, per partition
         pending = {tp for tp in at if at[tp] < targets[tp]}
         consumer.resume(*pending)
         consumer.pause(*(set(at) - pending))
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=500, max_records=self.batch)
-            # Partitions apply side by side (one connection each): Postgres works on one
-            # batch while this process decodes and folds the next.
-            work = {tp: [r for r in records if r.offset < targets[tp]]
-                    for tp, records in batch.items()}  # fmt: skip
-            jobs = [self._apply(consumer, applier, tp, records, at)
-                    for tp, records in work.items() if records]  # fmt: skip
-            if self.side_by_side:
-                await asyncio.gather(*jobs)
-            else:
-                for job in jobs:
-                    await job
-            for tp in work:
-                if at[tp] >= targets[tp]:
-                    pending.discard(tp)
-                    consumer.pause(tp)
-            if self.progress is not None:
-                elapsed = time.monotonic() - started
-                self.progress(self.events, total, self.events / elapsed if elapsed else 0.0)
+        last: dict[TopicPartition, asyncio.Task[None]] = {}
+        polls: list[list[asyncio.Task[None]]] = []
+        try:
+            while pending:
+                batch = await consumer.getmany(*pending, timeout_ms=500, max_records=self.batch)
+                poll = []
+                for tp, found in batch.items():
+                    if not found:
+                        continue
+                    end = targets[tp]
+                    records = found if found[-1].offset < end else [
+                        r for r in found if r.offset < end]  # fmt: skip
+                    if not records:
+                        continue
+                    read[tp] = records[-1].offset + 1
+                    job = self._apply(consumer, applier, tp, records, at, last.get(tp))
+                    last[tp] = task = asyncio.ensure_future(job)
+                    poll.append(task)
+                    if not self.side_by_side:
+                        await task
+                polls.append(poll)
+                while len(polls) > self.polls_in_flight:
+                    await asyncio.gather(*polls.pop(0))
+                for tp in list(pending):
+                    if read[tp] >= targets[tp]:
+                        pending.discard(tp)
+                        consumer.pause(tp)
+                if self.progress is not None:
+                    elapsed = time.monotonic() - started
+                    self.progress(self.events, total, self.events / elapsed if elapsed else 0.0)
+                if not pending:
+                    for poll in polls:
+                        await asyncio.gather(*poll)
+                    polls.clear()
+                    # A batch that did not end where it was read moved its partition back.
+                    pending = {tp for tp in at if at[tp] < targets[tp]}
+                    read.update({tp: at[tp] for tp in pending})
+                    consumer.resume(*pending)
+        finally:
+            for poll in polls:
+                for task in poll:
+                    task.cancel()
 
     async def _apply(self, consumer: AIOKafkaConsumer, applier: BatchApplier,
                      tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]],
-                     at: dict[TopicPartition, int]) -> None:  # fmt: skip
+                     at: dict[TopicPartition, int],
+                     after: asyncio.Task[None] | None = None) -> None:  # fmt: skip
+        if after is not None:
+            await asyncio.shield(after)  # the partition's batch before this one
         next_offset = await applier.apply(tp, records)
         self.events += len(records)
         at[tp] = max(at[tp], next_offset)

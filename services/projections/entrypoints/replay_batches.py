@@ -14,7 +14,9 @@ inbox instead; in a replay that index cost as much as every read model together.
 
 Decoding: a batch whose records the live consumer all validated already goes through the
 trusted decoder; any other batch (or one the trusted decoder cannot read) is validated in
-full. A record that fails validation is skipped: below the live position the live consumer
+full. With an :class:`SqlFold`, a trusted batch is not decoded at all: its values go to
+PostgreSQL, which folds them (see :mod:`services.projections.adapters.sql_fold`). A record
+that fails validation is skipped: below the live position the live consumer
 dead-lettered it already (counted, not sent twice), beyond it the replay dead-letters it.
 """
 
@@ -31,7 +33,8 @@ from kgo_runtime.deadletter import send_dead_letter
 from kgo_runtime.envelope import EnvelopeError, decode
 from kgo_runtime.inbox import Inbox
 from kgo_runtime.logging import get_logger
-from services.projections.adapters.trusted import read_trusted
+from services.projections.adapters.sql_fold import FOLDED, SqlFold
+from services.projections.adapters.trusted import read_ids, read_trusted
 from services.projections.entrypoints.consumer import Projector
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -39,6 +42,10 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 Decoded: TypeAlias = tuple[str, str, Any] | EnvelopeError
 
 log = get_logger(__name__)
+
+
+class _Unreadable(Exception):
+    """A trusted record the SQL fold cannot take: its batch is decoded in Python instead."""
 
 
 class RecentIds:
@@ -74,8 +81,10 @@ class BatchApplier:
         live: dict[TopicPartition, int],
         trusted: Callable[[TopicPartition, int, int], bool] | None,
         window: int,
+        sql_fold: SqlFold | None = None,
     ) -> None:
         self.projector = projector
+        self.sql_fold = sql_fold
         self.inbox = inbox
         self.pool = pool
         self.producer = producer
@@ -87,18 +96,55 @@ class BatchApplier:
 
     async def apply(self, tp: TopicPartition, records: list[Record]) -> int:
         """Apply ``records`` (one partition, offset order); returns the next offset to read."""
+        first, last = records[0].offset, records[-1].offset
+        if self.sql_fold is not None and self.trusted is not None and self.trusted(tp, first, last):
+            try:
+                return await self._retrying(tp, records, None)
+            except _Unreadable:
+                log.info("SQL fold fell back to decoding", records=len(records))
         decoded = self._decode(tp, records)
         for record, item in zip(records, decoded, strict=True):
             if isinstance(item, EnvelopeError):
                 await self._dead_letter(record, item)
+        return await self._retrying(tp, records, decoded)
+
+    async def _retrying(
+        self, tp: TopicPartition, records: list[Record], decoded: list[Decoded] | None
+    ) -> int:
         backoff = 0.2
         while True:
             try:
                 return await self._transaction(tp, records, decoded)
+            except _Unreadable:
+                raise
             except Exception:
                 log.warning("replay batch failed; will retry", partition=str(tp), exc_info=True)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    def _raw(
+        self, tp: TopicPartition, records: list[Record], stored: int
+    ) -> tuple[list[str], list[bytes], list[bytes]]:
+        """For the SQL fold, in one pass: the wire names and values of the records to fold,
+        and the values of those whose business time is all that counts."""
+        names: list[str] = []
+        values: list[bytes] = []
+        others: list[bytes] = []
+        first = self.ids.first
+        for r in records:
+            if r.offset < stored:
+                continue
+            try:
+                ce_id, name = read_ids(r)
+            except Exception as e:
+                raise _Unreadable from e
+            if first(tp, ce_id, r.offset):
+                if name in FOLDED:
+                    names.append(name)
+                    values.append(r.value)
+                else:
+                    others.append(r.value)
+        return names, values, others
 
     def _decode(self, tp: TopicPartition, records: list[Record]) -> list[Decoded]:
         if self.trusted is not None and self.trusted(tp, records[0].offset, records[-1].offset):
@@ -124,14 +170,22 @@ class BatchApplier:
                                reason=error.reason)  # fmt: skip
 
     async def _transaction(
-        self, tp: TopicPartition, records: list[Record], decoded: list[Decoded]
+        self, tp: TopicPartition, records: list[Record], decoded: list[Decoded] | None
     ) -> int:
+        """``decoded`` None: the SQL fold takes the records' values as they are."""
         first, last = int(records[0].offset), int(records[-1].offset)
         async with self.pool.acquire() as conn, conn.transaction():
             stored = await self.inbox.lock_position(conn, tp.topic, tp.partition)
             stored = first if stored is None else stored
             if stored < first or stored > last:
                 return stored  # a gap (read on from the stored position) or all done
+            if decoded is None:
+                assert self.sql_fold is not None
+                names, values, others = self._raw(tp, records, stored)
+                if names or others:
+                    await self.sql_fold.apply(conn, names, values, others)
+                await self.inbox.advance(conn, tp.topic, tp.partition, last)
+                return last + 1
             events: list[tuple[str, Any]] = []
             for r, item in zip(records, decoded, strict=True):
                 if isinstance(item, EnvelopeError) or r.offset < stored:

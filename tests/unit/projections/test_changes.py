@@ -48,3 +48,13 @@ def test_daily_totals_and_active_residents_of_the_story() -> None:
 def test_weeks_start_on_monday() -> None:
     assert week_of(date(2022, 6, 12)) == date(2022, 6, 6)
     assert week_of(date(2022, 6, 6)) == date(2022, 6, 6)
+
+
+def test_a_mission_published_and_changed_in_one_batch_is_one_row_at_its_last_revision() -> None:
+    from kgo_contracts.examples_missions import examples as missions
+
+    definitions = [e for e in missions() if e.wire_name.endswith(("Published", "Changed"))]
+    changes = fold_batch(pairs(tuple(definitions)))
+    revisions = {row[0]: row[1] for row in changes.missions.values()}
+    assert len(revisions) == len({e.mission_id for e in definitions})  # type: ignore[attr-defined]
+    assert max(revisions.values()) == 2  # the examples' mission changed once
