@@ -80,7 +80,7 @@ def thai_national_id(n: int) -> str:
 
 @asynccontextmanager
 async def wallet_process(
-    settings: WalletSettings, env: dict[str, str] | None = None
+    settings: WalletSettings, env: dict[str, str] | None = None, processes: int = 1
 ) -> AsyncIterator[tuple[str, str, int]]:
     """A `kgo serve wallet` on a schema and topic of its own (``env`` adds settings); yields
     its URL, schema and pid."""
@@ -112,7 +112,7 @@ async def wallet_process(
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        await _until_ready(url, process)
+        await _until_ready(url, process, processes)
         yield url, schema, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
@@ -125,15 +125,24 @@ async def wallet_process(
         await delete_topics(settings.kafka_bootstrap, topics)
 
 
-async def _until_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient(base_url=url) as probe:
-        deadline = time.monotonic() + 60
+async def _until_ready(url: str, process: subprocess.Popen[bytes], processes: int = 1) -> None:
+    """Until ``/readyz`` answers 200 on enough fresh connections in a row that every one of
+    ``processes`` sharing the port (SO_REUSEPORT) has most likely answered: each process is
+    ready on its own, and one still building its wallet answers writes 503 ``not_ready``."""
+    in_a_row, needed = 0, 1 if processes == 1 else 12 * processes
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=url, limits=fresh) as probe:
+        deadline = time.monotonic() + 120
         while True:
             try:
-                if (await probe.get("/readyz")).status_code == 200:
-                    return
+                ready = (await probe.get("/readyz")).status_code == 200
             except httpx.HTTPError:
-                pass
+                ready = False
+            in_a_row = in_a_row + 1 if ready else 0
+            if in_a_row >= needed:
+                return
+            if ready:
+                continue
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not become ready")
             await asyncio.sleep(0.3)
@@ -163,17 +172,22 @@ async def _post(client: httpx.AsyncClient, path: str, body: dict[str, object]) -
 async def http_spends(
     settings: WalletSettings, concurrencies: Sequence[int], *, residents: int,
     duration: float, bare: bool = True, workers: int = 1, open_rates: Sequence[int] = (),
+    background_apart: bool = False,
 ) -> list[Row]:  # fmt: skip
     """Spends of 1 coin through the API, driven by wrk with N connections: bus fares, each
     authorised by the rider's transit pass (a standing authorisation, so wrk can replay it),
     taken by the transit service. With ``bare``, each wallet run is followed by the same wrk
     run against the bare framework (rows named ``BARE``). ``workers`` > 1: the wallet runs
-    that many HTTP processes (WALLET_HTTP_WORKERS) and the bare app as many uvicorn workers."""
-    env = {"WALLET_HTTP_WORKERS": str(workers)} if workers > 1 else None
+    that many HTTP processes (WALLET_HTTP_WORKERS) and the bare app as many uvicorn workers.
+    ``background_apart``: the wallet's relay, directory, sweeper and consumer run in one more
+    process (WALLET_BACKGROUND_PROCESS), counted in the server's CPU too."""
+    env = {"WALLET_HTTP_WORKERS": str(workers), "WALLET_BACKGROUND_PROCESS": str(background_apart)}
     label, bare_label = (SCENARIO, BARE) if workers == 1 else (
         f"{SCENARIO}, {workers} processes", f"{BARE}, {workers} processes"
     )  # fmt: skip
-    async with wallet_process(settings, env=env) as (url, schema, pid):
+    if background_apart:
+        label += ", background apart"
+    async with wallet_process(settings, env=env, processes=workers) as (url, schema, pid):
         admin = await _token(settings, schema, "municipal_admin")
         limits = httpx.Limits(max_connections=max(concurrencies), max_keepalive_connections=64)
         headers = {"Authorization": f"Bearer {admin}"}
@@ -416,21 +430,31 @@ def cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--open-rate", default="", help="open-loop rates in requests/s (vegeta), e.g. 1000"
     )
+    parser.add_argument(
+        "--background", default="shared",
+        help="where the wallet's background components run, comma-separated: shared (in an "
+        "HTTP process), apart (a process of their own), or shared,apart",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     rows: list[Row] = []
     for workers in (int(w) for w in args.workers.split(",")):
-        rows += asyncio.run(
-            http_spends(
-                WalletSettings(),
-                [int(n) for n in args.connections.split(",")],
-                residents=args.residents,
-                duration=args.duration,
-                bare=not args.no_bare,
-                workers=workers,
-                open_rates=[int(r) for r in args.open_rate.split(",") if r],
+        for background in args.background.split(","):
+            if background not in ("shared", "apart"):
+                parser.error(f"--background: shared or apart, not {background!r}")
+            measured = asyncio.run(
+                http_spends(
+                    WalletSettings(),
+                    [int(n) for n in args.connections.split(",")],
+                    residents=args.residents,
+                    duration=args.duration,
+                    bare=not args.no_bare,
+                    workers=workers,
+                    open_rates=[int(r) for r in args.open_rate.split(",") if r],
+                    background_apart=background == "apart",
+                )
             )
-        )
-        print(format_table(rows[-2:]), flush=True)
+            print(format_table(measured), flush=True)
+            rows += measured
     print(format_table(rows))
 
 

@@ -1,14 +1,18 @@
 """`kgo serve <service>`: run one service's HTTP app, relay and consumers in this process.
 
-With ``<SERVICE>_HTTP_WORKERS=N`` (N > 1) this process only supervises: it starts N worker
-processes (``kgo serve <service>`` again, each told it is a worker), which all bind the port
-with SO_REUSEPORT so the kernel spreads connections over them, and restarts one that exits.
-The background components run in one worker at a time (kgo_runtime.leadership). SIGTERM or
-SIGINT stops every worker gracefully, then this process.
+With ``<SERVICE>_HTTP_WORKERS=N`` (N > 1) or ``<SERVICE>_BACKGROUND_PROCESS=true`` this
+process only supervises: it starts the service's processes (``kgo serve <service>`` again,
+each told its role in ``KGO_PROCESS_ROLE``, kgo_runtime.roles) and restarts one that exits.
+The N HTTP processes all bind the port with SO_REUSEPORT, so the kernel spreads connections
+over them. The background components run either in one of them at a time
+(kgo_runtime.leadership) or, with ``<SERVICE>_BACKGROUND_PROCESS``, in one more process that
+serves no HTTP. SIGTERM or SIGINT stops every child gracefully, then this process; a child
+gets SIGTERM if this process dies.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import importlib
@@ -23,6 +27,7 @@ import time
 import typer
 import uvicorn
 
+from kgo_runtime.roles import ROLE_ENV, Role, process_role, run_without_http
 from kgo_runtime.settings import SERVICE_NAMES
 
 
@@ -32,9 +37,14 @@ def serve(
     if service not in SERVICE_NAMES:
         typer.echo(f"unknown service {service!r}; one of: {', '.join(SERVICE_NAMES)}", err=True)
         raise typer.Exit(2)
-    workers = _http_workers(service)
-    if workers > 1 and os.environ.get(_WORKER_ENV) != "1":
-        raise typer.Exit(_supervise_workers(service, workers))
+    try:
+        role = process_role()
+    except RuntimeError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    children = _children(service)
+    if role is Role.ALL and children:
+        raise typer.Exit(_supervise(service, children))
     bootstrap = importlib.import_module(f"services.{service}.bootstrap")
     from kgo_runtime.clock import SystemClock, business_clock
 
@@ -49,8 +59,10 @@ def serve(
         if not isinstance(clock, SystemClock):
             typer.echo(f"{service} takes no clock yet: it runs on the system time", err=True)
         app = bootstrap.create_app()
+    if not role.serves_http:
+        asyncio.run(run_without_http(app))
+        return
     settings = app.state.settings
-    worker = os.environ.get(_WORKER_ENV) == "1"
     config = uvicorn.Config(
         app,
         host=settings.http_host,
@@ -70,25 +82,42 @@ def serve(
     # be a no-op, so a requested stop exits 0 instead of dying by the signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    sockets = [_reuse_port_socket(settings.http_host, settings.http_port)] if worker else None
+    supervised = role is not Role.ALL
+    sockets = [_reuse_port_socket(settings.http_host, settings.http_port)] if supervised else None
     server.run(sockets=sockets)
     if not server.started:
         raise typer.Exit(1)
 
 
-#: Set in the environment of the workers `kgo serve` starts (they serve; they do not fork).
-_WORKER_ENV = "KGO_HTTP_WORKER"
+def _children(service: str) -> list[Role]:
+    """The roles of the processes to supervise, none when this process serves alone: from
+    ``<SERVICE>_HTTP_WORKERS`` and ``<SERVICE>_BACKGROUND_PROCESS`` (ServiceSettings), read
+    before the app is built: the supervising process builds none."""
+    workers = _http_workers(service)
+    if _background_process(service):
+        return [Role.API] * workers + [Role.BACKGROUND]
+    return [Role.WORKER] * workers if workers > 1 else []
 
 
 def _http_workers(service: str) -> int:
-    """``<SERVICE>_HTTP_WORKERS`` (ServiceSettings.http_workers), read before the app is
-    built: the supervising process builds none."""
     value = os.environ.get(f"{service.upper()}_HTTP_WORKERS", "1")
     try:
         return max(1, int(value))
     except ValueError:
         typer.echo(f"{service.upper()}_HTTP_WORKERS must be a whole number, not {value!r}")
         raise typer.Exit(2) from None
+
+
+def _background_process(service: str) -> bool:
+    """The setting as pydantic reads a bool (true/false, 1/0, yes/no, on/off)."""
+    name = f"{service.upper()}_BACKGROUND_PROCESS"
+    value = os.environ.get(name, "false").strip().lower()
+    if value in ("1", "true", "yes", "on", "t", "y"):
+        return True
+    if value in ("0", "false", "no", "off", "f", "n", ""):
+        return False
+    typer.echo(f"{name} must be true or false, not {value!r}", err=True)
+    raise typer.Exit(2)
 
 
 def _die_with_parent() -> None:
@@ -109,8 +138,8 @@ def _reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _supervise_workers(service: str, workers: int) -> int:
-    """Run ``workers`` worker processes until SIGTERM/SIGINT; restart any that exits."""
+def _supervise(service: str, roles: list[Role]) -> int:
+    """Run one child process per role until SIGTERM/SIGINT; restart any that exits."""
     stopping = False
 
     def stop(*_: object) -> None:
@@ -119,20 +148,20 @@ def _supervise_workers(service: str, workers: int) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, stop)
-    env = {**os.environ, _WORKER_ENV: "1"}
     command = [sys.executable, "-m", "kgo_cli.main", "serve", service]
 
-    def start() -> subprocess.Popen[bytes]:
+    def start(role: Role) -> subprocess.Popen[bytes]:
+        env = {**os.environ, ROLE_ENV: role.value}
         return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
 
-    running = [start() for _ in range(workers)]
+    running = [start(role) for role in roles]
     while not stopping:
         time.sleep(0.5)
         for i, process in enumerate(running):
             if process.poll() is not None and not stopping:
-                typer.echo(f"{service} worker {process.pid} exited ({process.returncode}); "
-                           "restarting", err=True)  # fmt: skip
-                running[i] = start()
+                typer.echo(f"{service} {roles[i]} process {process.pid} exited "
+                           f"({process.returncode}); restarting", err=True)  # fmt: skip
+                running[i] = start(roles[i])
     for process in running:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

@@ -5,7 +5,9 @@ At startup the lifespan creates the metrics registry, logging and a lazy asyncpg
 starts the HTTP server at once (``/healthz`` answers even while Kafka or Postgres are down).
 In the background it starts the shared Kafka producer, creates the service's schema and
 calls the bootstrap's ``build(ctx)``, retrying until the infrastructure answers; the
-components ``build`` returns are then run under a :class:`~kgo_runtime.components.Supervisor`.
+components ``build`` returns are then run under a :class:`~kgo_runtime.components.Supervisor`
+(or not at all, in an ``api`` process whose service runs them in a process of their own:
+kgo_runtime.roles).
 On shutdown (SIGTERM) the components stop last-started first, then the ``on_shutdown``
 callbacks run, the producer flushes and the pool closes.
 """
@@ -34,6 +36,7 @@ from kgo_runtime.logging import configure_logging, get_logger
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.postgres import ensure_schema
 from kgo_runtime.relay import Relay, ToContract
+from kgo_runtime.roles import process_role
 from kgo_runtime.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -163,7 +166,10 @@ class ServiceRuntime:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
         self._ctx = ctx
-        if self.settings.http_workers > 1 and components:
+        role = process_role()
+        if not role.runs_components:
+            components = []  # a process of its own runs them (kgo_runtime.roles)
+        elif role.leads and components:
             components = [_background_leader(self.settings, components)]
         for component in components:
             self.supervisor.start(component)

@@ -89,6 +89,10 @@ class ServiceSettings(BaseSettings):
     #: Processes `kgo serve` starts to serve HTTP on the port (SO_REUSEPORT); above 1, the
     #: background components run in one of them at a time (kgo_runtime.leadership).
     http_workers: int = 1
+    #: Whether `kgo serve` runs the background components (relay, consumers, followers,
+    #: sweepers) in a process of their own that serves no HTTP, so that the ``http_workers``
+    #: processes only serve requests (kgo_runtime.roles).
+    background_process: bool = False
     log_level: str = "INFO"
     #: Where the wallet's API is, for services that call it (as ``service``).
     wallet_url: str = f"http://127.0.0.1:{SERVICE_PORTS['wallet']}"

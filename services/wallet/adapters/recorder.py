@@ -121,6 +121,10 @@ class WalletRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, max(originator_version) FROM {schema}.{table}"
             " WHERE originator_id = ANY(%s) GROUP BY originator_id"
         ).format(**names)
+        self.select_events_of_statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(**names)
         self.insert_call = SQL(
             "SELECT * FROM {schema}.{function}(%b, %b, %b, %b) AS t(notification_id)"
         ).format(**names)
@@ -142,6 +146,18 @@ class WalletRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(self.latest_versions_query, (list(ids),), prepare=True)
             return {row[0]: row[1] for row in curs.fetchall()}
+
+    def select_events_of(self, originator_ids: Sequence[Any]) -> list[StoredEvent]:
+        """Every stored event of the aggregates ``originator_ids``, by aggregate and version,
+        in one round trip: the writer reads the instruments of a whole batch at once
+        (application/unit_of_work.py) instead of one aggregate after another."""
+        return _fail_fast(self.datastore, self._select_events_of, originator_ids)
+
+    def _select_events_of(self, originator_ids: Sequence[Any]) -> list[StoredEvent]:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self.select_events_of_statement, (list(originator_ids),), prepare=True)
+            rows = curs.fetchall()
+        return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in rows]
 
     # The relay and the directory follow the log: they retry with their own backoff.
     def select_notifications(self, *args: Any, **kwargs: Any) -> Sequence[Notification]:

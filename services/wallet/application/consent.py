@@ -75,6 +75,16 @@ def authorise(
     return consent
 
 
+def instruments_read(authorisation: Authorisation) -> tuple[UUID, ...]:
+    """The instruments :func:`authorise` reads for ``authorisation`` (a pass's card too: it
+    is read when the pass is not linked), for the ledger to read a batch's at once."""
+    if isinstance(authorisation, PaymentCodeAuthorisation):
+        return (authorisation.code_id,)
+    if isinstance(authorisation, CardAuthorisation):
+        return (authorisation.card_id,)
+    return (authorisation.pass_id, authorisation.card_id)
+
+
 def _payment_code(uow: UnitOfWork, auth: PaymentCodeAuthorisation, at: datetime) -> Consent:
     code = uow.find(auth.code_id, ShortCode)
     if code is None:

@@ -32,7 +32,8 @@ from ..domain.account import Account
 from ..domain.errors import Refused
 from ..domain.ids import receipt_id
 from ..domain.receipt import CommandReceipt
-from .commands import Command, Outcome
+from .commands import Command, Outcome, PlaceHold, Spend
+from .consent import instruments_read
 from .handlers import HANDLERS
 from .undecided import StoreUnavailable
 from .unit_of_work import AggregateCache, UnitOfWork
@@ -53,6 +54,9 @@ class WalletLedger(Application[UUID]):
         self.cache = AggregateCache(cache_size)
         # One writer at a time per process: the cache holds the aggregates it mutates.
         self._writer = threading.Lock()
+        # The wallet's Postgres recorder reads many aggregates in one round trip; other
+        # recorders (in memory, in tests) are read one aggregate at a time.
+        self._select_many = getattr(self.recorder, "select_events_of", None)
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -77,8 +81,11 @@ class WalletLedger(Application[UUID]):
         expired: set[int] = set()
         for _attempt in range(MAX_ATTEMPTS):
             expired |= _past(deadlines)
-            uow = UnitOfWork(self.repository, self.cache, careful=careful)
+            uow = UnitOfWork(
+                self.repository, self.cache, careful=careful, select_many=self._select_many
+            )
             try:
+                uow.preload(_instruments(commands, expired | poisoned))
                 outcomes = [
                     _INTERNAL_ERROR if i in poisoned
                     else EXPIRED if i in expired
@@ -219,6 +226,16 @@ class WalletLedger(Application[UUID]):
 class _Poisoned(Exception):
     def __init__(self, index: int) -> None:
         self.index = index
+
+
+def _instruments(commands: Sequence[Command], left_out: set[int]) -> list[UUID]:
+    """The instruments the batch's authorisations name, read for all of it at once."""
+    return [
+        instrument
+        for i, cmd in enumerate(commands)
+        if i not in left_out and isinstance(cmd, Spend | PlaceHold) and cmd.authorisation
+        for instrument in instruments_read(cmd.authorisation)
+    ]
 
 
 def _past(deadlines: Sequence[float | None]) -> set[int]:
