@@ -47,12 +47,15 @@ async def relay_events(
     notifications: int,
     batch_size: int = 500,
     name: str = "bench",
+    direct: bool = True,
 ) -> RelayRun:
-    """Relay the first ``notifications`` stored events (at least) to a fresh topic."""
-    from kgo_runtime.relay import Relay
-    from services.wallet.adapters.contracts import is_internal_topic, to_contract
+    """Relay the first ``notifications`` stored events (at least) to a fresh topic;
+    ``direct=False``: every event through its domain event (no ``read_stored``)."""
+    from kgo_runtime.relay import ReadStored, Relay
+    from services.wallet.adapters.contracts import is_internal_topic, read_stored, to_contract
 
     published = 0
+    readers = read_stored(app.mapper) if direct else None
 
     def counting(event: Any) -> ContractEvent | None:
         nonlocal published
@@ -60,11 +63,26 @@ async def relay_events(
         published += contract is not None
         return contract
 
+    def counting_reader(topic: str) -> ReadStored | None:
+        assert readers is not None
+        read = readers(topic)
+        if read is None:
+            return None
+
+        def reading(notification: Any) -> tuple[ContractEvent, Any] | None:
+            nonlocal published
+            direct = read(notification)
+            published += direct is not None
+            return direct
+
+        return reading
+
     async with fresh_topic(bootstrap, "relay") as topic:
         relay = Relay(
             app, counting, name=name, source="/kgo/bench", kafka_bootstrap=bootstrap,
             db=dsn, schema=schema, topic_for=lambda _event: topic, batch_size=batch_size,
             internal_topic=is_internal_topic,
+            read_stored=counting_reader if readers is not None else None,
         )  # fmt: skip
         async with relay:
             started, cpu = time.perf_counter(), time.process_time()

@@ -14,8 +14,10 @@ The Postgres recorder's ``NOTIFY`` wakes the relay; it polls otherwise.
 
 Speed (bench/relay.py): the next batch is read and encoded in a worker thread while the last
 one is being acknowledged (its position is stored only after every record up to it was);
-stored events of an ``internal_topic`` are passed without being decoded; records go to the
-producer as per-partition batches (:mod:`kgo_runtime.producing`).
+stored events of an ``internal_topic`` are passed without being decoded; a service that knows
+its stored JSON reads its published events straight to their contracts (``read_stored``),
+without building eventsourcing's domain events; records go to the producer as per-partition
+batches (:mod:`kgo_runtime.producing`).
 
 Gaps: eventsourcing's default insert locks the events table, so ids commit in order and a
 gap is a rolled-back insert, passed at once. With ``POSTGRES_ENABLE_DB_FUNCTIONS=y`` there is
@@ -29,6 +31,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -50,6 +53,12 @@ from kgo_runtime.producing import produce
 #: Maps a stored domain event to its published contract; ``None`` keeps it internal. Make it
 #: exhaustive (raise on a class it does not know): a ``None`` by mistake is never published.
 ToContract = Callable[[DomainEventProtocol[Any]], ContractEvent | None]
+#: Reads one stored event straight to what ``to_contract`` gives for its domain event, with
+#: the event's stored timestamp (its ``ce_id`` is made of it), without building the domain
+#: event; None leaves this one to the domain event path (which raises if it cannot be mapped).
+ReadStored = Callable[[Notification], tuple[ContractEvent, datetime] | None]
+#: The direct reader of a stored event topic, or None: its events take the domain event path.
+StoredReaders = Callable[[str], ReadStored | None]
 
 #: Idempotent (the producer's own retries never duplicate), acknowledged by all replicas.
 PRODUCER_OPTIONS: dict[str, Any] = {
@@ -109,6 +118,7 @@ class Relay:
         poll_interval: float = 0.05,
         gap_grace: float | None = None,
         internal_topic: Callable[[str], bool] | None = None,
+        read_stored: StoredReaders | None = None,
     ) -> None:
         self.name = f"relay:{name}"
         self.relay_name = name
@@ -130,6 +140,10 @@ class Relay:
         #: as many internal events (receipts) as published ones. Remembered per topic.
         self._internal_topic = internal_topic
         self._internal: dict[str, bool] = {}
+        #: Direct readers per stored event topic (``read_stored``; must agree with
+        #: ``to_contract`` for every event it reads), remembered per topic.
+        self._read_stored = read_stored
+        self._readers: dict[str, ReadStored | None] = {}
         #: The next batch, read while the last one is being delivered: (after, read).
         self._ahead: tuple[int, asyncio.Task[_Batch]] | None = None
         self._poll_interval = poll_interval
@@ -381,24 +395,42 @@ class Relay:
             internal = self._internal[topic] = self._internal_topic(topic)
         return internal
 
+    def _reader(self, topic: str) -> ReadStored | None:
+        try:
+            return self._readers[topic]
+        except KeyError:
+            assert self._read_stored is not None
+            reader = self._readers[topic] = self._read_stored(topic)
+            return reader
+
     def _read_batch(self, after: int) -> _Batch:
         """In a worker thread: select, admit past gaps, map and encode one batch."""
         selected = self._app.recorder.select_notifications(after + 1, self._batch_size)
         notifications = self._admit(after, selected)
         records: list[OutgoingRecord] = []
         skip = self._is_internal if self._internal_topic is not None else None
+        reader = self._reader if self._read_stored is not None else None
         for notification in notifications:
             if skip is not None and skip(notification.topic):
                 continue
-            event = self._app.mapper.to_domain_event(notification)
-            contract = self._to_contract(event)
-            if contract is not None:
-                ce_id = stored_event_id(event)
-                record = encode(
-                    contract, ce_id=ce_id, source=self._source, topic_for=self._topic_for,
-                    position=notification.id,
-                )  # fmt: skip
-                records.append(record)
+            read = reader(notification.topic) if reader is not None else None
+            direct = read(notification) if read is not None else None
+            if direct is not None:
+                contract, stored_at = direct
+                ce_id = stable_event_id(
+                    notification.originator_id, notification.originator_version, stored_at
+                )
+            else:
+                event = self._app.mapper.to_domain_event(notification)
+                mapped = self._to_contract(event)
+                if mapped is None:
+                    continue
+                contract, ce_id = mapped, stored_event_id(event)
+            record = encode(
+                contract, ce_id=ce_id, source=self._source, topic_for=self._topic_for,
+                position=notification.id,
+            )  # fmt: skip
+            records.append(record)
         last_id = notifications[-1].id if notifications else None
         return last_id, records, len(notifications) - len(records)
 

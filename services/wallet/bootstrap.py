@@ -20,7 +20,7 @@ from kgo_runtime.logging import get_logger
 from kgo_runtime.processing import dispatch
 from kgo_runtime.service import ServiceContext, create_service_app
 
-from .adapters.contracts import is_internal_topic, to_contract
+from .adapters.contracts import is_internal_topic, read_stored, to_contract
 from .adapters.directory import WalletDirectory
 from .adapters.event_store import open_ledger
 from .adapters.notifier import FileNotifier
@@ -89,7 +89,7 @@ def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = 
         digests = digest_wiring(ledger, to_contract, settings.events_topic, clock)
         relay = ctx.relay(
             ledger, digests.to_contract, topic_for=digests.topic_for,
-            internal_topic=is_internal_topic,
+            internal_topic=is_internal_topic, read_stored=read_stored(ledger.mapper),
         )  # fmt: skip
         grants = MissionGrants(bus, clock)
         missions = ctx.consumer(

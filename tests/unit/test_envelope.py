@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kgo_contracts.base import ContractEvent
 from kgo_contracts.missions import MissionCompleted
 from kgo_contracts.topics import MISSIONS
 from kgo_runtime.envelope import (
@@ -226,3 +227,35 @@ def test_stable_event_id_is_the_standard_uuid5_of_its_name(
     assert stable_event_id(originator, version, stored_at) == str(
         uuid.uuid5(KGO_EVENT_ID_NAMESPACE, name)
     )
+
+
+def every_example() -> list[ContractEvent]:
+    from kgo_contracts import (
+        examples,
+        examples_digests,
+        examples_merchant,
+        examples_missions,
+        examples_transit,
+    )
+
+    modules = (examples, examples_digests, examples_merchant, examples_missions, examples_transit)
+    return [event for module in modules for event in module.examples()]
+
+
+@pytest.mark.parametrize("event", every_example(), ids=lambda e: type(e).__name__)
+def test_encode_writes_pydantics_json_and_the_events_attributes(event: ContractEvent) -> None:
+    """The record's exact bytes, as the relay has always written them (encode builds them
+    from cached parts; consumers and digests see no difference)."""
+    record = encode(event, ce_id="id-9", source="/kgo/wallet", position=12)
+    assert record.value == event.model_dump_json().encode()
+    assert record.key == event.key().encode()
+    assert record.headers == [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"id-9"),
+        ("ce_source", b"/kgo/wallet"),
+        ("ce_type", event.ce_type().encode()),
+        ("ce_time", event.business_time().isoformat().encode()),
+        ("ce_subject", event.key().encode()),
+        ("content-type", b"application/json"),
+        ("kgo_position", b"12"),
+    ]

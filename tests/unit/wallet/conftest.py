@@ -20,8 +20,8 @@ T0 = datetime(2022, 6, 9, 13, 0, tzinfo=timezone(timedelta(hours=7)))
 class Treasury:
     """A ledger (in-memory store) with genesis done, and shortcuts to drive it."""
 
-    def __init__(self) -> None:
-        self.ledger = WalletLedger()
+    def __init__(self, ledger: WalletLedger | None = None) -> None:
+        self.ledger = ledger or WalletLedger()
         self.keys = itertools.count()
         self.now = T0
         assert self.run(c.MintGenesis).status == 201
