@@ -5,17 +5,26 @@ Reactions (a welcome grant after a sign-up, a mission's reward after a redemptio
 service -> Kafka -> service asynchronously; the simulator waits here before it reads what
 they changed (a budget, a balance), so that what it reads, and so what it decides next, is
 the same run after run. Seen from outside only: each service's ``/metrics``
-(``kgo_relay_lag_events``, ``kgo_consumer_position``) beside the topics' end offsets on Kafka."""
+(``kgo_relay_lag_events``, ``kgo_consumer_position``) beside the topics' end offsets on Kafka.
+
+What is missing from a scrape is never taken for caught up: a service that answered its
+``/metrics`` once and does not now (killed and restarting, too busy to answer), a relay it
+reported before and does not now (a restarted process before its relay opened), and a
+partition of a topic its consumer reads that it reports no position for (a restarted consumer
+not yet positioned) all keep the barrier waiting. What has been seen is kept for the life of
+the :class:`Seen` passed in, so a runner's later barriers know it too."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from kgo_runtime.kafka_admin import topic_partitions
 
 Positions = dict[tuple[str, str, int], float]  # (consumer, topic, partition) -> next offset
 
@@ -34,6 +43,24 @@ class Snapshot:
         )
 
 
+@dataclass
+class Seen:
+    """What the barriers of one run have seen: the services that answered ``/metrics``,
+    the relays and the (consumer, topic) pairs each reported, and each topic's partitions."""
+
+    answered: set[str] = field(default_factory=set)
+    relays: dict[str, set[str]] = field(default_factory=dict)
+    reads: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    partitions: dict[str, list[int]] = field(default_factory=dict)
+
+
+def relay_names(text: str) -> set[str]:
+    """The relays a ``/metrics`` reports a lag for."""
+    prefix = 'kgo_relay_lag_events{relay="'
+    lines = text.splitlines()
+    return {line[len(prefix) :].split('"', 1)[0] for line in lines if line.startswith(prefix)}
+
+
 def parse_metrics(text: str) -> tuple[bool, Positions]:
     """Whether every relay's lag is 0, and every consumer's position, from a ``/metrics``."""
     idle, positions = True, {}
@@ -50,10 +77,14 @@ def parse_metrics(text: str) -> tuple[bool, Positions]:
 
 
 class Quiescence:
-    def __init__(self, http: Callable[[], httpx.AsyncClient], urls: list[str], bootstrap: str):
+    def __init__(
+        self, http: Callable[[], httpx.AsyncClient], urls: list[str], bootstrap: str,
+        seen: Seen | None = None,
+    ) -> None:  # fmt: skip
         self.http = http
         self.urls = urls
         self.bootstrap = bootstrap
+        self.seen = seen if seen is not None else Seen()
         self._kafka: AIOKafkaConsumer | None = None
         self.waited = 0.0  # seconds spent here (the bench reports it)
         self.count = 0
@@ -65,13 +96,27 @@ class Quiescence:
 
     async def snapshot(self) -> Snapshot:
         idle, positions = True, {}
+        seen = self.seen
         for url in self.urls:
             try:
                 answer = await self.http().get(f"{url}/metrics", timeout=5)
+                answer.raise_for_status()
             except httpx.HTTPError:
-                continue  # not running (the wallet's consent routes only)
+                if url in seen.answered:
+                    idle = False  # it answered before: restarting, or too busy to answer
+                continue  # never answered: not running (a run of some services only)
+            seen.answered.add(url)
             relays_idle, found = parse_metrics(answer.text)
-            idle = idle and relays_idle
+            relays = relay_names(answer.text)
+            known = seen.relays.setdefault(url, set())
+            idle = idle and relays_idle and known <= relays
+            known |= relays
+            reads = seen.reads.setdefault(url, set())
+            reads |= {(consumer, topic) for consumer, topic, _ in found}
+            for consumer, topic in reads:
+                for partition in await self._partitions(topic):
+                    # No position reported (not yet positioned): it has read nothing yet.
+                    found.setdefault((consumer, topic, partition), 0.0)
             positions.update(found)
         partitions = sorted({(t, p) for _, t, p in positions})
         if self._kafka is None:
@@ -80,6 +125,13 @@ class Quiescence:
         tps = [TopicPartition(t, p) for t, p in partitions]
         ends = await self._kafka.end_offsets(tps) if tps else {}
         return Snapshot(idle, positions, {(tp.topic, tp.partition): o for tp, o in ends.items()})
+
+    async def _partitions(self, topic: str) -> list[int]:
+        known = self.seen.partitions.get(topic)
+        if known is None:
+            found = await topic_partitions(self.bootstrap, topic)
+            known = self.seen.partitions[topic] = [tp.partition for tp in found]
+        return known
 
     async def wait(self, timeout: float = 120.0, settle: float = 0.25) -> bool:
         """Until two snapshots ``settle`` seconds apart are caught up with the same end

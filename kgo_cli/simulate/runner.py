@@ -24,7 +24,7 @@ from kgo_runtime.clock import SharedClock, set_shared_time
 from kgo_runtime.settings import InfraSettings
 
 from . import bus, operators, residents
-from .barrier import Quiescence
+from .barrier import Quiescence, Seen
 from .claims import SIGNUP_REWARD, WELCOME, Claim, cut, day_claims, shop_sources
 from .http import Api, Endpoints, Refused
 from .plan import Action, City, CityConfig, DayPlan, idempotency_key
@@ -74,6 +74,8 @@ class Simulator:
         self.state = CityState(config.seed, config.residents, home)
         self.api = Api(concurrency)
         self.barrier: Quiescence | None = None
+        #: What this simulator's barriers have seen of the platform (see barrier.py).
+        self._seen = Seen()
         self.admin = self.service = self.operator = ""
         self.shop_payees: dict[int, str] = {}
         self.shop_ids: dict[int, str] = {}  # merchant's shop ids
@@ -136,7 +138,9 @@ class Simulator:
         self._dirty = False
 
     def _barrier(self) -> Quiescence:
-        return Quiescence(lambda: self.api.http, list(self.urls.all().values()), self.bootstrap)
+        return Quiescence(
+            lambda: self.api.http, list(self.urls.all().values()), self.bootstrap, self._seen
+        )
 
     async def settled(self, timeout: float = 120.0) -> bool:
         """Waits (outside ``run``) until the platform has reacted to everything."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
+from aiokafka import TopicPartition
 
-from kgo_cli.simulate.barrier import Snapshot, parse_metrics
+from kgo_cli.simulate.barrier import Quiescence, Seen, Snapshot, parse_metrics, relay_names
 from kgo_cli.simulate.claims import cut, day_claims, fits, shop_sources, shortfalls, waves
 from kgo_cli.simulate.plan import Action
 from kgo_cli.simulate.state import Progress
@@ -106,3 +108,55 @@ def test_the_barrier_reads_relays_and_consumer_positions() -> None:
     assert Snapshot(idle, positions, {("t", 1): 7}).caught_up
     assert not Snapshot(idle, positions, {("t", 1): 8}).caught_up
     assert not parse_metrics('kgo_relay_lag_events{relay="w"} 3.0')[0]
+
+
+class _Scrapes:
+    """Answers each service's ``/metrics`` from a dict (None: the service does not answer)."""
+
+    def __init__(self, pages: dict[str, str | None]) -> None:
+        self.pages = pages
+
+    async def get(self, url: str, timeout: float) -> httpx.Response:
+        page = self.pages[url.removesuffix("/metrics")]
+        if page is None:
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, text=page, request=httpx.Request("GET", url))
+
+
+class _Ends:
+    def __init__(self, ends: dict[tuple[str, int], int]) -> None:
+        self.ends = ends
+
+    async def end_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self.ends.get((tp.topic, tp.partition), 0) for tp in tps}
+
+
+async def test_what_a_scrape_leaves_out_is_never_taken_for_caught_up() -> None:
+    """A service that answered before and does not now, a relay it reported before and does
+    not now, and a partition its consumer reports no position for keep the barrier waiting."""
+    full = "\n".join([
+        'kgo_relay_lag_events{relay="wallet"} 0.0',
+        'kgo_consumer_position{consumer="c",partition="0",topic="t"} 5.0',
+        'kgo_consumer_position{consumer="c",partition="1",topic="t"} 7.0',
+    ])  # fmt: skip
+    assert relay_names(full) == {"wallet"}
+    pages: dict[str, str | None] = {"http://a": full, "http://never": None}
+    seen = Seen(partitions={"t": [0, 1]})
+    barrier = Quiescence(lambda: _Scrapes(pages), list(pages), "unused", seen)  # type: ignore[arg-type,return-value]
+    barrier._kafka = _Ends({("t", 0): 5, ("t", 1): 7})  # type: ignore[assignment]
+    assert (await barrier.snapshot()).caught_up  # a service never seen answering is not running
+    pages["http://a"] = None  # killed, restarting
+    assert not (await barrier.snapshot()).caught_up
+    pages["http://a"] = ""  # back, before its relay opened and its consumer was positioned
+    assert not (await barrier.snapshot()).caught_up
+    pages["http://a"] = 'kgo_relay_lag_events{relay="wallet"} 0.0'  # relay open, no positions
+    assert not (await barrier.snapshot()).caught_up
+    pages["http://a"] = full.rsplit("\n", 1)[0]  # one partition positioned, the other not yet
+    assert not (await barrier.snapshot()).caught_up
+    pages["http://a"] = full
+    assert (await barrier.snapshot()).caught_up
+    # The next barrier of the same run knows what this one saw.
+    pages["http://a"] = None
+    later = Quiescence(lambda: _Scrapes(pages), list(pages), "unused", seen)  # type: ignore[arg-type,return-value]
+    later._kafka = barrier._kafka
+    assert not (await later.snapshot()).caught_up
