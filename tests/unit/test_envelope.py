@@ -259,3 +259,22 @@ def test_encode_writes_pydantics_json_and_the_events_attributes(event: ContractE
         ("content-type", b"application/json"),
         ("kgo_position", b"12"),
     ]
+
+
+@pytest.mark.parametrize("event", every_example(), ids=lambda e: type(e).__name__)
+def test_encode_without_a_position_and_again_reads_back_as_the_event(event: ContractEvent) -> None:
+    """Outside the relay (no position) there is no ``kgo_position`` header; the per-type
+    headers made once are the same on every later record, and each record decodes back to
+    the event it was made of."""
+    first = encode(event, ce_id="id-1", source="/kgo/tools")
+    again = encode(event, ce_id="id-2", source="/kgo/tools")
+    assert first.topic == again.topic == type(event).topic
+    assert first.value == again.value == event.model_dump_json().encode()
+    assert [name for name, _ in first.headers] == [
+        "ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject",
+        "content-type",
+    ]  # fmt: skip
+    assert dict(again.headers)["ce_id"] == b"id-2"
+    assert dict(again.headers)["ce_type"] == event.ce_type().encode()
+    envelope = decode(first.headers, first.value)
+    assert (envelope.id, envelope.type, envelope.event) == ("id-1", event.ce_type(), event)
