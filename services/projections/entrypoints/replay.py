@@ -175,10 +175,18 @@ class Replay:
         await kafka.start()
         live = await self._live_positions(pool)
         try:
-            rejected = await dead_lettered(self.settings.kafka_bootstrap, self.settings.topics)
-            await create_tables(pool, ddl(self.build, self.models, indexes=False))
             inbox = Inbox("replay", self.build)
-            await inbox.create_tables(pool)
+            # Side by side (each waits on the network or the server): the DLQs read, the
+            # build's tables made, the topics' ends asked. One failing stops the others.
+            try:
+                async with asyncio.TaskGroup() as set_up:
+                    dlqs = set_up.create_task(dead_lettered(self.settings.kafka_bootstrap,
+                                                            self.settings.topics))  # fmt: skip
+                    set_up.create_task(self._create_build(pool, inbox))
+                    assigned = set_up.create_task(self._assign(consumer))
+            except ExceptionGroup as e:
+                raise e.exceptions[0] from None  # the first failure, as one step raised it
+            rejected, (partitions, ends) = dlqs.result(), assigned.result()
 
             def trusted(tp: TopicPartition, first: int, last: int) -> bool:
                 # Validated by the live consumer, which dead-lettered what failed.
@@ -193,13 +201,6 @@ class Replay:
                 trusted=trusted if self.trust_live else None, window=self.dedupe_window,
                 sql_fold=SqlFold(self.build, self.models) if self.fold_in_postgres else None,
             )  # fmt: skip
-            await consumer.start()
-            partitions: list[TopicPartition] = []
-            for topic in self.settings.topics:
-                partitions += await topic_partitions(self.settings.kafka_bootstrap, topic)
-            consumer.assign(partitions)
-            await self._seek_start(consumer, partitions)
-            ends = await consumer.end_offsets(partitions)
             at = {tp: await consumer.position(tp) for tp in partitions}
             total = sum(max(0, ends[tp] - at[tp]) for tp in partitions)
             applying = time.monotonic()
@@ -224,6 +225,25 @@ class Replay:
             async with pool.acquire() as conn:
                 await conn.execute(f"DROP SCHEMA IF EXISTS {self.build} CASCADE")
             await pool.close()
+
+    async def _create_build(self, pool: asyncpg.Pool, inbox: Inbox) -> None:
+        await create_tables(pool, ddl(self.build, self.models, indexes=False))
+        await inbox.create_tables(pool)
+
+    async def _assign(
+        self, consumer: AIOKafkaConsumer
+    ) -> tuple[list[TopicPartition], dict[TopicPartition, int]]:
+        """``consumer`` started on every partition of the topics, at the replay's start: the
+        partitions and their end offsets."""
+        await consumer.start()
+        bootstrap = self.settings.kafka_bootstrap
+        found = await asyncio.gather(
+            *(topic_partitions(bootstrap, t) for t in self.settings.topics)
+        )
+        partitions = [tp for tps in found for tp in tps]
+        consumer.assign(partitions)
+        await self._seek_start(consumer, partitions)
+        return partitions, await consumer.end_offsets(partitions)
 
     async def _live_positions(self, pool: asyncpg.Pool) -> dict[TopicPartition, int]:
         try:
