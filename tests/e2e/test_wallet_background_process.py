@@ -52,6 +52,7 @@ def split_wallet(topic: str, tmp_path: Path) -> Iterator[SplitWallet]:
         "WALLET_HTTP_PORT": str(port),
         "WALLET_BACKGROUND_PROCESS": "true",
         "WALLET_BACKGROUND_METRICS_PORT": str(background_port),
+        "WALLET_HOLD_SWEEP_SECONDS": "0.5",  # the sweeper measures the supply as often
     }
     process = WalletProcess(f"http://127.0.0.1:{port}", env, topic, tmp_path / "wallet.log")
     _start(process)
@@ -135,6 +136,9 @@ async def test_prometheus_scrapes_the_relay_and_consumers_from_the_background_pr
         # What the alert rules read (KgoRelayLagging, KgoConsumerLagging) is there.
         assert query(prometheus, "max by (service, relay) (kgo_relay_lag_events)")
         assert until(lambda: query(prometheus, 'kgo_consumer_position{service="wallet"}'))
+        # The supply, measured beside the directory: from there only (no 0 from the API).
+        conserved = until(lambda: query(prometheus, "kgo_wallet_supply_conserved == 1"))
+        assert [item["metric"]["instance"] for item in conserved] == [targets[1]]
         # The API's requests are counted by the process that served them.
         served = until(
             lambda: query(prometheus, 'kgo_http_requests_total{route="/v1/treasury/genesis"}')
