@@ -70,7 +70,12 @@ def _roles(parent: int) -> dict[str, int]:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:  # gone since the listing (the killed one)
             continue
-        role = next(v for k, _, v in (e.partition(b"=") for e in environ) if k == ROLE_ENV.encode())
+        role = dict(e.partition(b"=")[::2] for e in environ).get(ROLE_ENV.encode())
+        if role is None:
+            # Not its role's process yet or any more: forked but not yet exec'd (its environ
+            # is still the supervisor's), or dying from the SIGKILL (its memory, environ
+            # included, already released: an empty read until it is a zombie).
+            continue
         roles[role.decode()] = pid
     return roles
 
