@@ -6,13 +6,13 @@ each told its role in ``KGO_PROCESS_ROLE``, kgo_runtime.roles) and restarts one 
 The N HTTP processes all bind the port with SO_REUSEPORT, so the kernel spreads connections
 over them. The background components run either in one of them at a time
 (kgo_runtime.leadership) or, with ``<SERVICE>_BACKGROUND_PROCESS``, in one more process that
-serves no HTTP. SIGTERM or SIGINT stops every child gracefully, then this process; a child
-gets SIGTERM if this process dies.
+serves no API, only its ``/metrics``, ``/healthz`` and ``/readyz`` on a port of its own
+(``<SERVICE>_BACKGROUND_METRICS_PORT``). SIGTERM or SIGINT stops every child gracefully, then
+this process; a child gets SIGTERM if this process dies.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import importlib
@@ -27,7 +27,7 @@ import time
 import typer
 import uvicorn
 
-from kgo_runtime.roles import ROLE_ENV, Role, process_role, run_without_http
+from kgo_runtime.roles import ROLE_ENV, Role, operations_app, process_role
 from kgo_runtime.settings import SERVICE_NAMES
 
 
@@ -59,14 +59,14 @@ def serve(
         if not isinstance(clock, SystemClock):
             typer.echo(f"{service} takes no clock yet: it runs on the system time", err=True)
         app = bootstrap.create_app()
-    if not role.serves_http:
-        asyncio.run(run_without_http(app))
-        return
     settings = app.state.settings
+    port = settings.http_port
+    if not role.serves_api:  # the background process: its metrics and probes, on a port apart
+        app, port = operations_app(app), settings.background_metrics_port
     config = uvicorn.Config(
         app,
         host=settings.http_host,
-        port=settings.http_port,
+        port=port,
         lifespan="on",
         log_config=None,  # kgo_runtime.logging configures the root logger in the lifespan
         access_log=False,
@@ -82,8 +82,10 @@ def serve(
     # be a no-op, so a requested stop exits 0 instead of dying by the signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    supervised = role is not Role.ALL
-    sockets = [_reuse_port_socket(settings.http_host, settings.http_port)] if supervised else None
+    # The HTTP processes of a supervised group share the port; the background process is
+    # alone on its own (a second one there would answer half the scrapes).
+    shared = role in (Role.WORKER, Role.API)
+    sockets = [_reuse_port_socket(settings.http_host, port)] if shared else None
     server.run(sockets=sockets)
     if not server.started:
         raise typer.Exit(1)

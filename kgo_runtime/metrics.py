@@ -14,7 +14,7 @@ listed in ``docs/runbook.md``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -25,6 +25,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -56,6 +57,30 @@ CODE_FAILURES = {
 
 def _name(name: str) -> str:
     return name if name.startswith(PREFIX) else PREFIX + name
+
+
+class Reading:
+    """A gauge without labels that exports no sample until it is first set: a figure that
+    only the process measuring it knows, where a 0 from another process of the service
+    would read as a measurement (the wallet's supply, measured beside the directory in the
+    background process, while its HTTP processes have nothing to say: a 0 there would show
+    the supply as not conserved)."""
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self._name, self._documentation = name, documentation
+        self._value: float | None = None
+
+    def set(self, value: float) -> None:
+        self._value = float(value)
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(self._name, self._documentation)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self._name, self._documentation)
+        if self._value is not None:
+            family.add_metric([], self._value)
+        yield family
 
 
 class Metrics:
@@ -175,6 +200,12 @@ class Metrics:
 
     def gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
         return Gauge(_name(name), documentation, labels, registry=self.registry)
+
+    def reading(self, name: str, documentation: str) -> Reading:
+        """A gauge without labels that is absent until set (:class:`Reading`)."""
+        reading = Reading(_name(name), documentation)
+        self.registry.register(reading)  # type: ignore[arg-type]
+        return reading
 
     def histogram(
         self,

@@ -4,19 +4,20 @@
 ``<SERVICE>_HTTP_WORKERS=N`` it supervises N processes that all serve HTTP and take turns
 at the background components (``worker``, under kgo_runtime.leadership). With
 ``<SERVICE>_BACKGROUND_PROCESS=true`` the relay, consumers, followers and sweepers run in a
-process of their own (``background``: no HTTP, so no API request waits behind them for the
+process of their own (``background``: no API, so no API request waits behind them for the
 GIL), and the N HTTP processes only serve requests (``api``): their writer decides API
 commands only, and their event loop has nothing else to do.
+
+Each process exports its own registry (kgo_runtime.metrics), as with N workers: the
+background process serves its ``/metrics`` (and ``/healthz``, ``/readyz``) on a port of its
+own, ``<SERVICE>_BACKGROUND_METRICS_PORT``, a second scrape target of the service.
 
 The supervising `kgo serve` tells each child its role in ``KGO_PROCESS_ROLE``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import signal
 from enum import StrEnum
 
 from fastapi import FastAPI
@@ -31,7 +32,7 @@ class Role(StrEnum):
     BACKGROUND = "background"
 
     @property
-    def serves_http(self) -> bool:
+    def serves_api(self) -> bool:
         return self is not Role.BACKGROUND
 
     @property
@@ -55,17 +56,21 @@ def process_role() -> Role:
         raise RuntimeError(f"{ROLE_ENV} must be one of {', '.join(Role)}, not {value!r}") from None
 
 
-async def run_without_http(app: FastAPI) -> None:
-    """Run ``app``'s lifespan (its resources and background components) with no server,
-    until SIGTERM or SIGINT: then stop it as uvicorn would (the lifespan's shutdown)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with app.router.lifespan_context(app):
-            await stop.wait()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(sig)
+def operations_app(app: FastAPI) -> FastAPI:
+    """What a ``background`` process serves, on ``<SERVICE>_BACKGROUND_METRICS_PORT``:
+    ``/healthz``, ``/readyz`` and ``/metrics`` of ``app``'s runtime, and no API route (its
+    writer decides no request). ``app``'s lifespan builds the runtime and runs the components
+    as in any process; the relay's, consumers', followers' and sweepers' series live in this
+    process's registry, so Prometheus scrapes them here, beside each HTTP process's own."""
+    from kgo_runtime.http import health
+
+    operations = FastAPI(
+        title=app.title,
+        lifespan=lambda _: app.router.lifespan_context(app),
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    operations.state = app.state  # the lifespan puts the runtime and its metrics there
+    operations.include_router(health)
+    return operations

@@ -23,6 +23,9 @@ SERVICE_PORTS: dict[str, int] = {
     "projections": 8105,
 }
 
+#: The background process's metrics port is, unless set, the service's HTTP port plus this.
+BACKGROUND_METRICS_OFFSET = 100
+
 
 class InfraSettings(BaseSettings):
     """Where the local Kafka broker and PostgreSQL live (env prefix ``KGO_``)."""
@@ -93,6 +96,10 @@ class ServiceSettings(BaseSettings):
     #: sweepers) in a process of their own that serves no HTTP, so that the ``http_workers``
     #: processes only serve requests (kgo_runtime.roles).
     background_process: bool = False
+    #: Where that background process serves ``/metrics`` (the relay's, consumers',
+    #: followers' and sweepers' series), ``/healthz`` and ``/readyz``, and no API: a second
+    #: target for Prometheus beside ``http_port``. 0: the HTTP port + 100 (wallet 8201).
+    background_metrics_port: int = 0
     log_level: str = "INFO"
     #: Where the wallet's API is, for services that call it (as ``service``).
     wallet_url: str = f"http://127.0.0.1:{SERVICE_PORTS['wallet']}"
@@ -104,3 +111,5 @@ class ServiceSettings(BaseSettings):
             self.database_url = _infra().database_url(self.service_name)
         if not self.http_port:
             self.http_port = SERVICE_PORTS[self.service_name]
+        if not self.background_metrics_port:
+            self.background_metrics_port = self.http_port + BACKGROUND_METRICS_OFFSET

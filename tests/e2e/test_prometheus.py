@@ -6,6 +6,7 @@ export, and someone guessing receive codes at the wallet fires KgoCodeGuessing."
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import subprocess
 import time
@@ -128,14 +129,21 @@ def provoked_rules(directory: Path) -> Path:
 
 @pytest.fixture
 def prometheus(platform: dict[str, ServiceProcess], tmp_path: Path) -> Iterator[str]:
+    config = scrape_configuration(platform, provoked_rules(tmp_path))
+    with prometheus_server(config, tmp_path) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def prometheus_server(config: str, directory: Path) -> Iterator[str]:
+    """The real Prometheus on a free port with the configuration ``config``; its address."""
     server, _promtool = ensure_prometheus()  # apt-get install prometheus when missing (root)
     port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(scrape_configuration(platform, provoked_rules(tmp_path)))
-    log = (tmp_path / "prometheus.log").open("wb")
+    (directory / "prometheus.yml").write_text(config)
+    log = (directory / "prometheus.log").open("wb")
     process = subprocess.Popen(
-        [str(server), f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
+        [str(server), f"--config.file={directory / 'prometheus.yml'}",
+         f"--storage.tsdb.path={directory / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -1,8 +1,9 @@
-"""`kgo serve wallet` with WALLET_BACKGROUND_PROCESS=true: one process serves HTTP only, one
-more runs the relay, directory, sweeper and missions consumer and serves nothing. A spend
-answered by the first reaches Kafka through the second; the second, killed, is started again
-and takes the background lock back, while the first keeps answering; both stop with the
-supervisor."""
+"""`kgo serve wallet` with WALLET_BACKGROUND_PROCESS=true: one process serves the API only, one
+more runs the relay, directory, sweeper and missions consumer and serves no API, only its
+metrics and probes on WALLET_BACKGROUND_METRICS_PORT. A spend answered by the first reaches
+Kafka through the second; the second, killed, is started again and takes the background lock
+back, while the first keeps answering; both stop with the supervisor. A real Prometheus
+scraping both targets sees the relay's and the consumer's series, from the second."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
+import yaml
 
 from kgo_runtime.leadership import lock_key
 from kgo_runtime.roles import ROLE_ENV
@@ -21,15 +25,24 @@ from kgo_runtime.settings import InfraSettings
 from kgo_runtime.testing import unique_name
 
 from .conftest import WalletProcess, free_port
+from .test_prometheus import prometheus_server, query, until
 from .test_wallet_journey import Api, read_all
 from .test_wallet_workers import _start, _workers
 
 pytestmark = pytest.mark.e2e
 
 
+@dataclass
+class SplitWallet:
+    process: WalletProcess
+    schema: str
+    #: The background process's own address: /metrics, /healthz, /readyz.
+    background_url: str
+
+
 @pytest.fixture
-def split_wallet(topic: str, tmp_path: Path) -> Iterator[tuple[WalletProcess, str]]:
-    schema, port = unique_name("e2e_background"), free_port()
+def split_wallet(topic: str, tmp_path: Path) -> Iterator[SplitWallet]:
+    schema, port, background_port = unique_name("e2e_background"), free_port(), free_port()
     env = {
         **os.environ,
         "WALLET_DATABASE_SCHEMA": schema,
@@ -38,10 +51,12 @@ def split_wallet(topic: str, tmp_path: Path) -> Iterator[tuple[WalletProcess, st
         "WALLET_MISSIONS_CONSUMER": schema,
         "WALLET_HTTP_PORT": str(port),
         "WALLET_BACKGROUND_PROCESS": "true",
+        "WALLET_BACKGROUND_METRICS_PORT": str(background_port),
+        "WALLET_HOLD_SWEEP_SECONDS": "0.5",  # the sweeper measures the supply as often
     }
     process = WalletProcess(f"http://127.0.0.1:{port}", env, topic, tmp_path / "wallet.log")
     _start(process)
-    yield process, schema
+    yield SplitWallet(process, schema, f"http://127.0.0.1:{background_port}")
     assert process.stop() == 0, process.log.read_text()
     with psycopg.connect(InfraSettings().database_url("wallet"), autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -55,7 +70,12 @@ def _roles(parent: int) -> dict[str, int]:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:  # gone since the listing (the killed one)
             continue
-        role = next(v for k, _, v in (e.partition(b"=") for e in environ) if k == ROLE_ENV.encode())
+        role = dict(e.partition(b"=")[::2] for e in environ).get(ROLE_ENV.encode())
+        if role is None:
+            # Not its role's process yet or any more: forked but not yet exec'd (its environ
+            # is still the supervisor's), or dying from the SIGKILL (its memory, environ
+            # included, already released: an empty read until it is a zombie).
+            continue
         roles[role.decode()] = pid
     return roles
 
@@ -74,7 +94,7 @@ def _until(condition, timeout: float = 120) -> None:
 
 
 async def test_the_background_runs_apart_from_http_and_comes_back_when_killed(split_wallet):
-    wallet, schema = split_wallet
+    wallet, schema = split_wallet.process, split_wallet.schema
     assert wallet.process is not None
     roles = _roles(wallet.process.pid)
     assert sorted(roles) == ["api", "background"]
@@ -95,3 +115,37 @@ async def test_the_background_runs_apart_from_http_and_comes_back_when_killed(sp
     assert allocation.status_code == 201
     # The new background process relays what was stored after its predecessor died.
     assert len(await read_all(wallet.topic, expected=published + 1, timeout=60)) > published
+
+
+async def test_prometheus_scrapes_the_relay_and_consumers_from_the_background_process(
+    split_wallet: SplitWallet, tmp_path: Path
+) -> None:
+    wallet, background = split_wallet.process, split_wallet.background_url
+    _until(lambda: _lock_held(split_wallet.schema))
+    assert httpx.get(f"{background}/readyz", timeout=5).status_code == 200
+    assert httpx.post(f"{background}/v1/treasury/genesis", timeout=5).status_code == 404
+    targets = [wallet.url.removeprefix("http://"), background.removeprefix("http://")]
+    config = yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [{"job_name": "kgo", "static_configs": [
+            {"targets": targets, "labels": {"service": "wallet"}}]}],
+    })  # fmt: skip
+    admin = Api(wallet.url, wallet.token("municipal_admin", "b-prom-admin"))
+    assert (await admin.post("/v1/treasury/genesis", {})).status_code == 201
+    with prometheus_server(config, tmp_path) as prometheus:
+        up = until(lambda: len(r := query(prometheus, 'up{service="wallet"} == 1')) == 2 and r)
+        assert {item["metric"]["instance"] for item in up} == set(targets)
+        relayed_events = 'kgo_relay_events_total{service="wallet", relay="wallet"} > 0'
+        relayed = until(lambda: query(prometheus, relayed_events))
+        assert [item["metric"]["instance"] for item in relayed] == [targets[1]]
+        # What the alert rules read (KgoRelayLagging, KgoConsumerLagging) is there.
+        assert query(prometheus, "max by (service, relay) (kgo_relay_lag_events)")
+        assert until(lambda: query(prometheus, 'kgo_consumer_position{service="wallet"}'))
+        # The supply, measured beside the directory: from there only (no 0 from the API).
+        conserved = until(lambda: query(prometheus, "kgo_wallet_supply_conserved == 1"))
+        assert [item["metric"]["instance"] for item in conserved] == [targets[1]]
+        # The API's requests are counted by the process that served them.
+        served = until(
+            lambda: query(prometheus, 'kgo_http_requests_total{route="/v1/treasury/genesis"}')
+        )
+        assert {item["metric"]["instance"] for item in served} == {targets[0]}

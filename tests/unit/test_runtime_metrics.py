@@ -86,6 +86,17 @@ def test_a_device_is_seen_by_its_fleet_id() -> None:
                   device="KKB-01-V01") > 1.7e9  # fmt: skip
 
 
+def test_a_reading_is_declared_but_has_no_sample_until_it_is_measured() -> None:
+    metrics = Metrics("wallet")
+    gap = metrics.reading("wallet_conservation_gap_coins", "Minted minus held: always 0.")
+    before = {f.name: f for f in text_string_to_metric_families(metrics.render().decode())}
+    assert before["kgo_wallet_conservation_gap_coins"].samples == []
+    gap.set(-5)
+    assert "kgo_wallet_conservation_gap_coins -5.0" in metrics.render().decode()
+    with pytest.raises(ValueError, match="Duplicated"):
+        metrics.reading("wallet_conservation_gap_coins", "again")
+
+
 def test_relay_lag_seconds_is_the_age_of_the_oldest_unpublished_event() -> None:
     relay = Relay.__new__(Relay)
     relay._seen_stored, relay._position = deque(), 10

@@ -26,14 +26,16 @@ class WalletMetrics:
             "Time to decide and store one batch.",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
-        self.supply_minted = metrics.gauge("wallet_supply_minted_coins", "Coins minted.")
-        self.supply_in_accounts = metrics.gauge(
+        # Readings: absent, not 0, from a process that does not measure them (an HTTP
+        # process, with WALLET_BACKGROUND_PROCESS), or until the directory has caught up.
+        self.supply_minted = metrics.reading("wallet_supply_minted_coins", "Coins minted.")
+        self.supply_in_accounts = metrics.reading(
             "wallet_supply_in_accounts_coins", "Sum of every account's available and held coins."
         )
-        self.supply_conserved = metrics.gauge(
+        self.supply_conserved = metrics.reading(
             "wallet_supply_conserved", "1 when the sum over all accounts equals the minted supply."
         )
-        self.conservation_gap = metrics.gauge(
+        self.conservation_gap = metrics.reading(
             "wallet_conservation_gap_coins",
             "Coins minted minus the sum of every account's available and held coins: always 0.",
         )
