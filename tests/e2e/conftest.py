@@ -77,19 +77,24 @@ async def topic() -> AsyncIterator[str]:
     await delete_topics(bootstrap, [name, f"{name}.missions"])
 
 
-@pytest.fixture
-def wallet(topic: str, tmp_path: Path) -> Iterator[WalletProcess]:
-    schema = unique_name("e2e_wallet")
-    port = free_port()
-    env = {
+def wallet_env(schema: str, topic: str, port: int, **settings: str) -> dict[str, str]:
+    """A wallet process's environment: its own schema, topics and port, and ``settings``."""
+    return {
         **os.environ,
         "WALLET_DATABASE_SCHEMA": schema,
         "WALLET_EVENTS_TOPIC": topic,
         "WALLET_MISSIONS_TOPIC": f"{topic}.missions",
         "WALLET_MISSIONS_CONSUMER": schema,
         "WALLET_HTTP_PORT": str(port),
-        "WALLET_HOLD_SWEEP_SECONDS": "0.5",
+        **settings,
     }
+
+
+@pytest.fixture
+def wallet(topic: str, tmp_path: Path) -> Iterator[WalletProcess]:
+    schema = unique_name("e2e_wallet")
+    port = free_port()
+    env = wallet_env(schema, topic, port, WALLET_HOLD_SWEEP_SECONDS="0.5")
     process = WalletProcess(f"http://127.0.0.1:{port}", env, topic, tmp_path / "wallet.log")
     process.start()
     yield process

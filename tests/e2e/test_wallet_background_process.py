@@ -24,7 +24,7 @@ from kgo_runtime.roles import ROLE_ENV
 from kgo_runtime.settings import InfraSettings
 from kgo_runtime.testing import unique_name
 
-from .conftest import WalletProcess, free_port
+from .conftest import WalletProcess, free_port, wallet_env
 from .test_prometheus import prometheus_server, query, until
 from .test_wallet_journey import Api, read_all
 from .test_wallet_workers import _start, _workers
@@ -43,17 +43,12 @@ class SplitWallet:
 @pytest.fixture
 def split_wallet(topic: str, tmp_path: Path) -> Iterator[SplitWallet]:
     schema, port, background_port = unique_name("e2e_background"), free_port(), free_port()
-    env = {
-        **os.environ,
-        "WALLET_DATABASE_SCHEMA": schema,
-        "WALLET_EVENTS_TOPIC": topic,
-        "WALLET_MISSIONS_TOPIC": f"{topic}.missions",
-        "WALLET_MISSIONS_CONSUMER": schema,
-        "WALLET_HTTP_PORT": str(port),
-        "WALLET_BACKGROUND_PROCESS": "true",
-        "WALLET_BACKGROUND_METRICS_PORT": str(background_port),
-        "WALLET_HOLD_SWEEP_SECONDS": "0.5",  # the sweeper measures the supply as often
-    }
+    env = wallet_env(
+        schema, topic, port,
+        WALLET_BACKGROUND_PROCESS="true",
+        WALLET_BACKGROUND_METRICS_PORT=str(background_port),
+        WALLET_HOLD_SWEEP_SECONDS="0.5",  # the sweeper measures the supply as often
+    )  # fmt: skip
     process = WalletProcess(f"http://127.0.0.1:{port}", env, topic, tmp_path / "wallet.log")
     _start(process)
     yield SplitWallet(process, schema, f"http://127.0.0.1:{background_port}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from kgo_runtime.leadership import lock_key
 from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
 from kgo_runtime.testing import unique_name
 
-from .conftest import WalletProcess, free_port
+from .conftest import WalletProcess, free_port, wallet_env
 from .test_wallet_journey import Api, thai_national_id
 
 pytestmark = pytest.mark.e2e
@@ -34,15 +33,7 @@ SPENDS, AMOUNT, FUNDS = 40, 50, 1_000
 @pytest.fixture
 def two_workers(topic: str, tmp_path: Path) -> Iterator[tuple[WalletProcess, str]]:
     schema, port = unique_name("e2e_workers"), free_port()
-    env = {
-        **os.environ,
-        "WALLET_DATABASE_SCHEMA": schema,
-        "WALLET_EVENTS_TOPIC": topic,
-        "WALLET_MISSIONS_TOPIC": f"{topic}.missions",
-        "WALLET_MISSIONS_CONSUMER": schema,
-        "WALLET_HTTP_PORT": str(port),
-        "WALLET_HTTP_WORKERS": "2",
-    }
+    env = wallet_env(schema, topic, port, WALLET_HTTP_WORKERS="2")
     process = WalletProcess(f"http://127.0.0.1:{port}", env, topic, tmp_path / "wallet.log")
     _start(process)
     yield process, schema
