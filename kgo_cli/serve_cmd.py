@@ -26,6 +26,7 @@ import time
 
 import typer
 import uvicorn
+from pydantic import TypeAdapter, ValidationError
 
 from kgo_runtime.roles import ROLE_ENV, Role, operations_app, process_role
 from kgo_runtime.settings import SERVICE_NAMES
@@ -113,13 +114,12 @@ def _http_workers(service: str) -> int:
 def _background_process(service: str) -> bool:
     """The setting as pydantic reads a bool (true/false, 1/0, yes/no, on/off)."""
     name = f"{service.upper()}_BACKGROUND_PROCESS"
-    value = os.environ.get(name, "false").strip().lower()
-    if value in ("1", "true", "yes", "on", "t", "y"):
-        return True
-    if value in ("0", "false", "no", "off", "f", "n", ""):
-        return False
-    typer.echo(f"{name} must be true or false, not {value!r}", err=True)
-    raise typer.Exit(2)
+    value = os.environ.get(name, "").strip() or "false"
+    try:
+        return TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        typer.echo(f"{name} must be true or false, not {value!r}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _die_with_parent() -> None:
