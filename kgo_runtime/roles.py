@@ -32,8 +32,6 @@ from kgo_runtime.settings import OPERATIONS_PORT_STEP, ServiceSettings
 
 ROLE_ENV = "KGO_PROCESS_ROLE"
 INDEX_ENV = "KGO_PROCESS_INDEX"
-#: What a process of a group answers on its own port (the routes of kgo_runtime.http.health).
-OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/metrics/targets"})
 
 
 class Role(StrEnum):
@@ -103,14 +101,18 @@ def this_member(settings: ServiceSettings) -> Member:
 
 def operations_only_on(app: ASGIApp, port: int) -> ASGIApp:
     """``app`` as an HTTP process of a group serves it on the shared HTTP port and on its own
-    ``port``, where it answers only :data:`OPERATIONS_PATHS` (404 for the API): uvicorn
-    serves both sockets from one app, told apart by the address a connection came in on."""
+    ``port``, where it answers only the operations routes (kgo_runtime.http.health; 404 for
+    the API): uvicorn serves both sockets from one app, told apart by the address a
+    connection came in on."""
+    from kgo_runtime.http import health
+
+    operations = frozenset(getattr(route, "path", "") for route in health.routes)
 
     async def routed(scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
             and (scope.get("server") or (None, None))[1] == port
-            and scope["path"] not in OPERATIONS_PATHS
+            and scope["path"] not in operations
         ):
             await send({"type": "http.response.start", "status": 404,
                         "headers": [(b"content-type", b"text/plain")]})  # fmt: skip
@@ -123,10 +125,11 @@ def operations_only_on(app: ASGIApp, port: int) -> ASGIApp:
 
 def operations_app(app: FastAPI) -> FastAPI:
     """What a ``background`` process serves, on ``<SERVICE>_BACKGROUND_METRICS_PORT``:
-    :data:`OPERATIONS_PATHS` of ``app``'s runtime, and no API route (its writer decides no
-    request). ``app``'s lifespan builds the runtime and runs the components as in any
-    process; the relay's, consumers', followers' and sweepers' series live in this process's
-    registry, so Prometheus scrapes them here, beside each HTTP process's own."""
+    the operations routes (kgo_runtime.http.health) of ``app``'s runtime, and no API route
+    (its writer decides no request). ``app``'s lifespan builds the runtime and runs the
+    components as in any process; the relay's, consumers', followers' and sweepers' series
+    live in this process's registry, so Prometheus scrapes them here, beside each HTTP
+    process's own."""
     from kgo_runtime.http import health
 
     operations = FastAPI(
