@@ -21,14 +21,13 @@ from typing import Any
 
 import asyncpg
 
-from services.projections.adapters.writer import ReadModelWriter
-from services.projections.domain.changes import Changes
-
-ENTRIES = (
-    "account_id, account_version, occurred_at, type, amount, d_available, d_held,"
-    " available_after, held_after, movement_id"
+from services.projections.adapters.writer import (
+    BALANCES,
+    BALANCES_CONFLICT,
+    ENTRIES,
+    ReadModelWriter,
 )
-BALANCES = "account_id, available, held, version, wallet_available, wallet_held, updated_at"
+from services.projections.domain.changes import Changes
 
 
 class BulkWriter(ReadModelWriter):
@@ -57,12 +56,5 @@ class BulkWriter(ReadModelWriter):
         rows = [(account, *sums) for account, sums in sorted(c.balances.items())]
         await super()._insert(
             conn, "balances", BALANCES, "uuid, bigint, bigint, int, bigint, bigint, timestamptz",
-            rows,
-            "(account_id) DO UPDATE SET available = t.available + EXCLUDED.available,"
-            " held = t.held + EXCLUDED.held, version = GREATEST(t.version, EXCLUDED.version),"
-            " wallet_available = CASE WHEN EXCLUDED.version > t.version"
-            " THEN EXCLUDED.wallet_available ELSE t.wallet_available END,"
-            " wallet_held = CASE WHEN EXCLUDED.version > t.version"
-            " THEN EXCLUDED.wallet_held ELSE t.wallet_held END,"
-            " updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)",
+            rows, BALANCES_CONFLICT,
         )  # fmt: skip

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from kgo_contracts.fold import EFFECTS
+from services.projections.adapters.writer import ENTRIES, balances_moved
 from services.projections.domain.changes import ACTIVE, DAILY_FIELDS, RECEIVED, SPENT
 
 #: Wire names whose rows the second statement updates (rows the first may have inserted).
@@ -106,27 +107,11 @@ def _ledger(s: str) -> list[tuple[str, str]]:
             s, "accounts", "account_id, kind, programme, label, external_ref, opened_at",
             _select("account_id, account_kind, programme, label, external_ref, occurred_at",
                     "kgo.wallet.AccountOpened") + " ORDER BY x.ord")),
-        ("ins", f"INSERT INTO {s}.entries (account_id, account_version, occurred_at, type,"
-         " amount, d_available, d_held, available_after, held_after, movement_id)"
-         " SELECT account_id, account_version, occurred_at, split_part(name, '.', 3), amount,"
-         " d_available, d_held, available_after, held_after, movement_id FROM w ORDER BY ord"
-         " ON CONFLICT DO NOTHING RETURNING *"),
-        ("agg", "SELECT account_id, sum(d_available) AS da, sum(d_held) AS dh,"
-         " max(occurred_at) AS at FROM ins GROUP BY account_id"),
-        ("last", "SELECT DISTINCT ON (account_id) account_id, account_version,"
-         " available_after, held_after FROM ins ORDER BY account_id, account_version DESC"),
-        ("bal", f"INSERT INTO {s}.balances AS b (account_id, available, held, version,"
-         " wallet_available, wallet_held, updated_at)"
-         " SELECT agg.account_id, da, dh, account_version, available_after, held_after,"
-         " at FROM agg JOIN last USING (account_id) ORDER BY agg.account_id"
-         " ON CONFLICT (account_id) DO UPDATE"
-         " SET available = b.available + EXCLUDED.available,"
-         " held = b.held + EXCLUDED.held, version = GREATEST(b.version, EXCLUDED.version),"
-         " wallet_available = CASE WHEN EXCLUDED.version > b.version"
-         " THEN EXCLUDED.wallet_available ELSE b.wallet_available END,"
-         " wallet_held = CASE WHEN EXCLUDED.version > b.version"
-         " THEN EXCLUDED.wallet_held ELSE b.wallet_held END,"
-         " updated_at = GREATEST(b.updated_at, EXCLUDED.updated_at)"),
+        *balances_moved(s, (
+            f"INSERT INTO {s}.entries ({ENTRIES}) SELECT account_id, account_version,"
+            " occurred_at, split_part(name, '.', 3), amount, d_available, d_held,"
+            " available_after, held_after, movement_id FROM w ORDER BY ord"
+            " ON CONFLICT DO NOTHING RETURNING *")),
         ("flows", _insert(
             s, "flows_daily", "day, kind, net, spent",
             "SELECT day, account_kind, sum(d_available + d_held), sum(CASE WHEN"

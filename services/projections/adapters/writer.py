@@ -187,34 +187,53 @@ class ReadModelWriter:
         await conn.execute(f"WITH {ctes} SELECT 1", *_columns(c.entries, 10))
 
 
-def _entries_ctes(s: str, first: int) -> list[tuple[str, str]]:
-    """The entries insert and the balances it moves, as named CTEs (parameters ``$first``
-    to ``$first+9``: the entries' columns)."""
-    p = [f"${first + i}" for i in range(10)]
+#: The entries' columns, in the order of the writers' rows (:attr:`Changes.entries`).
+ENTRIES = (
+    "account_id, account_version, occurred_at, type, amount, d_available, d_held,"
+    " available_after, held_after, movement_id"
+)
+BALANCES = "account_id, available, held, version, wallet_available, wallet_held, updated_at"
+#: A balance row met again (as ``t``): the deltas add up, the wallet's own figures are those
+#: of the latest account version.
+BALANCES_CONFLICT = (
+    "(account_id) DO UPDATE SET available = t.available + EXCLUDED.available,"
+    " held = t.held + EXCLUDED.held, version = GREATEST(t.version, EXCLUDED.version),"
+    " wallet_available = CASE WHEN EXCLUDED.version > t.version"
+    " THEN EXCLUDED.wallet_available ELSE t.wallet_available END,"
+    " wallet_held = CASE WHEN EXCLUDED.version > t.version"
+    " THEN EXCLUDED.wallet_held ELSE t.wallet_held END,"
+    " updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)"
+)
+
+
+def balances_moved(s: str, entries: str) -> list[tuple[str, str]]:
+    """The balances moved by the entries an ``INSERT ... RETURNING *`` CTE named ``ins``
+    inserted, as named CTEs after it; ``entries``: that insert (``ON CONFLICT DO NOTHING``:
+    an entry seen before, same account and version, moves nothing). The writers and the SQL
+    fold (:mod:`services.projections.adapters.sql_fold`) share it."""
     return [
-        ("ins", f"INSERT INTO {s}.entries (account_id, account_version,"
-         " occurred_at, type, amount, d_available, d_held, available_after, held_after,"
-         f" movement_id) SELECT * FROM unnest({p[0]}::uuid[], {p[1]}::int[],"
-         f" {p[2]}::timestamptz[], {p[3]}::text[], {p[4]}::bigint[], {p[5]}::bigint[],"
-         f" {p[6]}::bigint[], {p[7]}::bigint[], {p[8]}::bigint[], {p[9]}::uuid[])"
-         " ON CONFLICT DO NOTHING RETURNING *"),
+        ("ins", entries),
         ("agg", "SELECT account_id, sum(d_available) AS da, sum(d_held) AS dh,"
          " max(occurred_at) AS at FROM ins GROUP BY account_id"),
         ("last", "SELECT DISTINCT ON (account_id) account_id, account_version,"
          " available_after, held_after FROM ins ORDER BY account_id, account_version DESC"),
-        ("bal", f"INSERT INTO {s}.balances AS b (account_id, available, held, version,"
-         " wallet_available, wallet_held, updated_at)"
+        ("bal", f"INSERT INTO {s}.balances AS t ({BALANCES})"
          " SELECT agg.account_id, da, dh, account_version, available_after, held_after,"
          " at FROM agg JOIN last USING (account_id) ORDER BY agg.account_id"
-         " ON CONFLICT (account_id) DO UPDATE"
-         " SET available = b.available + EXCLUDED.available,"
-         " held = b.held + EXCLUDED.held, version = GREATEST(b.version, EXCLUDED.version),"
-         " wallet_available = CASE WHEN EXCLUDED.version > b.version"
-         " THEN EXCLUDED.wallet_available ELSE b.wallet_available END,"
-         " wallet_held = CASE WHEN EXCLUDED.version > b.version"
-         " THEN EXCLUDED.wallet_held ELSE b.wallet_held END,"
-         " updated_at = GREATEST(b.updated_at, EXCLUDED.updated_at)"),
+         f" ON CONFLICT {BALANCES_CONFLICT}"),
     ]  # fmt: skip
+
+
+def _entries_ctes(s: str, first: int) -> list[tuple[str, str]]:
+    """The entries insert and the balances it moves, as named CTEs (parameters ``$first``
+    to ``$first+9``: the entries' columns)."""
+    p = [f"${first + i}" for i in range(10)]
+    return balances_moved(s, (
+        f"INSERT INTO {s}.entries ({ENTRIES}) SELECT * FROM unnest({p[0]}::uuid[],"
+        f" {p[1]}::int[], {p[2]}::timestamptz[], {p[3]}::text[], {p[4]}::bigint[],"
+        f" {p[5]}::bigint[], {p[6]}::bigint[], {p[7]}::bigint[], {p[8]}::bigint[],"
+        f" {p[9]}::uuid[]) ON CONFLICT DO NOTHING RETURNING *"
+    ))  # fmt: skip
 
 
 class OneStatementWriter(ReadModelWriter):

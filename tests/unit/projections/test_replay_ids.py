@@ -26,3 +26,13 @@ def test_only_the_window_is_remembered() -> None:
         assert ids.first(TP, ce_id, offset)
     assert ids.first(TP, "a", 99)  # forgotten: older than the window
     assert not ids.first(TP, "d", 99)
+
+
+def test_the_window_slides_over_a_long_partition() -> None:
+    ids = RecentIds(window=3)
+    for offset in range(1000):
+        assert ids.first(TP, f"id-{offset}", offset)
+    for offset in range(997, 1000):  # the last three are remembered where they were read
+        assert not ids.first(TP, f"id-{offset}", offset + 5000)
+        assert ids.first(TP, f"id-{offset}", offset)
+    assert ids.first(TP, "id-996", 9999)  # the fourth-last is forgotten
