@@ -2,13 +2,15 @@
 
 With ``<SERVICE>_HTTP_WORKERS=N`` (N > 1) or ``<SERVICE>_BACKGROUND_PROCESS=true`` this
 process only supervises: it starts the service's processes (``kgo serve <service>`` again,
-each told its role in ``KGO_PROCESS_ROLE``, kgo_runtime.roles) and restarts one that exits.
-The N HTTP processes all bind the port with SO_REUSEPORT, so the kernel spreads connections
-over them. The background components run either in one of them at a time
-(kgo_runtime.leadership) or, with ``<SERVICE>_BACKGROUND_PROCESS``, in one more process that
-serves no API, only its ``/metrics``, ``/healthz`` and ``/readyz`` on a port of its own
-(``<SERVICE>_BACKGROUND_METRICS_PORT``). SIGTERM or SIGINT stops every child gracefully, then
-this process; a child gets SIGTERM if this process dies.
+each told its role and index in ``KGO_PROCESS_ROLE`` and ``KGO_PROCESS_INDEX``,
+kgo_runtime.roles) and restarts one that exits. The N HTTP processes all bind the port with
+SO_REUSEPORT, so the kernel spreads connections over them. The background components run
+either in one of them at a time (kgo_runtime.leadership) or, with
+``<SERVICE>_BACKGROUND_PROCESS``, in one more process that serves no API. Each process of
+the group also serves its own ``/metrics``, ``/healthz`` and ``/readyz`` on a port of its own
+(kgo_runtime.roles.members), one scrape target per process (kgo_runtime.targets). SIGTERM or
+SIGINT stops every child gracefully, then this process; a child gets SIGTERM if this process
+dies.
 """
 
 from __future__ import annotations
@@ -26,9 +28,21 @@ import time
 
 import typer
 import uvicorn
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
+from starlette.types import ASGIApp
 
-from kgo_runtime.roles import ROLE_ENV, Role, operations_app, process_role
+from kgo_cli.status_cmd import settings_class
+from kgo_runtime.roles import (
+    INDEX_ENV,
+    ROLE_ENV,
+    Member,
+    Role,
+    members,
+    operations_app,
+    operations_only_on,
+    process_role,
+    this_member,
+)
 from kgo_runtime.settings import SERVICE_NAMES
 
 
@@ -43,9 +57,8 @@ def serve(
     except RuntimeError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
-    children = _children(service)
-    if role is Role.ALL and children:
-        raise typer.Exit(_supervise(service, children))
+    if role is Role.ALL and (group := _children(service)):
+        raise typer.Exit(_supervise(service, group))
     bootstrap = importlib.import_module(f"services.{service}.bootstrap")
     from kgo_runtime.clock import SystemClock, business_clock
 
@@ -61,13 +74,28 @@ def serve(
             typer.echo(f"{service} takes no clock yet: it runs on the system time", err=True)
         app = bootstrap.create_app()
     settings = app.state.settings
-    port = settings.http_port
-    if not role.serves_api:  # the background process: its metrics and probes, on a port apart
-        app, port = operations_app(app), settings.background_metrics_port
+    try:
+        own = this_member(settings)
+    except RuntimeError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    # Alone: the app on the HTTP port, as ever. The background process: its operations on
+    # its port only. An HTTP process of a group: the app on the port it shares with the
+    # others (SO_REUSEPORT) and its operations, alone, on its own port.
+    served: ASGIApp = app
+    sockets = None
+    if not role.serves_api:
+        served = operations_app(app)
+    elif role is not Role.ALL:
+        served = operations_only_on(app, own.port)
+        sockets = [
+            _socket(settings.http_host, settings.http_port, shared=True),
+            _socket(settings.http_host, own.port, shared=False),
+        ]
     config = uvicorn.Config(
-        app,
+        served,
         host=settings.http_host,
-        port=port,
+        port=own.port,
         lifespan="on",
         log_config=None,  # kgo_runtime.logging configures the root logger in the lifespan
         access_log=False,
@@ -83,43 +111,22 @@ def serve(
     # be a no-op, so a requested stop exits 0 instead of dying by the signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    # The HTTP processes of a supervised group share the port; the background process is
-    # alone on its own (a second one there would answer half the scrapes).
-    shared = role in (Role.WORKER, Role.API)
-    sockets = [_reuse_port_socket(settings.http_host, port)] if shared else None
     server.run(sockets=sockets)
     if not server.started:
         raise typer.Exit(1)
 
 
-def _children(service: str) -> list[Role]:
-    """The roles of the processes to supervise, none when this process serves alone: from
-    ``<SERVICE>_HTTP_WORKERS`` and ``<SERVICE>_BACKGROUND_PROCESS`` (ServiceSettings), read
-    before the app is built: the supervising process builds none."""
-    workers = _http_workers(service)
-    if _background_process(service):
-        return [Role.API] * workers + [Role.BACKGROUND]
-    return [Role.WORKER] * workers if workers > 1 else []
-
-
-def _http_workers(service: str) -> int:
-    value = os.environ.get(f"{service.upper()}_HTTP_WORKERS", "1")
+def _children(service: str) -> list[Member]:
+    """The processes to supervise, none when this process serves alone: from
+    ``<SERVICE>_HTTP_WORKERS`` and ``<SERVICE>_BACKGROUND_PROCESS`` (kgo_runtime.roles.members
+    of the service's settings; the supervising process builds no app)."""
     try:
-        return max(1, int(value))
-    except ValueError:
-        typer.echo(f"{service.upper()}_HTTP_WORKERS must be a whole number, not {value!r}")
+        settings = settings_class(service)()
+    except ValidationError as error:
+        typer.echo(f"{service} settings: {error}", err=True)
         raise typer.Exit(2) from None
-
-
-def _background_process(service: str) -> bool:
-    """The setting as pydantic reads a bool (true/false, 1/0, yes/no, on/off)."""
-    name = f"{service.upper()}_BACKGROUND_PROCESS"
-    value = os.environ.get(name, "").strip() or "false"
-    try:
-        return TypeAdapter(bool).validate_python(value)
-    except ValidationError:
-        typer.echo(f"{name} must be true or false, not {value!r}", err=True)
-        raise typer.Exit(2) from None
+    group = members(settings)
+    return [] if [m.role for m in group] == [Role.ALL] else group
 
 
 def _die_with_parent() -> None:
@@ -128,20 +135,23 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A listening socket that other workers may bind too (the kernel balances between them)."""
+def _socket(host: str, port: int, *, shared: bool) -> socket.socket:
+    """A listening socket; ``shared``: one that the group's other HTTP processes bind too (the
+    kernel balances between them). A process's own operations port is never shared: a second
+    process there would answer half its scrapes."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
 
-def _supervise(service: str, roles: list[Role]) -> int:
-    """Run one child process per role until SIGTERM/SIGINT; restart any that exits."""
+def _supervise(service: str, group: list[Member]) -> int:
+    """Run one child process per member until SIGTERM/SIGINT; restart any that exits."""
     stopping = False
 
     def stop(*_: object) -> None:
@@ -152,18 +162,18 @@ def _supervise(service: str, roles: list[Role]) -> int:
         signal.signal(sig, stop)
     command = [sys.executable, "-m", "kgo_cli.main", "serve", service]
 
-    def start(role: Role) -> subprocess.Popen[bytes]:
-        env = {**os.environ, ROLE_ENV: role.value}
+    def start(member: Member) -> subprocess.Popen[bytes]:
+        env = {**os.environ, ROLE_ENV: member.role.value, INDEX_ENV: str(member.index)}
         return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
 
-    running = [start(role) for role in roles]
+    running = [start(member) for member in group]
     while not stopping:
         time.sleep(0.5)
         for i, process in enumerate(running):
             if process.poll() is not None and not stopping:
-                typer.echo(f"{service} {roles[i]} process {process.pid} exited "
+                typer.echo(f"{service} {group[i].role} process {process.pid} exited "
                            f"({process.returncode}); restarting", err=True)  # fmt: skip
-                running[i] = start(roles[i])
+                running[i] = start(group[i])
     for process in running:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

@@ -1,13 +1,16 @@
 """`kgo status`: every service process of this machine's platform, from the status file
 `kgo run` keeps ($KGO_HOME/run/status.json: pid, state, restarts) and from each service
 itself: readiness (``/readyz``) and lag (``/metrics``: relay lag in events, consumer lag in
-records summed over partitions)."""
+records summed over partitions). A service run as a group of processes (kgo_runtime.roles)
+lists them at ``/metrics/targets`` (kgo_runtime.targets): each is probed on its own port,
+shown on a line of its own, and the service's lags are summed over them."""
 
 from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from kgo_cli.supervision import read_status
 from kgo_runtime.settings import SERVICE_NAMES, InfraSettings, ServiceSettings
+from kgo_runtime.targets import TARGETS_PATH, Target, listed
 
 #: Series read as lag; the second spellings are the unit-suffixed names should they appear.
 RELAY_LAG = ("kgo_relay_lag", "kgo_relay_lag_events")
@@ -48,6 +52,18 @@ def service_url(service: str) -> str:
 
 
 @dataclass
+class ProcessStatus:
+    """One process of a service run as a group, on its own operations port."""
+
+    role: str
+    process: str
+    url: str
+    ready: str = "down"
+    relay_lag: float | None = None
+    consumer_lag: float | None = None
+
+
+@dataclass
 class ServiceStatus:
     service: str
     url: str
@@ -57,31 +73,64 @@ class ServiceStatus:
     ready: str = "down"
     relay_lag: float | None = None
     consumer_lag: float | None = None
+    #: The processes of a group (none for a service alone in its process).
+    processes: list[ProcessStatus] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.ready == "ready"
+        return self.ready == "ready" and all(p.ready == "ready" for p in self.processes)
 
 
 def probe(service: str, url: str, timeout: float = 2.0) -> ServiceStatus:
-    """Readiness and lag of the service answering at ``url``."""
+    """Readiness and lag of the service answering at ``url``, and of each of its processes."""
     found = ServiceStatus(service, url)
+    found.ready, found.relay_lag, found.consumer_lag = _probe(url, timeout)
+    if found.ready == "down":
+        return found
+    group = [t for t in _targets(url, timeout) if t.url != url]  # a service alone: none
+    for target in group:
+        process = ProcessStatus(target.role, target.process, target.url)
+        process.ready, process.relay_lag, process.consumer_lag = _probe(target.url, timeout)
+        found.processes.append(process)
+    if group:  # the shared port answers from any one of them: their own ports say it all
+        found.relay_lag = _total(p.relay_lag for p in found.processes)
+        found.consumer_lag = _total(p.consumer_lag for p in found.processes)
+    return found
+
+
+def _probe(url: str, timeout: float) -> tuple[str, float | None, float | None]:
+    """(readiness, relay lag, consumer lag) of the process answering at ``url``."""
     try:
         ready = httpx.get(f"{url}/readyz", timeout=timeout)
     except httpx.HTTPError:
-        return found
+        return "down", None, None
     if ready.status_code == 200:
-        found.ready = "ready"
+        state = "ready"
     else:
         failing = _failing_checks(ready)
-        found.ready = "not ready" + (f" ({failing})" if failing else "")
+        state = "not ready" + (f" ({failing})" if failing else "")
     try:
         metrics = httpx.get(f"{url}/metrics", timeout=timeout)
     except httpx.HTTPError:
-        return found
-    if metrics.status_code == 200:
-        found.relay_lag, found.consumer_lag = lags(metrics.text)
-    return found
+        return state, None, None
+    if metrics.status_code != 200:
+        return state, None, None
+    return (state, *lags(metrics.text))
+
+
+def _targets(url: str, timeout: float) -> list[Target]:
+    """The processes the service at ``url`` lists; none when it lists none."""
+    try:
+        answer = httpx.get(f"{url}{TARGETS_PATH}", timeout=timeout)
+        answer.raise_for_status()
+        return listed(answer.json())
+    except (httpx.HTTPError, ValueError):
+        return []
+
+
+def _total(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
 
 
 def lags(exposition: str) -> tuple[float | None, float | None]:
@@ -128,6 +177,17 @@ def render(supervised: dict[str, Any] | None, rows: list[ServiceStatus]) -> str:
                 row.url,
             )
         )
+        for process in row.processes:
+            table.append(
+                (
+                    f"  {process.role} {process.process}",
+                    "", "", "",
+                    process.ready,
+                    _cell(process.relay_lag),
+                    _cell(process.consumer_lag),
+                    process.url,
+                )
+            )  # fmt: skip
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in table]
     return "\n".join([head, *(line.rstrip() for line in lines)])

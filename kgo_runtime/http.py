@@ -1,4 +1,5 @@
-"""The HTTP side every service shares: ``/healthz``, ``/readyz``, ``/metrics``, the
+"""The HTTP side every service shares: ``/healthz``, ``/readyz``, ``/metrics`` (and
+``/metrics/targets``, where each process of the service exports its own), the
 correlation-id middleware with request and command metrics, and ``provided()`` for routes
 that need something the bootstrap built.
 
@@ -26,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kgo_runtime.logging import CORRELATION_HEADER, correlation
 from kgo_runtime.metrics import METRICS_CONTENT_TYPE, Metrics
 from kgo_runtime.problems import PROBLEM_JSON, REPLAYED_HEADER
+from kgo_runtime.settings import ServiceSettings
+from kgo_runtime.targets import TARGETS_PATH, document
 
 _HEADER_KEY = CORRELATION_HEADER.lower().encode()
 _REPLAYED_KEY = REPLAYED_HEADER.lower().encode()
@@ -62,6 +65,16 @@ async def metrics(request: Request) -> Response:
     if registry is None:
         raise HTTPException(503, "metrics not initialised yet")
     return Response(registry.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+@health.get(TARGETS_PATH)
+async def metrics_targets(request: Request) -> JSONResponse:
+    """Where each process of this service serves its own ``/metrics`` (kgo_runtime.targets),
+    as Prometheus's HTTP service discovery reads it."""
+    settings: ServiceSettings | None = getattr(request.app.state, "settings", None)
+    if settings is None:
+        raise HTTPException(503, "settings not loaded yet")
+    return JSONResponse(document(settings, request.url.hostname or "127.0.0.1"))
 
 
 def flat_router(*routers: APIRouter) -> APIRouter:

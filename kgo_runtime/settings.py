@@ -23,8 +23,11 @@ SERVICE_PORTS: dict[str, int] = {
     "projections": 8105,
 }
 
-#: The background process's metrics port is, unless set, the service's HTTP port plus this.
-BACKGROUND_METRICS_OFFSET = 100
+#: A supervised group's processes each serve their operations (``/metrics``, ``/healthz``,
+#: ``/readyz``) on a port of their own, unless set the service's HTTP port plus a multiple of
+#: this: the background process's + 100, HTTP process i's + 200 + 100 * i (kgo_runtime.roles).
+#: The default HTTP ports are 8101-8105, so the five services' ranges never overlap.
+OPERATIONS_PORT_STEP = 100
 
 
 class InfraSettings(BaseSettings):
@@ -98,8 +101,13 @@ class ServiceSettings(BaseSettings):
     background_process: bool = False
     #: Where that background process serves ``/metrics`` (the relay's, consumers',
     #: followers' and sweepers' series), ``/healthz`` and ``/readyz``, and no API: a second
-    #: target for Prometheus beside ``http_port``. 0: the HTTP port + 100 (wallet 8201).
+    #: target for Prometheus. 0: the HTTP port + 100 (wallet 8201).
     background_metrics_port: int = 0
+    #: Where HTTP process 0 of a supervised group (``http_workers`` above 1, or beside a
+    #: background process) serves its own ``/metrics``, ``/healthz`` and ``/readyz``; process
+    #: i on this + 100 * i. The HTTP port is shared, so a scrape there reaches any one of
+    #: them; here each is a target of its own. 0: the HTTP port + 200 (wallet 8301, 8401...).
+    process_metrics_port: int = 0
     log_level: str = "INFO"
     #: Where the wallet's API is, for services that call it (as ``service``).
     wallet_url: str = f"http://127.0.0.1:{SERVICE_PORTS['wallet']}"
@@ -112,4 +120,6 @@ class ServiceSettings(BaseSettings):
         if not self.http_port:
             self.http_port = SERVICE_PORTS[self.service_name]
         if not self.background_metrics_port:
-            self.background_metrics_port = self.http_port + BACKGROUND_METRICS_OFFSET
+            self.background_metrics_port = self.http_port + OPERATIONS_PORT_STEP
+        if not self.process_metrics_port:
+            self.process_metrics_port = self.http_port + 2 * OPERATIONS_PORT_STEP

@@ -4,15 +4,20 @@ service stored, and every consumer has processed its topics to their end offsets
 Reactions (a welcome grant after a sign-up, a mission's reward after a redemption) travel
 service -> Kafka -> service asynchronously; the simulator waits here before it reads what
 they changed (a budget, a balance), so that what it reads, and so what it decides next, is
-the same run after run. Seen from outside only: each service's ``/metrics``
-(``kgo_relay_lag_events``, ``kgo_consumer_position``) beside the topics' end offsets on Kafka.
+the same run after run. Seen from outside only: the ``/metrics`` of every process of each
+service (``kgo_relay_lag_events``, ``kgo_consumer_position``) beside the topics' end offsets
+on Kafka. A service lists its processes at ``/metrics/targets`` (kgo_runtime.targets): itself
+when it runs alone, or each process of its group on its own port (the relay and consumers
+are in the background process, or in whichever HTTP process leads), each scraped once.
 
-What is missing from a scrape is never taken for caught up: a service that answered its
-``/metrics`` once and does not now (killed and restarting, too busy to answer), a relay it
-reported before and does not now (a restarted process before its relay opened), and a
-partition of a topic its consumer reads that it reports no position for (a restarted consumer
-not yet positioned) all keep the barrier waiting. What has been seen is kept for the life of
-the :class:`Seen` passed in, so a runner's later barriers know it too."""
+What is missing from a scrape is never taken for caught up: a process the service listed, or
+that answered its ``/metrics`` once, and that does not answer now (starting, killed and
+restarting, too busy to answer), a relay the service reported before and none of its
+processes reports now (a restarted process before its relay opened, leadership passing to
+another process), and a partition of a topic its consumer reads that it reports no position
+for (a restarted consumer not yet positioned) all keep the barrier waiting. A service that
+never answered is not running (a run of some services only). What has been seen is kept for
+the life of the :class:`Seen` passed in, so a runner's later barriers know it too."""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kgo_runtime.kafka_admin import topic_partitions
+from kgo_runtime.targets import TARGETS_PATH, listed
 
 Positions = dict[tuple[str, str, int], float]  # (consumer, topic, partition) -> next offset
 
@@ -45,10 +51,12 @@ class Snapshot:
 
 @dataclass
 class Seen:
-    """What the barriers of one run have seen: the services that answered ``/metrics``,
-    the relays and the (consumer, topic) pairs each reported, and each topic's partitions."""
+    """What the barriers of one run have seen: the processes each service listed, those that
+    answered ``/metrics``, the relays and the (consumer, topic) pairs each service reported
+    (from any of its processes), and each topic's partitions."""
 
     answered: set[str] = field(default_factory=set)
+    targets: dict[str, list[str]] = field(default_factory=dict)
     relays: dict[str, set[str]] = field(default_factory=dict)
     reads: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     partitions: dict[str, list[int]] = field(default_factory=dict)
@@ -98,18 +106,23 @@ class Quiescence:
         idle, positions = True, {}
         seen = self.seen
         for url in self.urls:
-            try:
-                answer = await self.http().get(f"{url}/metrics", timeout=5)
-                answer.raise_for_status()
-            except httpx.HTTPError:
-                if url in seen.answered:
-                    idle = False  # it answered before: restarting, or too busy to answer
-                continue  # never answered: not running (a run of some services only)
-            seen.answered.add(url)
-            relays_idle, found = parse_metrics(answer.text)
-            relays = relay_names(answer.text)
+            listed, targets = await self._targets(url)
+            relays: set[str] = set()
+            found: Positions = {}
+            for target in targets:
+                page = await self._scrape(target)
+                if page is None:
+                    if listed or target in seen.answered:
+                        idle = False  # starting, restarting, or too busy to answer
+                    continue  # never answered: not running (a run of some services only)
+                seen.answered.add(target)
+                relays_idle, scraped = parse_metrics(page)
+                idle = idle and relays_idle
+                relays |= relay_names(page)
+                for key, position in scraped.items():  # two processes for a moment: the lower
+                    found[key] = min(position, found.get(key, position))
             known = seen.relays.setdefault(url, set())
-            idle = idle and relays_idle and known <= relays
+            idle = idle and known <= relays
             known |= relays
             reads = seen.reads.setdefault(url, set())
             reads |= {(consumer, topic) for consumer, topic, _ in found}
@@ -125,6 +138,33 @@ class Quiescence:
         tps = [TopicPartition(t, p) for t, p in partitions]
         ends = await self._kafka.end_offsets(tps) if tps else {}
         return Snapshot(idle, positions, {(tp.topic, tp.partition): o for tp, o in ends.items()})
+
+    async def _targets(self, url: str) -> tuple[bool, list[str]]:
+        """The processes of the service at ``url`` (its ``/metrics/targets``, asked until it
+        answers once), and whether the service listed them: if not, ``url`` alone."""
+        known = self.seen.targets.get(url)
+        if known is not None:
+            return True, known
+        try:
+            answer = await self.http().get(f"{url}{TARGETS_PATH}", timeout=5)
+            if answer.status_code == 404:  # a service that lists none: itself only
+                known = [url]
+            else:
+                answer.raise_for_status()
+                known = [target.url for target in listed(answer.json())]
+        except (httpx.HTTPError, ValueError):
+            return False, [url]
+        self.seen.targets[url] = known
+        return True, known
+
+    async def _scrape(self, target: str) -> str | None:
+        """The ``/metrics`` of one process; None when it does not answer."""
+        try:
+            answer = await self.http().get(f"{target}/metrics", timeout=5)
+            answer.raise_for_status()
+        except httpx.HTTPError:
+            return None
+        return answer.text
 
     async def _partitions(self, topic: str) -> list[int]:
         known = self.seen.partitions.get(topic)

@@ -16,8 +16,8 @@ import httpx
 import psycopg
 import pytest
 
-from kgo_cli.infra.processes import free_port
-from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
+from kgo_cli.infra.processes import free_port, port_in_use
+from kgo_runtime.settings import OPERATIONS_PORT_STEP, PROJECT_ROOT, InfraSettings
 from kgo_runtime.testing import create_topics, delete_topics, unique_name
 
 
@@ -88,6 +88,16 @@ def wallet_env(schema: str, topic: str, port: int, **settings: str) -> dict[str,
         "WALLET_HTTP_PORT": str(port),
         **settings,
     }
+
+
+def free_process_ports(count: int) -> int:
+    """A free port for HTTP process 0 of a group to serve its operations on, with those of
+    processes 1 to ``count - 1`` (kgo_runtime.roles.members: 100 apart) free too."""
+    while True:
+        first = free_port()
+        others = (first + OPERATIONS_PORT_STEP * i for i in range(1, count))
+        if not any(port > 65_535 or port_in_use("127.0.0.1", port) for port in others):
+            return first
 
 
 @pytest.fixture

@@ -124,12 +124,12 @@ async def test_a_residents_coins_from_genesis_to_the_noodle_shop(wallet):
         *(merchant.post("/v1/spends", bill(i, code)) for i, code in enumerate(issued))
     )
     codes = [r.status_code for r in spends]
-    assert codes.count(201) == 20 and codes.count(409) == 80
+    assert codes.count(201) == 20 and codes.count(409) == 80, [r.text for r in spends]
     assert {r.json()["wallet_id"] for r in spends if r.status_code == 201} == {wallet_id}
     assert not any("available" in r.text for r in spends)
     used = next(code for code, r in zip(issued, spends, strict=True) if r.status_code == 201)
     reused = await merchant.post("/v1/spends", bill(100, used))
-    assert reused.status_code == 409 and reused.json()["code"] == "payment_code_used"
+    assert reused.status_code == 409 and reused.json()["code"] == "payment_code_used", reused.text
 
     # malformed and unauthorised requests: clear 4xx problems, nothing accepted
     for body in (
@@ -139,7 +139,7 @@ async def test_a_residents_coins_from_genesis_to_the_noodle_shop(wallet):
         {"payee_id": shop["account_id"], "amount": 5, "reference": "no consent"},
     ):
         bad = await merchant.post("/v1/spends", body)
-        assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
+        assert bad.status_code == 422 and bad.json()["code"] == "invalid_request", bad.text
     raw = await merchant.client.post(
         "/v1/spends",
         content=b"{not json",
@@ -151,7 +151,7 @@ async def test_a_residents_coins_from_genesis_to_the_noodle_shop(wallet):
     ).status_code == 401
 
     balance = (await admin.get(f"/v1/wallets/{wallet_id}")).json()
-    assert (balance["available"], balance["held"]) == (0, 0)
+    assert (balance["available"], balance["held"]) == (0, 0), balance
 
     # Kafka, read by a plain consumer: every record valid, folding to the API's balances.
     # The relay publishes within moments; wait until the shop's last receipt is on the topic.
@@ -160,6 +160,8 @@ async def test_a_residents_coins_from_genesis_to_the_noodle_shop(wallet):
         shop_records = [r for r in records if r.key.decode() == shop["account_id"]]
         if shop_records and json.loads(shop_records[-1].value).get("available_after") == 1_000:
             break
+    else:
+        pytest.fail(f"the shop's last receipt is not on {wallet.topic}: {len(records)} records")
     validators = {
         p.stem: Draft202012Validator(json.loads(p.read_text())) for p in SCHEMAS.glob("*.json")
     }

@@ -1,6 +1,8 @@
 """`kgo serve wallet` with WALLET_HTTP_WORKERS=2: two processes answer on one port, each with
 its own writer on the one event store; concurrent spends from one wallet, spread over both,
-end at the exact balance, and the background components run in exactly one of them."""
+end at the exact balance, and the background components run in exactly one of them. Each
+worker serves its own metrics on a port of its own, as the service lists them: the relay's
+series are in one of them only."""
 
 from __future__ import annotations
 
@@ -18,11 +20,13 @@ import httpx
 import psycopg
 import pytest
 
+from kgo_cli.simulate.barrier import Quiescence, relay_names
 from kgo_runtime.leadership import lock_key
 from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
+from kgo_runtime.targets import TARGETS_PATH, listed
 from kgo_runtime.testing import unique_name
 
-from .conftest import WalletProcess, free_port, wallet_env
+from .conftest import WalletProcess, free_port, free_process_ports, wallet_env
 from .test_wallet_journey import Api, thai_national_id
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +37,10 @@ SPENDS, AMOUNT, FUNDS = 40, 50, 1_000
 @pytest.fixture
 def two_workers(topic: str, tmp_path: Path) -> Iterator[tuple[WalletProcess, str]]:
     schema, port = unique_name("e2e_workers"), free_port()
-    env = wallet_env(schema, topic, port, WALLET_HTTP_WORKERS="2")
+    env = wallet_env(
+        schema, topic, port,
+        WALLET_HTTP_WORKERS="2", WALLET_PROCESS_METRICS_PORT=str(free_process_ports(2)),
+    )  # fmt: skip
     process = WalletProcess(f"http://127.0.0.1:{port}", env, topic, tmp_path / "wallet.log")
     _start(process)
     yield process, schema
@@ -118,3 +125,30 @@ async def test_two_workers_spend_one_wallet_to_the_exact_balance(two_workers):
     with psycopg.connect(InfraSettings().database_url("wallet"), autocommit=True) as conn:
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
         assert row is not None and row[0] is False
+
+    await _each_worker_is_a_scrape_target_of_its_own(wallet)
+
+
+async def _each_worker_is_a_scrape_target_of_its_own(wallet: WalletProcess) -> None:
+    answer = httpx.get(f"{wallet.url}{TARGETS_PATH}", timeout=5).json()
+    workers = [t.url for t in listed(answer)]
+    assert [group["labels"]["role"] for group in answer] == ["worker", "worker"]
+    assert wallet.url not in workers  # the shared port answers from either: not a target
+
+    def relays() -> list[str]:
+        pages = [httpx.get(f"{url}/metrics", timeout=5).text for url in workers]
+        return [url for url, page in zip(workers, pages, strict=True) if relay_names(page)]
+
+    deadline = time.monotonic() + 60
+    while len(found := relays()) != 1:  # the leader opens its relay once it has the lock
+        assert time.monotonic() < deadline, found
+        time.sleep(0.3)
+    assert httpx.post(f"{workers[0]}/v1/treasury/genesis", timeout=5).status_code == 404
+    # The barrier reads both: the relay from whichever leads, and waits for nothing else.
+    async with httpx.AsyncClient() as client:
+        barrier = Quiescence(lambda: client, [wallet.url], InfraSettings().kafka_bootstrap)
+        try:
+            assert await barrier.wait(timeout=60)
+        finally:
+            await barrier.close()
+    assert barrier.seen.targets == {wallet.url: workers}

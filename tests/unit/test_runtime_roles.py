@@ -13,7 +13,19 @@ from fastapi.testclient import TestClient
 from kgo_cli.serve_cmd import _children
 from kgo_runtime.http import health
 from kgo_runtime.metrics import Metrics
-from kgo_runtime.roles import ROLE_ENV, Role, operations_app, process_role
+from kgo_runtime.roles import (
+    INDEX_ENV,
+    ROLE_ENV,
+    Member,
+    Role,
+    members,
+    operations_app,
+    operations_only_on,
+    process_role,
+    this_member,
+)
+from kgo_runtime.settings import ServiceSettings
+from kgo_runtime.targets import TARGETS_PATH, listed
 from services.wallet.settings import WalletSettings
 
 pytestmark = pytest.mark.unit
@@ -37,7 +49,7 @@ def test_the_settings_name_the_processes(
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
-    assert _children("wallet") == children
+    assert [member.role for member in _children("wallet")] == children
 
 
 def test_a_setting_that_is_not_a_bool_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,3 +107,93 @@ def test_the_background_metrics_port_defaults_beside_the_http_port(
     assert WalletSettings().background_metrics_port == 18201
     monkeypatch.setenv("WALLET_BACKGROUND_METRICS_PORT", "9464")
     assert WalletSettings().background_metrics_port == 9464
+
+
+def _settings(**values: object) -> WalletSettings:
+    return WalletSettings(http_port=8101, **values)  # type: ignore[arg-type]
+
+
+def test_each_process_of_a_group_has_an_operations_port_of_its_own() -> None:
+    assert members(_settings()) == [Member(Role.ALL, 0, 8101)]  # alone: the HTTP port, as ever
+    assert members(_settings(http_workers=3)) == [
+        Member(Role.WORKER, 0, 8301), Member(Role.WORKER, 1, 8401), Member(Role.WORKER, 2, 8501)
+    ]  # fmt: skip
+    assert members(_settings(http_workers=2, background_process=True)) == [
+        Member(Role.API, 0, 8301), Member(Role.API, 1, 8401), Member(Role.BACKGROUND, 0, 8201)
+    ]  # fmt: skip
+    given = _settings(background_process=True, process_metrics_port=9000)
+    assert [m.port for m in members(given)] == [9000, 8201]
+    # The five services' default ports never meet, whatever the number of processes.
+    ports = [
+        m.port
+        for name in ("wallet", "missions", "merchant", "transit", "projections")
+        for m in members(_service(name, http_workers=6, background_process=True))
+    ]
+    assert len(ports) == len(set(ports)) == 5 * 7
+
+
+def _service(name: str, **values: object) -> ServiceSettings:
+    from kgo_cli.status_cmd import settings_class
+
+    return settings_class(name)(**values)  # type: ignore[arg-type]
+
+
+def test_a_process_finds_itself_among_the_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(http_workers=2, background_process=True)
+    monkeypatch.setenv(ROLE_ENV, "api")
+    monkeypatch.setenv(INDEX_ENV, "1")
+    assert this_member(settings) == Member(Role.API, 1, 8401)
+    monkeypatch.setenv(ROLE_ENV, "background")
+    monkeypatch.delenv(INDEX_ENV)
+    assert this_member(settings) == Member(Role.BACKGROUND, 0, 8201)
+    monkeypatch.setenv(ROLE_ENV, "worker")
+    with pytest.raises(RuntimeError, match=INDEX_ENV):
+        this_member(settings)  # no worker in a group with a background process
+
+
+def _operations_app(settings: ServiceSettings) -> FastAPI:
+    metrics = Metrics("wallet")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.metrics = metrics
+        yield
+
+    app = FastAPI(lifespan=lifespan)
+    app.state.settings = settings
+    app.include_router(health)
+    app.add_api_route("/v1/treasury/genesis", lambda: {"minted": True}, methods=["POST"])
+    return app
+
+
+def test_an_http_process_answers_only_its_operations_on_its_own_port() -> None:
+    app = _operations_app(_settings())
+    # The test client's requests come in on port 80 ("testserver").
+    with TestClient(operations_only_on(app, 80)) as own:
+        assert own.get("/metrics").status_code == 200
+        assert own.get("/readyz").status_code == 503  # (no runtime here)
+        assert own.get(TARGETS_PATH).status_code == 200
+        assert own.post("/v1/treasury/genesis").status_code == 404
+    with TestClient(operations_only_on(app, 8301)) as shared:
+        assert shared.post("/v1/treasury/genesis").json() == {"minted": True}
+
+
+def test_any_process_lists_every_process_of_the_service_as_a_target() -> None:
+    group = _settings(http_workers=2, background_process=True)
+    with TestClient(_operations_app(group), base_url="http://10.0.0.7:8101") as client:
+        answer = client.get(TARGETS_PATH)
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()[2] == {
+        "targets": ["10.0.0.7:8201"],
+        "labels": {"service": "wallet", "role": "background", "process": "0"},
+    }
+    assert [(t.url, t.role, t.process) for t in listed(answer.json())] == [
+        ("http://10.0.0.7:8301", "api", "0"),
+        ("http://10.0.0.7:8401", "api", "1"),
+        ("http://10.0.0.7:8201", "background", "0"),
+    ]
+    with TestClient(_operations_app(_settings()), base_url="http://127.0.0.1:8101") as client:
+        alone = listed(client.get(TARGETS_PATH).json())
+    assert [t.url for t in alone] == ["http://127.0.0.1:8101"]  # itself, as before
+    with pytest.raises(ValueError):
+        listed({"targets": "x"})

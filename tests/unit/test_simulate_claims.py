@@ -10,6 +10,7 @@ from kgo_cli.simulate.barrier import Quiescence, Seen, Snapshot, parse_metrics, 
 from kgo_cli.simulate.claims import cut, day_claims, fits, shop_sources, shortfalls, waves
 from kgo_cli.simulate.plan import Action
 from kgo_cli.simulate.state import Progress
+from kgo_runtime.targets import TARGETS_PATH
 
 pytestmark = pytest.mark.unit
 
@@ -111,16 +112,29 @@ def test_the_barrier_reads_relays_and_consumer_positions() -> None:
 
 
 class _Scrapes:
-    """Answers each service's ``/metrics`` from a dict (None: the service does not answer)."""
+    """Answers each process's ``/metrics`` from a dict (None: it does not answer), and a
+    service's ``/metrics/targets`` from another (a service not there lists none: 404)."""
 
-    def __init__(self, pages: dict[str, str | None]) -> None:
-        self.pages = pages
+    def __init__(
+        self, pages: dict[str, str | None], groups: dict[str, list[str]] | None = None
+    ) -> None:
+        self.pages, self.groups = pages, groups or {}
 
     async def get(self, url: str, timeout: float) -> httpx.Response:
+        request = httpx.Request("GET", url)
+        if url.endswith(TARGETS_PATH):
+            base = url.removesuffix(TARGETS_PATH)
+            if self.pages.get(base) is None:
+                raise httpx.ConnectError("refused")
+            if base not in self.groups:
+                return httpx.Response(404, request=request)
+            labels = {"role": "api", "process": "0"}
+            listed = [{"targets": [t[7:]], "labels": labels} for t in self.groups[base]]
+            return httpx.Response(200, json=listed, request=request)
         page = self.pages[url.removesuffix("/metrics")]
         if page is None:
             raise httpx.ConnectError("refused")
-        return httpx.Response(200, text=page, request=httpx.Request("GET", url))
+        return httpx.Response(200, text=page, request=request)
 
 
 class _Ends:
@@ -160,3 +174,56 @@ async def test_what_a_scrape_leaves_out_is_never_taken_for_caught_up() -> None:
     later = Quiescence(lambda: _Scrapes(pages), list(pages), "unused", seen)  # type: ignore[arg-type,return-value]
     later._kafka = barrier._kafka
     assert not (await later.snapshot()).caught_up
+
+
+RELAY_IDLE = 'kgo_relay_lag_events{relay="wallet"} 0.0'
+POSITIONED = 'kgo_consumer_position{consumer="c",partition="0",topic="t"} 5.0'
+
+
+def _barrier(pages: dict[str, str | None], groups: dict[str, list[str]]) -> Quiescence:
+    scrapes, seen = _Scrapes(pages, groups), Seen(partitions={"t": [0]})
+    barrier = Quiescence(lambda: scrapes, ["http://wallet"], "unused", seen)  # type: ignore[arg-type,return-value]
+    barrier._kafka = _Ends({("t", 0): 5})  # type: ignore[assignment]
+    return barrier
+
+
+async def test_the_barrier_reads_the_relay_from_the_background_process() -> None:
+    """The shared HTTP port answers from the API process, which runs no relay; the relay and
+    the consumer are on the background process's own port, which the service lists."""
+    pages: dict[str, str | None] = {
+        "http://wallet": "",  # the shared port: an API process's registry
+        "http://wallet-api0": "",
+        "http://wallet-background": None,  # listed, not answering yet (starting)
+    }
+    barrier = _barrier(pages, {"http://wallet": ["http://wallet-api0", "http://wallet-background"]})
+    assert not (await barrier.snapshot()).caught_up  # a listed process never taken for idle
+    pages["http://wallet-background"] = 'kgo_relay_lag_events{relay="wallet"} 3.0\n' + POSITIONED
+    assert not (await barrier.snapshot()).caught_up  # the relay lags there
+    pages["http://wallet-background"] = RELAY_IDLE + "\n" + POSITIONED
+    assert (await barrier.snapshot()).caught_up
+    pages["http://wallet"] = None  # the HTTP port down: the list it gave is still known
+    assert (await barrier.snapshot()).caught_up
+    pages["http://wallet-background"] = None  # killed: its relay is not running
+    assert not (await barrier.snapshot()).caught_up
+
+
+async def test_the_barrier_follows_the_relay_from_one_worker_to_another() -> None:
+    """Only the worker holding the lock reports the relay: a relay seen before is awaited
+    from the service, whichever of its processes reports it now."""
+    group = {"http://wallet": ["http://w0", "http://w1"]}
+    pages: dict[str, str | None] = {
+        "http://wallet": "", "http://w0": RELAY_IDLE + "\n" + POSITIONED, "http://w1": "",
+    }  # fmt: skip
+    barrier = _barrier(pages, group)
+    assert (await barrier.snapshot()).caught_up
+    pages["http://w0"] = ""  # w0 let go (restarted), nobody has taken the lock yet
+    assert not (await barrier.snapshot()).caught_up
+    pages["http://w1"] = RELAY_IDLE + "\n" + POSITIONED  # w1 took over
+    assert (await barrier.snapshot()).caught_up
+    pages["http://w1"] = 'kgo_relay_lag_events{relay="wallet"} 2.0\n' + POSITIONED
+    assert not (await barrier.snapshot()).caught_up
+    # Both report the consumer for a moment (a successor before its predecessor stopped):
+    # the lower position counts.
+    pages["http://w1"] = RELAY_IDLE + "\n" + POSITIONED.replace("5.0", "4.0")
+    pages["http://w0"] = POSITIONED
+    assert not (await barrier.snapshot()).caught_up

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kgo_cli import status_cmd
@@ -170,6 +171,47 @@ def test_status_table_shows_every_column() -> None:
     ]  # fmt: skip
     assert wallet.split() == ["wallet", "42", "running", "2", "ready", "0", "3", rows[0].url]
     assert missions.split()[:5] == ["missions", "-", "unsupervised", "-", "down"]
+
+
+def test_status_probes_each_process_of_a_group_on_its_own_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shared HTTP port answers from an API process, without the relay; the background
+    process, on its own port, has the relay's and the consumer's lag."""
+    group = [
+        {"targets": ["127.0.0.1:8301"], "labels": {"role": "api", "process": "0"}},
+        {"targets": ["127.0.0.1:8201"], "labels": {"role": "background", "process": "0"}},
+    ]
+    background = 'kgo_relay_lag{relay="wallet"} 4.0\nkgo_consumer_lag{consumer="c"} 2.0\n'
+    pages = {
+        "http://127.0.0.1:8101/readyz": "", "http://127.0.0.1:8101/metrics": "",
+        "http://127.0.0.1:8301/readyz": "", "http://127.0.0.1:8301/metrics": "",
+        "http://127.0.0.1:8201/readyz": "", "http://127.0.0.1:8201/metrics": background,
+    }  # fmt: skip
+
+    def get(url: str, timeout: float) -> httpx.Response:
+        request = httpx.Request("GET", url)
+        if url.endswith("/metrics/targets"):
+            return httpx.Response(200, json=group, request=request)
+        if url not in pages:
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, text=pages[url], request=request)
+
+    monkeypatch.setattr(status_cmd.httpx, "get", get)
+    row = status_cmd.probe("wallet", "http://127.0.0.1:8101")
+    assert (row.ready, row.relay_lag, row.consumer_lag, row.ok) == ("ready", 4.0, 2.0, True)
+    assert [(p.role, p.url, p.relay_lag) for p in row.processes] == [
+        ("api", "http://127.0.0.1:8301", None), ("background", "http://127.0.0.1:8201", 4.0)
+    ]  # fmt: skip
+    lines = status_cmd.render(None, [row]).splitlines()
+    assert lines[4].split() == ["background", "0", "ready", "4", "2", "http://127.0.0.1:8201"]
+    del pages["http://127.0.0.1:8201/readyz"]  # the background process down
+    row = status_cmd.probe("wallet", "http://127.0.0.1:8101")
+    assert row.processes[1].ready == "down" and not row.ok
+    group.pop()
+    group[0]["targets"] = ["127.0.0.1:8101"]  # a service alone lists itself: one line, as ever
+    row = status_cmd.probe("wallet", "http://127.0.0.1:8101")
+    assert row.processes == [] and row.ok
 
 
 def test_every_service_has_a_settings_class_whose_port_status_probes() -> None:
