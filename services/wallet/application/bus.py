@@ -40,9 +40,13 @@ class _Waiting:  # of the commands inside cost more per batch than deciding them
     deadline: float  # time.monotonic()
 
 
+class _Expired(Exception):
+    """Set on a caller's future at its deadline (an error of the batch stays that error)."""
+
+
 def _expire(future: asyncio.Future[Outcome]) -> None:
     if not future.done():
-        future.set_exception(TimeoutError())
+        future.set_exception(_Expired())
 
 
 class CommandBus:
@@ -99,7 +103,7 @@ class CommandBus:
         timer = loop.call_later(timeout, _expire, future)
         try:
             outcome = await future
-        except TimeoutError:
+        except _Expired:
             if self._store_down_since is not None:
                 raise StoreUnavailable("the event store cannot be reached") from None
             raise DeadlineExceeded(f"not decided within {timeout:g} s") from None
