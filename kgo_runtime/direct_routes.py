@@ -39,9 +39,6 @@ from starlette.responses import Response
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
-#: A dependency that did not run because a parameter it needed was invalid.
-_FAILED: Any = object()
-
 
 @dataclass(frozen=True, slots=True)
 class _Step:
@@ -65,7 +62,7 @@ class DirectRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         general = super().get_route_handler()
         route = _effective(self)
-        plan = _plan(route.dependant, seen=set())
+        plan = None if route is None else _plan(route.dependant, seen=set())
         if plan is None or not _returns_response(route.dependant.call):
             return general
         body_field = route.body_field
@@ -82,7 +79,7 @@ class DirectRoute(APIRoute):
             )
             errors: list[Any] = []
             values = await _solve(plan, request, body, embed, errors)
-            if errors:
+            if values is None:
                 raise RequestValidationError(
                     errors, body=None if body is PydanticUndefined else body
                 )
@@ -94,9 +91,13 @@ class DirectRoute(APIRoute):
 
 def _effective(route: APIRoute) -> Any:
     """The route as included (a router included in another gets an effective context with
-    the including router's dependencies); the route itself otherwise."""
+    the including router's dependencies), the route itself when it is not included, or None
+    when this FastAPI does not say which (then FastAPI's own handler answers: a plan of the
+    route alone could miss a dependency of the including router)."""
     context_var = getattr(fastapi.routing, "_effective_route_context_var", None)
-    context = context_var.get() if context_var is not None else None
+    if context_var is None:
+        return None
+    context = context_var.get()
     if context is not None and getattr(context, "original_route", None) is route:
         return context
     return route
@@ -154,16 +155,16 @@ def _returns_response(endpoint: Any) -> bool:
 
 async def _solve(
     step: _Step, request: Request, body: Any, embed: bool, errors: list[Any]
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """The values ``step.call`` is called with, in the order FastAPI's solver makes them:
     its dependencies first (one with an invalid parameter is not called, and neither is any
     dependency above it), then its path, query, header and cookie parameters, then the body.
-    Invalid parameters are added to ``errors``."""
+    Invalid parameters are added to ``errors``, and then None is returned."""
     values: dict[str, Any] = {}
     failed = False
     for sub in step.dependencies:
         solved = await _solve(sub, request, body, embed, errors)
-        if solved is _FAILED:
+        if solved is None:
             failed = True
             continue
         value = await sub.call(**solved)
@@ -190,8 +191,8 @@ async def _solve(
         values[step.request_param] = request
     if own:
         errors += own
-        return _FAILED
-    return _FAILED if failed else values
+        return None
+    return None if failed else values
 
 
 def _params(values: dict[str, Any], params: list[Any], received: Any) -> list[Any]:
