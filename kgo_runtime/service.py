@@ -30,7 +30,7 @@ from fastapi import APIRouter, FastAPI
 from kgo_runtime.components import Component, Supervisor
 from kgo_runtime.consumer import BatchHandler, Handler, IdempotentConsumer
 from kgo_runtime.eventstore import TApplication, open_application
-from kgo_runtime.http import add_routes, health, install_middleware
+from kgo_runtime.http import add_routes, health, index_literal_paths, install_middleware
 from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.logging import configure_logging, get_logger
 from kgo_runtime.metrics import Metrics
@@ -283,4 +283,5 @@ def create_service_app(
     add_routes(app, health)
     for router in routers:
         add_routes(app, router)
+    index_literal_paths(app)
     return app

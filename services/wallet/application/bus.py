@@ -40,6 +40,15 @@ class _Waiting:  # of the commands inside cost more per batch than deciding them
     deadline: float  # time.monotonic()
 
 
+class _Expired(Exception):
+    """Set on a caller's future at its deadline (an error of the batch stays that error)."""
+
+
+def _expire(future: asyncio.Future[Outcome]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
+
+
 class CommandBus:
     def __init__(
         self,
@@ -82,18 +91,24 @@ class CommandBus:
         if self._task is None:
             raise RuntimeError("the command bus is not running")
         timeout = self.deadline if deadline is None else deadline
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
         try:
             self._queue.put_nowait(_Waiting(command, future, time.monotonic() + timeout))
         except asyncio.QueueFull:
             raise Overloaded(f"{self._queue.maxsize} commands already wait") from None
+        # One timer per command, not wait_for(shield(...)) (three more futures and callbacks
+        # per command): at the deadline the future fails, and the writer skips a done future
+        # if it has not taken it yet (a caller cancelled meanwhile cancels it, the same way).
+        timer = loop.call_later(timeout, _expire, future)
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            future.cancel()  # the writer skips it if it has not taken it yet
+            outcome = await future
+        except _Expired:
             if self._store_down_since is not None:
                 raise StoreUnavailable("the event store cannot be reached") from None
             raise DeadlineExceeded(f"not decided within {timeout:g} s") from None
+        finally:
+            timer.cancel()
         if outcome is EXPIRED:
             raise DeadlineExceeded(f"not decided within {timeout:g} s")
         return outcome

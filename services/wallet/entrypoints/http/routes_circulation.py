@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import Field, model_validator
 
+from kgo_runtime.direct_routes import DirectRoute
+
 from ...application.circulation import CoverShortfall, Refund, Reward, Settle
 from ...domain.circulation import OFFLINE_LOSS_PROGRAMME
 from .api_models import Body, Coins, Programme, Text
@@ -23,7 +25,9 @@ from .auth import Role
 from .context import Writer, writer
 from .problems import PROBLEM_RESPONSES
 
-router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, tags=["circulation"])
+router = APIRouter(
+    prefix="/v1", responses=PROBLEM_RESPONSES, tags=["circulation"], route_class=DirectRoute
+)
 
 Service = Annotated[Writer, Depends(writer(Role.SERVICE))]
 #: Baht in satang; at most 10 million baht in one settlement.

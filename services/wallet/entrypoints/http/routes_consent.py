@@ -18,6 +18,8 @@ from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from kgo_runtime.direct_routes import DirectRoute
+
 from ...adapters.instrument_secrets import (
     CARD,
     PAYMENT_CODE,
@@ -63,7 +65,9 @@ from .auth import Role, own_account
 from .context import Reader, Writer, reader, writer
 from .problems import PROBLEM_RESPONSES, ProblemError, outcome_response
 
-router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, tags=["consent"])
+router = APIRouter(
+    prefix="/v1", responses=PROBLEM_RESPONSES, tags=["consent"], route_class=DirectRoute
+)
 
 Resident = Annotated[Writer, Depends(writer(Role.RESIDENT))]
 #: A drawn secret collides about once in 10^8 / (live codes) draws: a few tries are plenty.

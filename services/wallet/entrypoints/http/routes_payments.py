@@ -14,6 +14,8 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends
 from fastapi.responses import Response
 
+from kgo_runtime.direct_routes import DirectRoute
+
 from ...application.commands import CaptureHold, Grant, PlaceHold, ReleaseHold, Spend
 from .api_models import CaptureRequest, GrantRequest, ReleaseRequest
 from .api_models_consent import HoldAnswer, HoldRequest, SpendAnswer, SpendRequest
@@ -22,7 +24,7 @@ from .context import Writer, writer
 from .problems import PROBLEM_RESPONSES
 from .routes_consent import authorisation_of
 
-router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, route_class=DirectRoute)
 
 Payer = Annotated[Writer, Depends(writer(Role.SERVICE))]
 

@@ -10,13 +10,17 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, StringConstraints
 
+from kgo_runtime.direct_routes import DirectRoute
+
 from ...application.resident_data import DataRefused, ResidentData
 from .api_models import Body, Text
 from .auth import Role, own_account
 from .context import Reader, Writer, reader, writer
 from .problems import PROBLEM_RESPONSES, ProblemError, outcome_response
 
-router = APIRouter(prefix="/v1", tags=["residents"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["residents"], responses=PROBLEM_RESPONSES, route_class=DirectRoute
+)
 
 ADMIN = Role.MUNICIPAL_ADMIN
 #: A case number: no spaces, so no name fits in it (it is published in ResidentErased).

@@ -9,6 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from kgo_runtime.direct_routes import DirectRoute
+
 from ...application.commands import OpenPayee, RegisterResident
 from ...application.resident_data import DataRefused
 from .api_models import HoldView, OpenPayeeRequest, RegisterResidentRequest, WalletView
@@ -16,7 +18,7 @@ from .auth import Role, require_reader_of
 from .context import Reader, Writer, reader, writer
 from .problems import PROBLEM_RESPONSES, ProblemError
 
-router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, route_class=DirectRoute)
 
 ADMIN = Role.MUNICIPAL_ADMIN
 WalletReader = Annotated[

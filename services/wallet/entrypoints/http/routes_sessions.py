@@ -12,6 +12,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
+from kgo_runtime.direct_routes import DirectRoute
+
 from ...application.resident_access import AccessRefused
 from ...domain.resident_access import Purpose
 from .api_models_residents import (
@@ -24,7 +26,9 @@ from .api_models_residents import (
 from .problems import PROBLEM_RESPONSES
 from .self_service import Anonymous, anonymous, answer, problem, session_answer
 
-router = APIRouter(prefix="/v1/sessions", tags=["residents"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/sessions", tags=["residents"], responses=PROBLEM_RESPONSES, route_class=DirectRoute
+)
 
 Caller = Annotated[Anonymous, Depends(anonymous)]
 

@@ -10,6 +10,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
+from kgo_runtime.direct_routes import DirectRoute
+
 from ...application.resident_access import AccessRefused
 from ...domain.resident_access import Purpose
 from .api_models_residents import (
@@ -35,7 +37,9 @@ from .self_service import (
     session_answer,
 )
 
-router = APIRouter(prefix="/v1", tags=["residents"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1", tags=["residents"], responses=PROBLEM_RESPONSES, route_class=DirectRoute
+)
 
 Caller = Annotated[Anonymous, Depends(anonymous)]
 COUNTER = (Role.COUNTER_STAFF, Role.MUNICIPAL_ADMIN)

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from kgo_runtime.access import ACCESS_PREFIX
+from kgo_runtime.direct_routes import DirectRoute
 
 from ...adapters.tokens import ApiToken, ApiTokens, TokenKeyReused
 from .api_models import IssuedTokenView, TokenRequest, TokenView
@@ -23,7 +24,9 @@ from .auth import ROLE_NAMES, Role, principal_of
 from .context import Reader, Writer, reader, writer
 from .problems import PROBLEM_RESPONSES, REPLAYED_HEADER, ProblemError
 
-router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/tokens", tags=["tokens"], responses=PROBLEM_RESPONSES, route_class=DirectRoute
+)
 
 Admin = Annotated[Writer, Depends(writer(Role.MUNICIPAL_ADMIN))]
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
+from kgo_runtime.direct_routes import DirectRoute
+
 from ...application.commands import AllocateBudget, MintGenesis, OpenBudget, ReturnBudget
 from ...domain.account import BUDGET
 from ...domain.ids import budget_id
@@ -16,7 +18,7 @@ from .auth import Role, require_programme
 from .context import Reader, Writer, reader, writer
 from .problems import PROBLEM_RESPONSES, ProblemError
 
-router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, route_class=DirectRoute)
 
 ADMIN = Role.MUNICIPAL_ADMIN
 ProgrammePath = Annotated[str, Path(pattern=r"^[a-z0-9-]{2,40}$")]
