@@ -1,0 +1,450 @@
+"""The services' states of N residents for bench.memory, each made through the service's own
+entry points (see bench/memory.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.http import _token
+from bench.memory import (
+    INFRA,
+    WARM_UP,
+    Measured,
+    consumed,
+    in_parallel,
+    post,
+    serve,
+    settled_rss,
+    thai_national_id,
+)
+from bench.raw import producer
+from kgo_contracts.base import BANGKOK
+from kgo_contracts.transit import FarePaid
+from kgo_runtime.envelope import encode
+from kgo_runtime.producing import produce
+from services.wallet.settings import WalletSettings
+
+WALLET_TOPICS = ("EVENTS_TOPIC", "MISSIONS_TOPIC")
+
+
+class WalletSeeder:
+    """Residents registered through the wallet's own command layer (its ResidentData and
+    CommandBus on the served wallet's schema, in this process): the same rules and records
+    as ``POST /v1/residents``, without an HTTP request each."""
+
+    def __init__(self, settings: WalletSettings) -> None:
+        self.settings = settings
+
+    async def __aenter__(self) -> WalletSeeder:
+        from kgo_runtime.clock import SystemClock
+        from services.wallet.adapters.event_store import open_ledger
+        from services.wallet.adapters.resident_keys import PostgresResidentKeys
+        from services.wallet.application.bus import CommandBus
+        from services.wallet.bootstrap import checked_keys
+        from services.wallet.entrypoints.container import resident_data
+
+        self.pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=16)
+        self.ledger = await asyncio.to_thread(open_ledger, self.settings)
+        self.bus = CommandBus(self.ledger)
+        await self.bus.start()
+        keys = PostgresResidentKeys(self.pool, schema=self.settings.database_schema)
+        self.clock = SystemClock()
+        self.data = resident_data(
+            self.settings, checked_keys(self.settings), keys, self.ledger, self.bus, self.clock
+        )
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.bus.stop()
+        await asyncio.to_thread(self.ledger.close)
+        await self.pool.close()
+
+    async def register(self, i: int) -> str:
+        """Resident ``i``'s wallet id."""
+        stamp = self._stamp(str(i))
+        personal = {"national_id": thai_national_id(i), "phone": f"08{i:08d}"}
+        command = await self.data.registration(
+            stamp, national_id=personal["national_id"], phone=personal["phone"],
+            personal=personal, sealed_extra={}, digest_extra={},
+        )  # fmt: skip
+        outcome = await self.bus.submit(command, deadline=60)
+        if not outcome.ok:
+            raise RuntimeError(f"registration {i}: {outcome.status} {outcome.body}")
+        return str(outcome.body["wallet_id"])
+
+    async def rider(self, i: int) -> str:
+        """Resident ``i`` registered, granted 100 coins from the ``bench`` budget and with a
+        transit pass linked (``POST /v1/transit-passes``'s command); the pass."""
+        from services.wallet.adapters.instrument_secrets import (
+            TRANSIT_PASS,
+            InstrumentSecrets,
+            draw_pass,
+        )
+        from services.wallet.application.commands import Grant
+        from services.wallet.application.consent_commands import LinkTransitPass
+
+        wallet_id = uuid.UUID(await self.register(i))
+        vault = self.data.vault
+        token = draw_pass()
+        for command in (
+            Grant(**self._stamp(f"grant-{i}"), programme="bench", wallet_id=wallet_id,
+                  amount=100, reason="benchmark", reference=f"r{i}"),
+            LinkTransitPass(**self._stamp(f"pass-{i}"), wallet_id=wallet_id,
+                            instrument_id=InstrumentSecrets(vault).id_of(TRANSIT_PASS, token),
+                            sealed_secret=vault.seal({"secret": token})),
+        ):  # fmt: skip
+            outcome = await self.bus.submit(command, deadline=60)
+            if not outcome.ok:
+                raise RuntimeError(f"{command.name} {i}: {outcome.status} {outcome.body}")
+        return token
+
+    async def payer(self, i: int) -> str:
+        """Resident ``i`` registered, granted 100 coins and holding a payment code valid for
+        an hour (``POST /v1/payment-codes``'s command); the code."""
+        from services.wallet.adapters.instrument_secrets import (
+            PAYMENT_CODE,
+            InstrumentSecrets,
+            draw_code,
+        )
+        from services.wallet.application.commands import Grant
+        from services.wallet.application.consent_commands import IssuePaymentCode
+
+        wallet_id = uuid.UUID(await self.register(i))
+        grant = Grant(**self._stamp(f"grant-{i}"), programme="bench", wallet_id=wallet_id,
+                      amount=100, reason="benchmark", reference=f"r{i}")  # fmt: skip
+        outcome = await self.bus.submit(grant, deadline=60)
+        vault = self.data.vault
+        for draw in range(5):  # a code drawn twice is refused as code_collision: draw again
+            code = draw_code()
+            issue = IssuePaymentCode(
+                **self._stamp(f"code-{i}-{draw}"), wallet_id=wallet_id, ttl_seconds=3600,
+                instrument_id=InstrumentSecrets(vault).id_of(PAYMENT_CODE, code),
+                sealed_secret=vault.seal({"secret": code}),
+            )  # fmt: skip
+            outcome = await self.bus.submit(issue, deadline=60)
+            if outcome.body.get("code") != "code_collision":
+                break
+        if not outcome.ok:
+            raise RuntimeError(f"payment code {i}: {outcome.status} {outcome.body}")
+        return code
+
+    def _stamp(self, key: str) -> dict[str, object]:
+        return {"idempotency_key": f"bench-{key}", "caller": "bench", "at": self.clock.now()}
+
+
+async def treasury(api: httpx.AsyncClient, admin: str) -> None:
+    """The supply minted and a ``bench`` budget of 900,000 coins."""
+    await post(api, "/v1/treasury/genesis", {}, admin)
+    await post(api, "/v1/budgets", {"programme": "bench", "label": "Benchmark"}, admin)
+    await post(api, "/v1/budgets/bench/allocations", {"amount": 900_000}, admin)
+
+
+async def wallet(n: int, concurrency: int) -> Measured:
+    """Residents registered by the wallet's command layer, then each granted coins over the
+    served wallet's HTTP API (its writer caches every account it touches)."""
+    consumer = {"WALLET_MISSIONS_CONSUMER": f"bench_mem_{uuid.uuid4().hex[:8]}"}
+    async with serve("wallet", WALLET_TOPICS, consumer) as served:
+        settings = WalletSettings(database_schema=served.schema)
+        admin = await _token(settings, served.schema, "municipal_admin")
+        service = await _token(settings, served.schema, "service")
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=served.url, limits=limits, timeout=120) as api:
+            await treasury(api, admin)
+            wallets: list[str] = [""] * (WARM_UP + n)
+
+            async def grant(i: int) -> None:
+                await post(api, "/v1/grants", {
+                    "programme": "bench", "wallet_id": wallets[i], "amount": 5,
+                    "reason": "benchmark", "reference": f"r{i}",
+                }, service)  # fmt: skip
+
+            began = time.monotonic()
+            async with WalletSeeder(settings) as seeder:
+
+                async def register(i: int) -> None:
+                    wallets[i] = await seeder.register(i)
+
+                await in_parallel(WARM_UP + n, 64, register)
+            registered = time.monotonic() - began
+            await in_parallel(WARM_UP, concurrency, grant)
+            empty = await settled_rss(served.pid)
+            began = time.monotonic()
+            await in_parallel(n, concurrency, lambda i: grant(WARM_UP + i))
+            seconds = time.monotonic() - began
+        full = await settled_rss(served.pid)
+    return Measured(
+        "wallet", n, empty, full, seconds,
+        f"registered by its command layer ({registered:,.0f} s), granted over HTTP,"
+        f" {concurrency} callers",
+        "the writer's cache of accounts (WALLET_CACHE_SIZE 200,000)",
+    )
+
+
+FARES_AT = datetime(2030, 1, 1, 7, 0, tzinfo=BANGKOK)
+FIRST_RIDE = {
+    "code": "first-ride", "title_th": "นั่งรถเมล์ครั้งแรก", "title_en": "First ride",
+    "reward": 20, "starts_at": (FARES_AT - timedelta(days=1)).isoformat(), "period": "once",
+    "limit": 1, "campaign": "city-life", "programme": "welcome",
+    "rule": {"kind": "first_time", "event": "fare_paid"},
+}  # fmt: skip
+MISSIONS_TOPICS = ("EVENTS_TOPIC", "WALLET_TOPIC", "MERCHANT_TOPIC", "TRANSIT_TOPIC")
+
+
+async def missions(n: int, _concurrency: int) -> Measured:
+    """A first-ride mission, then one FarePaid per resident through missions' consumer."""
+    from services.missions.adapters.event_store import open_missions
+    from services.missions.application import commands as c
+    from services.missions.settings import MissionsSettings
+
+    async with serve("missions", MISSIONS_TOPICS) as served:
+        settings = MissionsSettings(database_schema=served.schema)
+        store = await asyncio.to_thread(open_missions, settings)
+        try:
+            await asyncio.to_thread(
+                store.execute,
+                c.PublishMission(
+                    idempotency_key="bench", caller="bench", at=FARES_AT, spec=FIRST_RIDE
+                ),
+            )
+        finally:
+            await asyncio.to_thread(store.close)
+        topic = served.topics["TRANSIT_TOPIC"]
+        dsn = INFRA.database_url("missions")
+        await _fares(topic, 0, WARM_UP)
+        await consumed(dsn, served.schema, "missions", WARM_UP, timeout=120)
+        empty = await settled_rss(served.pid)
+        began = time.monotonic()
+        await _fares(topic, WARM_UP, n)
+        await consumed(dsn, served.schema, "missions", WARM_UP + n, timeout=7200)
+        seconds = time.monotonic() - began
+        full = await settled_rss(served.pid)
+    return Measured(
+        "missions", n, empty, full, seconds, "FarePaid on Kafka, its consumer",
+        "eventsourcing's aggregate cache of progress (MISSIONS_CACHE_SIZE 50,000)",
+    )
+
+
+async def _fares(topic: str, first: int, count: int) -> None:
+    """One first fare each of ``count`` residents, produced to ``topic``."""
+    fares = [
+        FarePaid(
+            trip_id=uuid.uuid4(), wallet_id=uuid.uuid5(uuid.NAMESPACE_OID, f"resident-{i}"),
+            validator_id="v", route_id="r", fare_product="regular", coins=1, baht_satang=0,
+            occurred_at=FARES_AT + timedelta(seconds=i),
+        )
+        for i in range(first, first + count)
+    ]  # fmt: skip
+    await _produce([encode(f, ce_id=str(uuid.uuid4()), source="/kgo/transit",
+                           topic_for=lambda _e: topic) for f in fares])  # fmt: skip
+
+
+async def _produce(records: list[object]) -> None:
+    kafka = producer(INFRA.kafka_bootstrap)
+    await kafka.start()
+    try:
+        for start in range(0, len(records), 20_000):
+            await asyncio.gather(*await produce(kafka, records[start : start + 20_000]))  # type: ignore[arg-type]
+    finally:
+        await kafka.stop()
+
+
+PROJECTIONS_TOPICS = (
+    "WALLET_TOPIC", "MISSIONS_TOPIC", "MERCHANT_TOPIC", "TRANSIT_TOPIC", "DIGESTS_TOPIC"
+)  # fmt: skip
+
+
+async def projections(n: int, _concurrency: int) -> Measured:
+    """A synthetic city's history produced to the four topics, read by the live consumer."""
+    from kgo_contracts import topics as names
+    from tests.integration.projections.history import build
+
+    consumer = f"bench_mem_{uuid.uuid4().hex[:8]}"
+    env = {
+        "PROJECTIONS_CONSUMER_NAME": consumer,
+        "PROJECTIONS_INTEGRITY_CONSUMER_NAME": f"{consumer}_integrity",
+    }
+    async with serve("projections", PROJECTIONS_TOPICS, env) as served:
+        topic = {
+            names.WALLET: served.topics["WALLET_TOPIC"],
+            names.MISSIONS: served.topics["MISSIONS_TOPIC"],
+            names.MERCHANT: served.topics["MERCHANT_TOPIC"],
+            names.TRANSIT: served.topics["TRANSIT_TOPIC"],
+        }
+        dsn = INFRA.database_url("projections")
+        warm = await asyncio.to_thread(build, WARM_UP, 0)
+        city = await asyncio.to_thread(_cities, build, n)
+        await _produce(_encoded(warm.events, topic))
+        await consumed(dsn, served.schema, consumer, len(warm.events), timeout=120)
+        empty = await settled_rss(served.pid)
+        began = time.monotonic()
+        await _produce(_encoded(city.events, topic))
+        total = len(warm.events) + len(city.events)
+        await consumed(dsn, served.schema, consumer, total, timeout=7200)
+        seconds = time.monotonic() - began
+        full = await settled_rss(served.pid)
+    return Measured(
+        "projections", n, empty, full, seconds,
+        f"{len(city.events):,} events on Kafka, its live consumer",
+        "nothing per resident in memory (read models are Postgres tables)",
+    )  # fmt: skip
+
+
+CITY = 2_000  # the synthetic history's budgets run dry much beyond this many residents
+
+
+def _cities(build: Callable[[int, int], Any], n: int) -> Any:
+    """Histories of ``n`` residents in all, made as independent cities of up to CITY each
+    (their accounts and ids are new in each), as one history."""
+    cities = [build(min(CITY, n - first), seed) for seed, first in enumerate(range(0, n, CITY), 1)]
+    for other in cities[1:]:
+        cities[0].events += other.events
+    return cities[0]
+
+
+def _encoded(events: list[object], topic: dict[str, str]) -> list[object]:
+    return [
+        encode(e, ce_id=str(uuid.uuid4()), source=e.ce_source(),  # type: ignore[arg-type, attr-defined]
+               topic_for=lambda e: topic[e.topic])
+        for e in events
+    ]  # fmt: skip
+
+
+TAPS_AT = datetime(2030, 1, 1, 6, 0, tzinfo=BANGKOK)
+BATCH = 10_000  # the most taps one offline upload may carry
+
+
+async def transit(n: int, _concurrency: int) -> Measured:
+    """Riders made at a served wallet (its command layer), then one coin fare each through
+    transit's offline batch API: transit judges, asks the wallet, records the trip."""
+    consumer = {"WALLET_MISSIONS_CONSUMER": f"bench_mem_{uuid.uuid4().hex[:8]}"}
+    async with serve("wallet", WALLET_TOPICS, consumer) as wallet_served:
+        settings = WalletSettings(database_schema=wallet_served.schema)
+        admin = await _token(settings, wallet_served.schema, "municipal_admin")
+        service = await _token(settings, wallet_served.schema, "service")
+        async with httpx.AsyncClient(base_url=wallet_served.url, timeout=120) as api:
+            await treasury(api, admin)
+        began = time.monotonic()
+        async with WalletSeeder(settings) as seeder:
+            passes = [""] * (WARM_UP + n)
+
+            async def rider(i: int) -> None:
+                passes[i] = await seeder.rider(i)
+
+            await in_parallel(WARM_UP + n, 64, rider)
+        made = time.monotonic() - began
+        env = {
+            "TRANSIT_WALLET_URL": wallet_served.url,
+            "TRANSIT_WALLET_TOKEN": service,
+            "TRANSIT_OPERATOR_REF": wallet_served.schema,
+        }
+        async with (
+            serve("transit", ("EVENTS_TOPIC", "WALLET_TOPIC"), env) as served,
+            httpx.AsyncClient(base_url=served.url, timeout=3600) as t,
+        ):
+            await post(t, "/v1/routes", {"route_id": "kk-1", "name": "Loop", "length_km": 17},
+                       admin)  # fmt: skip
+            await post(t, "/v1/buses", {"bus_id": "kkb-01", "route_id": "kk-1"}, admin)
+            await post(t, "/v1/campaigns", {
+                "campaign_id": "bench", "starts_at": TAPS_AT.isoformat(),
+                "ends_at": (TAPS_AT + timedelta(days=3650)).isoformat(),
+                "coins": 1, "baht_satang": 100, "programme": "bench",
+            }, admin)  # fmt: skip
+            validator = await post(
+                t, "/v1/validators", {"validator_id": "v1", "bus_id": "kkb-01"}, admin
+            )
+            credential = str(validator["credential"])
+            await _taps(t, credential, passes, 0, WARM_UP)
+            empty = await settled_rss(served.pid)
+            began = time.monotonic()
+            for first in range(WARM_UP, WARM_UP + n, BATCH):
+                await _taps(t, credential, passes, first, min(BATCH, WARM_UP + n - first))
+            seconds = time.monotonic() - began
+            full = await settled_rss(served.pid)
+    return Measured(
+        "transit", n, empty, full, seconds,
+        f"riders by the wallet's command layer ({made:,.0f} s), one tap each in offline"
+        " batches of 10,000 (coin fares)",
+        "eventsourcing's aggregate cache of passes and trips (TRANSIT_CACHE_SIZE 20,000)",
+    )
+
+
+async def _taps(
+    client: httpx.AsyncClient, credential: str, passes: list[str], first: int, count: int
+) -> None:
+    """One offline upload: riders ``first``.. ``first + count - 1`` tap once each."""
+    taps = [
+        {"tap_id": f"tap-{i}", "pass": passes[i],
+         "tapped_at": (TAPS_AT + timedelta(seconds=i)).isoformat()}
+        for i in range(first, first + count)
+    ]  # fmt: skip
+    answer = await post(client, "/v1/taps/batch", {"taps": taps}, credential)
+    unpaid = [r for r in answer["results"] if r["status"] != "paid"]
+    if answer["pending"] or unpaid:
+        raise RuntimeError(f"taps not paid: {answer['pending']} pending, {unpaid[:3]}")
+
+
+SHOP = {
+    "name": "Bench Noodles", "category": "food_and_drink", "district": "Ban Phai",
+    "latitude": 16.06, "longitude": 102.73, "size_class": "small",
+    "rules": {"coin_value_satang": 100, "max_coin_share_percent": 100},
+    "contact": {"person": "Bench", "phone": "+66 80 000 0000"},
+}  # fmt: skip
+
+
+async def merchant(n: int, concurrency: int) -> Measured:
+    """Payers made at a served wallet (its command layer), then one redemption each at one
+    shop's till through merchant's API (merchant -> wallet hold -> capture)."""
+    consumer = {"WALLET_MISSIONS_CONSUMER": f"bench_mem_{uuid.uuid4().hex[:8]}"}
+    async with serve("wallet", WALLET_TOPICS, consumer) as wallet_served:
+        settings = WalletSettings(database_schema=wallet_served.schema)
+        admin = await _token(settings, wallet_served.schema, "municipal_admin")
+        service = await _token(settings, wallet_served.schema, "service")
+        async with httpx.AsyncClient(base_url=wallet_served.url, timeout=120) as api:
+            await treasury(api, admin)
+        began = time.monotonic()
+        async with WalletSeeder(settings) as seeder:
+            codes = [""] * (WARM_UP + n)
+
+            async def payer(i: int) -> None:
+                codes[i] = await seeder.payer(i)
+
+            await in_parallel(WARM_UP + n, 64, payer)
+        made = time.monotonic() - began
+        env = {
+            "MERCHANT_WALLET_URL": wallet_served.url,
+            "MERCHANT_WALLET_TOKEN": service,
+            "MERCHANT_WALLET_EVENTS_TOPIC": wallet_served.topics["EVENTS_TOPIC"],
+        }
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with (
+            serve("merchant", ("EVENTS_TOPIC",), env) as served,
+            httpx.AsyncClient(base_url=served.url, limits=limits, timeout=120) as m,
+        ):
+            shop = await post(m, "/merchant/v1/shops", SHOP, admin)
+            till = await post(m, f"/merchant/v1/shops/{shop['shop_id']}/tills",
+                              {"label": "bench"}, admin)  # fmt: skip
+
+            async def redeem(i: int) -> None:
+                body = {"payment_code": codes[i], "bill_satang": 1_000, "coins": 1}
+                await post(m, "/merchant/v1/redemptions", body, str(till["secret"]))
+
+            await in_parallel(WARM_UP, concurrency, redeem)
+            empty = await settled_rss(served.pid)
+            began = time.monotonic()
+            await in_parallel(n, concurrency, lambda i: redeem(WARM_UP + i))
+            seconds = time.monotonic() - began
+            full = await settled_rss(served.pid)
+    return Measured(
+        "merchant", n, empty, full, seconds,
+        f"payers by the wallet's command layer ({made:,.0f} s), one redemption each over"
+        f" HTTP, {concurrency} callers",
+        "no aggregate cache: nothing per resident is kept",
+    )
