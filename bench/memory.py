@@ -40,7 +40,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +49,7 @@ from uuid import uuid4
 import asyncpg
 import httpx
 
-from bench.http import _free_port, _token, _until_ready, thai_national_id
+from bench.http import _free_port, _until_ready
 from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
 from kgo_runtime.testing import create_topics, delete_topics, unique_name
 
@@ -206,7 +206,7 @@ async def consumed(dsn: str, schema: str, consumer: str, count: int, timeout: fl
         await conn.close()
 
 
-Scenario = Callable[[int, int], Awaitable[Measured]]
+Scenario = Callable[[int, int], Coroutine[Any, Any, Measured]]
 WARM_UP = 20
 
 
@@ -263,4 +263,3 @@ def cli(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     cli()
-

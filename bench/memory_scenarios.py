@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 
-from bench.http import _token
+from bench.http import _token, thai_national_id
 from bench.memory import (
     INFRA,
     WARM_UP,
@@ -23,12 +23,11 @@ from bench.memory import (
     post,
     serve,
     settled_rss,
-    thai_national_id,
 )
 from bench.raw import producer
 from kgo_contracts.base import BANGKOK
 from kgo_contracts.transit import FarePaid
-from kgo_runtime.envelope import encode
+from kgo_runtime.envelope import OutgoingRecord, encode
 from kgo_runtime.producing import produce
 from services.wallet.settings import WalletSettings
 
@@ -51,14 +50,15 @@ class WalletSeeder:
         from services.wallet.bootstrap import checked_keys
         from services.wallet.entrypoints.container import resident_data
 
-        self.pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=16)
+        self.pool = await asyncpg.create_pool(self.settings.database_url, min_size=1, max_size=32)
         self.ledger = await asyncio.to_thread(open_ledger, self.settings)
         self.bus = CommandBus(self.ledger)
         await self.bus.start()
         keys = PostgresResidentKeys(self.pool, schema=self.settings.database_schema)
         self.clock = SystemClock()
+        self.vault = checked_keys(self.settings)
         self.data = resident_data(
-            self.settings, checked_keys(self.settings), keys, self.ledger, self.bus, self.clock
+            self.settings, self.vault, keys, self.ledger, self.bus, self.clock
         )
         return self
 
@@ -92,7 +92,7 @@ class WalletSeeder:
         from services.wallet.application.consent_commands import LinkTransitPass
 
         wallet_id = uuid.UUID(await self.register(i))
-        vault = self.data.vault
+        vault = self.vault
         token = draw_pass()
         for command in (
             Grant(**self._stamp(f"grant-{i}"), programme="bench", wallet_id=wallet_id,
@@ -121,7 +121,7 @@ class WalletSeeder:
         grant = Grant(**self._stamp(f"grant-{i}"), programme="bench", wallet_id=wallet_id,
                       amount=100, reason="benchmark", reference=f"r{i}")  # fmt: skip
         outcome = await self.bus.submit(grant, deadline=60)
-        vault = self.data.vault
+        vault = self.vault
         for draw in range(5):  # a code drawn twice is refused as code_collision: draw again
             code = draw_code()
             issue = IssuePaymentCode(
@@ -136,7 +136,7 @@ class WalletSeeder:
             raise RuntimeError(f"payment code {i}: {outcome.status} {outcome.body}")
         return code
 
-    def _stamp(self, key: str) -> dict[str, object]:
+    def _stamp(self, key: str) -> dict[str, Any]:
         return {"idempotency_key": f"bench-{key}", "caller": "bench", "at": self.clock.now()}
 
 
@@ -172,7 +172,7 @@ async def wallet(n: int, concurrency: int) -> Measured:
                 async def register(i: int) -> None:
                     wallets[i] = await seeder.register(i)
 
-                await in_parallel(WARM_UP + n, 64, register)
+                await in_parallel(WARM_UP + n, 200, register)
             registered = time.monotonic() - began
             await in_parallel(WARM_UP, concurrency, grant)
             empty = await settled_rss(served.pid)
@@ -181,7 +181,11 @@ async def wallet(n: int, concurrency: int) -> Measured:
             seconds = time.monotonic() - began
         full = await settled_rss(served.pid)
     return Measured(
-        "wallet", n, empty, full, seconds,
+        "wallet",
+        n,
+        empty,
+        full,
+        seconds,
         f"registered by its command layer ({registered:,.0f} s), granted over HTTP,"
         f" {concurrency} callers",
         "the writer's cache of accounts (WALLET_CACHE_SIZE 200,000)",
@@ -227,7 +231,12 @@ async def missions(n: int, _concurrency: int) -> Measured:
         seconds = time.monotonic() - began
         full = await settled_rss(served.pid)
     return Measured(
-        "missions", n, empty, full, seconds, "FarePaid on Kafka, its consumer",
+        "missions",
+        n,
+        empty,
+        full,
+        seconds,
+        "FarePaid on Kafka, its consumer",
         "eventsourcing's aggregate cache of progress (MISSIONS_CACHE_SIZE 50,000)",
     )
 
@@ -246,12 +255,12 @@ async def _fares(topic: str, first: int, count: int) -> None:
                            topic_for=lambda _e: topic) for f in fares])  # fmt: skip
 
 
-async def _produce(records: list[object]) -> None:
+async def _produce(records: Sequence[OutgoingRecord]) -> None:
     kafka = producer(INFRA.kafka_bootstrap)
     await kafka.start()
     try:
         for start in range(0, len(records), 20_000):
-            await asyncio.gather(*await produce(kafka, records[start : start + 20_000]))  # type: ignore[arg-type]
+            await asyncio.gather(*await produce(kafka, records[start : start + 20_000]))
     finally:
         await kafka.stop()
 
@@ -309,9 +318,9 @@ def _cities(build: Callable[[int, int], Any], n: int) -> Any:
     return cities[0]
 
 
-def _encoded(events: list[object], topic: dict[str, str]) -> list[object]:
+def _encoded(events: Sequence[Any], topic: dict[str, str]) -> list[OutgoingRecord]:
     return [
-        encode(e, ce_id=str(uuid.uuid4()), source=e.ce_source(),  # type: ignore[arg-type, attr-defined]
+        encode(e, ce_id=str(uuid.uuid4()), source=e.ce_source(),
                topic_for=lambda e: topic[e.topic])
         for e in events
     ]  # fmt: skip
@@ -338,7 +347,7 @@ async def transit(n: int, _concurrency: int) -> Measured:
             async def rider(i: int) -> None:
                 passes[i] = await seeder.rider(i)
 
-            await in_parallel(WARM_UP + n, 64, rider)
+            await in_parallel(WARM_UP + n, 200, rider)
         made = time.monotonic() - began
         env = {
             "TRANSIT_WALLET_URL": wallet_served.url,
@@ -369,7 +378,11 @@ async def transit(n: int, _concurrency: int) -> Measured:
             seconds = time.monotonic() - began
             full = await settled_rss(served.pid)
     return Measured(
-        "transit", n, empty, full, seconds,
+        "transit",
+        n,
+        empty,
+        full,
+        seconds,
         f"riders by the wallet's command layer ({made:,.0f} s), one tap each in offline"
         " batches of 10,000 (coin fares)",
         "eventsourcing's aggregate cache of passes and trips (TRANSIT_CACHE_SIZE 20,000)",
@@ -416,7 +429,7 @@ async def merchant(n: int, concurrency: int) -> Measured:
             async def payer(i: int) -> None:
                 codes[i] = await seeder.payer(i)
 
-            await in_parallel(WARM_UP + n, 64, payer)
+            await in_parallel(WARM_UP + n, 200, payer)
         made = time.monotonic() - began
         env = {
             "MERCHANT_WALLET_URL": wallet_served.url,
@@ -443,7 +456,11 @@ async def merchant(n: int, concurrency: int) -> Measured:
             seconds = time.monotonic() - began
             full = await settled_rss(served.pid)
     return Measured(
-        "merchant", n, empty, full, seconds,
+        "merchant",
+        n,
+        empty,
+        full,
+        seconds,
         f"payers by the wallet's command layer ({made:,.0f} s), one redemption each over"
         f" HTTP, {concurrency} callers",
         "no aggregate cache: nothing per resident is kept",
