@@ -206,7 +206,15 @@ async def consumed(dsn: str, schema: str, consumer: str, count: int, timeout: fl
         await conn.close()
 
 
-Scenario = Callable[[int, int], Coroutine[Any, Any, Measured]]
+@dataclass(frozen=True)
+class Load:
+    """How the state is driven in: HTTP callers at once, taps per offline upload."""
+
+    concurrency: int = 32
+    tap_batch: int = 10_000
+
+
+Scenario = Callable[[int, Load], Coroutine[Any, Any, Measured]]
 WARM_UP = 20
 
 
@@ -246,14 +254,18 @@ def cli(argv: Sequence[str] | None = None) -> None:
         help="comma-separated, in order",
     )  # fmt: skip
     parser.add_argument("--concurrency", type=int, default=32, help="HTTP callers at once")
+    parser.add_argument(
+        "--tap-batch", type=int, default=10_000, help="taps per offline upload (transit)"
+    )
     args = parser.parse_args(argv)
     scenarios = _scenarios()
+    load = Load(args.concurrency, args.tap_batch)
     rows: list[Measured] = []
     for service in args.services.split(","):
         if service not in scenarios:
             parser.error(f"--services: one of {', '.join(scenarios)}, not {service!r}")
         for n in (int(x) for x in args.residents.split(",")):
-            row = asyncio.run(scenarios[service](n, args.concurrency))
+            row = asyncio.run(scenarios[service](n, load))
             rows.append(row)
             print(format_rows([row]).splitlines()[-1], f"load {os.getloadavg()[0]:.1f}", flush=True)
     print()

@@ -17,6 +17,7 @@ from bench.http import _token, thai_national_id
 from bench.memory import (
     INFRA,
     WARM_UP,
+    Load,
     Measured,
     consumed,
     in_parallel,
@@ -147,7 +148,7 @@ async def treasury(api: httpx.AsyncClient, admin: str) -> None:
     await post(api, "/v1/budgets/bench/allocations", {"amount": 900_000}, admin)
 
 
-async def wallet(n: int, concurrency: int) -> Measured:
+async def wallet(n: int, load: Load) -> Measured:
     """Residents registered by the wallet's command layer, then each granted coins over the
     served wallet's HTTP API (its writer caches every account it touches)."""
     consumer = {"WALLET_MISSIONS_CONSUMER": f"bench_mem_{uuid.uuid4().hex[:8]}"}
@@ -155,7 +156,7 @@ async def wallet(n: int, concurrency: int) -> Measured:
         settings = WalletSettings(database_schema=served.schema)
         admin = await _token(settings, served.schema, "municipal_admin")
         service = await _token(settings, served.schema, "service")
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        limits = httpx.Limits(max_connections=load.concurrency, max_keepalive_connections=64)
         async with httpx.AsyncClient(base_url=served.url, limits=limits, timeout=120) as api:
             await treasury(api, admin)
             wallets: list[str] = [""] * (WARM_UP + n)
@@ -174,10 +175,10 @@ async def wallet(n: int, concurrency: int) -> Measured:
 
                 await in_parallel(WARM_UP + n, 200, register)
             registered = time.monotonic() - began
-            await in_parallel(WARM_UP, concurrency, grant)
+            await in_parallel(WARM_UP, load.concurrency, grant)
             empty = await settled_rss(served.pid)
             began = time.monotonic()
-            await in_parallel(n, concurrency, lambda i: grant(WARM_UP + i))
+            await in_parallel(n, load.concurrency, lambda i: grant(WARM_UP + i))
             seconds = time.monotonic() - began
         full = await settled_rss(served.pid)
     return Measured(
@@ -187,7 +188,7 @@ async def wallet(n: int, concurrency: int) -> Measured:
         full,
         seconds,
         f"registered by its command layer ({registered:,.0f} s), granted over HTTP,"
-        f" {concurrency} callers",
+        f" {load.concurrency} callers",
         "the writer's cache of accounts (WALLET_CACHE_SIZE 200,000)",
     )
 
@@ -202,7 +203,7 @@ FIRST_RIDE = {
 MISSIONS_TOPICS = ("EVENTS_TOPIC", "WALLET_TOPIC", "MERCHANT_TOPIC", "TRANSIT_TOPIC")
 
 
-async def missions(n: int, _concurrency: int) -> Measured:
+async def missions(n: int, _load: Load) -> Measured:
     """A first-ride mission, then one FarePaid per resident through missions' consumer."""
     from services.missions.adapters.event_store import open_missions
     from services.missions.application import commands as c
@@ -270,7 +271,7 @@ PROJECTIONS_TOPICS = (
 )  # fmt: skip
 
 
-async def projections(n: int, _concurrency: int) -> Measured:
+async def projections(n: int, _load: Load) -> Measured:
     """A synthetic city's history produced to the four topics, read by the live consumer."""
     from kgo_contracts import topics as names
     from tests.integration.projections.history import build
@@ -327,10 +328,9 @@ def _encoded(events: Sequence[Any], topic: dict[str, str]) -> list[OutgoingRecor
 
 
 TAPS_AT = datetime(2030, 1, 1, 6, 0, tzinfo=BANGKOK)
-BATCH = 10_000  # the most taps one offline upload may carry
 
 
-async def transit(n: int, _concurrency: int) -> Measured:
+async def transit(n: int, load: Load) -> Measured:
     """Riders made at a served wallet (its command layer), then one coin fare each through
     transit's offline batch API: transit judges, asks the wallet, records the trip."""
     consumer = {"WALLET_MISSIONS_CONSUMER": f"bench_mem_{uuid.uuid4().hex[:8]}"}
@@ -373,8 +373,9 @@ async def transit(n: int, _concurrency: int) -> Measured:
             await _taps(t, credential, passes, 0, WARM_UP)
             empty = await settled_rss(served.pid)
             began = time.monotonic()
-            for first in range(WARM_UP, WARM_UP + n, BATCH):
-                await _taps(t, credential, passes, first, min(BATCH, WARM_UP + n - first))
+            size = load.tap_batch  # at most 10,000: the API's limit
+            for first in range(WARM_UP, WARM_UP + n, size):
+                await _taps(t, credential, passes, first, min(size, WARM_UP + n - first))
             seconds = time.monotonic() - began
             full = await settled_rss(served.pid)
     return Measured(
@@ -384,7 +385,7 @@ async def transit(n: int, _concurrency: int) -> Measured:
         full,
         seconds,
         f"riders by the wallet's command layer ({made:,.0f} s), one tap each in offline"
-        " batches of 10,000 (coin fares)",
+        f" batches of {load.tap_batch:,} (coin fares)",
         "eventsourcing's aggregate cache of passes and trips (TRANSIT_CACHE_SIZE 20,000)",
     )
 
@@ -412,7 +413,7 @@ SHOP = {
 }  # fmt: skip
 
 
-async def merchant(n: int, concurrency: int) -> Measured:
+async def merchant(n: int, load: Load) -> Measured:
     """Payers made at a served wallet (its command layer), then one redemption each at one
     shop's till through merchant's API (merchant -> wallet hold -> capture)."""
     consumer = {"WALLET_MISSIONS_CONSUMER": f"bench_mem_{uuid.uuid4().hex[:8]}"}
@@ -436,7 +437,7 @@ async def merchant(n: int, concurrency: int) -> Measured:
             "MERCHANT_WALLET_TOKEN": service,
             "MERCHANT_WALLET_EVENTS_TOPIC": wallet_served.topics["EVENTS_TOPIC"],
         }
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        limits = httpx.Limits(max_connections=load.concurrency, max_keepalive_connections=64)
         async with (
             serve("merchant", ("EVENTS_TOPIC",), env) as served,
             httpx.AsyncClient(base_url=served.url, limits=limits, timeout=120) as m,
@@ -449,10 +450,10 @@ async def merchant(n: int, concurrency: int) -> Measured:
                 body = {"payment_code": codes[i], "bill_satang": 1_000, "coins": 1}
                 await post(m, "/merchant/v1/redemptions", body, str(till["secret"]))
 
-            await in_parallel(WARM_UP, concurrency, redeem)
+            await in_parallel(WARM_UP, load.concurrency, redeem)
             empty = await settled_rss(served.pid)
             began = time.monotonic()
-            await in_parallel(n, concurrency, lambda i: redeem(WARM_UP + i))
+            await in_parallel(n, load.concurrency, lambda i: redeem(WARM_UP + i))
             seconds = time.monotonic() - began
             full = await settled_rss(served.pid)
     return Measured(
@@ -462,6 +463,6 @@ async def merchant(n: int, concurrency: int) -> Measured:
         full,
         seconds,
         f"payers by the wallet's command layer ({made:,.0f} s), one redemption each over"
-        f" HTTP, {concurrency} callers",
+        f" HTTP, {load.concurrency} callers",
         "no aggregate cache: nothing per resident is kept",
     )
