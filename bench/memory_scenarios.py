@@ -237,7 +237,7 @@ async def missions(n: int, _load: Load) -> Measured:
         empty,
         full,
         seconds,
-        "FarePaid on Kafka, its consumer",
+        "2 FarePaid each on Kafka, its consumer",
         "eventsourcing's aggregate cache of progress (MISSIONS_CACHE_SIZE 50,000)",
     )
 
