@@ -2,7 +2,7 @@
 once the state of N residents has been made and touched through it.
 
     uv run python -m bench.memory                        # 1,000 residents, a smoke check
-    uv run python -m bench.memory --residents 100000     # the issue's size
+    uv run python -m bench.memory --residents 100000     # the issue's size: hours on 2 busy cores
     uv run python -m bench.memory --services wallet,missions --residents 10000,30000
 
 Each service runs as a real `kgo serve <service>` on a Postgres schema and Kafka topics of its
@@ -13,17 +13,22 @@ again after N more residents' state went through it. The state is made through t
 service's own entry points, so every rule of the service applies and its caches, followers
 and consumers hold what they would hold in production:
 
-- wallet: N residents registered (``POST /v1/residents``: personal data sealed, identity
-  claims, an account) and each granted coins (``POST /v1/grants``), over HTTP with
-  ``--concurrency`` callers; the writer's cache then holds every touched account.
-- missions: a first-ride mission published (its command layer), then one ``FarePaid`` per
-  resident produced to its transit topic; its consumer records each completion, loading and
-  saving the resident's progress (cached up to ``MISSIONS_CACHE_SIZE``).
+- wallet: N residents registered through the wallet's command layer in this process (its
+  ``ResidentData`` and ``CommandBus`` on the served wallet's schema: the command
+  ``POST /v1/residents`` submits, personal data sealed, identity claims, an account), then
+  each granted coins through the served process's HTTP API (``POST /v1/grants``,
+  ``--concurrency`` callers); its writer's cache then holds every account it touched.
+- missions: a first-ride mission published (its command layer), then two ``FarePaid`` per
+  resident produced to its transit topic; its consumer records the completion and the second
+  fact reads the progress back (eventsourcing caches what it reads, up to
+  ``MISSIONS_CACHE_SIZE``, not what it newly saves).
 - transit: N residents with a linked pass at a wallet (made through the wallet's command
-  layer in this process, so only transit's process is measured), then one tap per rider
-  through transit's offline batch API (``POST /v1/taps/batch``, 10,000 taps a request): a
-  pass account and a trip per rider, cached up to ``TRANSIT_CACHE_SIZE``.
-- merchant: N shops opened through its API (``POST /v1/shops``), each with a till.
+  layer in this process, so only transit's process is measured), then two taps per rider
+  through transit's offline batch API (``POST /v1/taps/batch``, ``--tap-batch`` taps a
+  request): a pass account per rider (read back by its second tap, so cached up to
+  ``TRANSIT_CACHE_SIZE``) and a trip per tap.
+- merchant: N payers made the same way (a payment code each), then one redemption each at
+  one shop's till through merchant's API (merchant -> wallet hold -> capture).
 - projections: a synthetic city of N residents (~17 events each, as ``bench.projections``
   makes it) produced to its four topics and consumed by its live batched consumer.
 
