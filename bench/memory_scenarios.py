@@ -123,7 +123,7 @@ async def missions(n: int, _load: Load) -> Measured:
         full,
         seconds,
         "2 FarePaid each on Kafka, its consumer",
-        "the cached progress (MISSIONS_CACHE_SIZE 50,000); ~1 KB per fact not attributed",
+        "the cached progress (MISSIONS_CACHE_SIZE 50,000), then allocator high-water",
     )
 
 
@@ -277,7 +277,7 @@ async def transit(n: int, load: Load) -> Measured:
         seconds,
         f"riders by the wallet's command layer ({made:,.0f} s), two taps each in offline"
         f" batches of {load.tap_batch:,} (coin fares)",
-        "cached pass accounts (TRANSIT_CACHE_SIZE 20,000); ~2 KB per tap not attributed",
+        "cached pass accounts (TRANSIT_CACHE_SIZE 20,000), an upload's working set",
     )
 
 
