@@ -4,9 +4,11 @@ entry points (see bench/memory.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from bench.memory import (
     WARM_UP,
     Load,
     Measured,
+    Served,
     consumed,
     in_parallel,
     post,
@@ -215,28 +218,51 @@ def _encoded(events: Sequence[Any], topic: dict[str, str]) -> list[OutgoingRecor
     ]  # fmt: skip
 
 
+@dataclass
+class Seeded:
+    """A served wallet with its treasury, and what ``make`` made for each resident."""
+
+    served: Served
+    admin: str
+    service: str
+    made: list[str]
+    seconds: float
+
+
+@contextlib.asynccontextmanager
+async def seeded_wallet(
+    count: int, make: Callable[[WalletSeeder, int], Awaitable[str]]
+) -> AsyncIterator[Seeded]:
+    """A wallet served on a schema of its own, its treasury set up, and ``count`` residents
+    made by the wallet's command layer (``make``: a rider with a pass, a payer with a code),
+    200 at a time."""
+    consumer = {"WALLET_MISSIONS_CONSUMER": f"bench_mem_{uuid.uuid4().hex[:8]}"}
+    async with serve("wallet", WALLET_TOPICS, consumer) as served:
+        settings = WalletSettings(database_schema=served.schema)
+        admin = await _token(settings, served.schema, "municipal_admin")
+        service = await _token(settings, served.schema, "service")
+        async with httpx.AsyncClient(base_url=served.url, timeout=120) as api:
+            await treasury(api, admin)
+        began = time.monotonic()
+        made = [""] * count
+        async with WalletSeeder(settings) as seeder:
+
+            async def one(i: int) -> None:
+                made[i] = await make(seeder, i)
+
+            await in_parallel(count, 200, one)
+        yield Seeded(served, admin, service, made, time.monotonic() - began)
+
+
 TAPS_AT = datetime(2030, 1, 1, 6, 0, tzinfo=BANGKOK)
 
 
 async def transit(n: int, load: Load) -> Measured:
     """Riders made at a served wallet (its command layer), then one coin fare each through
     transit's offline batch API: transit judges, asks the wallet, records the trip."""
-    consumer = {"WALLET_MISSIONS_CONSUMER": f"bench_mem_{uuid.uuid4().hex[:8]}"}
-    async with serve("wallet", WALLET_TOPICS, consumer) as wallet_served:
-        settings = WalletSettings(database_schema=wallet_served.schema)
-        admin = await _token(settings, wallet_served.schema, "municipal_admin")
-        service = await _token(settings, wallet_served.schema, "service")
-        async with httpx.AsyncClient(base_url=wallet_served.url, timeout=120) as api:
-            await treasury(api, admin)
-        began = time.monotonic()
-        async with WalletSeeder(settings) as seeder:
-            passes = [""] * (WARM_UP + n)
-
-            async def rider(i: int) -> None:
-                passes[i] = await seeder.rider(i)
-
-            await in_parallel(WARM_UP + n, 200, rider)
-        made = time.monotonic() - began
+    async with seeded_wallet(WARM_UP + n, WalletSeeder.rider) as seeded:
+        wallet_served, admin, service = seeded.served, seeded.admin, seeded.service
+        passes, made = seeded.made, seeded.seconds
         env = {
             "TRANSIT_WALLET_URL": wallet_served.url,
             "TRANSIT_WALLET_TOKEN": service,
@@ -314,22 +340,9 @@ SHOP = {
 async def merchant(n: int, load: Load) -> Measured:
     """Payers made at a served wallet (its command layer), then one redemption each at one
     shop's till through merchant's API (merchant -> wallet hold -> capture)."""
-    consumer = {"WALLET_MISSIONS_CONSUMER": f"bench_mem_{uuid.uuid4().hex[:8]}"}
-    async with serve("wallet", WALLET_TOPICS, consumer) as wallet_served:
-        settings = WalletSettings(database_schema=wallet_served.schema)
-        admin = await _token(settings, wallet_served.schema, "municipal_admin")
-        service = await _token(settings, wallet_served.schema, "service")
-        async with httpx.AsyncClient(base_url=wallet_served.url, timeout=120) as api:
-            await treasury(api, admin)
-        began = time.monotonic()
-        async with WalletSeeder(settings) as seeder:
-            codes = [""] * (WARM_UP + n)
-
-            async def payer(i: int) -> None:
-                codes[i] = await seeder.payer(i)
-
-            await in_parallel(WARM_UP + n, 200, payer)
-        made = time.monotonic() - began
+    async with seeded_wallet(WARM_UP + n, WalletSeeder.payer) as seeded:
+        wallet_served, admin, service = seeded.served, seeded.admin, seeded.service
+        codes, made = seeded.made, seeded.seconds
         env = {
             "MERCHANT_WALLET_URL": wallet_served.url,
             "MERCHANT_WALLET_TOKEN": service,
