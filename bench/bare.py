@@ -3,8 +3,10 @@
 It takes ``POST /v1/spends`` with the wallet's own ``SpendRequest`` body model (pydantic), a
 bearer header and an idempotency key, and answers 201 with a spend-sized JSON answer; no
 database, no Kafka, no token lookup. It runs as its own process under uvicorn with the same
-settings as `kgo serve` (no access log), and `bench.http` drives it with the same wrk script
-and connection counts as the wallet's HTTP spends, so the wallet's rate is held against it.
+settings as `kgo serve` (no access log) and the same FastAPI configuration as every service
+(FastAPI's native OpenTelemetry off, ``kgo_runtime.http.NO_TELEMETRY``), and `bench.http`
+drives it with the same wrk script and connection counts as the wallet's HTTP spends, so the
+wallet's rate is held against it.
 
     uv run uvicorn bench.bare:app --port 8099 --no-access-log
 """
@@ -17,9 +19,10 @@ from uuid import uuid4
 from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse
 
+from kgo_runtime.http import NO_TELEMETRY
 from services.wallet.entrypoints.http.api_models_consent import SpendRequest
 
-app = FastAPI(title="bare spend (bench)")
+app = FastAPI(title="bare spend (bench)", telemetry=NO_TELEMETRY)
 
 
 @app.get("/readyz")

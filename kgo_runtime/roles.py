@@ -130,10 +130,11 @@ def operations_app(app: FastAPI) -> FastAPI:
     components as in any process; the relay's, consumers', followers' and sweepers' series
     live in this process's registry, so Prometheus scrapes them here, beside each HTTP
     process's own."""
-    from kgo_runtime.http import health
+    from kgo_runtime.http import NO_TELEMETRY, health
 
     operations = FastAPI(
         title=app.title,
+        telemetry=NO_TELEMETRY,
         lifespan=lambda _: app.router.lifespan_context(app),
         openapi_url=None,
         docs_url=None,

@@ -30,7 +30,13 @@ from fastapi import APIRouter, FastAPI
 from kgo_runtime.components import Component, Supervisor
 from kgo_runtime.consumer import BatchHandler, Handler, IdempotentConsumer
 from kgo_runtime.eventstore import TApplication, open_application
-from kgo_runtime.http import add_routes, health, index_literal_paths, install_middleware
+from kgo_runtime.http import (
+    NO_TELEMETRY,
+    add_routes,
+    health,
+    index_literal_paths,
+    install_middleware,
+)
 from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.logging import configure_logging, get_logger
 from kgo_runtime.metrics import Metrics
@@ -276,7 +282,10 @@ def create_service_app(
             await runtime.stop()
 
     app = FastAPI(
-        title=title or f"KGO {settings.service_name}", description=description, lifespan=lifespan
+        title=title or f"KGO {settings.service_name}",
+        description=description,
+        lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
     )
     app.state.settings = settings
     install_middleware(app)

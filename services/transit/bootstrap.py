@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from kgo_runtime.access import AccessSettings, AccessVerifier, Authenticator, public_key
 from kgo_runtime.clock import Clock, SystemClock
 from kgo_runtime.components import Component
+from kgo_runtime.http import NO_TELEMETRY
 from kgo_runtime.service import ServiceContext, create_service_app
 from kgo_runtime.settings import InfraSettings
 from kgo_runtime.wallet_client import WalletClient
@@ -135,7 +136,7 @@ def create_app(
 
 def build_api(container: TransitContainer, access: Authenticator) -> FastAPI:
     """The API alone around an already wired container (unit tests: no Kafka, no Postgres)."""
-    app = FastAPI(title="KGO transit")
+    app = FastAPI(title="KGO transit", telemetry=NO_TELEMETRY)
     app.include_router(build_router())
     install_error_handlers(app)
     app.state.transit = container
