@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = (1, 8, 32)
 #: Scale-out: the HTTP spends again with this many `kgo serve wallet` processes on one port.
 SCALE_WORKERS = (2, 4)
+#: Steady offered rates of the open-loop HTTP rows (issue 17's p99 aim is at 1,000/s).
+OPEN_RATES = (300, 1000)
 #: Everything after this line in BENCHMARKS.md is written by hand and kept by a new run.
 KEPT = "<!-- written by hand below this line; bench.run keeps it -->"
 
@@ -252,6 +254,14 @@ async def main(plan: Plan, output: Path) -> Report:
         measured += await http.http_spends(
             settings, CONCURRENCY, residents=min(plan.residents, 500), duration=plan.duration
         )
+        if plan.mode == "default":
+            rates = OPEN_RATES if http.vegeta_binary() is not None else ()
+            say("... again with the background components in a process of their own "
+                f"(WALLET_BACKGROUND_PROCESS){', open loop at 300 and 1,000/s' if rates else ''}")
+            measured += await http.http_spends(
+                settings, CONCURRENCY, residents=min(plan.residents, 500), duration=plan.duration,
+                background_apart=True, open_rates=rates,
+            )  # fmt: skip
         for workers in SCALE_WORKERS if plan.mode == "default" else ():
             say(f"... again with {workers} HTTP processes (WALLET_HTTP_WORKERS), 32 connections")
             measured += await http.http_spends(

@@ -450,8 +450,10 @@ class Relay:
         return selected
 
     async def _store_position(self, position: int) -> None:
-        assert self._pool is not None
-        await self._pool.execute(
+        # On the lock's own session: no pool acquire and release per batch (asyncpg resets a
+        # released connection with a query of its own), and only the lock holder writes.
+        assert self._lock_conn is not None
+        await self._lock_conn.execute(
             f"INSERT INTO {self._table} AS p (relay_name, position) VALUES ($1, $2) "
             "ON CONFLICT (relay_name) DO UPDATE SET position = EXCLUDED.position "
             "WHERE p.position < EXCLUDED.position",

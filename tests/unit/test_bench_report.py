@@ -188,3 +188,22 @@ def test_http_rows_are_held_against_the_bare_framework_at_the_same_connections()
     text = " ".join(reading(rows, MEMORY))
     assert "400/3,200 = 0.12 at 8" in text and "900/1,500 = 0.60 at 32" in text
     assert "met by 1 of 2 rows" in text
+
+
+def test_the_reading_names_the_best_http_configuration_and_the_steady_rates():
+    from bench.http import BARE, BARE_OPEN, OPEN, SCENARIO
+    from bench.run import with_bare_rates
+
+    apart = f"{SCENARIO}, background apart"
+    rows = with_bare_rates([
+        Row(SCENARIO, 32, 900, 35.0, 120.0),
+        Row(BARE, 32, 5000, 6.0, 14.0),
+        Row(apart, 32, 1300, 24.0, 100.0),
+        Row(BARE, 32, 5200, 6.0, 13.0),
+        Row(OPEN, 1000, 990, 210.0, 4800.0),
+        Row(BARE_OPEN, 1000, 1000, 0.7, 4.0),
+    ])  # fmt: skip
+    text = " ".join(reading(rows, MEMORY))
+    assert "1,300/5,200 = 0.25 at 32 (background apart)" in text
+    assert "takes 1,300 spends/s at 32 connections (p50 24.0 ms; background apart)" in text
+    assert "1,000/s offered, 990/s answered, p99 4,800 ms" in text

@@ -87,16 +87,21 @@ def read_stored(mapper: Mapper[Any]) -> StoredReaders | None:
     """The relay's direct reading of stored account events (``Relay(read_stored=...)``), or
     None where the stored state is not the plain JSON it expects (a cipher, a compressor,
     another transcoder)."""
+    return _account_reader if stores_plain_json(mapper) else None
+
+
+def stores_plain_json(mapper: Mapper[Any]) -> bool:
+    """Whether ``mapper`` stores events' state as plain JSON, ids and times tagged as the
+    JSON transcoder tags them (no cipher, no compressor), so that it can be read directly."""
     transcoder = mapper.transcoder
     if mapper.cipher is not None or mapper.compressor is not None:
-        return None
+        return False
     if not isinstance(transcoder, JSONTranscoder):
-        return None
+        return False
     names = transcoder.names
-    if not (isinstance(names.get("uuid_hex"), UUIDAsHex)
-            and isinstance(names.get("datetime_iso"), DatetimeAsISO)):  # fmt: skip
-        return None
-    return _account_reader
+    return isinstance(names.get("uuid_hex"), UUIDAsHex) and isinstance(
+        names.get("datetime_iso"), DatetimeAsISO
+    )
 
 
 def _account_reader(topic: str) -> ReadStored | None:

@@ -14,11 +14,16 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import orjson
+from eventsourcing.domain import DomainEvent
+from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import TopicError, resolve_topic
 
 from kgo_runtime.postgres import create_tables, schema_name
 
 from ..application.ledger import WalletLedger
 from ..domain.account import Account
+from .contracts import stores_plain_json
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS {s}.wallet_accounts (
@@ -57,6 +62,9 @@ class WalletDirectory:
         self._batch = batch_size
         self._stopping = asyncio.Event()
         self._stored = asyncio.Event()
+        self._reader = _Reader(ledger.mapper)
+        #: Where the tables are, as this follower last moved them (None: read it first).
+        self._position: int | None = None
         #: True when the last fold read fewer events than a full batch. Only then do the
         #: tables hold whole transactions (a full batch may end inside one), so only then
         #: is the supply check meaningful.
@@ -71,19 +79,23 @@ class WalletDirectory:
         self._stopping.clear()
         await self.create_tables()
         channel = getattr(self._ledger.recorder, "channel_name", None)
-        async with self._pool.acquire() as listener:
+        # One connection for the whole run, listening and folding: a fold after every
+        # stored batch then costs no pool acquire and release (asyncpg resets a released
+        # connection with a query of its own, a round trip per release).
+        async with self._pool.acquire() as conn:
             if channel:
-                await listener.add_listener(channel, self._on_stored)
+                await conn.add_listener(channel, self._on_stored)
             try:
                 while not self._stopping.is_set():
                     self._stored.clear()
-                    if not await self.follow_once():
+                    if not await self.follow_once(conn):
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._stored.wait(), self._poll)
             finally:
+                self._position = None
                 if channel:
                     with contextlib.suppress(Exception):
-                        await listener.remove_listener(channel, self._on_stored)
+                        await conn.remove_listener(channel, self._on_stored)
 
     def _on_stored(self, *_: object) -> None:
         self._stored.set()
@@ -98,21 +110,32 @@ class WalletDirectory:
         while await self.follow_once():
             pass
 
-    async def follow_once(self) -> int:
-        """Fold the next stored events into the tables; returns how many were read."""
-        position = await self._pool.fetchval(
-            f"SELECT position FROM {self._s}.wallet_directory_position WHERE id = 1"
-        )
+    async def follow_once(self, conn: asyncpg.Connection | None = None) -> int:
+        """Fold the next stored events into the tables (on ``conn``, else on a connection of
+        the pool); returns how many were read."""
+        if conn is None:
+            async with self._pool.acquire() as acquired:
+                return await self.follow_once(acquired)
+        position = self._position
+        if position is None:
+            position = await conn.fetchval(
+                f"SELECT position FROM {self._s}.wallet_directory_position WHERE id = 1"
+            )
         notifications = await asyncio.to_thread(
             self._ledger.recorder.select_notifications, position + 1, self._batch
         )
         self.caught_up = len(notifications) < self._batch
         if not notifications:
+            self._position = position
             return 0
         changes = _Changes()
         for notification in notifications:
-            changes.fold(self._ledger.mapper.to_domain_event(notification))
-        async with self._pool.acquire() as conn, conn.transaction():
+            self._reader.fold(notification, changes)
+        # The position kept in memory is only a guess: the update below moves it only from
+        # where this follower last saw it, so another follower's progress (several processes
+        # of one service) fails the update and the position is read again next time.
+        self._position = None
+        async with conn.transaction():
             moved = await conn.execute(
                 f"UPDATE {self._s}.wallet_directory_position SET position = $2, "
                 "minted = minted + $3 WHERE id = 1 AND position = $1",
@@ -123,6 +146,7 @@ class WalletDirectory:
             if moved != "UPDATE 1":  # another follower got there first: nothing to do
                 return len(notifications)
             await changes.write(conn, self._s)
+        self._position = notifications[-1].id
         return len(notifications)
 
     # --- queries ----------------------------------------------------------------------------
@@ -177,6 +201,66 @@ def _text(value: str | None) -> str | None:
     return value.replace("\x00", "\ufffd") if value else value
 
 
+class _Reader:
+    """Stored events into :class:`_Changes`, decoding only what the directory folds.
+
+    Of the wallet's log, only account openings and entries change the directory; receipts,
+    identity claims, instruments and refusals (a third of the log and more) are skipped by
+    their topic without being decoded. An entry that only moves a balance (no hold, no
+    supply) is read from its stored JSON for the two balances it states, where the mapper
+    would first build the whole domain event; anything else, or any entry whose JSON is not
+    as expected, is decoded by the mapper as before."""
+
+    def __init__(self, mapper: Mapper[Any]) -> None:
+        self._mapper = mapper
+        self._plain = stores_plain_json(mapper)
+        self._kinds: dict[str, str] = {}
+
+    def fold(self, notification: Notification, changes: _Changes) -> None:
+        kind = self._kinds.get(notification.topic)
+        if kind is None:
+            kind = self._kinds[notification.topic] = self._kind(notification.topic)
+        if kind == _SKIP:
+            return
+        if kind == _BALANCE:
+            try:
+                state = orjson.loads(notification.state)
+            except orjson.JSONDecodeError:
+                state = None
+            if type(state) is dict:
+                available, held = state.get("available_after"), state.get("held_after")
+                if type(available) is int and type(held) is int:
+                    changes.balance(
+                        notification.originator_id,
+                        available,
+                        held,
+                        notification.originator_version,
+                    )
+                    return
+        changes.fold(self._mapper.to_domain_event(notification))
+
+    def _kind(self, topic: str) -> str:
+        try:
+            cls = resolve_topic(topic)
+        except TopicError:
+            return _DECODE  # the mapper says what it cannot decode, as it always did
+        if not isinstance(cls, type) or not issubclass(cls, (Account.Opened, Account.Entry)):
+            return _SKIP if isinstance(cls, type) and issubclass(cls, DomainEvent) else _DECODE
+        if (
+            self._plain
+            and issubclass(cls, Account.Entry)
+            and not issubclass(cls, _FOLDED_WHOLE)
+            and getattr(cls, "class_version", 1) == 1
+        ):
+            return _BALANCE
+        return _DECODE
+
+
+_SKIP, _BALANCE, _DECODE = "skip", "balance", "decode"
+#: Entries the directory reads more of than their balances (see :meth:`_Changes.fold`).
+_FOLDED_WHOLE = (Account.SupplyMinted, Account.CoinsHeld, Account.HoldSettled)
+
+
 class _Changes:
     """What a run of stored events does to the directory's rows."""
 
@@ -198,7 +282,8 @@ class _Changes:
                 event.occurred_at,
             )
         if isinstance(event, Account.Entry):
-            self.balances[event.originator_id] = (
+            self.balance(
+                event.originator_id,
                 event.available_after,
                 event.held_after,
                 event.originator_version,
@@ -217,6 +302,9 @@ class _Changes:
             self.hold_amounts[event.hold_id] = (
                 self.hold_amounts.get(event.hold_id, 0) + event.amount
             )
+
+    def balance(self, account_id: UUID, available: int, held: int, version: int) -> None:
+        self.balances[account_id] = (available, held, version)
 
     async def write(self, conn: asyncpg.Connection, s: str) -> None:
         if self.opened:

@@ -41,3 +41,37 @@ async def test_the_directory_follows_the_log(driver, wallet_settings):
         assert await directory.due_holds(later) == []
     finally:
         await pool.close()
+
+
+def test_the_directory_reads_each_stored_event_as_its_domain_event_says(driver):
+    """The directory decodes only what it folds (entries from their stored balances, the
+    rest of the log skipped by topic); what it makes of a history with every kind of entry
+    (supply, budgets, grants, spends, holds captured, released and expired) is what the
+    mapper's domain events make of it."""
+    from services.wallet.adapters.directory import _BALANCE, _SKIP, _Changes, _Reader
+
+    wallets, shop = driver.setup(residents=3, grant=100)
+    driver.run(c.Spend, wallet_id=wallets[0], payee_id=shop, amount=7, reference="r1")
+    holds = [
+        UUID(
+            driver.run(
+                c.PlaceHold, wallet_id=w, payee_id=shop, amount=20, reference="h", ttl_seconds=60
+            ).body["hold_id"]
+        )
+        for w in wallets
+    ]
+    driver.run(c.CaptureHold, wallet_id=wallets[0], hold_id=holds[0], payee_id=shop, amount=5)
+    driver.run(c.ReleaseHold, wallet_id=wallets[1], hold_id=holds[1])
+    later = business_now() + timedelta(minutes=2)
+    driver.run(c.ExpireHold, at=later, wallet_id=wallets[2], hold_id=holds[2])
+    driver.run(c.ReturnBudget, programme="welcome", amount=10)
+
+    mapper = driver.ledger.mapper
+    reader, read, decoded = _Reader(mapper), _Changes(), _Changes()
+    for notification in driver.ledger.recorder.select_notifications(1, 10_000):
+        reader.fold(notification, read)
+        decoded.fold(mapper.to_domain_event(notification))
+    assert vars(read) == vars(decoded)
+    assert read.balances and read.hold_amounts and read.minted == 1_000_000
+    kinds = set(reader._kinds.values())
+    assert {_BALANCE, _SKIP} <= kinds  # entries were read directly, receipts skipped
