@@ -37,6 +37,10 @@ a poisoned record falls back to one transaction per record. ``after_commit`` is 
 every transaction that changed something (a change feed for readers of the tables).
 ``partitions_at_once`` > 1 applies that many partitions' batches of a poll side by side
 (one transaction and connection each), so their round trips to Postgres overlap.
+``across_partitions`` (a handler that takes envelopes of several partitions at once) applies
+a poll's batches of all its partitions in one transaction first
+(:meth:`~kgo_runtime.processing.RecordProcessor.process_batches`), and each apart as above
+only when that cannot be done plainly.
 """
 
 from __future__ import annotations
@@ -57,7 +61,14 @@ from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.logging import get_logger
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.postgres import Database, open_pool
-from kgo_runtime.processing import BatchHandler, Handler, Outcome, RecordProcessor, dispatch
+from kgo_runtime.processing import (
+    BatchHandler,
+    BatchResult,
+    Handler,
+    Outcome,
+    RecordProcessor,
+    dispatch,
+)
 
 __all__ = [
     "BatchHandler",
@@ -96,6 +107,7 @@ class IdempotentConsumer:
         batched: bool = False,
         after_commit: Callable[[], None] | None = None,
         partitions_at_once: int = 1,
+        across_partitions: bool = False,
     ) -> None:
         self.name = f"consumer:{name}"
         self.consumer_name = name
@@ -133,6 +145,10 @@ class IdempotentConsumer:
         #: Batched mode: how many partitions' batches of one poll are applied side by side
         #: (each its own transaction and connection); 1: one after the other.
         self._at_once = max(1, partitions_at_once)
+        #: Batched mode: a poll's batches of several partitions applied in one transaction
+        #: first (a handler that takes envelopes of any partitions together), each apart
+        #: only if that cannot be done plainly.
+        self._across = across_partitions
 
     async def run(self) -> None:
         """Component entry point: consume until ``stop()``."""
@@ -241,6 +257,16 @@ class IdempotentConsumer:
         processor: RecordProcessor,
         batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
     ) -> None:
+        if self._across and len(batch) > 1:
+            ready = {tp: records for tp, records in batch.items() if self._ready(consumer, tp)
+                     and records}  # fmt: skip
+            results = await processor.process_batches(ready) if len(ready) > 1 else None
+            if results is not None:
+                if self._after_commit is not None and any(r.changed for r in results.values()):
+                    self._after_commit()
+                for tp, result in results.items():
+                    self._done(consumer, tp, ready[tp], result)
+                return
         if self._at_once == 1 or len(batch) == 1:
             for tp, records in batch.items():
                 await self._apply_partition(consumer, processor, tp, records)
@@ -266,13 +292,30 @@ class IdempotentConsumer:
         tp: TopicPartition,
         records: list[ConsumerRecord[bytes, bytes]],
     ) -> None:
-        if tp in self._retry_at or tp in self._unpositioned or self._stopping.is_set():
-            return
-        if tp not in consumer.assignment() or not records:
+        if not self._ready(consumer, tp) or not records:
             return
         result = await processor.process_batch(records)
         if result.changed and self._after_commit is not None:
             self._after_commit()
+        self._done(consumer, tp, records, result)
+
+    def _ready(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
+        """Whether a batch polled for ``tp`` may be applied now (not held back, positioned,
+        still assigned, not stopping)."""
+        return not (
+            tp in self._retry_at
+            or tp in self._unpositioned
+            or self._stopping.is_set()
+            or tp not in consumer.assignment()
+        )
+
+    def _done(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        records: list[ConsumerRecord[bytes, bytes]],
+        result: BatchResult,
+    ) -> None:
         if result.retry:
             held = [r.timestamp for r in records if r.offset == result.next_offset]
             self._hold_back(consumer, tp, result.next_offset, held[0] if held else None)

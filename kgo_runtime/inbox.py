@@ -113,6 +113,42 @@ class Inbox:
         )
         return int(value) if value is not None else None
 
+    async def lock_positions(
+        self, conn: asyncpg.Connection, partitions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        """:meth:`lock_position` of several partitions in one statement (in one order, so
+        that two transactions locking overlapping sets wait instead of deadlocking); those
+        not stored yet are absent."""
+        rows = await conn.fetch(
+            f"SELECT topic, partition, next_offset FROM {self._positions}"
+            " WHERE consumer = $1 AND (topic, partition) IN"
+            " (SELECT * FROM unnest($2::text[], $3::int[]))"
+            " ORDER BY topic, partition FOR UPDATE",
+            self.consumer,
+            [t for t, _ in partitions],
+            [p for _, p in partitions],
+        )
+        return {(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
+
+    async def advance_many(
+        self, conn: asyncpg.Connection, last: Sequence[tuple[str, int, int]]
+    ) -> int:
+        """:meth:`advance` of several partitions past their ``(topic, partition, offset)``
+        in one statement; returns how many moved."""
+        rows = await conn.fetch(
+            f"INSERT INTO {self._positions} AS p (consumer, topic, partition, next_offset)"
+            " SELECT $1, t, pt, o + 1 FROM unnest($2::text[], $3::int[], $4::bigint[])"
+            " AS u(t, pt, o)"
+            " ON CONFLICT (consumer, topic, partition) DO UPDATE"
+            " SET next_offset = EXCLUDED.next_offset WHERE p.next_offset < EXCLUDED.next_offset"
+            " RETURNING 1",
+            self.consumer,
+            [t for t, _, _ in last],
+            [p for _, p, _ in last],
+            [o for _, _, o in last],
+        )
+        return len(rows)
+
     async def remember_many(
         self, conn: asyncpg.Connection, items: Sequence[tuple[str, str | None]]
     ) -> tuple[set[str], dict[str, str | None]]:

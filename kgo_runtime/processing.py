@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
 from kgo_contracts.base import ContractEvent
@@ -39,8 +39,9 @@ from kgo_runtime.metrics import Metrics
 
 #: Applies one event's effect through ``conn``, inside the consumer's transaction.
 Handler = Callable[[asyncpg.Connection, Envelope], Awaitable[None]]
-#: Applies many events' effects (one partition, offset order) through ``conn``, inside the
-#: consumer's transaction.
+#: Applies many events' effects (one partition, offset order; with the consumer's
+#: ``across_partitions``, several partitions', each in offset order) through ``conn``, inside
+#: the consumer's transaction.
 BatchHandler = Callable[[asyncpg.Connection, Sequence[Envelope]], Awaitable[None]]
 
 log = get_logger(__name__)
@@ -68,6 +69,10 @@ class BatchResult:
 
 class _Behind(Exception):
     """The stored position moved under a batch (another consumer applied it): roll back."""
+
+
+class _Apart(Exception):
+    """A poll's batches cannot be applied together plainly: roll back, apply each apart."""
 
 
 class CeIdReused(PermanentError):
@@ -232,6 +237,77 @@ class RecordProcessor:
             if not await self._inbox.advance(conn, last.topic, last.partition, last.offset):
                 raise _Behind
             return stored, len(fresh)
+
+    async def process_batches(
+        self, batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+    ) -> dict[TopicPartition, BatchResult] | None:
+        """Apply several partitions' batches (each in offset order) in ONE transaction, each
+        partition's position moving in it, with :meth:`process_batch`'s guarantees: one
+        commit (and one set of round trips) for a whole poll, where a poll spread over many
+        partitions (a live consumer keeping up) otherwise pays one transaction each.
+
+        None when the poll cannot be applied plainly (a record that does not decode, a stored
+        position outside its batch, a ``ce_id`` reused, the handler or Postgres failing):
+        nothing was stored, and the caller applies each partition with
+        :meth:`process_batch`, which decides every such case as it always has."""
+        assert self.batch_handler is not None
+        try:
+            envelopes = {
+                tp: [decode(r.headers, r.value, r.key) for r in records]
+                for tp, records in batches.items()
+            }
+        except EnvelopeError:
+            return None
+        try:
+            fresh = await self._apply_batches(batches, envelopes)
+        except _Apart:
+            return None
+        except Exception:
+            log.debug("poll not applied as one; applying its partitions apart",
+                      consumer=self.consumer, exc_info=True)  # fmt: skip
+            return None
+        return {
+            tp: self._result(records, records[0].offset, fresh[tp])
+            for tp, records in batches.items()
+        }
+
+    async def _apply_batches(
+        self,
+        batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+        envelopes: Mapping[TopicPartition, Sequence[Envelope]],
+    ) -> dict[TopicPartition, int]:
+        """Records applied per partition; raises :class:`_Apart` (rolling back) when a
+        stored position is not inside its batch or a ``ce_id`` was reused."""
+        assert self.batch_handler is not None
+        async with self._pool.acquire() as conn, conn.transaction():
+            stored = await self._inbox.lock_positions(
+                conn, [(tp.topic, tp.partition) for tp in batches]
+            )
+            todo: list[tuple[TopicPartition, Envelope]] = []
+            for tp, records in batches.items():
+                first, last = records[0], records[-1]
+                at = stored.get((tp.topic, tp.partition), first.offset)
+                if at != first.offset:  # behind or ahead of the batch: decided apart
+                    raise _Apart
+                todo += [(tp, e) for e in envelopes[tp]]
+            items = [(e.id, payload_digest(e)) for _, e in todo]
+            new_ids, before = await self._inbox.remember_many(conn, items)
+            fresh: list[Envelope] = []
+            counts = dict.fromkeys(batches, 0)
+            for (tp, envelope), (ce_id, digest) in zip(todo, items, strict=True):
+                if ce_id in new_ids:
+                    new_ids.discard(ce_id)  # a ce_id twice in one poll applies once
+                    before[ce_id] = digest
+                    fresh.append(envelope)
+                    counts[tp] += 1
+                elif judge(before.get(ce_id), digest) is Seen.REUSED:
+                    raise _Apart  # dead-lettered record by record
+            if fresh:
+                await self.batch_handler(conn, fresh)
+            last_offsets = [(tp.topic, tp.partition, r[-1].offset) for tp, r in batches.items()]
+            if await self._inbox.advance_many(conn, last_offsets) != len(batches):
+                raise _Apart
+            return counts
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> Outcome:
         """Apply one record; ``RETRY`` means a transient failure: nothing was stored."""

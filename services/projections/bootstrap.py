@@ -97,6 +97,7 @@ def create_app(
             after_commit=changes.committed,
             max_records=settings.batch_records,
             partitions_at_once=settings.partitions_at_once,
+            across_partitions=True,
         )
         ctx.metrics.watch_staleness(name, consumer.lag_seconds)
         behind = functools.partial(records_behind, ctx.metrics, integrity.consumer_name)

@@ -220,3 +220,64 @@ async def test_partitions_side_by_side_apply_once_and_a_held_back_one_waits_alon
         assert metrics.registry.get_sample_value("kgo_consumer_duplicates_total", labels) == 1
     finally:
         await delete_topics(BOOTSTRAP, [topic, dlq(topic)])
+
+
+async def test_a_poll_across_partitions_applies_in_one_transaction_and_poison_falls_back(
+    schema: str,
+) -> None:
+    """``across_partitions``: a poll's batches of several partitions go through the handler
+    together, each partition's position stored with them; a poisoned, refused, failing or
+    republished record makes that poll apply partition by partition, with the same outcome
+    as ever: every good record once, the bad ones dead-lettered with their reason."""
+    topic = unique_name("t.batched.across")
+    await create_topics(BOOTSTRAP, [topic, dlq(topic)], partitions=4)
+    try:
+        first = good(10, uuid.uuid4())
+        clean = [good(r, uuid.uuid4()) for r in range(100, 300)]
+        await produce(topic, clean)  # a clean stretch first: polls applied as one
+        name = unique_name("grants")
+        metrics, handler = Metrics("projections"), BatchGrants(schema)
+        consumer = IdempotentConsumer(
+            name, [topic], handler, kafka_bootstrap=BOOTSTRAP, db=DSN, schema=schema,
+            metrics=metrics, backoff=(0.05, 0.2), batched=True, across_partitions=True,
+        )  # fmt: skip
+        running = asyncio.create_task(consumer.run())
+        conn = await asyncpg.connect(DSN)
+
+        async def positions(total: int) -> dict[int, int]:
+            for _ in range(600):
+                with contextlib.suppress(asyncpg.UndefinedTableError):
+                    rows = await conn.fetch(
+                        f"SELECT partition, next_offset FROM {schema}.consumer_positions"
+                        " WHERE consumer = $1",
+                        name,
+                    )
+                    if sum(r["next_offset"] for r in rows) == total:
+                        return {r["partition"]: r["next_offset"] for r in rows}
+                await asyncio.sleep(0.05)
+            raise AssertionError("the consumer never got there")
+
+        try:
+            per_partition = await positions(len(clean))
+            assert max(handler.batches) > max(per_partition.values())  # several partitions
+            await produce(topic, [first, replace(first, value=b'{"completion_id": '),
+                                  good(13, uuid.uuid4()), good(7, uuid.uuid4()), first,
+                                  *(good(r, uuid.uuid4()) for r in range(300, 340))])  # fmt: skip
+            await positions(len(clean) + 45)
+            rewards = [r["reward"] for r in await conn.fetch(
+                f"SELECT reward FROM {schema}.grants ORDER BY reward")]  # fmt: skip
+        finally:
+            await conn.close()
+            await consumer.stop()
+            await asyncio.wait_for(running, 15)
+        assert rewards == [7, 10, *range(100, 340)]
+        assert handler.failed_once
+        letters = await read_topic(BOOTSTRAP, dlq(topic), count=2)
+        assert sorted(header_map(r.headers)["kgo_dlq_reason_code"] for r in letters) == [
+            "invalid_json", "unlucky_reward",
+        ]  # fmt: skip
+        labels = {"consumer": name, "topic": topic}
+        assert metrics.registry.get_sample_value("kgo_consumer_processed_total", labels) == 242
+        assert metrics.registry.get_sample_value("kgo_consumer_duplicates_total", labels) == 1
+    finally:
+        await delete_topics(BOOTSTRAP, [topic, dlq(topic)])
