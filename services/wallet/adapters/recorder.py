@@ -125,6 +125,11 @@ class WalletRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
         ).format(**names)
+        self.notifications_from = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM {schema}.{table} WHERE notification_id >= %s"
+            " ORDER BY notification_id LIMIT %s"
+        ).format(**names)
         self.insert_call = SQL(
             "SELECT * FROM {schema}.{function}(%b, %b, %b, %b) AS t(notification_id)"
         ).format(**names)
@@ -161,8 +166,20 @@ class WalletRecorder(PostgresApplicationRecorder):
 
     # The relay and the directory follow the log: they retry with their own backoff.
     def select_notifications(self, *args: Any, **kwargs: Any) -> Sequence[Notification]:
+        if len(args) == 2 and not kwargs and type(args[0]) is int:
+            # How the relay and the directory follow the log (from a position, a batch at a
+            # time): one statement made once and rows as tuples, where the stock recorder
+            # composes its SQL and makes a dict of each row on every call.
+            return _fail_fast(self.datastore, self._notifications_from, *args)
         call = PostgresApplicationRecorder.select_notifications.__wrapped__  # type: ignore[attr-defined]
         return _fail_fast(self.datastore, call, self, *args, **kwargs)
+
+    def _notifications_from(self, start: int, limit: int) -> list[Notification]:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self.notifications_from, (start, limit), prepare=True)
+            rows = curs.fetchall()
+        return [Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3],
+                             state=bytes(r[4])) for r in rows]  # fmt: skip
 
     def max_notification_id(self) -> int | None:
         call = PostgresApplicationRecorder.max_notification_id.__wrapped__  # type: ignore[attr-defined]

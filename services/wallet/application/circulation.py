@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from ..domain import circulation, movements
 from ..domain.account import Account
 from ..domain.errors import Refused
-from ..domain.ids import KGO_NAMESPACE, budget_id
+from ..domain.ids import budget_id, kgo_id
 from .commands import Command
 from .unit_of_work import UnitOfWork
 
@@ -74,7 +74,7 @@ class CoverShortfall(Command):
 
 def _movement_id(receipt: UUID) -> UUID:
     """As in handlers.py: the movement id of a command, from its receipt id."""
-    return uuid5(KGO_NAMESPACE, f"movement:{receipt}")
+    return kgo_id(f"movement:{receipt}")
 
 
 def _budget(uow: UnitOfWork, programme: str) -> Account:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from ..domain import movements
 from ..domain.account import RESIDENT
 from ..domain.errors import Refused, WrongAccountKind
 from ..domain.identity import ResidentRecord, resident_record_id
-from ..domain.ids import KGO_NAMESPACE, MUNICIPALITY_ID
+from ..domain.ids import MUNICIPALITY_ID, kgo_id
 from .resident_commands import EraseResident
 from .unit_of_work import UnitOfWork
 
@@ -36,7 +36,7 @@ def erase_resident(uow: UnitOfWork, cmd: EraseResident, receipt: UUID) -> Answer
     returned = cmd.return_balance and wallet.available > 0
     if returned:
         municipality = uow.account(MUNICIPALITY_ID, "the municipality")
-        movement_id = uuid5(KGO_NAMESPACE, f"movement:{receipt}")
+        movement_id = kgo_id(f"movement:{receipt}")
         movements.transfer(
             wallet, municipality, wallet.available, purpose="return",
             movement_id=movement_id, at=cmd.at, memo=f"resident erased ({cmd.reference})",

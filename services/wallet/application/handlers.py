@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 from ..domain import holds, movements
 from ..domain.account import BUDGET, ISSUER, MUNICIPALITY, RESIDENT, Account
@@ -19,9 +19,9 @@ from ..domain.identity import IdentityClaim, ResidentRecord
 from ..domain.ids import (
     GENESIS_MOVEMENT_ID,
     ISSUER_ID,
-    KGO_NAMESPACE,
     MUNICIPALITY_ID,
     budget_id,
+    kgo_id,
     payee_id,
 )
 from . import commands as c
@@ -45,7 +45,7 @@ def account_view(account: Account) -> dict[str, Any]:
 
 
 def _movement_id(receipt: UUID, leg: str = "movement") -> UUID:
-    return uuid5(KGO_NAMESPACE, f"{leg}:{receipt}")
+    return kgo_id(f"{leg}:{receipt}")
 
 
 def _open_if_missing(

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from .errors import Refused
-from .ids import KGO_NAMESPACE
+from .ids import kgo_id
 
 #: Wrong PINs in a row that lock a card.
 MAX_PIN_ATTEMPTS = 5
@@ -31,7 +31,7 @@ MAX_PIN_ATTEMPTS = 5
 
 def instrument_id(kind: str, blind_index: str) -> UUID:
     """The id of a payment code, receive code, card or transit pass, from its keyed hash."""
-    return uuid5(KGO_NAMESPACE, f"instrument:{kind}:{blind_index}")
+    return kgo_id(f"instrument:{kind}:{blind_index}")
 
 
 # --- refusals ----------------------------------------------------------------------------------

@@ -75,3 +75,16 @@ def test_the_directory_reads_each_stored_event_as_its_domain_event_says(driver):
     assert read.balances and read.hold_amounts and read.minted == 1_000_000
     kinds = set(reader._kinds.values())
     assert {_BALANCE, _SKIP} <= kinds  # entries were read directly, receipts skipped
+
+
+def test_the_log_read_from_a_position_is_the_stock_recorders(driver):
+    """The relay's and the directory's way of reading the log (a start and a limit: one
+    statement made once, tuple rows) gives what eventsourcing's own select gives."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    driver.setup(residents=2, grant=50)
+    recorder = driver.ledger.recorder
+    stock = PostgresApplicationRecorder.select_notifications.__wrapped__
+    for start, limit in ((1, 10_000), (3, 5), (10_000, 10)):
+        assert recorder.select_notifications(start, limit) == stock(recorder, start, limit)
+    assert recorder.select_notifications(1, 5)  # not empty: the comparison compared rows
