@@ -108,7 +108,7 @@ async def live_catch_up(settings: ProjectionsSettings, dsn: str, count: int) -> 
     consumer = IdempotentConsumer(
         settings.consumer_name, settings.topics, Projector(schema, model_names()),
         kafka_bootstrap=settings.kafka_bootstrap, db=pool, schema=schema, batched=True,
-        max_records=settings.batch_records,
+        max_records=settings.batch_records, across_partitions=True,  # as bootstrap.py
     )  # fmt: skip
     started = time.perf_counter()
     task = asyncio.create_task(consumer.run())
@@ -145,6 +145,7 @@ async def latency(settings: ProjectionsSettings, dsn: str, samples: int) -> list
         batched=True,
         after_commit=feed.committed,
         max_records=5000,
+        across_partitions=True,  # as services/projections/bootstrap.py builds it
     )
     task = asyncio.create_task(consumer.run())
     history = build(residents=1, seed=99)
