@@ -24,7 +24,7 @@ class ProjectionsSettings(ServiceSettings):
     digests_topic: str = topics.DIGESTS
     #: Public answers withhold any figure about fewer residents than this.
     suppress_below: int = 10
-    #: Records per poll (each partition's share is one transaction).
+    #: Records per poll (one transaction for the poll; one per partition if it cannot be).
     batch_records: int = 5000
     #: Partitions' transactions of one poll applied side by side (of the service's pool).
     #: 1 (one after the other) until the read models' shared rows (supply, daily totals) are
