@@ -167,10 +167,15 @@ def _http(rows: Sequence[Row]) -> str:
     )
     steady = [r for r in spends if "open loop" in r.scenario]
     if steady:
-        line += " At a steady offered rate: " + ", ".join(
-            f"{r.concurrency:,}/s offered, {r.rate:,.0f}/s answered, p99 {r.p99_ms or 0:,.0f} ms"
-            for r in steady
-        ) + " (aim: p99 under 50 ms at 1,000/s)."
+        line += (
+            " At a steady offered rate: "
+            + ", ".join(
+                f"{r.concurrency:,}/s offered, {r.rate:,.0f}/s answered, "
+                f"p99 {r.p99_ms or 0:,.0f} ms"
+                for r in steady
+            )
+            + " (aim: p99 under 50 ms at 1,000/s)."
+        )
     return line
 
 

@@ -256,8 +256,10 @@ async def main(plan: Plan, output: Path) -> Report:
         )
         if plan.mode == "default":
             rates = OPEN_RATES if http.vegeta_binary() is not None else ()
-            say("... again with the background components in a process of their own "
-                f"(WALLET_BACKGROUND_PROCESS){', open loop at 300 and 1,000/s' if rates else ''}")
+            say(
+                "... again with the background components in a process of their own "
+                f"(WALLET_BACKGROUND_PROCESS){', open loop at 300 and 1,000/s' if rates else ''}"
+            )
             measured += await http.http_spends(
                 settings, CONCURRENCY, residents=min(plan.residents, 500), duration=plan.duration,
                 background_apart=True, open_rates=rates,

@@ -119,16 +119,7 @@ class Inbox:
         """:meth:`lock_position` of several partitions in one statement (in one order, so
         that two transactions locking overlapping sets wait instead of deadlocking); those
         not stored yet are absent."""
-        rows = await conn.fetch(
-            f"SELECT topic, partition, next_offset FROM {self._positions}"
-            " WHERE consumer = $1 AND (topic, partition) IN"
-            " (SELECT * FROM unnest($2::text[], $3::int[]))"
-            " ORDER BY topic, partition FOR UPDATE",
-            self.consumer,
-            [t for t, _ in partitions],
-            [p for _, p in partitions],
-        )
-        return {(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
+        return await self._positions_of(conn, partitions, " ORDER BY topic, partition FOR UPDATE")
 
     async def advance_many(
         self, conn: asyncpg.Connection, last: Sequence[tuple[str, int, int]]
@@ -198,13 +189,20 @@ class Inbox:
         self, pool: asyncpg.Pool, partitions: Iterable[tuple[str, int]]
     ) -> dict[tuple[str, int], int]:
         """Stored next offsets of the given (topic, partition)s; absent ones are not stored."""
-        wanted = list(partitions)
-        rows = await pool.fetch(
+        return await self._positions_of(pool, list(partitions))
+
+    async def _positions_of(
+        self,
+        db: asyncpg.Pool | asyncpg.Connection,
+        partitions: Sequence[tuple[str, int]],
+        then: str = "",
+    ) -> dict[tuple[str, int], int]:
+        rows = await db.fetch(
             f"SELECT topic, partition, next_offset FROM {self._positions}"
             " WHERE consumer = $1 AND (topic, partition) IN"
-            " (SELECT * FROM unnest($2::text[], $3::int[]))",
+            f" (SELECT * FROM unnest($2::text[], $3::int[])){then}",
             self.consumer,
-            [t for t, _ in wanted],
-            [p for _, p in wanted],
+            [t for t, _ in partitions],
+            [p for _, p in partitions],
         )
         return {(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}

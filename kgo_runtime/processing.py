@@ -285,7 +285,7 @@ class RecordProcessor:
             )
             todo: list[tuple[TopicPartition, Envelope]] = []
             for tp, records in batches.items():
-                first, last = records[0], records[-1]
+                first = records[0]
                 at = stored.get((tp.topic, tp.partition), first.offset)
                 if at != first.offset:  # behind or ahead of the batch: decided apart
                     raise _Apart

@@ -106,6 +106,27 @@ async def rows_and_position(schema: str, name: str, topic: str, end: int) -> lis
         await conn.close()
 
 
+async def positions_at(conn: asyncpg.Connection, schema: str, name: str,
+                       total: int) -> dict[int, int]:  # fmt: skip
+    """Each partition's stored next offset, once they add up to ``total``."""
+    for _ in range(600):
+        with contextlib.suppress(asyncpg.UndefinedTableError):
+            rows = await conn.fetch(
+                f"SELECT partition, next_offset FROM {schema}.consumer_positions"
+                " WHERE consumer = $1",
+                name,
+            )
+            if sum(r["next_offset"] for r in rows) == total:
+                return {r["partition"]: r["next_offset"] for r in rows}
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the consumer never got to {total} records")
+
+
+async def granted(conn: asyncpg.Connection, schema: str) -> list[int]:
+    return [r["reward"] for r in await conn.fetch(
+        f"SELECT reward FROM {schema}.grants ORDER BY reward")]  # fmt: skip
+
+
 async def test_batches_apply_once_and_only_poisoned_records_are_dead_lettered(
     schema: str, topic: str
 ) -> None:
@@ -197,18 +218,8 @@ async def test_partitions_side_by_side_apply_once_and_a_held_back_one_waits_alon
         running = asyncio.create_task(consumer.run())
         conn = await asyncpg.connect(DSN)
         try:
-            for _ in range(600):
-                with contextlib.suppress(asyncpg.UndefinedTableError):
-                    done = await conn.fetchval(
-                        f"SELECT coalesce(sum(next_offset), 0) FROM {schema}.consumer_positions"
-                        " WHERE consumer = $1",
-                        name,
-                    )
-                    if done == len(records):
-                        break
-                await asyncio.sleep(0.05)
-            rewards = [r["reward"] for r in await conn.fetch(
-                f"SELECT reward FROM {schema}.grants ORDER BY reward")]  # fmt: skip
+            await positions_at(conn, schema, name, len(records))
+            rewards = await granted(conn, schema)
         finally:
             await conn.close()
             await consumer.stop()
@@ -243,29 +254,14 @@ async def test_a_poll_across_partitions_applies_in_one_transaction_and_poison_fa
         )  # fmt: skip
         running = asyncio.create_task(consumer.run())
         conn = await asyncpg.connect(DSN)
-
-        async def positions(total: int) -> dict[int, int]:
-            for _ in range(600):
-                with contextlib.suppress(asyncpg.UndefinedTableError):
-                    rows = await conn.fetch(
-                        f"SELECT partition, next_offset FROM {schema}.consumer_positions"
-                        " WHERE consumer = $1",
-                        name,
-                    )
-                    if sum(r["next_offset"] for r in rows) == total:
-                        return {r["partition"]: r["next_offset"] for r in rows}
-                await asyncio.sleep(0.05)
-            raise AssertionError("the consumer never got there")
-
         try:
-            per_partition = await positions(len(clean))
+            per_partition = await positions_at(conn, schema, name, len(clean))
             assert max(handler.batches) > max(per_partition.values())  # several partitions
             await produce(topic, [first, replace(first, value=b'{"completion_id": '),
                                   good(13, uuid.uuid4()), good(7, uuid.uuid4()), first,
                                   *(good(r, uuid.uuid4()) for r in range(300, 340))])  # fmt: skip
-            await positions(len(clean) + 45)
-            rewards = [r["reward"] for r in await conn.fetch(
-                f"SELECT reward FROM {schema}.grants ORDER BY reward")]  # fmt: skip
+            await positions_at(conn, schema, name, len(clean) + 45)
+            rewards = await granted(conn, schema)
         finally:
             await conn.close()
             await consumer.stop()

@@ -24,6 +24,7 @@ def kgo_id(name: str) -> UUID:
     digest = sha1(_NAMESPACE + name.encode(), usedforsecurity=False).digest()
     return UUID(int=(int.from_bytes(digest[:16]) & _KEEP) | _MARK)
 
+
 ISSUER_ID = uuid5(KGO_NAMESPACE, "account:issuer")
 MUNICIPALITY_ID = uuid5(KGO_NAMESPACE, "account:municipality")
 GENESIS_MOVEMENT_ID = uuid5(KGO_NAMESPACE, "movement:genesis-mint")
