@@ -31,6 +31,21 @@ async def open_pool(db: Database, *, max_size: int = 4) -> tuple[asyncpg.Pool, b
     return await asyncpg.create_pool(db, min_size=0, max_size=max_size), True
 
 
+def still_open(conn: asyncpg.Connection) -> bool:
+    """Whether a connection held from a pool is still usable. When the server ends its
+    session (a restart), asyncpg hands the connection back to the pool and the holder's proxy
+    refuses every call, ``is_closed`` included ("released back to the pool")."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
+class SessionLost(ConnectionError):
+    """A connection held for a component's whole run was closed by the server: take a new
+    one (transient: an ``OSError``)."""
+
+
 async def ensure_schema(conn: asyncpg.Connection | asyncpg.Pool, schema: str) -> None:
     """Create ``schema`` if it does not exist (eventsourcing needs it to exist first)."""
     # A concurrent creator can win the race between the check and the insert.

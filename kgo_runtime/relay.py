@@ -47,7 +47,14 @@ from kgo_runtime.envelope import OutgoingRecord, default_topic, encode, stable_e
 from kgo_runtime.kafka_security import kafka_client_options
 from kgo_runtime.logging import get_logger
 from kgo_runtime.metrics import Metrics
-from kgo_runtime.postgres import Database, create_tables, open_pool, schema_name
+from kgo_runtime.postgres import (
+    Database,
+    SessionLost,
+    create_tables,
+    open_pool,
+    schema_name,
+    still_open,
+)
 from kgo_runtime.producing import produce
 
 #: Maps a stored domain event to its published contract; ``None`` keeps it internal. Make it
@@ -451,15 +458,24 @@ class Relay:
 
     async def _store_position(self, position: int) -> None:
         # On the lock's own session: no pool acquire and release per batch (asyncpg resets a
-        # released connection with a query of its own), and only the lock holder writes.
-        assert self._lock_conn is not None
-        await self._lock_conn.execute(
-            f"INSERT INTO {self._table} AS p (relay_name, position) VALUES ($1, $2) "
-            "ON CONFLICT (relay_name) DO UPDATE SET position = EXCLUDED.position "
-            "WHERE p.position < EXCLUDED.position",
-            self.relay_name,
-            position,
-        )
+        # released connection with a query of its own), and only the lock holder writes. A
+        # session the server ended meanwhile fails the batch as transient; the loop then
+        # takes the lock again on a new one (the records go out again, as after a crash).
+        conn = self._lock_conn
+        if conn is None or not still_open(conn):
+            raise SessionLost("the relay's lock session ended before its position was stored")
+        try:
+            await conn.execute(
+                f"INSERT INTO {self._table} AS p (relay_name, position) VALUES ($1, $2) "
+                "ON CONFLICT (relay_name) DO UPDATE SET position = EXCLUDED.position "
+                "WHERE p.position < EXCLUDED.position",
+                self.relay_name,
+                position,
+            )
+        except asyncpg.InterfaceError:
+            if still_open(conn):
+                raise
+            raise SessionLost("the relay's lock session ended while storing its position") from None
         self._position = position
         self._gaps = {k: v for k, v in self._gaps.items() if k > position}
         self._metrics.relay_position.labels(self.relay_name).set(position)

@@ -25,7 +25,7 @@ from uuid import UUID
 import asyncpg
 
 from kgo_runtime.clock import bangkok_day
-from kgo_runtime.postgres import create_tables, schema_name
+from kgo_runtime.postgres import SessionLost, create_tables, schema_name, still_open
 
 from ..application.service import MerchantApplication
 from ..domain.circulation import SHOP_BALANCE, Reward, Settlement
@@ -124,19 +124,35 @@ class MerchantBook:
         self._stopping.clear()
         await self.create_tables()
         channel = getattr(self._app.recorder, "channel_name", None)
-        async with self._pool.acquire() as listener:
-            if channel:
-                await listener.add_listener(channel, self._on_stored)
-            try:
-                while not self._stopping.is_set():
-                    self._stored.clear()
-                    if not await self.follow_once():
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._stored.wait(), self._poll)
-            finally:
+        # One connection at a time, listening and folding (as the wallet directory): no pool
+        # acquire and release, with asyncpg's reset query, after every stored batch; a new
+        # one when the server ended the session (a restart).
+        while not self._stopping.is_set():
+            async with self._pool.acquire() as conn:
                 if channel:
-                    with contextlib.suppress(Exception):
-                        await listener.remove_listener(channel, self._on_stored)
+                    await conn.add_listener(channel, self._on_stored)
+                try:
+                    await self._follow_on(conn)
+                except SessionLost:
+                    await asyncio.sleep(0.1)  # then a new connection
+                    continue
+                finally:
+                    if channel and still_open(conn):
+                        with contextlib.suppress(Exception):
+                            await conn.remove_listener(channel, self._on_stored)
+
+    async def _follow_on(self, conn: asyncpg.Connection) -> None:
+        while not self._stopping.is_set():
+            self._stored.clear()
+            try:
+                folded = await self.follow_once(conn)
+            except asyncpg.InterfaceError:
+                if still_open(conn):
+                    raise
+                raise SessionLost("the merchant book's connection was closed") from None
+            if not folded:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stored.wait(), self._poll)
 
     def _on_stored(self, *_: object) -> None:
         self._stored.set()
@@ -150,8 +166,12 @@ class MerchantBook:
         while await self.follow_once():
             pass
 
-    async def follow_once(self) -> int:
-        position = await self._pool.fetchval(
+    async def follow_once(self, conn: asyncpg.Connection | None = None) -> int:
+        """Fold the next stored events (on ``conn``, else on one of the pool's)."""
+        if conn is None:
+            async with self._pool.acquire() as acquired:
+                return await self.follow_once(acquired)
+        position = await conn.fetchval(
             f"SELECT position FROM {self._s}.merchant_book_position WHERE id = 1"
         )
         notifications = await asyncio.to_thread(
@@ -174,7 +194,7 @@ class MerchantBook:
                 opened.append((opens[1], opens[0], opens[2]))
             if closes is not None:
                 closed.append(closes)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with conn.transaction():
             moved = await conn.execute(
                 f"UPDATE {self._s}.merchant_book_position SET position = $2 "
                 "WHERE id = 1 AND position = $1",
