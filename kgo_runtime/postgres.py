@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 import asyncpg
@@ -44,6 +46,52 @@ def still_open(conn: asyncpg.Connection) -> bool:
 class SessionLost(ConnectionError):
     """A connection held for a component's whole run was closed by the server: take a new
     one (transient: an ``OSError``)."""
+
+
+async def follow_log(
+    pool: asyncpg.Pool,
+    follow_once: Callable[[asyncpg.Connection], Awaitable[int]],
+    *,
+    channel: str | None,
+    stopping: asyncio.Event,
+    stored: asyncio.Event,
+    poll_interval: float,
+) -> None:
+    """A read model following its service's event log until ``stopping`` is set: woken by
+    the event store's NOTIFY on ``channel`` (``stored`` is set; a stopper sets it too), and
+    every ``poll_interval`` seconds in case a notification was missed, it calls
+    ``follow_once`` (fold what is new, return how many were read) until nothing is new.
+
+    One connection at a time does the listening and the folding, so a fold after every
+    stored batch costs no pool acquire and release (asyncpg resets a released connection
+    with a query of its own). When the server ends the session (a restart), the next one is
+    taken; a database that cannot be reached raises, for the supervisor to restart."""
+
+    def wake(*_: object) -> None:
+        stored.set()
+
+    while not stopping.is_set():
+        async with pool.acquire() as conn:
+            if channel:
+                await conn.add_listener(channel, wake)
+            try:
+                while not stopping.is_set():
+                    stored.clear()
+                    try:
+                        folded = await follow_once(conn)
+                    except asyncpg.InterfaceError:
+                        if still_open(conn):
+                            raise
+                        raise SessionLost("the follower's connection was closed") from None
+                    if not folded:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stored.wait(), poll_interval)
+            except SessionLost:
+                await asyncio.sleep(0.1)  # then a new connection
+            finally:
+                if channel and still_open(conn):
+                    with contextlib.suppress(Exception):
+                        await conn.remove_listener(channel, wake)
 
 
 async def ensure_schema(conn: asyncpg.Connection | asyncpg.Pool, schema: str) -> None:

@@ -14,7 +14,6 @@ rewards from the shop's balance, settlements).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from uuid import UUID
 import asyncpg
 
 from kgo_runtime.clock import bangkok_day
-from kgo_runtime.postgres import SessionLost, create_tables, schema_name, still_open
+from kgo_runtime.postgres import create_tables, follow_log, schema_name
 
 from ..application.service import MerchantApplication
 from ..domain.circulation import SHOP_BALANCE, Reward, Settlement
@@ -123,39 +122,14 @@ class MerchantBook:
     async def run(self) -> None:
         self._stopping.clear()
         await self.create_tables()
-        channel = getattr(self._app.recorder, "channel_name", None)
-        # One connection at a time, listening and folding (as the wallet directory): no pool
-        # acquire and release, with asyncpg's reset query, after every stored batch; a new
-        # one when the server ended the session (a restart).
-        while not self._stopping.is_set():
-            async with self._pool.acquire() as conn:
-                if channel:
-                    await conn.add_listener(channel, self._on_stored)
-                try:
-                    await self._follow_on(conn)
-                except SessionLost:
-                    await asyncio.sleep(0.1)  # then a new connection
-                    continue
-                finally:
-                    if channel and still_open(conn):
-                        with contextlib.suppress(Exception):
-                            await conn.remove_listener(channel, self._on_stored)
-
-    async def _follow_on(self, conn: asyncpg.Connection) -> None:
-        while not self._stopping.is_set():
-            self._stored.clear()
-            try:
-                folded = await self.follow_once(conn)
-            except asyncpg.InterfaceError:
-                if still_open(conn):
-                    raise
-                raise SessionLost("the merchant book's connection was closed") from None
-            if not folded:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stored.wait(), self._poll)
-
-    def _on_stored(self, *_: object) -> None:
-        self._stored.set()
+        await follow_log(
+            self._pool,
+            self.follow_once,
+            channel=getattr(self._app.recorder, "channel_name", None),
+            stopping=self._stopping,
+            stored=self._stored,
+            poll_interval=self._poll,
+        )
 
     async def stop(self) -> None:
         self._stopping.set()

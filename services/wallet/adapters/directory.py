@@ -8,7 +8,6 @@ circulation, the holds that are due to expire — and it is never written anywhe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,7 +18,7 @@ from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.utils import TopicError, resolve_topic
 
-from kgo_runtime.postgres import SessionLost, create_tables, schema_name, still_open
+from kgo_runtime.postgres import create_tables, follow_log, schema_name
 
 from ..application.ledger import WalletLedger
 from ..domain.account import Account
@@ -78,42 +77,15 @@ class WalletDirectory:
         ``poll_interval`` seconds in case a notification was missed."""
         self._stopping.clear()
         await self.create_tables()
-        channel = getattr(self._ledger.recorder, "channel_name", None)
-        # One connection at a time, listening and folding: a fold after every stored batch
-        # then costs no pool acquire and release (asyncpg resets a released connection with
-        # a query of its own, a round trip per release). When the server ends its session
-        # (a restart), the next one is taken; a database that cannot be reached fails the
-        # run as before, for the supervisor to restart it.
-        while not self._stopping.is_set():
-            async with self._pool.acquire() as conn:
-                if channel:
-                    await conn.add_listener(channel, self._on_stored)
-                try:
-                    await self._follow_on(conn)
-                except SessionLost:
-                    await asyncio.sleep(0.1)  # then a new connection
-                    continue
-                finally:
-                    self._position = None
-                    if channel and still_open(conn):
-                        with contextlib.suppress(Exception):
-                            await conn.remove_listener(channel, self._on_stored)
-
-    async def _follow_on(self, conn: asyncpg.Connection) -> None:
-        while not self._stopping.is_set():
-            self._stored.clear()
-            try:
-                folded = await self.follow_once(conn)
-            except asyncpg.InterfaceError:
-                if still_open(conn):
-                    raise
-                raise SessionLost("the directory's connection was closed") from None
-            if not folded:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stored.wait(), self._poll)
-
-    def _on_stored(self, *_: object) -> None:
-        self._stored.set()
+        self._position = None
+        await follow_log(
+            self._pool,
+            self.follow_once,
+            channel=getattr(self._ledger.recorder, "channel_name", None),
+            stopping=self._stopping,
+            stored=self._stored,
+            poll_interval=self._poll,
+        )
 
     async def stop(self) -> None:
         self._stopping.set()
