@@ -296,15 +296,8 @@ class Relay:
                 await self._idle()
 
     def _holds_lock(self) -> bool:
-        """Whether the session holding the advisory lock is still alive. When the server
-        closes it (a restart), asyncpg hands it back to the pool and the proxy refuses every
-        call, ``is_closed`` included."""
-        if self._lock_conn is None:
-            return False
-        try:
-            return not self._lock_conn.is_closed()
-        except asyncpg.InterfaceError:
-            return False
+        """Whether the session holding the advisory lock is still alive (``still_open``)."""
+        return self._lock_conn is not None and still_open(self._lock_conn)
 
     async def _take_lock_again(self) -> None:
         """A new lock session: the lock went with the old one, so another relay may have
@@ -462,7 +455,7 @@ class Relay:
         # session the server ended meanwhile fails the batch as transient; the loop then
         # takes the lock again on a new one (the records go out again, as after a crash).
         conn = self._lock_conn
-        if conn is None or not still_open(conn):
+        if conn is None or not self._holds_lock():
             raise SessionLost("the relay's lock session ended before its position was stored")
         try:
             await conn.execute(
