@@ -358,6 +358,14 @@ def ledger() -> dict[str, Any]:
             unit="s",
         ),
         panel(
+            "Writers of one store: lost saves and turns per minute",
+            ("sum(rate(kgo_wallet_writer_lost_saves_total[5m])) * 60", "lost saves"),
+            (
+                "sum by (others_wrote) (rate(kgo_wallet_writer_turns_total[5m])) * 60",
+                "turns, others wrote: {{others_wrote}}",
+            ),
+        ),
+        panel(
             "Holds expired per minute",
             ("sum(rate(kgo_wallet_holds_expired_total[5m])) * 60", "expired"),
         ),

@@ -53,7 +53,7 @@ def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = 
         vault = checked_keys(settings)
         ledger = await asyncio.to_thread(open_ledger, settings)
         ctx.on_shutdown(lambda: asyncio.to_thread(ledger.close))
-        metrics = WalletMetrics(ctx.metrics)
+        metrics = WalletMetrics(ctx.metrics, ledger)
         bus = CommandBus(
             ledger,
             max_batch=settings.max_batch,

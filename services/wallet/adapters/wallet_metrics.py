@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from kgo_runtime.metrics import Metrics
 
@@ -10,7 +11,20 @@ from ..application.commands import Command, Outcome
 
 
 class WalletMetrics:
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, ledger: Any = None) -> None:
+        #: The ledger whose writer's counts (lost saves, turns) follow each batch.
+        self.ledger = ledger
+        self._counted = (0, 0, 0)
+        self.lost_saves = metrics.counter(
+            "wallet_writer_lost_saves_total",
+            "Batches whose save another writer of the store won (decided again from it).",
+        )
+        self.turns = metrics.counter(
+            "wallet_writer_turns_total",
+            "Batches decided in a turn taken with the store's other writers, by whether "
+            "another writer had stored something since this one's previous turn.",
+            ["others_wrote"],
+        )
         self.commands = metrics.counter(
             "wallet_commands_total",
             "Commands decided, by command, HTTP-like status and reason code.",
@@ -58,11 +72,25 @@ class WalletMetrics:
     ) -> None:
         self.batch_size.observe(len(commands))
         self.batch_seconds.observe(seconds)
+        if self.ledger is not None:
+            self._observe_writer()
         for command, outcome in zip(commands, outcomes, strict=True):
             code = str(outcome.body.get("code", "ok")) if not outcome.ok else "ok"
             self.commands.labels(command.name, str(outcome.status), code).inc()
             if code in _MISSES and not outcome.replayed:
                 self.authorisation_misses.labels(_MISSES[code]).inc()
+
+    def _observe_writer(self) -> None:
+        ledger = self.ledger
+        now = (ledger.lost_saves, ledger.turns.taken, ledger.turns.shared)
+        lost, taken, shared = (a - b for a, b in zip(now, self._counted, strict=True))
+        self._counted = now
+        if lost:
+            self.lost_saves.inc(lost)
+        if shared:
+            self.turns.labels("true").inc(shared)
+        if taken - shared:
+            self.turns.labels("false").inc(taken - shared)
 
 
 #: Refusals that mean a guessed or mistyped secret.

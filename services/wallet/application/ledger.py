@@ -13,6 +13,17 @@ from the cache (a refused spend reads the wallet and saves only its receipt) no 
 check: its versions are compared with the store's before the batch is saved, and a copy
 another process has moved on from is read again (else a wallet cached before another
 process's grant would refuse every spend as unfunded).
+
+Several processes on one store (``WALLET_HTTP_WORKERS`` above 1, or several pods) race for
+the same hot accounts (every fare credits the bus operator): each batch of one writer then
+lost its save to the other's, was decided again and paused, and two processes took fewer
+spends than one. So a writer that sees another writer (a lost save, or a copy read while
+another process moved it on) takes turns with the others for a while (:class:`Turns`): one
+writer decides and saves at a time, and at the start of its turn it applies to its cached
+copies the events the others stored meanwhile (read with the turn, in the same round trip),
+so it decides on their latest versions instead of losing the save or reading each again.
+Turns only spare the lost saves: the optimistic checks above still decide what is stored.
+A lone writer never takes turns (no round trip more per batch).
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -43,6 +54,70 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 30
 
 
+class Turns:
+    """When this writer takes turns with the other writers of its store (see the module's
+    docstring): from a sign of another writer until :attr:`hold` seconds pass without one.
+    ``recorder``: the store's recorder, if it can give turns (``take_turn``/``end_turn``)."""
+
+    #: Seconds turns go on after the last sign of another writer.
+    hold: ClassVar[float] = 30.0
+    #: At most this many events stored by others between two turns are applied to the
+    #: cached copies; more, and the writer forgets every copy it holds.
+    most: ClassVar[int] = 10_000
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder if hasattr(recorder, "take_turn") else None
+        self._until = 0.0
+        #: The log's last notification id this writer knows every aggregate up to.
+        self._after: int | None = None
+        self._taken = False
+        #: Turns taken, and of them those in which another writer had stored something.
+        self.taken = 0
+        self.shared = 0
+        #: Events of other writers applied to this writer's cached copies.
+        self.caught_up = 0
+
+    def other_writer_seen(self) -> None:
+        if self.recorder is not None:
+            self._until = time.monotonic() + self.hold
+
+    @property
+    def active(self) -> bool:
+        return self.recorder is not None and time.monotonic() < self._until
+
+    def begin(self, cache: AggregateCache, to_domain_event: Callable[[Any], Any]) -> None:
+        """Take the turn, if turns are on, and bring the cached copies of what the others
+        stored since the last turn up to date (:meth:`AggregateCache.catch_up`)."""
+        recorder = self.recorder
+        if recorder is None or not self.active:
+            self._after = None  # turns off: what others store is not followed
+            return
+        got = recorder.take_turn(self._after, self.most)
+        if got is None:  # no turn this time: optimistic, as without turns
+            self._after = None
+            return
+        self._taken = True
+        self.taken += 1
+        stored, last = got
+        if self._after is not None and stored:
+            self.shared += 1
+            self.other_writer_seen()
+            if len(stored) >= self.most:
+                cache.clear()
+            else:
+                self.caught_up += cache.catch_up(stored, to_domain_event)
+        self._after = last
+
+    def end(self, notification_ids: Sequence[int]) -> None:
+        recorder = self.recorder
+        if recorder is None or not self._taken:
+            return
+        self._taken = False
+        if notification_ids and self._after is not None:
+            self._after = max(self._after, max(notification_ids))
+        recorder.end_turn()
+
+
 class WalletLedger(Application[UUID]):
     name = "wallet"
     is_snapshotting_enabled = True
@@ -54,6 +129,11 @@ class WalletLedger(Application[UUID]):
         self.cache = AggregateCache(cache_size)
         # One writer at a time per process: the cache holds the aggregates it mutates.
         self._writer = threading.Lock()
+        self.turns = Turns(self.recorder)
+        #: Notification ids of the last batch saved (what the next turn starts after).
+        self._saved: Sequence[int] = ()
+        #: Saves another writer of the store won (the batch was decided again).
+        self.lost_saves = 0
         # The wallet's Postgres recorder reads many aggregates in one round trip; other
         # recorders (in memory, in tests) are read one aggregate at a time.
         self._select_many = getattr(self.recorder, "select_events_of", None)
@@ -71,7 +151,18 @@ class WalletLedger(Application[UUID]):
         Raises :class:`StoreUnavailable` when the store cannot be reached: nothing is stored.
         """
         with self._writer:
-            return self._execute(commands, deadlines or [None] * len(commands))
+            self._saved = ()
+            self.turns.begin(self.cache, self.mapper.to_domain_event)
+            try:
+                return self._execute(commands, deadlines or [None] * len(commands))
+            finally:
+                self.turns.end(self._saved)
+
+    def close(self) -> None:
+        close_turns = getattr(self.recorder, "close_turns", None)
+        if close_turns is not None:
+            close_turns()
+        super().close()
 
     def _execute(
         self, commands: Sequence[Command], deadlines: Sequence[float | None]
@@ -115,6 +206,7 @@ class WalletLedger(Application[UUID]):
                 # answer from an old copy, e.g. refuse a spend the wallet now covers):
                 # decide it again from the store.
                 self.cache.evict(uow.touched)
+                self.turns.other_writer_seen()
                 careful = True
                 continue
             aggregates = [a for a in uow.aggregates() if a._pending_events]
@@ -122,11 +214,13 @@ class WalletLedger(Application[UUID]):
             try:
                 # The event store's own put: Application.save would check every aggregate
                 # against runtime protocols, which costs more than deciding the command.
-                self.events.put([e for a in aggregates for e in a.collect_events()])
+                recordings = self.events.put([e for a in aggregates for e in a.collect_events()])
             except IntegrityError:
                 # Another process saved first: decide again from the store, after a short
                 # random pause so that two writers racing for one account fall out of step.
                 self.cache.evict(uow.touched)
+                self.lost_saves += 1
+                self.turns.other_writer_seen()
                 careful = True
                 time.sleep(random.uniform(0, 0.002 * (_attempt + 1)))
                 continue
@@ -144,6 +238,7 @@ class WalletLedger(Application[UUID]):
             for aggregate_id, aggregate in uow.touched.items():
                 if isinstance(aggregate, Account):
                     self.cache.put(aggregate_id, aggregate)
+            self._saved = [r.notification.id for r in recordings]
             self._snapshot(aggregates, first_versions)
             return outcomes
         raise RuntimeError(f"batch of {len(commands)} commands still conflicting after retries")

@@ -47,6 +47,33 @@ class AggregateCache:
         while len(self._items) > self.maxsize:
             self._items.popitem(last=False)
 
+    def clear(self) -> None:
+        self._items.clear()
+
+    def catch_up(
+        self, stored: Iterable[StoredEvent], to_domain_event: Callable[[StoredEvent], Any]
+    ) -> int:
+        """Bring the cached copies up to date with events another writer stored (given in
+        the log's order); a copy that cannot be brought up to date (an event missing before
+        it, or one it cannot apply) is evicted, to be read again from the store. The number
+        of events applied."""
+        applied = 0
+        for record in stored:
+            key = record.originator_id
+            key = key if isinstance(key, UUID) else UUID(key)
+            item = self._items.get(key)
+            if item is None or record.originator_version <= item.version:
+                continue  # not cached (receipts never are), or this copy has it already
+            try:
+                if record.originator_version != item.version + 1:
+                    raise LookupError("an event is missing before this one")
+                to_domain_event(record).mutate(item)
+            except Exception:  # whatever it is, the store has the truth
+                self._items.pop(key, None)
+                continue
+            applied += 1
+        return applied
+
     def evict(self, keys: Any) -> None:
         for key in keys:
             self._items.pop(key, None)
