@@ -24,7 +24,7 @@ from .adapters.contracts import to_contract
 from .adapters.event_store import open_missions
 from .adapters.wallet_cards import CardResolver, WalletCards
 from .application.service import MissionsApplication
-from .entrypoints.consumer import handler
+from .entrypoints.consumer import batch_handler
 from .entrypoints.container import MissionsContainer
 from .entrypoints.http import API_METADATA, build_router
 from .settings import MissionsSettings
@@ -63,7 +63,7 @@ def create_app(settings: MissionsSettings | None = None, *, clock: Clock | None 
             ctx.app, missions, access, settings=settings, clock=clock, cards=WalletCards(wallet)
         )
         topics = [settings.wallet_topic, settings.merchant_topic, settings.transit_topic]
-        consumer = ctx.consumer("missions", topics, handler(missions))
+        consumer = ctx.consumer("missions", topics, batch_handler(missions), batched=True)
         relay = ctx.relay(missions, to_contract, topic_for=lambda _event: settings.events_topic)
         return [relay, consumer]
 

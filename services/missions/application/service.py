@@ -14,14 +14,18 @@ again to no effect.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Mapping, Sequence
+from copy import deepcopy
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresDatastore
+from psycopg.sql import SQL, Identifier
 
 from ..domain.activities import Activity
 from ..domain.catalogue import Catalogue, Mission
@@ -81,6 +85,62 @@ class MissionsApplication(Application[UUID]):
             raise ActivityNotFound(f"no activity {activity_id}")
         return activity
 
+    def progresses(self, wallet_ids: Sequence[UUID]) -> dict[UUID, ResidentProgress]:
+        """The progress of each resident (new ones started), read in one round trip on
+        PostgreSQL: the events after each cached copy's version (all of them for the rest),
+        applied to copies of the cached ones. What :meth:`progress` gives one at a time."""
+        wallets = {progress_id(w): w for w in dict.fromkeys(wallet_ids)}
+        cache = self.repository.cache
+        cached: dict[UUID, ResidentProgress] = {}
+        if cache is not None:
+            for pid in wallets:
+                with contextlib.suppress(KeyError):
+                    copy = cache.get(pid)
+                    if isinstance(copy, ResidentProgress):
+                        cached[pid] = copy
+        after = {pid: cached[pid].version if pid in cached else 0 for pid in wallets}
+        events: dict[UUID, list[Any]] = {pid: [] for pid in wallets}
+        mapper = self.mapper
+        for stored in self._events_after(after):
+            key = stored.originator_id
+            events[key if isinstance(key, UUID) else UUID(str(key))].append(
+                mapper.to_domain_event(stored)
+            )
+        found: dict[UUID, ResidentProgress] = {}
+        for pid, wallet_id in wallets.items():
+            base = deepcopy(cached[pid]) if pid in cached else None
+            progress = project_aggregate(base, events[pid])
+            if not isinstance(progress, ResidentProgress):
+                progress = ResidentProgress.start(pid, wallet_id)
+            found[wallet_id] = progress
+        return found
+
+    def _events_after(self, after: Mapping[UUID, int]) -> Sequence[StoredEvent]:
+        """Every stored event of the aggregates ``after`` names past the version it gives."""
+        recorder = self.recorder
+        datastore = getattr(recorder, "datastore", None)
+        if not isinstance(datastore, PostgresDatastore) or not after:
+            return [
+                e for pid, v in after.items() for e in recorder.select_events(pid, gt=v or None)
+            ]
+        query = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state"
+            " FROM unnest(%s::uuid[], %s::bigint[]) AS c(id, v)"
+            " JOIN {schema}.{table} e ON e.originator_id = c.id AND e.originator_version > c.v"
+            " ORDER BY e.originator_id, e.originator_version"
+        ).format(
+            schema=Identifier(datastore.schema),
+            table=Identifier(recorder.events_table_name),  # type: ignore[attr-defined]
+        )
+        with datastore.transaction(commit=False) as curs:
+            curs.execute(query, (list(after), list(after.values())), prepare=True)
+            return [
+                StoredEvent(
+                    r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"])
+                )
+                for r in curs.fetchall()
+            ]
+
     def all_missions(self, catalogue: Catalogue | None = None) -> list[Mission]:
         catalogue = catalogue or self.catalogue()
         return [self.policy.signup, *catalogue.missions.values()]
@@ -100,6 +160,35 @@ class MissionsApplication(Application[UUID]):
                 continue
             return done
         raise RuntimeError(f"progress of {wallet_id} still conflicting after retries")
+
+    def observe_many(self, facts: Sequence[tuple[UUID, Fact]]) -> list[list[Completion]]:
+        """Record many facts (in their order) and what they complete, in ONE save: the
+        consumer's batched mode. The catalogue is read once for the batch and each
+        resident's progress once; idempotent as :meth:`observe` (a fact already known, or
+        twice in the batch, changes nothing). A conflicting save decides the whole batch
+        again from the store."""
+        for _attempt in range(MAX_ATTEMPTS):
+            missions = self.all_missions()
+            progresses = self.progresses([wallet_id for wallet_id, _fact in facts])
+            done: list[list[Completion]] = []
+            for wallet_id, fact in facts:
+                progress = progresses[wallet_id]
+                if progress.knows(fact.fact_id):
+                    done.append([])
+                    continue
+                done.append(progress.observe(fact, missions, self.policy.campaigns))
+            changed = [p for p in progresses.values() if p.pending_events]
+            try:
+                if changed:
+                    self.save(*changed)
+            except IntegrityError:
+                continue
+            cache = self.repository.cache
+            if cache is not None:  # the copies as saved: the next batch reads only what follows
+                for progress in progresses.values():
+                    cache.put(progress.id, progress)
+            return done
+        raise RuntimeError(f"a batch of {len(facts)} facts still conflicting after retries")
 
     # --- commands --------------------------------------------------------------------------
 

@@ -10,11 +10,18 @@ connection, so the two commits are not atomic. A crash between them re-delivers 
 :meth:`MissionsApplication.observe` then finds the fact (by ``ce_id``) already on the
 resident's progress and changes nothing, and completion ids are deterministic, so no
 completion is ever recorded twice.
+
+The service runs the consumer in batched mode (:func:`batch_handler`): a poll's records of
+one partition in one inbox transaction and one save of every progress they change
+(:meth:`MissionsApplication.observe_many`); a batch that fails for good is applied again
+one record at a time (the same handler, a batch of one), so only the poisoned record is
+dead-lettered. :func:`handler` is the per-record form, one save a record.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
@@ -23,7 +30,7 @@ from kgo_contracts.merchant import DiscountRedeemed
 from kgo_contracts.transit import FarePaid
 from kgo_contracts.wallet import AccountOpened
 from kgo_runtime.envelope import Envelope
-from kgo_runtime.processing import Handler, dispatch
+from kgo_runtime.processing import BatchHandler, Handler, dispatch
 
 from ..application.service import MissionsApplication
 from ..domain.facts import Fact, FactKind
@@ -53,3 +60,14 @@ def handler(missions: MissionsApplication) -> Handler:
             await asyncio.to_thread(missions.observe, *found)
 
     return dispatch({AccountOpened: observe, FarePaid: observe, DiscountRedeemed: observe})
+
+
+def batch_handler(missions: MissionsApplication) -> BatchHandler:
+    """The batched consumer's handler: every fact of the batch in one save."""
+
+    async def observe_all(_conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
+        facts = [found for envelope in envelopes if (found := fact_of(envelope)) is not None]
+        if facts:
+            await asyncio.to_thread(missions.observe_many, facts)
+
+    return observe_all

@@ -36,7 +36,7 @@ from services.missions.adapters.contracts import to_contract
 from services.missions.adapters.event_store import open_missions
 from services.missions.application import commands as c
 from services.missions.application.service import MissionsApplication
-from services.missions.entrypoints.consumer import fact_of, handler
+from services.missions.entrypoints.consumer import batch_handler, fact_of, handler
 from services.missions.settings import MissionsSettings
 
 pytestmark = pytest.mark.integration
@@ -189,8 +189,9 @@ async def _caught_up(consumer: IdempotentConsumer) -> bool:
         await conn.close()
 
 
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "per-record"])
 async def test_duplicates_reordering_and_lost_consumer_transactions_complete_once(
-    settings: MissionsSettings, missions: MissionsApplication
+    settings: MissionsSettings, missions: MissionsApplication, batched: bool
 ) -> None:
     opened, rest = story()
     first = records(settings, rest)  # transit and merchant first, out of time order
@@ -204,7 +205,8 @@ async def test_duplicates_reordering_and_lost_consumer_transactions_complete_onc
     def new_consumer() -> IdempotentConsumer:
         consumer = IdempotentConsumer(
             "missions", [settings.wallet_topic, settings.merchant_topic, settings.transit_topic],
-            handler(missions), kafka_bootstrap=BOOTSTRAP, db=settings.database_url,
+            batch_handler(missions) if batched else handler(missions), batched=batched,
+            kafka_bootstrap=BOOTSTRAP, db=settings.database_url,
             schema=settings.database_schema, backoff=(0.05, 0.5),
         )  # fmt: skip
         consumer.total = len(produced)  # type: ignore[attr-defined]

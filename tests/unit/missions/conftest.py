@@ -23,7 +23,7 @@ from kgo_runtime.clock import ManualClock
 from kgo_runtime.envelope import decode, encode
 from services.missions.application.service import MissionsApplication
 from services.missions.bootstrap import create_app, install
-from services.missions.entrypoints.consumer import handler
+from services.missions.entrypoints.consumer import batch_handler
 from services.missions.entrypoints.container import MissionsContainer
 from services.missions.settings import MissionsSettings
 
@@ -34,11 +34,12 @@ _ids = itertools.count(1)
 class ConsumerHarness:
     """What IdempotentConsumer does with a record, minus the broker and Postgres: encode the
     contract as the relay would, decode it as the consumer does, drop a ce_id it has seen
-    (the inbox), and call the very dispatch the real consumer is given."""
+    (the inbox), and call the very handler the service's consumer is given (batched: a
+    batch of one record here, as in its per-record fallback; :meth:`feed_batch` for more)."""
 
     def __init__(self, missions: MissionsApplication) -> None:
         self.missions = missions
-        self.handle = handler(missions)
+        self.handle = batch_handler(missions)
         self.inbox: set[str] = set()
         self.duplicates = 0
 
@@ -54,9 +55,23 @@ class ConsumerHarness:
         if inbox and envelope.id in self.inbox:
             self.duplicates += 1
             return
-        await self.handle(None, envelope)  # type: ignore[arg-type]
+        await self.handle(None, [envelope])  # type: ignore[arg-type]
         if inbox:
             self.inbox.add(envelope.id)
+
+    async def feed_batch(self, events: list[tuple[ContractEvent, str]]) -> None:
+        """Several records (event, ce_id) in one batch, as the batched consumer hands them
+        over: those the inbox has seen, or seen earlier in the batch, dropped."""
+        envelopes = []
+        for event, ce_id in events:
+            record = encode(event, ce_id=ce_id, source=f"/kgo/{event.topic.split('.')[1]}")
+            envelope = decode(record.headers, record.value)
+            if envelope.id in self.inbox:
+                self.duplicates += 1
+                continue
+            self.inbox.add(envelope.id)
+            envelopes.append(envelope)
+        await self.handle(None, envelopes)  # type: ignore[arg-type]
 
 
 def opened(wallet: UUID, at: datetime = T0) -> AccountOpened:
