@@ -17,7 +17,6 @@ from kgo_runtime.access import AccessKeyError, AccessSigner, signing_key
 from kgo_runtime.clock import Clock, SystemClock
 from kgo_runtime.components import Component
 from kgo_runtime.logging import get_logger
-from kgo_runtime.processing import dispatch
 from kgo_runtime.service import ServiceContext, create_service_app
 
 from .adapters.contracts import is_internal_topic, read_stored, to_contract
@@ -92,9 +91,12 @@ def create_app(settings: WalletSettings | None = None, *, clock: Clock | None = 
             internal_topic=is_internal_topic, read_stored=read_stored(ledger.mapper),
         )  # fmt: skip
         grants = MissionGrants(bus, clock)
+        # Grants are independent of each other: a poll's completions of every partition go
+        # to the ledger together (one inbox transaction, one or a few ledger batches).
         missions = ctx.consumer(
-            settings.missions_consumer, [settings.missions_topic], dispatch(grants.handlers())
-        )
+            settings.missions_consumer, [settings.missions_topic], grants.on_batch,
+            batched=True, across_partitions=True,
+        )  # fmt: skip
         return [relay, directory, sweeper, missions, *filter(None, [digests.closer])]
 
     app = create_service_app(settings, build=build, routers=[build_router()])

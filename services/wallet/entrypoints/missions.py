@@ -13,6 +13,12 @@ the grant's idempotency key: the completion id, in one fixed caller scope
 nothing moves twice. The same holds for a completion the missions service republishes under
 a new ``ce_id``, and for a refusal (the ``GrantRefused`` is recorded once).
 
+The service runs the consumer batched (:meth:`MissionGrants.on_batch`): a poll's
+completions of one partition are submitted together, so the command bus decides them in
+one ledger transaction, and the consumer stores their ``ce_id``s and position in one inbox
+transaction. A batch with a grant refused for good is applied again one record at a time
+(each grant then replays its first answer), so only that record is dead-lettered.
+
 What is not granted never stalls the consumer: a record that does not decode or breaks the
 contract is dead-lettered by the runtime; a grant the wallet refuses for good (no such
 budget or wallet, the completion id reused for another grant) is dead-lettered here with the
@@ -21,7 +27,8 @@ wallet's reason. Only an undecided command (the store is down) is retried.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 
@@ -33,7 +40,7 @@ from kgo_runtime.envelope import Envelope
 from kgo_runtime.logging import get_logger
 
 from ..application.bus import CommandBus
-from ..application.commands import Grant
+from ..application.commands import Grant, Outcome
 
 log = get_logger(__name__)
 
@@ -53,28 +60,41 @@ class MissionGrants:
         """For :func:`kgo_runtime.processing.dispatch`: other missions events are ignored."""
         return {MissionCompleted: self.on_completed}
 
+    async def on_batch(self, _conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
+        """The batched consumer's handler: every completion's grant submitted at once."""
+        grants = [g for e in envelopes if (g := self._grant(e)) is not None]
+        outcomes = await asyncio.gather(*(self._bus.submit(g) for g in grants))
+        for grant, outcome in zip(grants, outcomes, strict=True):
+            self._judge(grant, outcome)
+
     async def on_completed(self, _conn: asyncpg.Connection, envelope: Envelope) -> None:
+        grant = self._grant(envelope)
+        if grant is not None:
+            self._judge(grant, await self._bus.submit(grant))
+
+    def _grant(self, envelope: Envelope) -> Grant | None:
+        """The grant a missions record asks for (None: another event, or no reward)."""
         completed = envelope.event
-        assert isinstance(completed, MissionCompleted)
-        if completed.reward <= 0:  # nothing to grant (a reward cut to zero)
-            return
+        if not isinstance(completed, MissionCompleted) or completed.reward <= 0:
+            return None  # other missions events, and a reward cut to zero: nothing to grant
         reference = str(completed.completion_id)
-        outcome = await self._bus.submit(
-            Grant(
-                idempotency_key=reference,
-                caller=CALLER,
-                at=self._clock.now(),
-                programme=completed.programme,
-                wallet_id=completed.wallet_id,
-                amount=completed.reward,
-                reason=f"mission {completed.mission_id}",
-                reference=reference,
-            )
+        return Grant(
+            idempotency_key=reference,
+            caller=CALLER,
+            at=self._clock.now(),
+            programme=completed.programme,
+            wallet_id=completed.wallet_id,
+            amount=completed.reward,
+            reason=f"mission {completed.mission_id}",
+            reference=reference,
         )
+
+    @staticmethod
+    def _judge(grant: Grant, outcome: Outcome) -> None:
         code = outcome.body.get("code")
         # An erased resident's wallet takes no grant: expected, not an operator's problem.
         if outcome.ok or code in ("budget_exhausted", "wallet_erased"):
-            log.info("mission grant", completion=reference, status=outcome.status,
+            log.info("mission grant", completion=grant.reference, status=outcome.status,
                      refused=code, replayed=outcome.replayed)  # fmt: skip
             return
         raise PermanentError(f"{code}: {outcome.body.get('reason', '')}", "rejected")

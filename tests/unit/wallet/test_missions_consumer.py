@@ -322,3 +322,41 @@ async def test_a_wallet_store_that_is_down_is_retried_with_nothing_recorded(
     assert harness.inbox.ids == {}
     assert await harness.deliver(done, offset=0) is Outcome.PROCESSED
     assert treasury.balance(resident) == (100, 0)
+
+
+def envelope_of(event: MissionCompleted) -> Envelope:
+    return Envelope(str(uuid4()), "/kgo/missions", event.ce_type(), event.occurred_at, "s", event)
+
+
+async def test_a_batch_of_completions_is_granted_in_one_ledger_transaction(
+    treasury: Treasury, bus: CommandBus, resident: UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batched consumer's handler (what the service runs): the poll's completions are
+    submitted together and the bus decides them in one ledger batch."""
+    batches: list[int] = []
+    execute = treasury.ledger.execute
+
+    def counted(commands: Any, *args: Any, **kwargs: Any) -> Any:
+        batches.append(len(commands))
+        return execute(commands, *args, **kwargs)
+
+    monkeypatch.setattr(treasury.ledger, "execute", counted)
+    done = [completion(resident, reward=r) for r in (1, 2, 3, 4, 5)]
+    await MissionGrants(bus).on_batch(None, [envelope_of(e) for e in done])  # type: ignore[arg-type]
+    assert batches == [5]
+    assert treasury.balance(resident) == (15, 0)
+    # Delivered again (the consumer's transaction lost): every grant replays, nothing moves.
+    await MissionGrants(bus).on_batch(None, [envelope_of(e) for e in done])  # type: ignore[arg-type]
+    assert treasury.balance(resident) == (15, 0)
+
+
+async def test_a_batch_with_a_grant_refused_for_good_raises_for_the_per_record_fallback(
+    treasury: Treasury, bus: CommandBus, resident: UUID
+) -> None:
+    """The runtime then applies the batch again record by record: the good grants replay
+    their first answer and only the refused record is dead-lettered (the broker test in
+    tests/integration/wallet/test_missions_grants.py)."""
+    good, bad = completion(resident, reward=9), completion(resident, programme="nobody")
+    with pytest.raises(PermanentError, match="account_not_found"):
+        await MissionGrants(bus).on_batch(None, [envelope_of(good), envelope_of(bad)])  # type: ignore[arg-type]
+    assert treasury.balance(resident) == (9, 0)  # decided once, kept; replayed on the retry
