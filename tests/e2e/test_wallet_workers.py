@@ -1,6 +1,7 @@
 """`kgo serve wallet` with WALLET_HTTP_WORKERS=2: two processes answer on one port, each with
 its own writer on the one event store; concurrent spends from one wallet, spread over both,
-end at the exact balance, and the background components run in exactly one of them. Each
+end at the exact balance, and the background components run in exactly one of them; a
+worker killed mid-load loses and doubles nothing. Each
 worker serves its own metrics on a port of its own, as the service lists them: the relay's
 series are in one of them only."""
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -152,3 +155,99 @@ async def _each_worker_is_a_scrape_target_of_its_own(wallet: WalletProcess) -> N
         finally:
             await barrier.close()
     assert barrier.seen.targets == {wallet.url: workers}
+
+
+RIDERS, FARES, FUNDED = 6, 30, 20
+
+
+async def test_a_worker_killed_mid_load_loses_and_doubles_nothing(two_workers):
+    """Fares from a few riders to one operator (every spend credits the same account, so
+    the two workers' writers take turns), spread over both workers; one worker is killed
+    (SIGKILL) mid-load, maybe holding the turn: the other goes on, the parent starts a new
+    one, and every fare retried with its key ends in exactly one answer. Each rider pays
+    exactly its funds, the operator gets their sum, and every key replays its answer."""
+    wallet, _schema = two_workers
+    assert wallet.process is not None
+    admin = Api(wallet.url, wallet.token("municipal_admin", "k-admin"))
+    await admin.post("/v1/treasury/genesis", {})
+    await admin.post("/v1/budgets", {"programme": "welcome", "label": "Welcome"})
+    await admin.post("/v1/budgets/welcome/allocations", {"amount": 10_000})
+    bus = {"kind": "operator", "external_ref": "k-bus", "label": "Bus"}
+    operator = (await admin.post("/v1/payees", bus)).json()["account_id"]
+    service_token = wallet.token("service", "k-service")
+    service = Api(wallet.url, service_token)
+    riders, passes = [], []
+    for i in range(RIDERS):
+        resident = await admin.post(
+            "/v1/residents",
+            {"national_id": thai_national_id(f"5101700{i:05d}"), "phone": f"08444444{i:02d}"},
+        )
+        rider = resident.json()["wallet_id"]
+        grant = {"programme": "welcome", "wallet_id": rider, "amount": FUNDED, "reason": "r"}
+        granted = await service.post("/v1/grants", {**grant, "reference": f"k{i}"})
+        assert granted.status_code == 201, granted.text
+        linked = await Api(wallet.url, wallet.token("resident", f"k-r{i}", rider)).post(
+            "/v1/transit-passes", {}
+        )
+        riders.append(rider)
+        passes.append(linked.json()["pass"])
+    fares = [(r, n, uuid4().hex) for n in range(FARES) for r in range(RIDERS)]
+    answered: dict[str, tuple[int, str]] = {}
+    retried = Counter[str]()
+
+    async with httpx.AsyncClient(
+        base_url=wallet.url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0),
+        headers={"Authorization": f"Bearer {service_token}"},
+    ) as fresh:  # fmt: skip
+
+        async def fare(rider: int, n: int, key: str) -> tuple[int, str]:
+            body = {"payee_id": operator, "amount": 1, "reference": f"fare-{rider}-{n}",
+                    "authorisation": {"kind": "transit_pass", "pass": passes[rider]}}  # fmt: skip
+            for _ in range(600):
+                try:
+                    response = await fresh.post(
+                        "/v1/spends", json=body, headers={"Idempotency-Key": key}
+                    )
+                except httpx.TransportError:
+                    retried["transport"] += 1  # the killed worker's connections
+                else:
+                    if response.status_code < 500:
+                        return response.status_code, str(response.json().get("code"))
+                    retried[str(response.status_code)] += 1  # undecided: ask again
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"fare {key} never answered")
+
+        gate = asyncio.Semaphore(12)
+
+        async def one(rider: int, n: int, key: str) -> None:
+            async with gate:
+                answered[key] = await fare(rider, n, key)
+
+        tasks = [asyncio.create_task(one(*f)) for f in fares]
+        while len(answered) < len(fares) // 3:
+            await asyncio.sleep(0.01)
+        victim = _workers(wallet.process.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        await asyncio.gather(*tasks)
+
+        # Every key replays the answer it got.
+        for rider, n, key in fares[:: len(fares) // 12]:
+            assert await fare(rider, n, key) == answered[key]
+
+    by_rider = Counter(r for r, _n, key in fares if answered[key][0] == 201)
+    refused = Counter(answered[key][1] for _r, _n, key in fares if answered[key][0] != 201)
+    told = (by_rider, refused, retried)
+    print("retried after the kill:", dict(retried))
+    assert by_rider == {r: FUNDED for r in range(RIDERS)}, told
+    assert refused == {"insufficient_funds": RIDERS * (FARES - FUNDED)}, told
+    for rider in riders:
+        balance = (await admin.get(f"/v1/wallets/{rider}")).json()
+        assert (balance["available"], balance["held"]) == (0, 0), balance
+    paid = (await admin.get(f"/v1/wallets/{operator}")).json()
+    assert paid["available"] == RIDERS * FUNDED, (paid, told)
+    # The parent started a new worker in place of the killed one.
+    deadline = time.monotonic() + 60
+    while len(_workers(wallet.process.pid)) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert victim not in _workers(wallet.process.pid)
+    assert len(_workers(wallet.process.pid)) == 2
