@@ -6,6 +6,7 @@ still lands exactly once."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from uuid import UUID
 
 import pytest
@@ -48,15 +49,27 @@ def _race(driver, ledgers: list[WalletLedger], wallets: list[UUID], shop: UUID) 
     return statuses
 
 
-def test_two_writers_crediting_one_account_take_turns_and_lose_no_coin(driver, wallet_settings):
+@contextmanager
+def two_writers(driver, wallet_settings):
+    """Two ledgers on one store (as two wallet processes), residents funded, one shop."""
     wallets, shop = driver.setup(residents=2 * BATCH, grant=100)
     other = open_ledger(wallet_settings)
-    ledgers = [driver.ledger, other]
     try:
-        statuses = _race(driver, ledgers, wallets, shop)
-        assert statuses == [201] * (2 * BATCHES * BATCH)
-        assert other.account(shop).available == 2 * BATCHES * BATCH
-        assert all(other.account(w).available == 100 - BATCHES for w in wallets)
+        yield [driver.ledger, other], wallets, shop
+    finally:
+        other.close()
+
+
+def _race_exactly(driver, ledgers, wallets, shop, *, rounds: int) -> None:
+    """One race; every spend taken, the shop paid for all ``rounds`` races so far."""
+    assert _race(driver, ledgers, wallets, shop) == [201] * (2 * BATCHES * BATCH)
+    assert ledgers[1].account(shop).available == rounds * 2 * BATCHES * BATCH
+    assert all(ledgers[1].account(w).available == 100 - rounds * BATCHES for w in wallets)
+
+
+def test_two_writers_crediting_one_account_take_turns_and_lose_no_coin(driver, wallet_settings):
+    with two_writers(driver, wallet_settings) as (ledgers, wallets, shop):
+        _race_exactly(driver, ledgers, wallets, shop, rounds=1)
         # The race started optimistic (no writer had seen the other yet): a few saves were
         # lost, then both took turns and found the other's batches at the start of theirs,
         # and brought their copy of the shop's account up to date with them.
@@ -66,30 +79,19 @@ def test_two_writers_crediting_one_account_take_turns_and_lose_no_coin(driver, w
         assert lost <= 4, lost
         # A second race, turns on from the first: no save lost at all.
         before = [ledger.lost_saves for ledger in ledgers]
-        statuses = _race(driver, ledgers, wallets, shop)
-        assert statuses == [201] * (2 * BATCHES * BATCH)
+        _race_exactly(driver, ledgers, wallets, shop, rounds=2)
         assert [ledger.lost_saves for ledger in ledgers] == before
-        assert other.account(shop).available == 4 * BATCHES * BATCH
-    finally:
-        other.close()
 
 
 def test_without_turns_the_same_race_loses_saves(driver, wallet_settings, monkeypatch):
     """What turns spare (the race above with turns never starting): still no coin lost, by
     the optimistic checks alone, but many batches decided twice or more."""
     monkeypatch.setattr(Turns, "hold", 0.0)
-    wallets, shop = driver.setup(residents=2 * BATCH, grant=100)
-    other = open_ledger(wallet_settings)
-    ledgers = [driver.ledger, other]
-    try:
-        statuses = _race(driver, ledgers, wallets, shop)
-        assert statuses == [201] * (2 * BATCHES * BATCH)
-        assert other.account(shop).available == 2 * BATCHES * BATCH
+    with two_writers(driver, wallet_settings) as (ledgers, wallets, shop):
+        _race_exactly(driver, ledgers, wallets, shop, rounds=1)
         assert sum(ledger.turns.taken for ledger in ledgers) == 0
         # The per-batch barrier makes the two writers race at every batch: some saves lost.
         assert sum(ledger.lost_saves for ledger in ledgers) >= 1
-    finally:
-        other.close()
 
 
 def test_a_lone_writer_takes_no_turn(driver):
