@@ -19,6 +19,7 @@ from kgo_runtime.testing import fresh_schema
 from services.wallet.settings import WalletSettings
 
 from . import http, raw, wallet
+from . import missions as missions_bench
 from .machine import CpuMeter, machine_facts
 from .measure import Sample
 from .profile import WriterProfile
@@ -107,6 +108,9 @@ def method(plan: Plan, relay_note: str | None, store: str) -> list[str]:
         "request (user + system, all its threads and processes, from /proc), so the wallet's "
         "includes its writer thread, relay, directory and sweeper."
         + _not_measured(http.wrk_available()),
+        "Missions' consumer: `bench.missions` (first-ride facts on a topic of its own through "
+        "the real batched `IdempotentConsumer` into the Postgres missions store), held against "
+        "a plain aiokafka consumer reading the same topic just before it.",
         "Memory: peak RSS of this process (getrusage); bytes per cached aggregate measured "
         "with tracemalloc by loading 1,000 of them into an empty cache.",
     ]
@@ -270,6 +274,9 @@ async def main(plan: Plan, output: Path) -> Report:
                 settings, (32,), residents=min(plan.residents, 500), duration=plan.duration,
                 workers=workers,
             )  # fmt: skip
+    records = 10_000 if plan.mode == "default" else 1_000
+    say(f"missions' consumer, batched as the service runs it ({records:,} first rides) ...")
+    consumer = await missions_bench.run(records)
     say("raw Postgres again, to see how the machine drifted ...")
     after = await raw_postgres(plan, dsn, RAW_AFTER)
     rows = [*before, *after, *with_bare_rates(with_raw_rates(measured, before, after))]
@@ -278,6 +285,12 @@ async def main(plan: Plan, output: Path) -> Report:
         name = f"relay: wallet events -> kafka ({found.relay.published:,} records)"
         rows.append(Row(name, 1, found.relay.rate, raw_rate=produce.rate))
     rows.append(consume)
+    rows.append(
+        Row(
+            f"missions consumer, batched ({records:,} records)", 1,
+            consumer["consumer_records_per_s"], raw_rate=consumer["raw_consume_per_s"],
+        )
+    )  # fmt: skip
     entries, per_account, per_receipt = found.cache
     memory = Memory(
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
