@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import psycopg
+from functools import partial
 
-from kgo_runtime.eventstore import eventstore_env
+import psycopg
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+from kgo_runtime.eventstore import eventstore_env, select_events_after
 
 from ..application.policy import MissionsPolicy, signup_mission
 from ..application.service import MissionsApplication
@@ -46,4 +49,7 @@ def open_missions(settings: MissionsSettings) -> MissionsApplication:
     """Connect the store (blocking: call it in a worker thread from async code)."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
-    return MissionsApplication(env=store_env(settings), policy=policy_of(settings))
+    app = MissionsApplication(env=store_env(settings), policy=policy_of(settings))
+    assert isinstance(app.recorder, PostgresApplicationRecorder)
+    app.select_events_after = partial(select_events_after, app.recorder)
+    return app

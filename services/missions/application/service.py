@@ -15,7 +15,7 @@ again to no effect.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from copy import deepcopy
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -24,8 +24,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, StoredEvent
-from eventsourcing.postgres import PostgresDatastore
-from psycopg.sql import SQL, Identifier
 
 from ..domain.activities import Activity
 from ..domain.catalogue import Catalogue, Mission
@@ -58,6 +56,10 @@ class MissionsApplication(Application[UUID]):
         self, env: Mapping[str, str] | None = None, policy: MissionsPolicy | None = None
     ) -> None:
         super().__init__(env)
+        #: Reads many aggregates' new events in one round trip (set by the Postgres adapter).
+        self.select_events_after: Callable[[Mapping[UUID, int]], Sequence[StoredEvent]] | None = (
+            None
+        )
         self.policy = policy or MissionsPolicy()
         self.limiter = GuessLimiter(
             self.policy.guess_attempts, timedelta(seconds=self.policy.guess_window_seconds)
@@ -116,30 +118,14 @@ class MissionsApplication(Application[UUID]):
         return found
 
     def _events_after(self, after: Mapping[UUID, int]) -> Sequence[StoredEvent]:
-        """Every stored event of the aggregates ``after`` names past the version it gives."""
-        recorder = self.recorder
-        datastore = getattr(recorder, "datastore", None)
-        if not isinstance(datastore, PostgresDatastore) or not after:
-            return [
-                e for pid, v in after.items() for e in recorder.select_events(pid, gt=v or None)
-            ]
-        query = SQL(
-            "SELECT e.originator_id, e.originator_version, e.topic, e.state"
-            " FROM unnest(%s::uuid[], %s::bigint[]) AS c(id, v)"
-            " JOIN {schema}.{table} e ON e.originator_id = c.id AND e.originator_version > c.v"
-            " ORDER BY e.originator_id, e.originator_version"
-        ).format(
-            schema=Identifier(datastore.schema),
-            table=Identifier(recorder.events_table_name),  # type: ignore[attr-defined]
-        )
-        with datastore.transaction(commit=False) as curs:
-            curs.execute(query, (list(after), list(after.values())), prepare=True)
-            return [
-                StoredEvent(
-                    r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"])
-                )
-                for r in curs.fetchall()
-            ]
+        """Every stored event of the aggregates ``after`` names past the version it gives:
+        in one round trip where the store's adapter gives :attr:`select_events_after`, else
+        one aggregate at a time (the in-memory store)."""
+        if self.select_events_after is not None:
+            return self.select_events_after(after)
+        return [
+            e for pid, v in after.items() for e in self.recorder.select_events(pid, gt=v or None)
+        ]
 
     def all_missions(self, catalogue: Catalogue | None = None) -> list[Mission]:
         catalogue = catalogue or self.catalogue()

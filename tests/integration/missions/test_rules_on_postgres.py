@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from uuid import uuid4
 
 import psycopg
@@ -13,8 +14,9 @@ import pytest
 
 from services.missions.adapters.event_store import open_missions
 from services.missions.application.service import MissionsApplication
+from services.missions.domain.ids import progress_id
 from services.missions.settings import MissionsSettings
-from tests.unit.missions.conftest import ConsumerHarness
+from tests.unit.missions.conftest import T0, ConsumerHarness, fare, opened
 from tests.unit.missions.test_progress import (  # the suite itself, not a copy
     test_a_change_never_rewrites_what_was_earned,
     test_distinct_shops_and_first_time,
@@ -53,3 +55,23 @@ async def missions() -> AsyncIterator[MissionsApplication]:
 @pytest.fixture
 def harness(missions: MissionsApplication) -> ConsumerHarness:
     return ConsumerHarness(missions)
+
+
+async def test_many_aggregates_new_events_in_one_round_trip_equal_one_at_a_time(
+    missions: MissionsApplication, harness: ConsumerHarness
+) -> None:
+    """The batched consumer's read (kgo_runtime.eventstore.select_events_after) gives what
+    eventsourcing's own select_events gives aggregate by aggregate."""
+    wallets = [uuid4() for _ in range(4)]
+    for n, wallet in enumerate(wallets):
+        await harness.feed(opened(wallet))
+        for ride in range(n):
+            await harness.feed(fare(wallet, T0 + timedelta(hours=ride)))
+    after = {progress_id(w): n for n, w in enumerate(wallets)} | {uuid4(): 0}
+    assert missions.select_events_after is not None
+    together = missions.select_events_after(after)
+    apart = [
+        e for pid, v in after.items() for e in missions.recorder.select_events(pid, gt=v or None)
+    ]
+    assert together == sorted(apart, key=lambda e: (e.originator_id, e.originator_version))
+    assert len(together) > 0
