@@ -135,17 +135,7 @@ class MissionsApplication(Application[UUID]):
 
     def observe(self, wallet_id: UUID, fact: Fact) -> list[Completion]:
         """Record a fact about a resident and what it completes (idempotent, see above)."""
-        for _attempt in range(MAX_ATTEMPTS):
-            progress = self.progress(wallet_id)
-            if progress.knows(fact.fact_id):
-                return []
-            done = progress.observe(fact, self.all_missions(), self.policy.campaigns)
-            try:
-                self.save(progress)
-            except IntegrityError:
-                continue
-            return done
-        raise RuntimeError(f"progress of {wallet_id} still conflicting after retries")
+        return self.observe_many([(wallet_id, fact)])[0]
 
     def observe_many(self, facts: Sequence[tuple[UUID, Fact]]) -> list[list[Completion]]:
         """Record many facts (in their order) and what they complete, in ONE save: the

@@ -28,14 +28,13 @@ wallet's reason. Only an undecided command (the store is down) is retried.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import asyncpg
 
-from kgo_contracts.base import ContractEvent
 from kgo_contracts.missions import MissionCompleted
 from kgo_runtime.clock import Clock, SystemClock
-from kgo_runtime.consumer import Handler, PermanentError
+from kgo_runtime.consumer import PermanentError
 from kgo_runtime.envelope import Envelope
 from kgo_runtime.logging import get_logger
 
@@ -56,21 +55,13 @@ class MissionGrants:
         self._bus = bus
         self._clock = clock or SystemClock()
 
-    def handlers(self) -> Mapping[type[ContractEvent], Handler]:
-        """For :func:`kgo_runtime.processing.dispatch`: other missions events are ignored."""
-        return {MissionCompleted: self.on_completed}
-
     async def on_batch(self, _conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
-        """The batched consumer's handler: every completion's grant submitted at once."""
+        """The consumer's handler (batched; its per-record fallback hands it one record):
+        every completion's grant submitted at once."""
         grants = [g for e in envelopes if (g := self._grant(e)) is not None]
         outcomes = await asyncio.gather(*(self._bus.submit(g) for g in grants))
         for grant, outcome in zip(grants, outcomes, strict=True):
             self._judge(grant, outcome)
-
-    async def on_completed(self, _conn: asyncpg.Connection, envelope: Envelope) -> None:
-        grant = self._grant(envelope)
-        if grant is not None:
-            self._judge(grant, await self._bus.submit(grant))
 
     def _grant(self, envelope: Envelope) -> Grant | None:
         """The grant a missions record asks for (None: another event, or no reward)."""

@@ -1,5 +1,5 @@
 """The wallet's missions consumer, in memory: contract examples go through the runtime's own
-RecordProcessor and the same dispatch the real consumer uses, with an in-memory inbox,
+RecordProcessor and the same handler the real consumer uses, with an in-memory inbox,
 pool and producer standing in for Postgres and Kafka, and the real command bus on an
 in-memory ledger.
 
@@ -29,7 +29,7 @@ from kgo_runtime.deadletter import PermanentError
 from kgo_runtime.envelope import Envelope, OutgoingRecord, encode, header_map
 from kgo_runtime.inbox import Seen, judge
 from kgo_runtime.metrics import Metrics
-from kgo_runtime.processing import Outcome, RecordProcessor, dispatch
+from kgo_runtime.processing import Outcome, RecordProcessor
 from services.wallet.application.bus import CommandBus
 from services.wallet.domain.ids import budget_id
 from services.wallet.entrypoints.missions import CALLER, MissionGrants
@@ -112,7 +112,8 @@ class Record:
 
 
 class Harness:
-    """Delivers records to the wallet's handler the way the consumer does."""
+    """Delivers records to the wallet's handler the way the consumer does record by record
+    (the batched consumer's per-record path: the same handler, a batch of one)."""
 
     def __init__(self, bus: CommandBus) -> None:
         self.bus = bus
@@ -125,9 +126,9 @@ class Harness:
         transactions never committed (the grants they asked for did)."""
         if lose_inbox:
             self.inbox = MemoryInbox()
-        self.processor = RecordProcessor(
+        self.processor = RecordProcessor.batched(
             "wallet-missions",
-            dispatch(MissionGrants(self.bus).handlers()),
+            MissionGrants(self.bus).on_batch,
             inbox=self.inbox,  # type: ignore[arg-type]
             pool=MemoryPool(self.inbox),  # type: ignore[arg-type]
             producer=self.producer,  # type: ignore[arg-type]
@@ -304,7 +305,7 @@ async def test_unknown_fields_are_ignored_and_a_zero_reward_grants_nothing(
     # the contract asks for a positive reward today; a cut reward of 0 would grant nothing
     zero = MissionCompleted.model_construct(**(completion(resident).__dict__ | {"reward": 0}))
     envelope = Envelope("x", "/kgo/missions", zero.ce_type(), zero.occurred_at, "s", zero)
-    await MissionGrants(harness.bus).on_completed(None, envelope)  # type: ignore[arg-type]
+    await MissionGrants(harness.bus).on_batch(None, [envelope])  # type: ignore[arg-type]
     assert treasury.balance(resident) == (40, 0)
 
 
