@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp
 
 from kgo_cli.status_cmd import settings_class
+from kgo_runtime.collector import tune_for_serving
 from kgo_runtime.roles import (
     INDEX_ENV,
     ROLE_ENV,
@@ -106,6 +107,8 @@ def serve(
         timeout_keep_alive=75,
     )
     server = uvicorn.Server(config)
+    # Fewer, shorter pauses for the garbage collector (kgo_runtime.collector).
+    tune_for_serving()
     # uvicorn shuts down gracefully on SIGTERM/SIGINT (the lifespan stops the components and
     # flushes the producers), then re-raises the signal under the handlers it found. Let that
     # be a no-op, so a requested stop exits 0 instead of dying by the signal.

@@ -30,6 +30,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from kgo_runtime.collector import PauseCollector
+
 if TYPE_CHECKING:
     from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 
@@ -93,6 +95,7 @@ class Metrics:
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
+            self.registry.register(PauseCollector())
         info = self.gauge("service_info", "The service this process runs.", ["service"])
         info.labels(service=service).set(1)
 

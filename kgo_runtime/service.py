@@ -27,6 +27,7 @@ from aiokafka.client import AIOKafkaClient
 from eventsourcing.application import Application
 from fastapi import APIRouter, FastAPI
 
+from kgo_runtime.collector import settle
 from kgo_runtime.components import Component, Supervisor
 from kgo_runtime.consumer import BatchHandler, Handler, IdempotentConsumer
 from kgo_runtime.eventstore import TApplication, open_application
@@ -181,6 +182,9 @@ class ServiceRuntime:
             self.supervisor.start(component)
         self.started.set()
         log.info("service started", components=[c.name for c in components])
+        # What exists now lives as long as the process: no full collection walks it again
+        # (a served process only, kgo_runtime.collector).
+        settle()
 
     async def stop(self) -> None:
         if self._starter is not None and not self._starter.done():

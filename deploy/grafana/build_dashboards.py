@@ -431,6 +431,16 @@ def service(name: str) -> dict[str, Any]:
             ),
             unit="percentunit",
         ),
+        panel(
+            "Garbage collection pauses (p99 by generation)",
+            (
+                quantile(0.99, "kgo_gc_pause_seconds", "generation", selector),
+                "generation {{generation}}",
+            ),
+            unit="s",
+            description="Nothing else in a process runs during a collection: a pause is "
+            "latency for every request in flight (kgo_runtime/collector.py).",
+        ),
     ]
     up = panel(
         "Up",

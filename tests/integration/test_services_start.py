@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -99,6 +100,11 @@ def test_kgo_serve_is_alive_ready_measured_and_stops_on_sigterm(service: tuple[s
             # (a value only: on a shared broker its consumers may already have had work)
             assert f'kgo_relay_position{{relay="{name}"}} ' in metrics.text
         assert 'kgo_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
+        # Started: what existed then is frozen out of the collector's walks
+        # (kgo_runtime.collector), and the collections' pauses are measured.
+        frozen = re.search(r"^kgo_gc_frozen_objects (\S+)$", metrics.text, re.M)
+        assert frozen and float(frozen.group(1)) > 10_000
+        assert 'kgo_gc_pause_seconds_count{generation="0"}' in metrics.text
 
         traced = httpx.get(f"{base}/healthz", headers={"X-Correlation-ID": "e2e-1"}, timeout=5)
         assert traced.headers["X-Correlation-ID"] == "e2e-1"

@@ -137,7 +137,7 @@ def test_every_runtime_name_follows_the_conventions() -> None:
     families = list(text_string_to_metric_families(metrics.render().decode()))
     ours = [f for f in families if f.name.startswith("kgo_")]
     assert len(ours) > 15
-    units = ("_seconds", "_coins", "_records", "_events", "_info", "_position")
+    units = ("_seconds", "_coins", "_records", "_events", "_objects", "_info", "_position")
     for family in ours:
         if family.type == "counter":
             continue  # exposed as <name>_total

@@ -7,7 +7,7 @@ from functools import partial
 import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from kgo_runtime.eventstore import eventstore_env, select_events_after
+from kgo_runtime.eventstore import eventstore_env, select_events_after, short_analyze
 
 from ..application.policy import MissionsPolicy, signup_mission
 from ..application.service import MissionsApplication
@@ -50,6 +50,7 @@ def open_missions(settings: MissionsSettings) -> MissionsApplication:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
     app = MissionsApplication(env=store_env(settings), policy=policy_of(settings))
+    short_analyze(app)
     assert isinstance(app.recorder, PostgresApplicationRecorder)
     app.select_events_after = partial(select_events_after, app.recorder)
     return app

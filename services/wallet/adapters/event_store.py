@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import psycopg
 
-from kgo_runtime.eventstore import eventstore_env
+from kgo_runtime.eventstore import eventstore_env, short_analyze
 
 from ..application.ledger import WalletLedger
 from ..settings import WalletSettings
@@ -46,4 +46,6 @@ def ensure_schema(settings: WalletSettings) -> None:
 def open_ledger(settings: WalletSettings) -> WalletLedger:
     """Connect the ledger (blocking: call it in a worker thread from async code)."""
     ensure_schema(settings)
-    return WalletLedger(env=ledger_env(settings), cache_size=settings.cache_size)
+    ledger = WalletLedger(env=ledger_env(settings), cache_size=settings.cache_size)
+    short_analyze(ledger)
+    return ledger
