@@ -130,8 +130,16 @@ class WalletRecorder(PostgresApplicationRecorder):
                 "RETURN QUERY INSERT INTO {schema}.{table} "
                 "(originator_id, originator_version, topic, state) "
                 "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
+                # Another writer holds the turn, or waits for it: say so (a -1 after the
+                # ids), so that this writer takes turns too (see take_turn).
+                "IF NOT pg_try_advisory_xact_lock_shared({lock_class}, hashtext({key})) THEN "
+                "RETURN NEXT -1; END IF; "
                 "END; $BODY$"
-            ).format(**names)
+            ).format(
+                lock_class=TURN_LOCK_CLASS,
+                key=f"{self.datastore.schema}.{self.events_table_name}",
+                **names,
+            )
         )
         # The writer's turn: the lock, then (a statement of its own, so its snapshot sees every
         # batch committed before the lock was granted) the events stored after ``after``, at
@@ -164,6 +172,9 @@ class WalletRecorder(PostgresApplicationRecorder):
             lock_class=TURN_LOCK_CLASS, key=f"{self.datastore.schema}.{self.events_table_name}"
         )
         self._turn_conn: psycopg.Connection[Any] | None = None
+        #: Set by a save that found another writer holding the turn or waiting for it (the
+        #: ledger reads and clears it: a writer that never lost a save learns of the others).
+        self.turn_wanted = False
         self._turn_retry_at = 0.0
         self.latest_versions_query = SQL(
             "SELECT originator_id, max(originator_version) FROM {schema}.{table}"
@@ -305,4 +316,8 @@ class WalletRecorder(PostgresApplicationRecorder):
         # Plain tuples back: a dict per returned id cost more than dumping the rows.
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(self.insert_call, rows, prepare=True)
-            return [row[0] for row in curs.fetchall()]
+            ids = [row[0] for row in curs.fetchall()]
+        if ids and ids[-1] < 0:
+            ids.pop()
+            self.turn_wanted = True
+        return ids

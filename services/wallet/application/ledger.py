@@ -82,6 +82,11 @@ class Turns:
             self._until = time.monotonic() + self.hold
 
     @property
+    def in_turn(self) -> bool:
+        """Whether this writer holds the turn now (taken, not yet ended)."""
+        return self._taken
+
+    @property
     def active(self) -> bool:
         return self.recorder is not None and time.monotonic() < self._until
 
@@ -206,7 +211,7 @@ class WalletLedger(Application[UUID]):
                 # answer from an old copy, e.g. refuse a spend the wallet now covers):
                 # decide it again from the store.
                 self.cache.evict(uow.touched)
-                self.turns.other_writer_seen()
+                self._take_turns()
                 careful = True
                 continue
             aggregates = [a for a in uow.aggregates() if a._pending_events]
@@ -220,7 +225,7 @@ class WalletLedger(Application[UUID]):
                 # random pause so that two writers racing for one account fall out of step.
                 self.cache.evict(uow.touched)
                 self.lost_saves += 1
-                self.turns.other_writer_seen()
+                self._take_turns()
                 careful = True
                 time.sleep(random.uniform(0, 0.002 * (_attempt + 1)))
                 continue
@@ -239,9 +244,29 @@ class WalletLedger(Application[UUID]):
                 if isinstance(aggregate, Account):
                     self.cache.put(aggregate_id, aggregate)
             self._saved = [r.notification.id for r in recordings]
+            self._heard_of_turns()
             self._snapshot(aggregates, first_versions)
             return outcomes
         raise RuntimeError(f"batch of {len(commands)} commands still conflicting after retries")
+
+    def _take_turns(self) -> None:
+        """Another writer was seen: from now on take turns with it, starting with this
+        batch's next attempt (deciding it again without a turn, two writers racing for one
+        account could each lose every attempt until the batch's callers gave up: seen at the
+        start of load on two HTTP processes, answers of 503 after 5 s)."""
+        self.turns.other_writer_seen()
+        if not self.turns.in_turn:
+            self.turns.begin(self.cache, self.mapper.to_domain_event)
+
+    def _heard_of_turns(self) -> None:
+        """After a save: if it found another writer holding the turn or waiting for it (the
+        store says so with the save), take turns from the next batch. Without this, a writer
+        that kept winning never learnt of the one losing to it, and that one lost every
+        attempt of a batch in its turn while the winner went on without."""
+        if getattr(self.recorder, "turn_wanted", False):
+            self.recorder.turn_wanted = False  # type: ignore[attr-defined]
+            if not self.turns.in_turn:  # its own turn is what a writer in one finds
+                self.turns.other_writer_seen()
 
     def _decide(self, uow: UnitOfWork, index: int, cmd: Command) -> Outcome:
         rid = receipt_id(cmd.caller, cmd.idempotency_key)

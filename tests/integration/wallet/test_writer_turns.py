@@ -70,13 +70,14 @@ def _race_exactly(driver, ledgers, wallets, shop, *, rounds: int) -> None:
 def test_two_writers_crediting_one_account_take_turns_and_lose_no_coin(driver, wallet_settings):
     with two_writers(driver, wallet_settings) as (ledgers, wallets, shop):
         _race_exactly(driver, ledgers, wallets, shop, rounds=1)
-        # The race started optimistic (no writer had seen the other yet): a few saves were
-        # lost, then both took turns and found the other's batches at the start of theirs,
-        # and brought their copy of the shop's account up to date with them.
-        lost = sum(ledger.lost_saves for ledger in ledgers)
+        # The race started optimistic (no writer had seen the other yet): each writer lost at
+        # most one save, and decided that batch again in a turn (not optimistic again: two
+        # writers could race each other's retries until the callers gave up); from then on
+        # both took turns, found the other's batches at the start of theirs and brought
+        # their copy of the shop's account up to date with them.
+        assert all(ledger.lost_saves <= 1 for ledger in ledgers)
         assert sum(ledger.turns.shared for ledger in ledgers) > 0
         assert sum(ledger.turns.caught_up for ledger in ledgers) > 0
-        assert lost <= 4, lost
         # A second race, turns on from the first: no save lost at all.
         before = [ledger.lost_saves for ledger in ledgers]
         _race_exactly(driver, ledgers, wallets, shop, rounds=2)
@@ -99,3 +100,31 @@ def test_a_lone_writer_takes_no_turn(driver):
     for w in wallets:
         driver.run(c.Spend, caller="shop", wallet_id=w, payee_id=shop, amount=5, reference="x")
     assert (driver.ledger.turns.taken, driver.ledger.lost_saves) == (0, 0)
+
+
+def test_a_writer_that_never_lost_a_save_hears_of_another_writers_turn(driver, wallet_settings):
+    """A writer that keeps winning never loses a save, so it would never take turns while
+    the one losing to it waits in its turn and loses again at every attempt (seen at the
+    start of load on two HTTP processes: batches failing after 30 attempts). Its save tells
+    it that another writer holds the turn."""
+    with two_writers(driver, wallet_settings) as (ledgers, wallets, shop):
+        waiting, winning = ledgers
+        waiting.turns.other_writer_seen()
+        waiting.turns.begin(waiting.cache, waiting.mapper.to_domain_event)
+        assert waiting.turns.in_turn
+        try:
+            assert not winning.turns.active
+            spend = driver.cmd(c.Spend, caller="shop", wallet_id=wallets[1], payee_id=shop,
+                               amount=1, reference="heard")  # fmt: skip
+            assert [o.status for o in winning.execute([spend])] == [201]
+            assert winning.turns.active
+        finally:
+            waiting.turns.end([])
+        # A writer in its own turn finds only that turn with its saves: that is no sign of
+        # another writer (else turns would never end for a writer left alone).
+        for reference in ("own-1", "own-2"):
+            seen = waiting.turns._until
+            waiting.execute([driver.cmd(c.Spend, caller="shop", wallet_id=wallets[0],
+                                        payee_id=shop, amount=1, reference=reference)])  # fmt: skip
+        assert waiting.turns._until == seen  # the second batch: nobody else had written
+        assert waiting.lost_saves == 0
