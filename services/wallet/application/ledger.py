@@ -23,7 +23,10 @@ writer decides and saves at a time, and at the start of its turn it applies to i
 copies the events the others stored meanwhile (read with the turn, in the same round trip),
 so it decides on their latest versions instead of losing the save or reading each again.
 Turns only spare the lost saves: the optimistic checks above still decide what is stored.
-A lone writer never takes turns (no round trip more per batch).
+A writer that loses a save decides that batch again in a turn, and every save tells its
+writer whether another holds the turn (or waits for it), so a writer that keeps winning
+takes turns too instead of racing the one waiting. A lone writer never takes turns (no
+round trip more per batch).
 """
 
 from __future__ import annotations
