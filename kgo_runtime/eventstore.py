@@ -14,15 +14,19 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import asyncpg
+import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier, Literal
 
+from kgo_runtime.logging import get_logger
 from kgo_runtime.postgres import ensure_schema, schema_name
 
 TApplication = TypeVar("TApplication", bound=Application[Any])
+
+log = get_logger(__name__)
 
 
 def eventstore_env(
@@ -124,6 +128,26 @@ def short_analyze(application: Application[Any]) -> list[str]:
     table = SQL("{schema}.{table}").format(
         schema=Identifier(datastore.schema), table=Identifier(recorder.events_table_name)
     )
+    try:
+        return _set_targets(datastore, table)
+    except (psycopg.Error, PersistenceError) as error:
+        # Not the table's owner, or its writers kept the lock past the timeout: the service
+        # runs as before (with longer analyses), and the next start tries again.
+        log.warning(
+            "events table statistics left as they are",
+            table=f"{datastore.schema}.{recorder.events_table_name}",
+            error=type(error).__name__,
+            reason=str(error).strip(),
+        )
+        return []
+
+
+#: How long :func:`short_analyze` waits for the table's lock (its writers hold it briefly
+#: and often; the alteration queued behind them makes them queue behind it).
+ALTER_LOCK_TIMEOUT = "2s"
+
+
+def _set_targets(datastore: Any, table: Any) -> list[str]:
     with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
         curs.execute(
             "SELECT attname, attstattarget FROM pg_attribute WHERE attrelid = %s::regclass"
@@ -133,16 +157,17 @@ def short_analyze(application: Application[Any]) -> list[str]:
         differ = [n for n, target in curs.fetchall() if EVENTS_STATISTICS.get(n, 10) != target]
         if not differ:
             return []
-        curs.execute(
-            SQL("ALTER TABLE {table} {columns}").format(
-                table=table,
-                columns=SQL(", ").join(
-                    SQL("ALTER COLUMN {} SET STATISTICS {}").format(
-                        Identifier(n), Literal(EVENTS_STATISTICS.get(n, 10))
-                    )
-                    for n in differ
-                ),
+        with conn.transaction():
+            curs.execute(f"SET LOCAL lock_timeout = '{ALTER_LOCK_TIMEOUT}'")
+            curs.execute(
+                SQL("ALTER TABLE {table} {columns}").format(
+                    table=table,
+                    columns=SQL(", ").join(
+                        SQL("ALTER COLUMN {} SET STATISTICS {}").format(
+                            Identifier(n), Literal(EVENTS_STATISTICS.get(n, 10))
+                        )
+                        for n in differ
+                    ),
+                )
             )
-        )
-        conn.commit()
         return differ

@@ -94,3 +94,24 @@ def test_missions_and_the_runtimes_applications_get_them_too(schema: str) -> Non
         assert _targets(url, schema, table) == EVENTS_STATISTICS
     finally:
         merchant.close()
+
+
+def test_a_table_it_cannot_alter_now_is_left_for_the_next_start(schema: str) -> None:
+    """Writers holding the table's lock past the timeout (or a table the service does not
+    own): the store opens as before, and a later start sets the targets."""
+    settings = WalletSettings(database_schema=schema)
+    ledger = open_ledger(settings)
+    try:
+        table = ledger.recorder.events_table_name  # type: ignore[attr-defined]
+        qualified = f'"{schema}"."{table}"'
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            conn.execute(f"ALTER TABLE {qualified} ALTER COLUMN topic SET STATISTICS -1")
+        with psycopg.connect(settings.database_url) as holder:
+            holder.execute(f"LOCK TABLE {qualified} IN EXCLUSIVE MODE")  # as a writer does
+            assert short_analyze(ledger) == []
+            holder.rollback()
+        assert _targets(settings.database_url, schema, table)["topic"] == -1
+        assert short_analyze(ledger) == ["topic"]
+        assert _targets(settings.database_url, schema, table) == EVENTS_STATISTICS
+    finally:
+        ledger.close()
