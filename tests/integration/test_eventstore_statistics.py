@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 from uuid import uuid4
 
 import psycopg
@@ -30,6 +31,14 @@ def _targets(url: str, schema: str, table: str) -> dict[str, int]:
             (f'"{schema}"."{table}"',),
         ).fetchall()
     return dict(rows)
+
+
+def _targets_of(application: Any, url: str, schema: str) -> dict[str, int]:
+    """The statistics targets of ``application``'s events table, then the store closed."""
+    try:
+        return _targets(url, schema, application.recorder.events_table_name)
+    finally:
+        application.close()
 
 
 @pytest.fixture
@@ -82,18 +91,10 @@ def test_analyze_still_gathers_the_keys_statistics_and_skips_the_payload(schema:
 def test_missions_and_the_runtimes_applications_get_them_too(schema: str) -> None:
     missions_settings = MissionsSettings(database_schema=schema)
     missions = open_missions(missions_settings)
-    try:
-        table = missions.recorder.events_table_name  # type: ignore[attr-defined]
-        assert _targets(missions_settings.database_url, schema, table) == EVENTS_STATISTICS
-    finally:
-        missions.close()
+    assert _targets_of(missions, missions_settings.database_url, schema) == EVENTS_STATISTICS
     url = InfraSettings().database_url("merchant")
     merchant = asyncio.run(open_application(MerchantApplication, url, schema=schema))
-    try:
-        table = merchant.recorder.events_table_name  # type: ignore[attr-defined]
-        assert _targets(url, schema, table) == EVENTS_STATISTICS
-    finally:
-        merchant.close()
+    assert _targets_of(merchant, url, schema) == EVENTS_STATISTICS
 
 
 def test_a_table_it_cannot_alter_now_is_left_for_the_next_start(schema: str) -> None:
