@@ -94,3 +94,18 @@ def test_keyed_batches_land_where_the_default_partitioner_puts_them() -> None:
     for i in range(200):
         key = f"wallet-{i}".encode()
         assert partition_for(key, partitions) == DefaultPartitioner()(key, partitions, partitions)
+
+
+def test_outgoing_http_learns_its_event_loop_without_an_import_search() -> None:
+    """httpx (httpcore) imports sniffio on every request to a service: installed, that is a
+    lookup in sys.modules; missing, a failed search of sys.path each time (pyproject.toml)."""
+    import asyncio
+    import sys
+
+    from httpcore._synchronization import current_async_library
+
+    async def probe() -> str:
+        return current_async_library()
+
+    assert asyncio.run(probe()) == "asyncio"
+    assert "sniffio" in sys.modules
