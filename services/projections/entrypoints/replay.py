@@ -49,13 +49,16 @@ def _fewer_collections() -> Iterator[None]:
     """A replay allocates millions of short-lived objects beside long-lived ones: collect the
     young generation less often (a full collection otherwise walks every record in flight)."""
     before = gc.get_threshold()
+    # A served process froze its start-up for good (kgo_runtime.collector): leave that so.
+    served = gc.get_freeze_count() > 0
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     try:
         yield
     finally:
         gc.set_threshold(*before)
-        gc.unfreeze()
+        if not served:
+            gc.unfreeze()
 
 
 async def dead_lettered(bootstrap: str, topics: list[str]) -> set[tuple[str, int, int]]:
