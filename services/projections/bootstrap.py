@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 
 from kgo_runtime.access import AccessVerifier, Authenticator, public_key
 from kgo_runtime.clock import Clock, SystemClock
+from kgo_runtime.collector import SERVED_THRESHOLDS
 from kgo_runtime.components import Component
 from kgo_runtime.metrics import Metrics
 from kgo_runtime.postgres import create_tables
@@ -73,7 +74,7 @@ def create_app(
     async def build(ctx: ServiceContext) -> Sequence[Component]:
         # Folding batches allocates many short-lived objects: collect the young generation
         # less often (measured: about twice the events per second on a replay).
-        gc.set_threshold(50_000, 20, 100)
+        gc.set_threshold(*SERVED_THRESHOLDS)
         schema = settings.database_schema
         await create_tables(ctx.pool, ddl(schema, model_names()))
         authenticator = access

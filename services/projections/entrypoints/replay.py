@@ -30,6 +30,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from kgo_contracts.topics import dlq
+from kgo_runtime.collector import SERVED_THRESHOLDS
 from kgo_runtime.inbox import Inbox
 from kgo_runtime.kafka_admin import topic_partitions
 from kgo_runtime.kafka_security import kafka_client_options
@@ -52,7 +53,7 @@ def _fewer_collections() -> Iterator[None]:
     # A served process froze its start-up for good (kgo_runtime.collector): leave that so.
     served = gc.get_freeze_count() > 0
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(*SERVED_THRESHOLDS)
     try:
         yield
     finally:

@@ -120,6 +120,11 @@ class WalletRecorder(PostgresApplicationRecorder):
             "function": Identifier(f"{FUNCTION}_{self.events_table_name}"),
             "channel": Identifier(self.channel_name),
         }
+        #: The writers' turn: one advisory lock per events table (see take_turn).
+        turn = {
+            "lock_class": TURN_LOCK_CLASS,
+            "key": f"{self.datastore.schema}.{self.events_table_name}",
+        }
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}"
@@ -135,11 +140,7 @@ class WalletRecorder(PostgresApplicationRecorder):
                 "IF NOT pg_try_advisory_xact_lock_shared({lock_class}, hashtext({key})) THEN "
                 "RETURN NEXT -1; END IF; "
                 "END; $BODY$"
-            ).format(
-                lock_class=TURN_LOCK_CLASS,
-                key=f"{self.datastore.schema}.{self.events_table_name}",
-                **names,
-            )
+            ).format(**turn, **names)
         )
         # The writer's turn: the lock, then (a statement of its own, so its snapshot sees every
         # batch committed before the lock was granted) the events stored after ``after``, at
@@ -160,8 +161,7 @@ class WalletRecorder(PostgresApplicationRecorder):
                 "END; $BODY$"
             ).format(
                 turn=Identifier(f"{TURN_FUNCTION}_{self.events_table_name}"),
-                lock_class=TURN_LOCK_CLASS,
-                key=f"{self.datastore.schema}.{self.events_table_name}",
+                **turn,
                 **names,
             )
         )
@@ -169,7 +169,7 @@ class WalletRecorder(PostgresApplicationRecorder):
             schema=names["schema"], turn=Identifier(f"{TURN_FUNCTION}_{self.events_table_name}")
         )
         self.turn_end = SQL("SELECT pg_advisory_unlock({lock_class}, hashtext({key}))").format(
-            lock_class=TURN_LOCK_CLASS, key=f"{self.datastore.schema}.{self.events_table_name}"
+            **turn
         )
         self._turn_conn: psycopg.Connection[Any] | None = None
         #: Set by a save that found another writer holding the turn or waiting for it (the
