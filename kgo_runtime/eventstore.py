@@ -47,6 +47,10 @@ def eventstore_env(
         "POSTGRES_USER": unquote(url.username or ""),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_SCHEMA": schema_name(schema),
+        # One round trip per insert and batch reads (kgo_runtime/recorder.py); orjson for
+        # the payloads (kgo_runtime/transcoder.py). Both store what the stock ones store.
+        "APPLICATION_RECORDER_TOPIC": "kgo_runtime.recorder:LeanRecorder",
+        "TRANSCODER_TOPIC": "kgo_runtime.transcoder:OrjsonTranscoder",
     }
     env.update(extra or {})
     return env

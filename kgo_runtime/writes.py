@@ -21,7 +21,17 @@ from kgo_runtime.problems import IDEMPOTENCY_HEADER, ProblemError
 if TYPE_CHECKING:  # kgo_runtime.access uses json_only
     from kgo_runtime.access import Principal
 
-__all__ = ["IdempotencyKey", "idempotency_key", "json_only", "receipt_scope"]
+__all__ = [
+    "IDEMPOTENCY_KEY_PATTERN",
+    "IdempotencyKey",
+    "idempotency_key",
+    "json_only",
+    "receipt_scope",
+]
+
+#: What an idempotency key may be: 1 to 128 visible ASCII characters (the header's, and a
+#: batch item's own key).
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
 
 
 async def json_only(request: Request) -> None:
@@ -49,7 +59,7 @@ IdempotencyKey = Annotated[
     str,
     Header(
         alias=IDEMPOTENCY_HEADER,
-        pattern=r"^[\x21-\x7e]{1,128}$",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="1 to 128 visible ASCII characters, unique per request of this caller; "
         "a retry with the same key and body gets the first answer.",
     ),

@@ -45,7 +45,6 @@ def policy_of(settings: TransitSettings) -> FarePolicy:
         double_tap=timedelta(seconds=settings.double_tap_seconds),
         offline_allowance=settings.offline_allowance_coins,
         loss_programme=settings.loss_programme,
-        batch_concurrency=settings.batch_concurrency,
     )
 
 

@@ -23,8 +23,6 @@ class TransitSettings(ServiceSettings):
     #: Coins per pass the loss budget may cover for offline taps; over it, the pass is denied.
     offline_allowance_coins: int = 100
     loss_programme: str = "offline-loss"
-    #: Passes of one offline batch decided at once (each pass's own taps stay in order).
-    batch_concurrency: int = 8
     batch_max_taps: int = 10_000
     #: HMAC key of the pass digests (base64url, >= 16 bytes). Validators get it too. On a
     #: developer machine a missing key is generated once into $KGO_HOME/secrets.

@@ -25,6 +25,8 @@ def test_eventstore_env_from_a_database_url() -> None:
         "POSTGRES_USER": "kgo",
         "POSTGRES_PASSWORD": "",
         "POSTGRES_SCHEMA": "t_1",
+        "APPLICATION_RECORDER_TOPIC": "kgo_runtime.recorder:LeanRecorder",
+        "TRANSCODER_TOPIC": "kgo_runtime.transcoder:OrjsonTranscoder",
     }
 
 

@@ -40,7 +40,6 @@ def store_env(settings: MissionsSettings) -> dict[str, str]:
             # second missions process's saves are seen (and a stale save still conflicts).
             "AGGREGATE_CACHE_MAXSIZE": str(settings.cache_size),
             "AGGREGATE_CACHE_FASTFORWARD": "y",
-            "TRANSCODER_TOPIC": "services.wallet.adapters.transcoder:OrjsonTranscoder",
         },
     )
 

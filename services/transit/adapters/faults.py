@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from ..application.ports import WalletAnswer, WalletPort
+from ..application.ports import FareAsk, WalletAnswer, WalletPort
 
 
 class KillAfterSpend:
@@ -31,7 +32,17 @@ class KillAfterSpend:
             pass_token=pass_token,
             key=key,
         )
-        self._left -= 1
-        if self._left <= 0:
-            os.kill(os.getpid(), signal.SIGKILL)
+        self._spent(1)
         return answer
+
+    async def spend_fares(
+        self, *, operator_id: UUID, fares: Sequence[FareAsk]
+    ) -> list[WalletAnswer | None]:
+        answers = await self._wallet.spend_fares(operator_id=operator_id, fares=fares)
+        self._spent(sum(answer is not None for answer in answers))
+        return answers
+
+    def _spent(self, count: int) -> None:
+        self._left -= count
+        if count and self._left <= 0:
+            os.kill(os.getpid(), signal.SIGKILL)

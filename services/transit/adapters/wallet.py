@@ -9,6 +9,7 @@ A refusal (4xx with a problem ``code``) is an answer; no answer, a 5xx or a toke
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from kgo_runtime.logging import get_logger
 from kgo_runtime.wallet_client import WalletClient, WalletUnavailable
 from services.wallet.domain.ids import payee_id
 
-from ..application.ports import Moved, Refused, WalletAnswer, WalletUnreachable
+from ..application.ports import FareAsk, Moved, Refused, WalletAnswer, WalletUnreachable
 
 log = get_logger(__name__)
 
@@ -33,6 +34,9 @@ def operator_account_id(external_ref: str) -> UUID:
 class HttpWallet:
     def __init__(self, client: WalletClient) -> None:
         self.client = client
+        #: False once the wallet answered that it has no batch of spends (an older wallet):
+        #: fares are then asked one request each.
+        self.batches = True
 
     async def _post(self, path: str, body: dict[str, Any], key: str) -> httpx.Response:
         try:
@@ -67,13 +71,48 @@ class HttpWallet:
     async def spend_fare(
         self, *, operator_id: UUID, amount: int, reference: str, pass_token: str, key: str
     ) -> WalletAnswer:
-        body = {
-            "payee_id": str(operator_id),
-            "amount": amount,
-            "reference": reference,
-            "authorisation": {"kind": "transit_pass", "pass": pass_token},
-        }
+        body = _fare_body(operator_id, FareAsk(amount, reference, pass_token, key))
         return await self._moved("/v1/spends", body, key)
+
+    async def spend_fares(
+        self, *, operator_id: UUID, fares: Sequence[FareAsk]
+    ) -> list[WalletAnswer | None]:
+        """One ``POST /v1/spends/batch`` for ``fares`` (at most 100): each item is the
+        ``POST /v1/spends`` of its key, so a fare asked here and again alone is one fare."""
+        if not fares:
+            return []
+        if not self.batches:
+            return await self._one_by_one(operator_id, fares)
+        body = {"spends": [_fare_body(operator_id, fare) | {"idempotency_key": fare.key}
+                           for fare in fares]}  # fmt: skip
+        try:
+            response = await self.client.request("POST", "/v1/spends/batch", json=body)
+        except WalletUnavailable as error:
+            log.warning("wallet batch call failed", error=str(error))
+            return [None] * len(fares)
+        if response.status_code in (404, 405):
+            self.batches = False
+            return await self._one_by_one(operator_id, fares)
+        results = _json(response).get("results")
+        if not (response.status_code == 200 and isinstance(results, list)) or len(results) != len(
+            fares
+        ):
+            log.warning("wallet batch call failed", status=response.status_code)
+            return [None] * len(fares)
+        return [_answer_of(result) for result in results]
+
+    async def _one_by_one(
+        self, operator_id: UUID, fares: Sequence[FareAsk]
+    ) -> list[WalletAnswer | None]:
+        answers: list[WalletAnswer | None] = []
+        for fare in fares:
+            try:
+                answer = await self.spend_fare(operator_id=operator_id, amount=fare.amount,
+                    reference=fare.reference, pass_token=fare.pass_token, key=fare.key)  # fmt: skip
+                answers.append(answer)
+            except WalletUnreachable:
+                answers.append(None)
+        return answers
 
     async def cover_shortfall(
         self,
@@ -132,6 +171,29 @@ class HttpWallet:
             "payment_reference": payment_reference,
         }
         return await self._moved("/v1/settlements", body, key)
+
+
+def _fare_body(operator_id: UUID, fare: FareAsk) -> dict[str, Any]:
+    return {
+        "payee_id": str(operator_id),
+        "amount": fare.amount,
+        "reference": fare.reference,
+        "authorisation": {"kind": "transit_pass", "pass": fare.pass_token},
+    }
+
+
+def _answer_of(result: object) -> WalletAnswer | None:
+    """One item of a batch's ``results``: moved, refused (a 4xx with its code), or None (not
+    decided: a 5xx, or an item that does not read)."""
+    if not isinstance(result, dict):
+        return None
+    status = result.get("status")
+    if status in (200, 201) and result.get("movement_id"):
+        wallet_id = result.get("wallet_id")
+        return Moved(UUID(str(result["movement_id"])), UUID(str(wallet_id)) if wallet_id else None)
+    if isinstance(status, int) and 400 <= status < 500 and status not in (401, 403):
+        return Refused(str(result.get("code") or f"http_{status}"), str(result.get("detail") or ""))
+    return None
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

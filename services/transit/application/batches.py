@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ..domain.errors import WalletDown
+from ..domain.errors import TransitError, WalletDown
 from ..domain.taps import Tap
+from ..domain.trip import Trip
 from .fares import (
     REFUSAL_REASONS,
     Contention,
@@ -39,6 +40,10 @@ CHUNK = 50
 #: Chunks of one round in flight at once (their passes differ, so they never conflict):
 #: one chunk's wallet calls overlap another's transactions.
 CHUNKS_AT_ONCE = 4
+#: Attempts to judge (or record) a chunk in one transaction before its taps go one by one:
+#: online, the chunks in flight at once may share a pass, and the one saved second
+#: conflicts; judged again it sees the other's ride.
+ATTEMPTS = 3
 
 
 def rounds(requests: Sequence[TapRequest]) -> list[list[int]]:
@@ -92,14 +97,18 @@ async def _chunk(
     answers: list[Answer],
 ) -> None:
     taps = [requests[i].tap for i in indexes]
-    judged = await asyncio.to_thread(_judge_all, collector, taps)
+    judged = None
+    for attempt in range(ATTEMPTS):
+        judged = await asyncio.to_thread(_judge_all, collector, taps, attempt > 0)
+        if judged is not None:
+            break
     if judged is None:
         await _one_by_one(collector, requests, indexes, answers)
         return
     alone: list[int] = []
     waiting: list[tuple[int, Judged]] = []
     for index, decision in zip(indexes, judged, strict=True):
-        if isinstance(decision, NeedsWallet):
+        if decision is None or isinstance(decision, NeedsWallet):
             alone.append(index)
         elif decision.trip.awaiting_wallet:
             waiting.append((index, decision))
@@ -110,26 +119,40 @@ async def _chunk(
     for (index, decision), answer in zip(waiting, spent, strict=True):
         if answer is None:
             answers[index] = trip_view(decision.trip)  # pending
-        elif is_short(answer) or not _recordable(answer):
+        elif is_short(answer) or not _recordable(answer) or decision.account is None:
             answers[index] = await _finish(collector, decision, answer)
         else:
             plain.append((index, decision, answer))
-    recorded = await asyncio.to_thread(_record_all, collector, plain)
-    if recorded:
-        for index, decision, _ in plain:
-            answers[index] = trip_view(decision.trip, replayed=decision.replayed)
+    recorded = None
+    for attempt in range(ATTEMPTS):
+        recorded = await asyncio.to_thread(_record_all, collector, plain, attempt > 0)
+        if recorded is not None:
+            break
+    if recorded is not None:
+        for (index, decision, _), trip in zip(plain, recorded, strict=True):
+            answers[index] = trip_view(trip, replayed=decision.replayed)
     else:
         for index, decision, answer in plain:
             answers[index] = await _finish(collector, _reloaded(decision), answer)
     await _one_by_one(collector, requests, alone, answers)
 
 
-def _judge_all(collector: FareCollector, taps: list[Tap]) -> list[Judged | NeedsWallet] | None:
-    """Every tap judged, all saved in one transaction; None if anything conflicted."""
-    decisions: list[Judged | NeedsWallet] = []
+def _judge_all(
+    collector: FareCollector, taps: list[Tap], careful: bool
+) -> list[Judged | NeedsWallet | None] | None:
+    """Every tap judged, all saved in one transaction; None if anything conflicted (another
+    chunk in flight moved one of its passes on). A careful attempt reads each trip first (a
+    tap decided before is found, not decided again) and leaves to the one-tap path (a None
+    in its place) a tap it cannot judge here."""
+    decisions: list[Judged | NeedsWallet | None] = []
     changed: list[Aggregate] = []
     for tap in taps:
-        decision, todo = collector._decide(tap, None, careful=False)
+        try:
+            decision, todo = collector._decide(tap, None, careful=careful)
+        except TransitError:
+            if not careful:
+                raise
+            decision, todo = None, []  # e.g. a tap id used for another tap: its own answer
         decisions.append(decision)
         changed.extend(todo)
     try:
@@ -145,37 +168,36 @@ async def _spend_all(
     requests: Sequence[TapRequest],
     waiting: list[tuple[int, Judged]],
 ) -> list[WalletAnswer | None]:
-    gate = asyncio.Semaphore(max(1, collector.policy.batch_concurrency))
-
-    async def spend(index: int, decision: Judged) -> WalletAnswer | None:
-        async with gate:
-            try:
-                return await collector._spend(decision.trip, requests[index].pass_token)
-            except WalletDown:
-                return None
-
-    return list(await asyncio.gather(*(spend(i, d) for i, d in waiting)))
+    """The coins of every waiting trip, asked of the wallet in one call (None: not answered,
+    the trip stays pending)."""
+    fares = [collector.fare_ask(d.trip, requests[i].pass_token) for i, d in waiting]
+    return await collector.wallet.spend_fares(operator_id=collector.operator_id, fares=fares)
 
 
 def _recordable(answer: WalletAnswer) -> bool:
     return isinstance(answer, Moved) or answer.code in REFUSAL_REASONS
 
 
-def _record_all(collector: FareCollector, items: list[tuple[int, Judged, WalletAnswer]]) -> bool:
-    """Every answer recorded in one transaction; False if anything conflicted."""
+def _record_all(
+    collector: FareCollector, items: list[tuple[int, Judged, WalletAnswer]], careful: bool
+) -> list[Trip] | None:
+    """Every answer recorded in one transaction: the trips as recorded; None if anything
+    conflicted. The first attempt records on the trips and accounts as judged; a careful
+    one reads them again."""
+    trips: list[Trip] = []
     changed: list[Aggregate] = []
     for _, decision, answer in items:
         assert decision.account is not None
-        _, todo = collector._answer(
-            decision.trip.id, answer, known=(decision.trip, decision.account)
-        )
+        known = None if careful else (decision.trip, decision.account)
+        trip, todo = collector._answer(decision.trip.id, answer, known=known)
+        trips.append(trip)
         changed.extend(todo)
     try:
         if changed:
             collector.store.save(*changed)
     except IntegrityError:
-        return False
-    return True
+        return None
+    return trips
 
 
 def _reloaded(decision: Judged) -> Judged:

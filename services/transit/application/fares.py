@@ -36,7 +36,7 @@ from ..domain.network import Network
 from ..domain.passes import PassAccount
 from ..domain.taps import BahtOnly, Decline, DeclineReason, Reserve, Tap
 from ..domain.trip import Trip
-from .ports import Moved, Refused, WalletAnswer, WalletPort, WalletUnreachable
+from .ports import FareAsk, Moved, Refused, WalletAnswer, WalletPort, WalletUnreachable
 from .service import TransitApplication
 from .views import TripView, trip_view
 
@@ -62,7 +62,6 @@ class FarePolicy:
     #: Coins per rider the loss budget may cover for offline taps before the pass is denied.
     offline_allowance: int = 100
     loss_programme: str = "offline-loss"
-    batch_concurrency: int = 8
     #: How long a read of the network (campaigns, products) is reused.
     network_seconds: float = 2.0
 
@@ -195,16 +194,21 @@ class FareCollector:
     async def _collect(self, judged: Judged, pass_token: str) -> TripView:
         return await self._finish(judged, await self._spend(judged.trip, pass_token))
 
-    async def _spend(self, trip: Trip, pass_token: str) -> WalletAnswer:
+    def fare_ask(self, trip: Trip, pass_token: str) -> FareAsk:
+        """What the wallet is asked for ``trip`` (its key derived from the trip's id)."""
         fare = trip.fare
         assert fare is not None
+        return FareAsk(fare.coins, str(trip.id), pass_token, f"transit:fare:{trip.id}")
+
+    async def _spend(self, trip: Trip, pass_token: str) -> WalletAnswer:
+        ask = self.fare_ask(trip, pass_token)
         try:
             return await self.wallet.spend_fare(
                 operator_id=self.operator_id,
-                amount=fare.coins,
-                reference=str(trip.id),
-                pass_token=pass_token,
-                key=f"transit:fare:{trip.id}",
+                amount=ask.amount,
+                reference=ask.reference,
+                pass_token=ask.pass_token,
+                key=ask.key,
             )
         except WalletUnreachable as error:
             raise WalletDown("the wallet did not answer; send the tap again") from error

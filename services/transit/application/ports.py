@@ -4,6 +4,7 @@ unit tests use fakes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -31,6 +32,16 @@ class Refused:
 WalletAnswer = Moved | Refused
 
 
+@dataclass(frozen=True)
+class FareAsk:
+    """One fare of :meth:`WalletPort.spend_fares`: the arguments of one ``spend_fare``."""
+
+    amount: int
+    reference: str
+    pass_token: str
+    key: str
+
+
 class WalletUnreachable(Exception):
     """The wallet did not answer; the same call with the same key may be tried again."""
 
@@ -44,6 +55,13 @@ class WalletPort(Protocol):
         self, *, operator_id: UUID, amount: int, reference: str, pass_token: str, key: str
     ) -> WalletAnswer:
         """Coins from the rider whose pass this is, to the operator."""
+        ...
+
+    async def spend_fares(
+        self, *, operator_id: UUID, fares: Sequence[FareAsk]
+    ) -> list[WalletAnswer | None]:
+        """Many fares in one call, each exactly its ``spend_fare``, answered in order; None:
+        that fare was not answered (ask again with the same key)."""
         ...
 
     async def cover_shortfall(

@@ -33,7 +33,6 @@ def ledger_env(settings: WalletSettings) -> dict[str, str]:
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             "CREATE_TABLE": "y",
             "APPLICATION_RECORDER_TOPIC": "services.wallet.adapters.recorder:WalletRecorder",
-            "TRANSCODER_TOPIC": "services.wallet.adapters.transcoder:OrjsonTranscoder",
         },
     )
 

@@ -1,13 +1,5 @@
-"""The wallet's event recorder: eventsourcing's Postgres application recorder with a leaner
-insert, one round trip per batch.
-
-The stock recorder's insert is a pipelined transaction of several statements (lock timeout,
-table lock, NOTIFY, the insert, commit) that psycopg drives with a dozen waits, and it sends
-the rows as one array of a composite type that psycopg escapes in Python with regular
-expressions. Here one call to a small server function does the same things in the same
-order — ``LOCK TABLE ... IN EXCLUSIVE MODE`` first, so notification ids still commit in
-order and no follower of the log can pass a transaction in flight — with the rows as four
-plain arrays sent in binary. What is stored is exactly what the stock recorder stores.
+"""The wallet's event recorder: KGO's lean recorder (:mod:`kgo_runtime.recorder`: one round
+trip per insert, batch reads) with a writer that fails fast and writers that take turns.
 
 In the writer's path (reading aggregates and snapshots, saving a batch) a failure to reach
 the store is retried once within the pool's timeout, not ten times: the writer answers
@@ -50,7 +42,8 @@ from eventsourcing.utils import Environment, EnvType
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
-FUNCTION = "kgo_insert_events"
+from kgo_runtime.recorder import LeanRecorder
+
 TURN_FUNCTION = "kgo_writer_turn"
 #: The advisory lock namespace of writers' turns (the relays' is 0x6B676F, "kgo").
 TURN_LOCK_CLASS = 0x6B6770
@@ -111,37 +104,24 @@ class WalletStoreFactory(PostgresFactory):
         pool.kwargs["connect_timeout"] = max(2, round(pool.timeout))  # libpq: whole seconds
 
 
-class WalletRecorder(PostgresApplicationRecorder):
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        names = {
-            "schema": Identifier(self.datastore.schema),
-            "table": Identifier(self.events_table_name),
-            "function": Identifier(f"{FUNCTION}_{self.events_table_name}"),
-            "channel": Identifier(self.channel_name),
-        }
+class WalletRecorder(LeanRecorder):
+    # Another writer holds the turn, or waits for it: say so (a -1 after the ids), so that
+    # this writer takes turns too (see take_turn).
+    insert_tail = (
+        "IF NOT pg_try_advisory_xact_lock_shared({lock_class}, hashtext({key})) THEN "
+        "RETURN NEXT -1; END IF; "
+    )
+
+    def names(self) -> dict[str, Any]:
         #: The writers' turn: one advisory lock per events table (see take_turn).
-        turn = {
+        return super().names() | {
             "lock_class": TURN_LOCK_CLASS,
             "key": f"{self.datastore.schema}.{self.events_table_name}",
         }
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.{function}"
-                "(ids uuid[], versions bigint[], topics text[], states bytea[]) "
-                "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
-                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
-                "NOTIFY {channel}; "
-                "RETURN QUERY INSERT INTO {schema}.{table} "
-                "(originator_id, originator_version, topic, state) "
-                "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
-                # Another writer holds the turn, or waits for it: say so (a -1 after the
-                # ids), so that this writer takes turns too (see take_turn).
-                "IF NOT pg_try_advisory_xact_lock_shared({lock_class}, hashtext({key})) THEN "
-                "RETURN NEXT -1; END IF; "
-                "END; $BODY$"
-            ).format(**turn, **names)
-        )
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        names = self.names()
         # The writer's turn: the lock, then (a statement of its own, so its snapshot sees every
         # batch committed before the lock was granted) the events stored after ``after``, at
         # most ``most`` of them, and the log's last notification id.
@@ -159,17 +139,13 @@ class WalletRecorder(PostgresApplicationRecorder):
                 "RETURN QUERY SELECT NULL::uuid, NULL::bigint, NULL::text, NULL::bytea,"
                 " max(e.notification_id) FROM {schema}.{table} e; "
                 "END; $BODY$"
-            ).format(
-                turn=Identifier(f"{TURN_FUNCTION}_{self.events_table_name}"),
-                **turn,
-                **names,
-            )
+            ).format(turn=Identifier(f"{TURN_FUNCTION}_{self.events_table_name}"), **names)
         )
         self.turn_call = SQL("SELECT * FROM {schema}.{turn}(%s, %s)").format(
             schema=names["schema"], turn=Identifier(f"{TURN_FUNCTION}_{self.events_table_name}")
         )
         self.turn_end = SQL("SELECT pg_advisory_unlock({lock_class}, hashtext({key}))").format(
-            **turn
+            **names
         )
         self._turn_conn: psycopg.Connection[Any] | None = None
         #: Set by a save that found another writer holding the turn or waiting for it (the
@@ -179,18 +155,6 @@ class WalletRecorder(PostgresApplicationRecorder):
         self.latest_versions_query = SQL(
             "SELECT originator_id, max(originator_version) FROM {schema}.{table}"
             " WHERE originator_id = ANY(%s) GROUP BY originator_id"
-        ).format(**names)
-        self.select_events_of_statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(**names)
-        self.notifications_from = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state"
-            " FROM {schema}.{table} WHERE notification_id >= %s"
-            " ORDER BY notification_id LIMIT %s"
-        ).format(**names)
-        self.insert_call = SQL(
-            "SELECT * FROM {schema}.{function}(%b, %b, %b, %b) AS t(notification_id)"
         ).format(**names)
 
     def insert_events(
@@ -268,56 +232,23 @@ class WalletRecorder(PostgresApplicationRecorder):
                 conn.close()
 
     def select_events_of(self, originator_ids: Sequence[Any]) -> list[StoredEvent]:
-        """Every stored event of the aggregates ``originator_ids``, by aggregate and version,
-        in one round trip: the writer reads the instruments of a whole batch at once
-        (application/unit_of_work.py) instead of one aggregate after another."""
+        """As the lean recorder's, failing fast: the writer reads the instruments of a whole
+        batch at once (application/unit_of_work.py)."""
         return _fail_fast(self.datastore, self._select_events_of, originator_ids)
 
-    def _select_events_of(self, originator_ids: Sequence[Any]) -> list[StoredEvent]:
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self.select_events_of_statement, (list(originator_ids),), prepare=True)
-            rows = curs.fetchall()
-        return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in rows]
-
     # The relay and the directory follow the log: they retry with their own backoff.
+    def _following(self, start: int, limit: int) -> list[Notification]:
+        return _fail_fast(self.datastore, self._notifications_from, start, limit)
+
     def select_notifications(self, *args: Any, **kwargs: Any) -> Sequence[Notification]:
         if len(args) == 2 and not kwargs and type(args[0]) is int:
-            # How the relay and the directory follow the log (from a position, a batch at a
-            # time): one statement made once and rows as tuples, where the stock recorder
-            # composes its SQL and makes a dict of each row on every call.
-            return _fail_fast(self.datastore, self._notifications_from, *args)
+            return self._following(*args)
         call = PostgresApplicationRecorder.select_notifications.__wrapped__  # type: ignore[attr-defined]
         return _fail_fast(self.datastore, call, self, *args, **kwargs)
-
-    def _notifications_from(self, start: int, limit: int) -> list[Notification]:
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self.notifications_from, (start, limit), prepare=True)
-            rows = curs.fetchall()
-        return [Notification(id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3],
-                             state=bytes(r[4])) for r in rows]  # fmt: skip
 
     def max_notification_id(self) -> int | None:
         call = PostgresApplicationRecorder.max_notification_id.__wrapped__  # type: ignore[attr-defined]
         return _fail_fast(self.datastore, call, self)
 
-    def _insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        if not stored_events:
-            return []
-        rows = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-        )
-        # An autocommit connection: the one statement is the whole transaction, so the
-        # table lock is held until its commit, as in the stock recorder.
-        # Plain tuples back: a dict per returned id cost more than dumping the rows.
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self.insert_call, rows, prepare=True)
-            ids = [row[0] for row in curs.fetchall()]
-        if ids and ids[-1] < 0:
-            ids.pop()
-            self.turn_wanted = True
-        return ids
+    def insert_said(self, signal: int) -> None:
+        self.turn_wanted = True  # another writer holds or waits for the turn

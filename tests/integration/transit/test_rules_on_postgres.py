@@ -59,7 +59,6 @@ async def test_rule_on_postgres(
 
     monkeypatch.setattr(rules, "build_transit", on_postgres)
     test: Callable[..., Awaitable[None]] = RULES[name]
-    if "transit" in inspect.signature(test).parameters:
-        await test(on_postgres())
-    else:
-        await test()
+    fixtures = {"transit": on_postgres, "monkeypatch": lambda: monkeypatch}
+    wanted = inspect.signature(test).parameters
+    await test(**{name: make() for name, make in fixtures.items() if name in wanted})

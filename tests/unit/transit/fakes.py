@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4, uuid5
 
-from services.transit.application.ports import Moved, Refused, WalletAnswer, WalletUnreachable
+from services.transit.application.ports import (
+    FareAsk,
+    Moved,
+    Refused,
+    WalletAnswer,
+    WalletUnreachable,
+)
 
 NS = UUID("3f0c6b1e-0000-5000-8000-000000000001")
 
@@ -20,6 +27,8 @@ class FakeWallet:
     budgets: Counter[str] = field(default_factory=lambda: Counter({"offline-loss": 1000}))
     answers: dict[str, WalletAnswer] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    #: The size of each ``spend_fares`` call.
+    batches: list[int] = field(default_factory=list)
     resolvable: bool = True
     down: bool = False
     #: Awaited inside each spend, so tests can hold spends in flight at once.
@@ -64,6 +73,21 @@ class FakeWallet:
         if self.crash_after_spend:
             raise WalletUnreachable("answered, but the answer was lost")
         return answer
+
+    async def spend_fares(
+        self, *, operator_id: UUID, fares: Sequence[FareAsk]
+    ) -> list[WalletAnswer | None]:
+        """Each fare as its own spend (at once, as the wallet's batch decides them)."""
+        self.batches.append(len(fares))
+
+        async def one(fare: FareAsk) -> WalletAnswer | None:
+            try:
+                return await self.spend_fare(operator_id=operator_id, amount=fare.amount,
+                    reference=fare.reference, pass_token=fare.pass_token, key=fare.key)  # fmt: skip
+            except WalletUnreachable:
+                return None
+
+        return list(await asyncio.gather(*(one(fare) for fare in fares)))
 
     async def cover_shortfall(
         self,

@@ -16,7 +16,7 @@ from kgo_runtime.clock import BANGKOK
 from kgo_runtime.envelope import Envelope
 from kgo_runtime.wallet_client import WalletClient
 from services.transit.adapters.wallet import HttpWallet
-from services.transit.application.ports import Moved, Refused, WalletUnreachable
+from services.transit.application.ports import FareAsk, Moved, Refused, WalletUnreachable
 from services.transit.domain.errors import WalletDown
 from services.transit.entrypoints.wallet_topic import wallet_topic_handler
 from services.wallet.domain.ids import payee_id
@@ -78,6 +78,68 @@ async def test_no_answer_is_unreachable() -> None:
         await wallet.spend_fare(
             operator_id=uuid4(), amount=50, reference="r", pass_token="pass-1234", key="k"
         )
+
+
+FARES = [FareAsk(50, "trip-1", "pass-1234", "k-1"), FareAsk(50, "trip-2", "pass-5678", "k-2"),
+         FareAsk(50, "trip-3", "pass-9999", "k-3")]  # fmt: skip
+
+
+async def test_fares_go_in_one_batch_each_with_its_key_answered_in_order() -> None:
+    seen: list[httpx.Request] = []
+    results = [
+        {"status": 201, "movement_id": str(MOVEMENT), "wallet_id": str(RIDER), "amount": 50},
+        {"status": 409, "code": "insufficient_funds", "detail": "no"},
+        {"status": 503, "code": "store_unavailable", "detail": "retry"},
+    ]
+    wallet = wallet_answering(200, {"results": results}, seen)
+    operator = uuid4()
+
+    answers = await wallet.spend_fares(operator_id=operator, fares=FARES)
+
+    assert answers == [Moved(MOVEMENT, RIDER), Refused("insufficient_funds", "no"), None]
+    (request,) = seen
+    assert request.url.path == "/v1/spends/batch" and "Idempotency-Key" not in request.headers
+    first = json.loads(request.content)["spends"][0]
+    assert first == {
+        "payee_id": str(operator), "amount": 50, "reference": "trip-1", "idempotency_key": "k-1",
+        "authorisation": {"kind": "transit_pass", "pass": "pass-1234"},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(503, {"code": "store_unavailable"}), (200, {"results": []}), (200, {"nope": 1})],
+)
+async def test_a_batch_without_a_reading_answer_leaves_every_fare_unanswered(
+    status: int, body: dict[str, Any]
+) -> None:
+    wallet = wallet_answering(status, body, [])
+    assert await wallet.spend_fares(operator_id=uuid4(), fares=FARES) == [None, None, None]
+
+
+async def test_a_wallet_without_batches_is_asked_one_fare_a_request_from_then_on() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/v1/spends/batch":
+            return httpx.Response(404, json={"code": "not_found"})
+        key = request.headers["Idempotency-Key"]
+        if key == "k-2":
+            return httpx.Response(503, json={"code": "store_unavailable"})
+        return httpx.Response(201, json={"movement_id": str(uuid4()), "wallet_id": str(RIDER)})
+
+    client = WalletClient(
+        "http://wallet", lambda: "kgo_service", transport=httpx.MockTransport(handle), attempts=1
+    )
+    wallet = HttpWallet(client)
+
+    first = await wallet.spend_fares(operator_id=uuid4(), fares=FARES)
+    second = await wallet.spend_fares(operator_id=uuid4(), fares=FARES[:1])
+
+    assert [type(a) for a in first] == [Moved, type(None), Moved] and isinstance(second[0], Moved)
+    paths = [r.url.path for r in seen]
+    assert paths == ["/v1/spends/batch"] + ["/v1/spends"] * 4
 
 
 async def test_the_operators_account_already_open_is_found_by_its_id() -> None:

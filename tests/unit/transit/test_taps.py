@@ -219,6 +219,8 @@ async def test_the_desk_decides_concurrent_taps_together_and_still_once(transit:
     assert transit.wallet.balances[rider] == 20
     assert all(t.status == "paid" for t in trips[3:])
     assert all(transit.wallet.balances[w] == 50 for w in others)
+    # A chunk's coin fares are asked of the wallet in one call, not a call each.
+    assert len(transit.wallet.batches) < len(requests) and max(transit.wallet.batches) > 1
     again = await asyncio.gather(*(desk.tap(r) for r in requests))
     assert [t.trip_id for t in again] == [t.trip_id for t in trips] and all(
         t.replayed for t in again
@@ -229,3 +231,32 @@ async def test_the_desk_decides_concurrent_taps_together_and_still_once(transit:
     with pytest.raises(WalletDown):
         await desk.tap(transit.request("pass-1", MORNING + timedelta(days=1), tap_id="late"))
     await desk.close()
+
+
+async def test_a_chunk_that_lost_a_race_for_a_pass_is_judged_again_together(
+    transit: Transit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.transit.application.desk import TapDesk
+
+    rider = transit.wallet.resident(500, "pass-A")
+    other = transit.wallet.resident(500, "pass-B")
+    save = transit.store.save
+    raced: list[object] = []
+
+    def save_after_a_concurrent_tap(*aggregates: object, **kwargs: object) -> object:
+        if not raced:  # another chunk in flight saves pass-A's ride first
+            raced.append(aggregates)
+            transit.collector._judge(transit.request("pass-A", tap_id="x").tap, None, False)
+        return save(*aggregates, **kwargs)
+
+    monkeypatch.setattr(transit.store, "save", save_after_a_concurrent_tap)
+    desk = TapDesk(transit.collector)
+    requests = [transit.request("pass-A", bus="bus-02", tap_id="a"),
+                transit.request("pass-B", bus="bus-02", tap_id="b")]  # fmt: skip
+    trips = await asyncio.gather(*(desk.tap(r) for r in requests))
+    await desk.close()
+
+    assert [t.status for t in trips] == ["paid", "paid"]
+    assert transit.wallet.batches == [2]  # judged again as one chunk, not one tap at a time
+    # pass-A's raced tap is judged (its coins not asked here); each chunk tap paid once.
+    assert (transit.wallet.balances[rider], transit.wallet.balances[other]) == (450, 450)

@@ -24,7 +24,7 @@ from .conftest import Treasury
 
 pytestmark = pytest.mark.unit
 
-ORJSON = {"TRANSCODER_TOPIC": "services.wallet.adapters.transcoder:OrjsonTranscoder"}
+ORJSON = {"TRANSCODER_TOPIC": "kgo_runtime.transcoder:OrjsonTranscoder"}
 
 
 def relay_for(ledger: WalletLedger, **options: Any) -> Relay:

@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+
+from kgo_runtime.writes import IDEMPOTENCY_KEY_PATTERN
 
 from .api_models import Body, Coins, Text
 
@@ -76,6 +78,33 @@ class SpendRequest(Body):
     authorisation: AuthorisationBody
 
 
+#: Spends one batch may carry (a transit chunk is at most 50).
+MAX_SPEND_BATCH = 100
+
+
+class BatchSpend(SpendRequest):
+    """One spend of a batch: a spend's body with its own idempotency key."""
+
+    idempotency_key: Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)] = Field(
+        description="This spend's key, as the `Idempotency-Key` of a single `POST /v1/spends` "
+        "(the same key there and here is the same spend)"
+    )
+
+
+class SpendBatchRequest(Body):
+    """Spends decided independently (each with its own authorisation and key), answered
+    together in their order. A retry of the batch is a retry of each spend in it."""
+
+    spends: Annotated[list[BatchSpend], Field(min_length=1, max_length=MAX_SPEND_BATCH)]
+
+    @model_validator(mode="after")
+    def _keys_unique(self) -> SpendBatchRequest:
+        keys = [spend.idempotency_key for spend in self.spends]
+        if len(set(keys)) != len(keys):
+            raise ValueError("every spend of a batch needs an idempotency_key of its own")
+        return self
+
+
 class HoldRequest(SpendRequest):
     ttl_seconds: Annotated[int, Field(strict=True, ge=5, le=86_400)] | None = Field(
         default=None, description="Seconds the hold lives; the wallet's default when omitted"
@@ -118,6 +147,23 @@ class SpendAnswer(Body):
     movement_id: UUID
     wallet_id: UUID = Field(description="The wallet the authorisation belongs to")
     amount: int
+
+
+class BatchSpendResult(Body):
+    """One spend's answer: ``status`` is what ``POST /v1/spends`` would have answered (201,
+    or a problem's status with its ``code`` and ``detail``; 503: not decided, retry it)."""
+
+    status: int
+    movement_id: UUID | None = None
+    wallet_id: UUID | None = None
+    amount: int | None = None
+    code: str | None = None
+    detail: str | None = None
+    replayed: bool = Field(default=False, description="The stored first answer to this key")
+
+
+class SpendBatchAnswer(Body):
+    results: list[BatchSpendResult]
 
 
 class HoldAnswer(Body):

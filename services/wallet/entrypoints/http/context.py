@@ -133,6 +133,29 @@ class Writer:
             ) from error
 
 
+@dataclass(frozen=True)
+class BatchWriter:
+    """A write of many commands, each with an idempotency key of its own (in the body)."""
+
+    wallet: WalletContainer
+    principal: Principal
+
+    def item(self, idempotency_key: str) -> Writer:
+        return Writer(self.wallet, self.principal, idempotency_key)
+
+
+def batch_writer(*roles: Role) -> Callable[..., Awaitable[BatchWriter]]:
+    """The dependency of a batch write: the guard (401, 403, then 415), no header key."""
+
+    async def batch_context(
+        request: Request,
+        principal: Annotated[Principal, Depends(allow(*roles, json_body=True))],
+    ) -> BatchWriter:
+        return BatchWriter(wallet(request), principal)
+
+    return batch_context
+
+
 def writer(*roles: Role) -> Callable[..., Awaitable[Writer]]:
     """The write dependency: the guard (401, 403, then 415) is solved first, the key (a
     header parameter of this dependency, read after its dependencies) second."""

@@ -8,20 +8,29 @@ payment. Payee tokens have no debit rights. The answers name the wallet, never i
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from kgo_runtime.direct_routes import DirectRoute
 
 from ...application.commands import CaptureHold, Grant, PlaceHold, ReleaseHold, Spend
 from .api_models import CaptureRequest, GrantRequest, ReleaseRequest
-from .api_models_consent import HoldAnswer, HoldRequest, SpendAnswer, SpendRequest
+from .api_models_consent import (
+    BatchSpend,
+    HoldAnswer,
+    HoldRequest,
+    SpendAnswer,
+    SpendBatchAnswer,
+    SpendBatchRequest,
+    SpendRequest,
+)
 from .auth import Role, require_programme
-from .context import Writer, writer
-from .problems import PROBLEM_RESPONSES
+from .context import BatchWriter, Writer, batch_writer, writer
+from .problems import PROBLEM_RESPONSES, ProblemError
 from .routes_consent import authorisation_of
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, route_class=DirectRoute)
@@ -54,6 +63,41 @@ async def spend(body: SpendRequest, write: Payer) -> Response:
             pin_verified=pin_verified,
         )
     )
+
+
+@router.post("/spends/batch", tags=["payments"], responses={200: {"model": SpendBatchAnswer}})
+async def spend_batch(
+    body: SpendBatchRequest, batch: Annotated[BatchWriter, Depends(batch_writer(Role.SERVICE))]
+) -> Response:
+    """Up to 100 spends in one request (transit's taps of a moment): each is exactly the
+    `POST /v1/spends` of its body and `idempotency_key`, authorised and refused on its own,
+    and answered in `results` in the same order with the status that request would have had.
+    The ledger decides those that arrive together in one transaction."""
+    results = await asyncio.gather(*(_spend_of(batch, item) for item in body.spends))
+    return JSONResponse({"results": results})
+
+
+async def _spend_of(batch: BatchWriter, item: BatchSpend) -> dict[str, Any]:
+    write = batch.item(item.idempotency_key)
+    try:
+        authorisation, pin_verified = await authorisation_of(item.authorisation, write.wallet)
+        outcome = await write.decide(
+            Spend(
+                **write.stamp(),
+                **item.model_dump(exclude={"authorisation", "idempotency_key"}),
+                authorisation=authorisation,
+                pin_verified=pin_verified,
+            )
+        )
+    except ProblemError as error:  # not decided (the store, a deadline): retry this one
+        return {"status": error.status, "code": error.code, "detail": error.detail}
+    answer: dict[str, Any] = {"status": outcome.status, "replayed": outcome.replayed}
+    if outcome.ok:
+        return answer | {k: outcome.body[k] for k in ("movement_id", "wallet_id", "amount")}
+    return answer | {
+        "code": str(outcome.body.get("code", "refused")),
+        "detail": str(outcome.body.get("reason", "")),
+    }
 
 
 @router.post("/holds", status_code=201, tags=["payments"], responses={201: {"model": HoldAnswer}})

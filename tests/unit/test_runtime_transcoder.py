@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
 
-from services.wallet.adapters.transcoder import OrjsonTranscoder
+from kgo_runtime.transcoder import OrjsonTranscoder
 
 pytestmark = pytest.mark.unit
 
