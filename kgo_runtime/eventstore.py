@@ -8,14 +8,16 @@ the application's ``env`` (nothing is written to ``os.environ``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterable, Mapping
+from copy import deepcopy
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import asyncpg
 import psycopg
-from eventsourcing.application import Application
+from eventsourcing.application import Application, project_aggregate
 from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.rows import tuple_row
@@ -98,6 +100,45 @@ def select_events_after(
     with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
         curs.execute(query, (list(after), list(after.values())), prepare=True)
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in curs.fetchall()]
+
+
+def get_many(application: Application[Any], ids: Iterable[UUID]) -> dict[UUID, Any]:
+    """What ``application.repository.get`` gives for each of ``ids`` (an id with no events is
+    left out), with every aggregate's new events read in one round trip on PostgreSQL (one
+    aggregate at a time on another store): the events after each cached copy's version (all
+    of them for the rest), applied to a copy of the cached one; the result is cached in its
+    place (a new object: a cached one is never changed, so threads reading at once each get a
+    consistent copy). Each aggregate returned is the caller's own copy, as the repository's
+    are. An application reading through this alone should not also use the repository's
+    ``get``, which brings cached aggregates up to date in place."""
+    wanted = list(dict.fromkeys(ids))
+    cache = application.repository.cache
+    copies: dict[UUID, Any] = {}
+    if cache is not None:
+        for aggregate_id in wanted:
+            with contextlib.suppress(KeyError):
+                copies[aggregate_id] = deepcopy(cache.get(aggregate_id))
+    after = {i: copies[i].version if i in copies else 0 for i in wanted}
+    recorder = application.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        stored: Iterable[StoredEvent] = select_events_after(recorder, after)
+    else:
+        stored = [e for i, v in after.items() for e in recorder.select_events(i, gt=v or None)]
+    events: dict[UUID, list[Any]] = {i: [] for i in wanted}
+    to_domain_event = application.mapper.to_domain_event
+    for event in stored:
+        key = event.originator_id
+        events[key if isinstance(key, UUID) else UUID(str(key))].append(to_domain_event(event))
+    found: dict[UUID, Any] = {}
+    for aggregate_id in wanted:
+        base, new = copies.get(aggregate_id), events[aggregate_id]
+        aggregate = project_aggregate(base, new) if new else base
+        if aggregate is None:
+            continue
+        if new and cache is not None:
+            cache.put(aggregate_id, deepcopy(aggregate))
+        found[aggregate_id] = aggregate
+    return found
 
 
 #: Statistics targets of an events table's columns (PostgreSQL's default is 100 for every

@@ -15,7 +15,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from kgo_runtime.eventstore import eventstore_env
+from kgo_runtime.eventstore import eventstore_env, get_many
 from kgo_runtime.recorder import LeanRecorder
 from kgo_runtime.settings import InfraSettings
 
@@ -145,3 +145,31 @@ def test_reads_of_many_aggregates_and_of_the_log(open_store: Any) -> None:
     stock = recorder.select_notifications(5, 4, inclusive_of_start=True, topics=())
     assert [n.id for n in followed] == [5, 6, 7, 8]
     assert followed == stock
+
+
+def test_get_many_reads_what_another_writer_saved_and_never_changes_a_cached_copy(
+    open_store: Any,
+) -> None:
+    """kgo_runtime.eventstore.get_many over a cache, beside a second process's store."""
+    ours = open_store(AGGREGATE_CACHE_MAXSIZE="100")
+    schema = ours.recorder.datastore.schema  # type: ignore[attr-defined]
+    env = eventstore_env(URL, schema=schema, extra={"AGGREGATE_CACHE_MAXSIZE": "100"})
+    theirs = Store(env=env)
+    try:
+        counters = [Counter(f"c{n}") for n in range(3)]
+        ours.save(*counters)
+        first = get_many(ours, [c.id for c in counters] + [uuid4()])
+        assert [first[c.id].count for c in counters] == [0, 0, 0] and len(first) == 3
+
+        first[counters[0].id].count_up(100)  # the caller's own copy: not saved, not cached
+        moved = theirs.repository.get(counters[1].id)
+        moved.count_up(7)
+        theirs.save(moved)
+
+        again = get_many(ours, [c.id for c in counters])
+        assert [again[c.id].count for c in counters] == [0, 7, 0]
+        assert again[counters[1].id].version == 2
+        cached = ours.repository.cache.get(counters[1].id)  # type: ignore[union-attr]
+        assert cached is not again[counters[1].id] and cached.version == 2
+    finally:
+        theirs.close()

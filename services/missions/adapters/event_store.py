@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import psycopg
-from eventsourcing.postgres import PostgresApplicationRecorder
 
-from kgo_runtime.eventstore import eventstore_env, select_events_after, short_analyze
+from kgo_runtime.eventstore import eventstore_env, short_analyze
 
 from ..application.policy import MissionsPolicy, signup_mission
 from ..application.service import MissionsApplication
@@ -50,6 +47,4 @@ def open_missions(settings: MissionsSettings) -> MissionsApplication:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
     app = MissionsApplication(env=store_env(settings), policy=policy_of(settings))
     short_analyze(app)
-    assert isinstance(app.recorder, PostgresApplicationRecorder)
-    app.select_events_after = partial(select_events_after, app.recorder)
     return app

@@ -14,16 +14,16 @@ again to no effect.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Mapping, Sequence
-from copy import deepcopy
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError
+
+from kgo_runtime.eventstore import get_many
 
 from ..domain.activities import Activity
 from ..domain.catalogue import Catalogue, Mission
@@ -56,10 +56,6 @@ class MissionsApplication(Application[UUID]):
         self, env: Mapping[str, str] | None = None, policy: MissionsPolicy | None = None
     ) -> None:
         super().__init__(env)
-        #: Reads many aggregates' new events in one round trip (set by the Postgres adapter).
-        self.select_events_after: Callable[[Mapping[UUID, int]], Sequence[StoredEvent]] | None = (
-            None
-        )
         self.policy = policy or MissionsPolicy()
         self.limiter = GuessLimiter(
             self.policy.guess_attempts, timedelta(seconds=self.policy.guess_window_seconds)
@@ -89,43 +85,17 @@ class MissionsApplication(Application[UUID]):
 
     def progresses(self, wallet_ids: Sequence[UUID]) -> dict[UUID, ResidentProgress]:
         """The progress of each resident (new ones started), read in one round trip on
-        PostgreSQL: the events after each cached copy's version (all of them for the rest),
-        applied to copies of the cached ones. What :meth:`progress` gives one at a time."""
+        PostgreSQL (:func:`kgo_runtime.eventstore.get_many`). What :meth:`progress` gives
+        one at a time."""
         wallets = {progress_id(w): w for w in dict.fromkeys(wallet_ids)}
-        cache = self.repository.cache
-        cached: dict[UUID, ResidentProgress] = {}
-        if cache is not None:
-            for pid in wallets:
-                with contextlib.suppress(KeyError):
-                    copy = cache.get(pid)
-                    if isinstance(copy, ResidentProgress):
-                        cached[pid] = copy
-        after = {pid: cached[pid].version if pid in cached else 0 for pid in wallets}
-        events: dict[UUID, list[Any]] = {pid: [] for pid in wallets}
-        mapper = self.mapper
-        for stored in self._events_after(after):
-            key = stored.originator_id
-            events[key if isinstance(key, UUID) else UUID(str(key))].append(
-                mapper.to_domain_event(stored)
-            )
-        found: dict[UUID, ResidentProgress] = {}
+        found = get_many(self, wallets)
+        progresses: dict[UUID, ResidentProgress] = {}
         for pid, wallet_id in wallets.items():
-            base = deepcopy(cached[pid]) if pid in cached else None
-            progress = project_aggregate(base, events[pid])
+            progress = found.get(pid)
             if not isinstance(progress, ResidentProgress):
                 progress = ResidentProgress.start(pid, wallet_id)
-            found[wallet_id] = progress
-        return found
-
-    def _events_after(self, after: Mapping[UUID, int]) -> Sequence[StoredEvent]:
-        """Every stored event of the aggregates ``after`` names past the version it gives:
-        in one round trip where the store's adapter gives :attr:`select_events_after`, else
-        one aggregate at a time (the in-memory store)."""
-        if self.select_events_after is not None:
-            return self.select_events_after(after)
-        return [
-            e for pid, v in after.items() for e in self.recorder.select_events(pid, gt=v or None)
-        ]
+            progresses[wallet_id] = progress
+        return progresses
 
     def all_missions(self, catalogue: Catalogue | None = None) -> list[Mission]:
         catalogue = catalogue or self.catalogue()

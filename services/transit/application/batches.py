@@ -21,6 +21,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from ..domain.errors import TransitError, WalletDown
+from ..domain.ids import pass_key
 from ..domain.taps import Tap
 from ..domain.trip import Trip
 from .fares import (
@@ -146,9 +147,11 @@ def _judge_all(
     in its place) a tap it cannot judge here."""
     decisions: list[Judged | NeedsWallet | None] = []
     changed: list[Aggregate] = []
+    ids = [pass_key(tap.pass_digest) for tap in taps]
+    read = collector.store.find_many(ids + [tap.trip_id for tap in taps] if careful else ids)
     for tap in taps:
         try:
-            decision, todo = collector._decide(tap, None, careful=careful)
+            decision, todo = collector._decide(tap, None, careful, read)
         except TransitError:
             if not careful:
                 raise

@@ -1,7 +1,9 @@
 """Online taps decided together: taps that arrive while others are being decided wait a
 moment and go through the batch path (:mod:`.batches`) as one chunk, no two of the same
-pass in a chunk. With one tap at a time nothing waits; under load a chunk's taps share
-their two transactions, as the wallet's command bus shares one among its spends."""
+pass in a chunk, and no pass in two chunks in flight at once (a tap of a pass being decided
+waits for that chunk: deciding it beside would only conflict). With one tap at a time
+nothing waits; under load a chunk's taps share their two transactions and one wallet
+request, as the wallet's command bus shares one transaction among its spends."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ class TapDesk:
         self._gate = asyncio.Semaphore(CHUNKS_AT_ONCE)
         self._runner: asyncio.Task[None] | None = None
         self._deciding: set[asyncio.Task[None]] = set()
+        #: The passes of the chunks in flight.
+        self._busy: set[str] = set()
 
     async def tap(self, request: TapRequest) -> TripView:
         future: asyncio.Future[TripView] = asyncio.get_running_loop().create_future()
@@ -47,7 +51,11 @@ class TapDesk:
             self._wake.clear()
             while self._waiting:
                 await self._gate.acquire()
-                chunk, self._waiting = _take(self._waiting)
+                chunk, self._waiting = _take(self._waiting, self._busy)
+                if not chunk:  # every waiting tap's pass is in flight: wait for a chunk
+                    self._gate.release()
+                    break
+                self._busy.update(request.tap.pass_digest for request, _ in chunk)
                 task = asyncio.create_task(self._decide(chunk))
                 self._deciding.add(task)
                 task.add_done_callback(self._deciding.discard)
@@ -61,6 +69,9 @@ class TapDesk:
             answers = [error] * len(chunk)
         finally:
             self._gate.release()
+            self._busy.difference_update(request.tap.pass_digest for request in requests)
+            if self._waiting:
+                self._wake.set()
         for (_request, future), answer in zip(chunk, answers, strict=True):
             if future.done():
                 continue
@@ -75,14 +86,15 @@ class TapDesk:
 Waiting = list[tuple[TapRequest, "asyncio.Future[TripView]"]]
 
 
-def _take(waiting: Waiting) -> tuple[Waiting, Waiting]:
-    """Up to MAX_CHUNK waiting taps of different passes, and the rest (in arrival order)."""
+def _take(waiting: Waiting, busy: set[str]) -> tuple[Waiting, Waiting]:
+    """Up to MAX_CHUNK waiting taps of different passes, none ``busy``, and the rest (in
+    arrival order)."""
     chunk: Waiting = []
     rest: Waiting = []
     passes: set[str] = set()
     for item in waiting:
         digest = item[0].tap.pass_digest
-        if digest in passes or len(chunk) >= MAX_CHUNK:
+        if digest in passes or digest in busy or len(chunk) >= MAX_CHUNK:
             rest.append(item)
         else:
             passes.add(digest)

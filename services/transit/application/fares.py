@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -41,6 +41,7 @@ from .service import TransitApplication
 from .views import TripView, trip_view
 
 T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
 
 #: Optimistic-concurrency retries of one step before giving up (answered 503, retry safe).
 ATTEMPTS = 12
@@ -130,18 +131,23 @@ class FareCollector:
         return judged
 
     def _decide(
-        self, tap: Tap, hint: object, careful: bool
+        self,
+        tap: Tap,
+        hint: object,
+        careful: bool,
+        read: Mapping[UUID, Aggregate | None] | None = None,
     ) -> tuple[Judged | NeedsWallet, list[Aggregate]]:
         """The decision on ``tap`` and the aggregates to save for it. The first attempt
         assumes a new tap (most are) and reads only the pass's account; if the trip exists
-        after all, its save conflicts and the careful attempt finds it."""
+        after all, its save conflicts and the careful attempt finds it. ``read``: the
+        aggregates a chunk read together (its accounts; its trips too when careful)."""
         if careful:
-            existing = self.store.find(tap.trip_id, Trip)
+            existing = self._find(tap.trip_id, Trip, read)
             if existing is not None:
                 existing.same_tap(tap)
                 return Judged(existing, None, replayed=True), []
         network = self._network(careful)
-        account = self.store.find(pass_key(tap.pass_digest), PassAccount)
+        account = self._find(pass_key(tap.pass_digest), PassAccount, read)
         account = account or PassAccount.open(tap.pass_digest)
         fare = network.fare(tap.fare_product, tap.tapped_at)
         campaign = network.campaign(fare.campaign)
@@ -171,6 +177,16 @@ class FareCollector:
                 account.count_ride(tap, coin_fare)
                 trip.ask_coins(coin_fare)
         return Judged(trip, account), [trip, account]
+
+    def _find(
+        self, aggregate_id: UUID, kind: type[A], read: Mapping[UUID, Aggregate | None] | None
+    ) -> A | None:
+        if read is None or aggregate_id not in read:
+            return self.store.find(aggregate_id, kind)
+        found = read[aggregate_id]
+        if found is not None and not isinstance(found, kind):
+            raise TypeError(f"{aggregate_id} is a {type(found).__name__}, not a {kind.__name__}")
+        return found
 
     def _network(self, careful: bool) -> Network:
         """The network, read at most every ``network_seconds`` (campaigns are scheduled

@@ -117,6 +117,20 @@ class PassAccount(Aggregate):
         self.shortfall_trips: set[UUID] = set()
         self.denied = False
 
+    #: What an account holds besides immutable values (see __deepcopy__).
+    CONTAINERS = ("rides", "shortfall_trips", "_pending_events")
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PassAccount:
+        """The repository's copy for a command, at the cost of copying three containers:
+        their items are shared (rides are frozen, ids and events immutable), where a
+        generic deep copy walked every ride of the account on every tap."""
+        copied = object.__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        copied.rides = dict(self.rides)
+        copied.shortfall_trips = set(self.shortfall_trips)
+        copied._pending_events = list(self._pending_events)
+        return copied
+
     @classmethod
     def open(cls, pass_digest: str) -> PassAccount:
         return cls._create(cls.Opened, id=pass_key(pass_digest), pass_digest=pass_digest)

@@ -12,6 +12,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
+from kgo_runtime.eventstore import get_many, select_events_after
 from services.missions.adapters.event_store import open_missions
 from services.missions.application.service import MissionsApplication
 from services.missions.domain.ids import progress_id
@@ -60,18 +61,22 @@ def harness(missions: MissionsApplication) -> ConsumerHarness:
 async def test_many_aggregates_new_events_in_one_round_trip_equal_one_at_a_time(
     missions: MissionsApplication, harness: ConsumerHarness
 ) -> None:
-    """The batched consumer's read (kgo_runtime.eventstore.select_events_after) gives what
-    eventsourcing's own select_events gives aggregate by aggregate."""
+    """The batched consumer's read (kgo_runtime.eventstore.select_events_after, under
+    get_many) gives what eventsourcing's own select_events gives aggregate by aggregate, and
+    get_many the aggregates the repository gives."""
     wallets = [uuid4() for _ in range(4)]
     for n, wallet in enumerate(wallets):
         await harness.feed(opened(wallet))
         for ride in range(n):
             await harness.feed(fare(wallet, T0 + timedelta(hours=ride)))
     after = {progress_id(w): n for n, w in enumerate(wallets)} | {uuid4(): 0}
-    assert missions.select_events_after is not None
-    together = missions.select_events_after(after)
+    together = select_events_after(missions.recorder, after)  # type: ignore[arg-type]
     apart = [
         e for pid, v in after.items() for e in missions.recorder.select_events(pid, gt=v or None)
     ]
     assert together == sorted(apart, key=lambda e: (e.originator_id, e.originator_version))
     assert len(together) > 0
+    many = get_many(missions, after)
+    assert set(many) == set(after) - {next(reversed(after))}  # the id with no events: absent
+    for pid, progress in many.items():
+        assert progress.__dict__ == missions.repository.get(pid).__dict__

@@ -260,3 +260,30 @@ async def test_a_chunk_that_lost_a_race_for_a_pass_is_judged_again_together(
     assert transit.wallet.batches == [2]  # judged again as one chunk, not one tap at a time
     # pass-A's raced tap is judged (its coins not asked here); each chunk tap paid once.
     assert (transit.wallet.balances[rider], transit.wallet.balances[other]) == (450, 450)
+
+
+async def test_a_pass_in_a_chunk_in_flight_waits_for_it_and_others_go_on(
+    transit: Transit,
+) -> None:
+    from services.transit.application.desk import TapDesk
+
+    transit.wallet.resident(500, "pass-A")
+    transit.wallet.resident(500, "pass-B")
+    transit.wallet.gate = gate = asyncio.Event()
+    desk = TapDesk(transit.collector)
+    first = asyncio.ensure_future(desk.tap(transit.request("pass-A", bus="bus-01", tap_id="a1")))
+    await asyncio.sleep(0.05)  # judged, its coins asked: the wallet holds them
+    later = [
+        asyncio.ensure_future(desk.tap(transit.request(p, bus="bus-02", tap_id=t)))
+        for p, t in (("pass-A", "a2"), ("pass-B", "b1"))
+    ]
+    await asyncio.sleep(0.05)
+    asked = [key for kind, key in transit.wallet.calls if kind == "spend"]
+    gate.set()
+    trips = await asyncio.gather(first, *later)
+    await desk.close()
+
+    # pass-B was judged beside the chunk in flight; pass-A's second tap waited for it.
+    assert len(asked) == 2 and transit.wallet.batches[:2] == [1, 1]
+    assert [t.status for t in trips] == ["paid", "paid", "paid"]
+    assert len(transit.wallet.calls) == 3
