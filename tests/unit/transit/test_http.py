@@ -222,3 +222,15 @@ async def test_a_rotated_credential_stops_working() -> None:
     assert await devices(old["credential"]) is None
     assert (await devices(new["credential"])) == principal
     assert await devices("kgo_someone_elses_token") is None
+
+
+def test_a_tap_is_answered_by_a_plan_of_its_dependencies() -> None:
+    """POST /v1/taps takes kgo_runtime.direct_routes.DirectRoute's plan (every dependency
+    async, none twice), not FastAPI's solver on every request."""
+    from fastapi.routing import APIRoute
+
+    from services.transit.entrypoints.http.routes_taps import router
+
+    (route,) = [r for r in router.routes if isinstance(r, APIRoute) and r.path == "/taps"]
+    names = {getattr(c.cell_contents, "__qualname__", "") for c in route.app.__closure__ or ()}
+    assert any("DirectRoute" in name for name in names)

@@ -2,6 +2,7 @@
 
 # No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,7 +17,9 @@ from ...domain.validator import Validator
 from ..container import TransitContainer
 
 
-def transit(request: Request) -> TransitContainer:
+async def transit(request: Request) -> TransitContainer:
+    """The container (async, like every dependency here: a plain ``def`` would run on a
+    worker thread)."""
     container: TransitContainer | None = getattr(request.app.state, "transit", None)
     if container is None:
         raise ProblemError(
@@ -41,20 +44,27 @@ ADMINS = (Role.MUNICIPAL_ADMIN, Role.PROGRAMME_OPERATOR)
 READERS = (Role.MUNICIPAL_ADMIN, Role.PROGRAMME_OPERATOR, Role.AUDITOR)
 
 
-async def validator_caller(
-    principal: Annotated[Principal, Depends(allow(Role.SERVICE))],
-    container: Transit,
-    request: Request,
-) -> Validator:
-    """The validator calling, from its own device credential (no other token will do); it
-    counts as alive from now (``kgo_device_last_seen_timestamp_seconds``)."""
+@dataclass(frozen=True)
+class ValidatorCall:
+    validator: Validator
+    transit: TransitContainer
+
+
+async def validator_call(
+    principal: Annotated[Principal, Depends(allow(Role.SERVICE))], request: Request
+) -> ValidatorCall:
+    """The validator calling, from its own device credential (no other token will do), and
+    the container; it counts as alive from now (``kgo_device_last_seen_timestamp_seconds``).
+    One dependency (the container is called, not depended on), so that a route using it
+    is answered by :class:`~kgo_runtime.direct_routes.DirectRoute`'s plan."""
+    container = await transit(request)
     found = await container.devices.validator(principal)
     if found is None:
         raise forbidden("only a registered validator's own credential (kgo_val_...) may do this")
     device_seen(request, "validator", found.validator_id)
-    return found
+    return ValidatorCall(found, container)
 
 
-ValidatorCaller = Annotated[Validator, Depends(validator_caller)]
+ValidatorAt = Annotated[ValidatorCall, Depends(validator_call)]
 Admin = Annotated[Principal, Depends(allow(*ADMINS))]
 Reader = Annotated[Principal, Depends(allow(*READERS))]

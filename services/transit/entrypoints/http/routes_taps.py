@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from kgo_runtime.access import Role, allow
 from kgo_runtime.clock import BANGKOK
+from kgo_runtime.direct_routes import DirectRoute
 from kgo_runtime.problems import ProblemError, problem_responses
 
 from ...adapters.digest import key_text
@@ -20,9 +21,9 @@ from ...domain.taps import Tap
 from ...domain.validator import Validator
 from ..container import TransitContainer
 from .api_models import BatchBody, TapBody
-from .context import READERS, IdempotencyKey, Transit, ValidatorCaller, answer
+from .context import READERS, IdempotencyKey, Transit, ValidatorAt, answer
 
-router = APIRouter(tags=["taps"])
+router = APIRouter(tags=["taps"], route_class=DirectRoute)
 
 DIGEST_ALGORITHM = "HMAC-SHA256 of the pass token, first 16 bytes, base64url without padding"
 
@@ -55,30 +56,28 @@ def tap_request(
         }
     ),
 )
-async def tap(
-    body: TapBody, validator: ValidatorCaller, transit: Transit, key: IdempotencyKey
-) -> JSONResponse:
+async def tap(body: TapBody, call: ValidatorAt, key: IdempotencyKey) -> JSONResponse:
     """A tap decided now: `paid` (coins and baht parts) or `declined` with its reason and the
     baht fare that applies instead. The fare is judged at `tapped_at`, the validator's clock."""
     if key != body.tap_id:
         raise ProblemError(
             422, "idempotency_key_mismatch", "for a tap, the Idempotency-Key is its tap_id"
         )
-    view = await transit.desk.tap(tap_request(transit, validator, body, offline=False))
+    transit = call.transit
+    view = await transit.desk.tap(tap_request(transit, call.validator, body, offline=False))
     return answer(view.answer(), 201, replayed=view.replayed)
 
 
 @router.post("/taps/batch", responses=problem_responses({403: "Not a validator"}))
-async def upload(
-    body: BatchBody, validator: ValidatorCaller, transit: Transit, _key: IdempotencyKey
-) -> dict[str, Any]:
+async def upload(body: BatchBody, call: ValidatorAt, _key: IdempotencyKey) -> dict[str, Any]:
     """An offline validator's taps, with their original times. Safe to send again: each tap
     lands once by its tap id. A tap the wallet could not be asked about now is `pending`:
     send the batch (or that tap) again."""
+    transit = call.transit
     limit = transit.settings.batch_max_taps
     if len(body.taps) > limit:
         raise ProblemError(413, "batch_too_large", f"at most {limit} taps per batch")
-    requests = [tap_request(transit, validator, one, offline=True) for one in body.taps]
+    requests = [tap_request(transit, call.validator, one, offline=True) for one in body.taps]
     views = await batches.upload(transit.collector, requests)
     counts = Counter(view.status for view in views)
     return {
@@ -90,9 +89,10 @@ async def upload(
 
 
 @router.get("/validators/me")
-async def me(validator: ValidatorCaller, transit: Transit) -> dict[str, Any]:
+async def me(call: ValidatorAt) -> dict[str, Any]:
     """The calling validator's settings, with the key it digests passes with to match the
     deny list offline."""
+    validator, transit = call.validator, call.transit
     return {
         "validator_id": validator.validator_id,
         "bus_id": validator.bus_id,
