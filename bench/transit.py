@@ -1,6 +1,7 @@
 """The city bus under load: taps per second through the transit API beside the wallet's own
-spend rate (the same spend, by transit pass, straight to the wallet), and one offline batch of
-10,000 taps.
+spend rate (the same spend, by transit pass, straight to the wallet), taps at a steady offered
+rate (open loop, vegeta) with the latency of each tap until its ``FarePaid`` is on Kafka, and
+one offline batch of 10,000 taps.
 
 Real `kgo serve wallet` and `kgo serve transit` processes, each on a Postgres schema and a
 Kafka topic of its own, driven by wrk (one validator, random riders, every tap a new tap id at
@@ -8,14 +9,20 @@ a random time inside a benchmark campaign, so nearly every tap is a coin fare: t
 transit's judge and record around the wallet's spend). Client, both services, Postgres and
 Kafka share the machine's cores.
 
-    uv run python -m bench.transit [--quick] [--output BENCHMARKS-transit.md]
+    uv run python -m bench.transit [--quick] [--open-rate 500,1000] [--output BENCHMARKS-transit.md]
+
+The open loop needs vegeta (``go install github.com/tsenart/vegeta/v12@v12.13.0``); without it
+those rows are left out.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
@@ -30,8 +37,20 @@ from uuid import uuid4
 
 import asyncpg
 import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
 
-from bench.http import _free_port, _post, _token, parse_wrk, thai_national_id, wallet_process
+from bench.http import (
+    _free_port,
+    _post,
+    _token,
+    parse_vegeta,
+    parse_wrk,
+    thai_national_id,
+    vegeta_binary,
+    wallet_process,
+)
+from bench.measure import percentile
 from bench.raw import postgres_insert_rates
 from bench.report import markdown_table
 from bench.results import Row
@@ -46,14 +65,19 @@ from services.wallet.settings import WalletSettings
 TAPS = "transit taps over HTTP (wrk)"
 SPENDS = "wallet spends by transit pass over HTTP (wrk)"
 BATCH = "transit offline batch of {size:,} taps (one request)"
+OPEN = "transit taps over HTTP, open loop (vegeta)"
+PUBLISHED = "transit tap -> its FarePaid on Kafka, open loop"
+#: Riders of the open loop: a city's riders tap a few times a day, not many times a second
+#: (with a handful of riders every chunk would hold the same passes).
+OPEN_RIDERS = 400
 RAW = "raw PostgreSQL single-row insert transactions (same run)"
 CAMPAIGN_START = datetime(2030, 1, 1, tzinfo=BANGKOK)
 
 
 @asynccontextmanager
-async def transit_process(wallet_url: str, token: str) -> AsyncIterator[tuple[str, str]]:
-    """A `kgo serve transit` on a schema and topics of its own; yields its URL and the
-    operator's account id at the wallet."""
+async def transit_process(wallet_url: str, token: str) -> AsyncIterator[tuple[str, str, str]]:
+    """A `kgo serve transit` on a schema and topics of its own; yields its URL, the
+    operator's account id at the wallet, and its events topic."""
     settings = TransitSettings()
     schema, topic, port = unique_name("bench_transit"), unique_name("bench.transit"), _free_port()
     wallet_topic = f"{topic}.wallet"  # nothing to recover in a benchmark
@@ -86,7 +110,7 @@ async def transit_process(wallet_url: str, token: str) -> AsyncIterator[tuple[st
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("transit did not become ready")
                 await asyncio.sleep(0.3)
-        yield url, str(payee_id("operator", schema))
+        yield url, str(payee_id("operator", schema)), topic
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(process.wait, 30)
@@ -99,25 +123,34 @@ async def transit_process(wallet_url: str, token: str) -> AsyncIterator[tuple[st
 
 
 async def _riders(api: httpx.AsyncClient, wallet_url: str, count: int) -> list[str]:
-    """``count`` residents with 2,000 coins each and a linked pass; their passes."""
+    """``count`` residents with 2,000 coins each and a linked pass; their passes (made 16 at
+    a time)."""
+    gate = asyncio.Semaphore(16)
+
+    async def one(i: int) -> str:
+        async with gate:
+            return await _rider(api, wallet_url, i)
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def _rider(api: httpx.AsyncClient, wallet_url: str, i: int) -> str:
+    """Resident ``i``, registered, granted 2,000 coins, with a linked pass: the pass."""
+    resident = await _post(
+        api, "/v1/residents", {"national_id": thai_national_id(i), "phone": f"08{i:08d}"}
+    )
+    wallet_id = str(resident["wallet_id"])
+    await _post(api, "/v1/grants", {
+        "programme": "bench", "wallet_id": wallet_id, "amount": 2_000,
+        "reason": "benchmark", "reference": f"r{i}",
+    })  # fmt: skip
     signer = AccessSigner(signing_key())
-    passes = []
-    for i in range(count):
-        resident = await _post(
-            api, "/v1/residents", {"national_id": thai_national_id(i), "phone": f"08{i:08d}"}
-        )
-        wallet_id = str(resident["wallet_id"])
-        await _post(api, "/v1/grants", {
-            "programme": "bench", "wallet_id": wallet_id, "amount": 2_000,
-            "reason": "benchmark", "reference": f"r{i}",
-        })  # fmt: skip
-        token = signer.issue(Role.RESIDENT, "bench", wallet_id, timedelta(minutes=30)).token
-        async with httpx.AsyncClient(
-            base_url=wallet_url, headers={"Authorization": f"Bearer {token}"}
-        ) as resident_api:
-            linked = await _post(resident_api, "/v1/transit-passes", {})
-        passes.append(str(linked["pass"]))
-    return passes
+    token = signer.issue(Role.RESIDENT, "bench", wallet_id, timedelta(minutes=30)).token
+    async with httpx.AsyncClient(
+        base_url=wallet_url, headers={"Authorization": f"Bearer {token}"}
+    ) as resident_api:
+        linked = await _post(resident_api, "/v1/transit-passes", {})
+    return str(linked["pass"])
 
 
 def _lua_list(items: Sequence[str]) -> str:
@@ -186,6 +219,107 @@ def _wrk(
     return Row(scenario, connections, row.rate, row.p50_ms, row.p99_ms, errors=row.errors)
 
 
+async def _open_loop(
+    url: str, credential: str, passes: Sequence[str], rate: int, duration: float, topic: str
+) -> list[Row]:
+    """vegeta offering ``rate`` taps a second for ``duration`` whatever the answers take (a
+    city's validators do not wait for each other), random riders of ``passes`` at random
+    campaign times, each tap its own id; and a consumer of transit's topic timing each tap
+    from the moment vegeta sent it until its ``FarePaid`` was read from Kafka (what a
+    subscriber, the projections among them, can act on)."""
+    vegeta = vegeta_binary()
+    assert vegeta is not None
+    run = uuid4().hex[:8]
+    start = int(CAMPAIGN_START.timestamp())
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as handle:
+        for i in range(int(rate * duration)):
+            tap_id = f"open-{run}-{i}"
+            at = datetime.fromtimestamp(start + random.randint(0, 300_000_000), BANGKOK)
+            body = orjson.dumps(
+                {"tap_id": tap_id, "pass": random.choice(passes), "tapped_at": at.isoformat()}
+            )
+            target = {
+                "method": "POST", "url": f"{url}/v1/taps", "body": base64.b64encode(body).decode(),
+                "header": {
+                    "Authorization": [f"Bearer {credential}"],
+                    "Content-Type": ["application/json"], "Idempotency-Key": [tap_id],
+                },
+            }  # fmt: skip
+            handle.write(orjson.dumps(target) + b"\n")
+    seen: dict[str, float] = {}
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=TransitSettings().kafka_bootstrap, auto_offset_reset="latest",
+        enable_auto_commit=False, group_id=None,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            await asyncio.sleep(0.05)
+        await consumer.seek_to_end()
+        reading = asyncio.create_task(_read_fares(consumer, f"open-{run}-", seen))
+        try:
+            attack = await asyncio.create_subprocess_exec(
+                vegeta, "attack", "-format=json", "-lazy", f"-targets={handle.name}",
+                f"-rate={rate}/s", f"-duration={duration}s", "-timeout=10s", "-max-workers=2000",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            results, _ = await attack.communicate()
+            await asyncio.sleep(2.0)  # the last taps' fares reach the topic
+        finally:
+            reading.cancel()
+    finally:
+        os.unlink(handle.name)
+        await consumer.stop()
+    report = subprocess.run(
+        [vegeta, "report", "-type=json"], input=results, capture_output=True, check=True
+    )
+    answered = parse_vegeta(report.stdout, rate, OPEN)
+    encoded = subprocess.run(
+        [vegeta, "encode", "--to", "json"], input=results, capture_output=True, check=True
+    )
+    latencies: list[float] = []
+    paid = 0
+    for line in encoded.stdout.splitlines():
+        result = orjson.loads(line)
+        if result.get("code") != 201:
+            continue
+        paid += 1
+        tap_id = orjson.loads(base64.b64decode(result["body"])).get("tap_id")
+        if tap_id in seen:
+            latencies.append((seen[tap_id] - _epoch(result["timestamp"])) * 1000)
+    latencies.sort()
+    published = Row(
+        PUBLISHED, rate, len(latencies) / duration,
+        percentile(latencies, 0.5) if latencies else None,
+        percentile(latencies, 0.99) if latencies else None,
+        errors=paid - len(latencies),
+    )  # fmt: skip
+    return [answered, published]
+
+
+async def _read_fares(consumer: AIOKafkaConsumer, prefix: str, seen: dict[str, float]) -> None:
+    """The wall-clock time each tap of this run (its id starts with ``prefix``) had its
+    ``FarePaid`` read."""
+    while True:
+        batches = await consumer.getmany(timeout_ms=100)
+        now = time.time()
+        for records in batches.values():
+            for record in records:
+                if record.value is None or b"FarePaid" not in dict(record.headers).get(
+                    "ce_type", b""
+                ):
+                    continue
+                tap_id = orjson.loads(record.value).get("tap_id")
+                if isinstance(tap_id, str) and tap_id.startswith(prefix):
+                    seen.setdefault(tap_id, now)
+
+
+def _epoch(stamp: str) -> float:
+    """vegeta's RFC 3339 time (nanoseconds) as seconds since the epoch."""
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", stamp).replace("Z", "+00:00")
+    return datetime.fromisoformat(trimmed).timestamp()
+
+
 async def _batch(url: str, credential: str, passes: Sequence[str], size: int) -> Row:
     """One offline upload of ``size`` taps (riders' taps spread over the campaign)."""
     taps = [
@@ -208,7 +342,12 @@ async def _batch(url: str, credential: str, passes: Sequence[str], size: int) ->
 
 
 async def measure(
-    *, duration: float, concurrencies: Sequence[int], riders: int, batch: int
+    *,
+    duration: float,
+    concurrencies: Sequence[int],
+    riders: int,
+    batch: int,
+    open_rates: Sequence[int] = (),
 ) -> list[Row]:
     wallet_settings = WalletSettings()
     async with wallet_process(wallet_settings) as (wallet_url, wallet_schema, _pid):
@@ -220,8 +359,8 @@ async def measure(
             await _post(api, "/v1/budgets", {"programme": "bench", "label": "Benchmark"})
             await _post(api, "/v1/budgets/bench/allocations", {"amount": 900_000})
             api.headers["Authorization"] = f"Bearer {service}"
-            passes = await _riders(api, wallet_url, riders)
-        async with transit_process(wallet_url, service) as (transit_url, operator_id):
+            passes = await _riders(api, wallet_url, max(riders, OPEN_RIDERS if open_rates else 0))
+        async with transit_process(wallet_url, service) as (transit_url, operator_id, topic):
             async with httpx.AsyncClient(base_url=transit_url, headers=headers, timeout=60) as t:
                 await _post(t, "/v1/routes", {"route_id": "kk-1", "name": "Loop", "length_km": 17})
                 await _post(t, "/v1/buses", {"bus_id": "kkb-01", "route_id": "kk-1"})
@@ -239,16 +378,21 @@ async def measure(
                 )
                 network = (await t.get("/v1/network")).json()
             rows = []
+            closed = passes[:riders]
             for n in concurrencies:
                 rows.append(await asyncio.to_thread(
-                    _wrk, TAPS, transit_url, str(online["credential"]), _tap_script(passes), n,
+                    _wrk, TAPS, transit_url, str(online["credential"]), _tap_script(closed), n,
                     duration,
                 ))  # fmt: skip
                 rows.append(await asyncio.to_thread(
-                    _wrk, SPENDS, wallet_url, service, _spend_script(passes, operator_id), n,
+                    _wrk, SPENDS, wallet_url, service, _spend_script(closed, operator_id), n,
                     duration,
                 ))  # fmt: skip
-            rows.append(await _batch(transit_url, str(offline["credential"]), passes, batch))
+            for rate in open_rates:
+                rows += await _open_loop(
+                    transit_url, str(online["credential"]), passes, rate, duration, topic
+                )
+            rows.append(await _batch(transit_url, str(offline["credential"]), closed, batch))
             assert network["campaigns"]
     # The machine's raw limit in the same run, once the services are stopped.
     raw = await postgres_insert_rates(
@@ -281,6 +425,13 @@ def render(rows: Sequence[Row], args: argparse.Namespace) -> str:
             "seconds in ms; errors: taps not paid). Raw: single-row PostgreSQL insert",
             "transactions at the same concurrency, measured in the same run once the services",
             "stopped (`bench.raw`); `raw ops/s` and `ratio` hold each row against it.",
+            "Open loop: vegeta offers the rate in the concurrency column for "
+            f"{args.duration:.0f} s whatever the answers take, random riders of {OPEN_RIDERS}",
+            "(ops/s: taps answered 201",
+            "a second; errors: the others, timeouts at 10 s included); the row after it times",
+            "each paid tap from its sending to its `FarePaid` read from transit's topic by a",
+            "consumer of this run (errors: paid taps whose fare was not read within 2 s of the",
+            "end). The projections' own leg (topic -> read model) is `bench.latency`'s.",
             "",
             markdown_table(rows),
             "",
@@ -292,15 +443,26 @@ def cli(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.transit")
     parser.add_argument("--quick", action="store_true", help="short runs, a batch of 1,000")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "BENCHMARKS-transit.md")
+    parser.add_argument(
+        "--open-rate", default=None,
+        help="open-loop tap rates a second (vegeta), e.g. 500,1000; default 500 (quick) or "
+        "500,1000, none without vegeta",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.duration = 5.0 if args.quick else 15.0
     args.load = os.getloadavg()[0]
     args.riders = 50 if args.quick else 200
     concurrencies = (8,) if args.quick else (8, 32)
     batch = args.batch = 1_000 if args.quick else 10_000
+    rates = args.open_rate if args.open_rate is not None else ("500" if args.quick else "500,1000")
+    open_rates = [int(r) for r in rates.split(",") if r] if vegeta_binary() else []
     rows = asyncio.run(
         measure(
-            duration=args.duration, concurrencies=concurrencies, riders=args.riders, batch=batch
+            duration=args.duration,
+            concurrencies=concurrencies,
+            riders=args.riders,
+            batch=batch,
+            open_rates=open_rates,
         )
     )
     text = render(rows, args)
