@@ -52,32 +52,38 @@ async def closed_loop(
     duration: float,
     warmup: float,
     ok: Callable[[object], bool] = lambda _: True,
+    stop: Callable[[], bool] | None = None,
 ) -> Sample:
-    """Run ``op`` from ``concurrency`` workers for ``warmup + duration`` seconds."""
+    """Run ``op`` from ``concurrency`` workers for ``warmup + duration`` seconds, or until
+    ``stop()`` says there is nothing left to do (e.g. no payment codes left): then the
+    window ends with the last operation measured."""
     start = time.perf_counter()
     measure_from = start + warmup
     end = measure_from + duration
     latencies: list[float] = []
     errors = 0
+    last = measure_from
 
     async def worker(index: int) -> None:
-        nonlocal errors
+        nonlocal errors, last
         n = 0
-        while (began := time.perf_counter()) < end:
+        while (began := time.perf_counter()) < end and not (stop is not None and stop()):
             result = await op(index, n)
             n += 1
             done = time.perf_counter()
             if measure_from <= done <= end:
                 latencies.append(done - began)
+                last = max(last, done)
                 if not ok(result):
                     errors += 1
 
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    stopped = stop is not None and stop() and last < end
     return Sample(
         concurrency=concurrency,
         ops=len(latencies),
-        seconds=duration,
+        seconds=(last - measure_from) if stopped and last > measure_from else duration,
         latencies=latencies,
         errors=errors,
-        window=(measure_from, end),
+        window=(measure_from, last if stopped else end),
     )

@@ -258,7 +258,12 @@ async def _measure(
 
         began = time.perf_counter()
         through_merchant = await closed_loop(
-            redeem, concurrency=concurrency, duration=duration, warmup=0.5, ok=lambda s: s == 201
+            redeem,
+            concurrency=concurrency,
+            duration=duration,
+            warmup=0.5,
+            ok=lambda s: s == 201,
+            stop=lambda: not till_codes,
         )
         records = await read_topic(
             INFRA.kafka_bootstrap, merchant_topic, count=len(approved) + 1, timeout=120
@@ -303,6 +308,7 @@ async def _measure(
             duration=duration,
             warmup=0.5,
             ok=lambda s: s == 200,
+            stop=lambda: not wallet_codes,
         )
     samples = [
         ("redemption via merchant (code, hold, capture, DiscountRedeemed)", through_merchant),
@@ -311,7 +317,8 @@ async def _measure(
     note = (
         f"{len(approved)} redemptions approved, {len(redeemed)} DiscountRedeemed on Kafka; "
         f"the last one was on the topic {on_kafka:.1f} s after the first request "
-        f"(window {duration:g} s). Codes left unused: {len(till_codes)} / {len(wallet_codes)}."
+        f"(window {duration:g} s, or until the codes ran out: {through_merchant.seconds:.1f} s and "
+        f"{at_wallet.seconds:.1f} s). Codes left unused: {len(till_codes)} / {len(wallet_codes)}."
     )
     return samples, note
 
@@ -321,7 +328,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    duration, residents, each = (3.0, 10, 30) if args.quick else (10.0, 25, 50)
+    # Enough codes for the window at a few hundred redemptions a second (a run that uses
+    # them all ends early, its rate over the time it ran).
+    duration, residents, each = (3.0, 10, 60) if args.quick else (10.0, 80, 100)
     print(asyncio.run(run(args.concurrency, duration, residents, each)))
 
 
