@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -236,6 +237,9 @@ async def _measure(
                 *(_post(wallet, "/v1/payment-codes", token=phone) for _ in range(codes_each))
             )
             codes += [str(d["code"]) for d in drawn]
+        # Residents in turn at the till, as a city's customers come (in drawing order, the
+        # tills at once would all be paying from one resident's wallet).
+        random.Random(7).shuffle(codes)
         half = len(codes) // 2
         till_codes, wallet_codes = codes[:half], codes[half:]
 

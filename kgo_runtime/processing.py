@@ -97,6 +97,19 @@ def dispatch(handlers: Mapping[type[ContractEvent], Handler]) -> Handler:
     return handle
 
 
+def each(handler: Handler) -> BatchHandler:
+    """A batch handler that applies ``handler`` to each envelope in turn, in the batch's
+    transaction: for a consumer that acts on few of the records it reads (the rest cost the
+    batch's one transaction, not one each). ``handler`` must be safe to apply again (a batch
+    that fails is retried whole)."""
+
+    async def handle_all(conn: asyncpg.Connection, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            await handler(conn, envelope)
+
+    return handle_all
+
+
 def reason_code(error: BaseException) -> str:
     if isinstance(error, PermanentError):
         return error.reason_code

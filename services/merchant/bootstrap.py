@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from kgo_runtime.access import AccessSettings, AccessVerifier, Authenticator, public_key
 from kgo_runtime.clock import Clock, SystemClock
 from kgo_runtime.components import Component
+from kgo_runtime.processing import each
 from kgo_runtime.service import ServiceContext, create_service_app
 from kgo_runtime.settings import InfraSettings
 from kgo_runtime.wallet_client import WalletClient
@@ -84,9 +85,11 @@ def create_app(
         ctx.app.state.merchant = container
         relay = ctx.relay(application, to_contract, topic_for=lambda _e: settings.events_topic)
         group = "kgo.merchant-wallet" + ("" if schema == "public" else f".{schema}")
+        # Batched: of the wallet's records only a redemption's hold and capture matter here,
+        # and the others cost one transaction a poll instead of one each.
         consumer = ctx.consumer(
-            "merchant-wallet", [settings.wallet_events_topic], wallet_handler(container),
-            group_id=group,
+            "merchant-wallet", [settings.wallet_events_topic], each(wallet_handler(container)),
+            group_id=group, batched=True,
         )  # fmt: skip
         return [relay, book, Recoverer(container), consumer]
 
