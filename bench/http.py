@@ -332,6 +332,20 @@ def vegeta_binary() -> str | None:
     return found or (home if os.access(home, os.X_OK) else None)
 
 
+async def vegeta_attack(targets: str, rate: int, duration: float) -> bytes:
+    """vegeta's results (binary) of offering the targets of the file ``targets`` (JSON lines)
+    at ``rate`` a second for ``duration`` seconds, each with a 10 s timeout."""
+    vegeta = vegeta_binary()
+    assert vegeta is not None
+    attack = await asyncio.create_subprocess_exec(
+        vegeta, "attack", "-format=json", "-lazy", f"-targets={targets}",
+        f"-rate={rate}/s", f"-duration={duration}s", "-timeout=10s", "-max-workers=2000",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    results, _ = await attack.communicate()
+    return results
+
+
 async def _open_loop(
     pid: int, url: str, token: str, passes: Sequence[object], payee_id: str, rate: int,
     duration: float, scenario: str,
@@ -361,12 +375,7 @@ async def _open_loop(
             handle.write(orjson.dumps(target) + b"\n")
     cpu = process_cpu(pid)
     try:
-        attack = await asyncio.create_subprocess_exec(
-            vegeta, "attack", "-format=json", "-lazy", f"-targets={handle.name}",
-            f"-rate={rate}/s", f"-duration={duration}s", "-timeout=10s", "-max-workers=2000",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        results, _ = await attack.communicate()
+        results = await vegeta_attack(handle.name, rate, duration)
     finally:
         os.unlink(handle.name)
     used = process_cpu(pid) - cpu

@@ -47,6 +47,7 @@ from bench.http import (
     parse_vegeta,
     parse_wrk,
     thai_national_id,
+    vegeta_attack,
     vegeta_binary,
     wallet_process,
 )
@@ -258,12 +259,7 @@ async def _open_loop(
         await consumer.seek_to_end()
         reading = asyncio.create_task(_read_fares(consumer, f"open-{run}-", seen))
         try:
-            attack = await asyncio.create_subprocess_exec(
-                vegeta, "attack", "-format=json", "-lazy", f"-targets={handle.name}",
-                f"-rate={rate}/s", f"-duration={duration}s", "-timeout=10s", "-max-workers=2000",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-            )  # fmt: skip
-            results, _ = await attack.communicate()
+            results = await vegeta_attack(handle.name, rate, duration)
             await asyncio.sleep(2.0)  # the last taps' fares reach the topic
         finally:
             reading.cancel()
