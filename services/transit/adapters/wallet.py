@@ -93,6 +93,9 @@ class HttpWallet:
         if response.status_code in (404, 405):
             self.batches = False
             return await self._one_by_one(operator_id, fares)
+        if response.status_code in (400, 413, 422):  # one fare the wallet would not read
+            log.warning("wallet refused a batch whole", status=response.status_code)
+            return await self._one_by_one(operator_id, fares)  # each its own answer
         results = _json(response).get("results")
         if not (response.status_code == 200 and isinstance(results, list)) or len(results) != len(
             fares

@@ -142,6 +142,30 @@ async def test_a_wallet_without_batches_is_asked_one_fare_a_request_from_then_on
     assert paths == ["/v1/spends/batch"] + ["/v1/spends"] * 4
 
 
+async def test_a_batch_refused_whole_is_asked_again_one_fare_a_request() -> None:
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path == "/v1/spends/batch":
+            return httpx.Response(422, json={"code": "invalid_request"})
+        if request.headers["Idempotency-Key"] == "k-2":
+            return httpx.Response(422, json={"code": "invalid_request", "detail": "bad pass"})
+        return httpx.Response(201, json={"movement_id": str(uuid4()), "wallet_id": str(RIDER)})
+
+    client = WalletClient(
+        "http://wallet", lambda: "kgo_service", transport=httpx.MockTransport(handle), attempts=1
+    )
+    wallet = HttpWallet(client)
+    answers = await wallet.spend_fares(operator_id=uuid4(), fares=FARES)
+    again = await wallet.spend_fares(operator_id=uuid4(), fares=FARES[:1])
+    assert isinstance(again[0], Moved)  # batches are still tried: the next may read
+
+    assert [type(a) for a in answers] == [Moved, Refused, Moved]
+    assert answers[1] == Refused("invalid_request", "bad pass")
+    assert seen == ["/v1/spends/batch"] + ["/v1/spends"] * 3 + ["/v1/spends/batch", "/v1/spends"]
+
+
 async def test_the_operators_account_already_open_is_found_by_its_id() -> None:
     wallet = wallet_answering(409, {"code": "already_exists"}, [])
     assert await wallet.open_operator("city-bus", "Bus") == payee_id("operator", "city-bus")

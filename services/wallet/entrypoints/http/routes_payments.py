@@ -9,6 +9,7 @@ payment. Payee tokens have no debit rights. The answers name the wallet, never i
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -34,6 +35,7 @@ from .problems import PROBLEM_RESPONSES, ProblemError
 from .routes_consent import authorisation_of
 
 router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES, route_class=DirectRoute)
+log = logging.getLogger(__name__)
 
 Payer = Annotated[Writer, Depends(writer(Role.SERVICE))]
 
@@ -91,6 +93,9 @@ async def _spend_of(batch: BatchWriter, item: BatchSpend) -> dict[str, Any]:
         )
     except ProblemError as error:  # not decided (the store, a deadline): retry this one
         return {"status": error.status, "code": error.code, "detail": error.detail}
+    except Exception:  # a bug: this spend's answer only, as its own request would have had
+        log.exception("a spend of a batch failed")
+        return {"status": 500, "code": "internal_error", "detail": "the wallet could not answer"}
     answer: dict[str, Any] = {"status": outcome.status, "replayed": outcome.replayed}
     if outcome.ok:
         return answer | {k: outcome.body[k] for k in ("movement_id", "wallet_id", "amount")}

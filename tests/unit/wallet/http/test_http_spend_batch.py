@@ -138,3 +138,24 @@ async def test_a_spend_not_decided_answers_503_in_its_place_and_the_rest_go_on(
     assert [r["status"] for r in retried] == [201, 201]
     assert await balance(city) == (999, 0)
     assert await balance(city, operator) == (2, 0)
+
+
+async def test_a_spend_that_fails_on_a_bug_answers_500_in_its_place(
+    city: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.wallet.entrypoints.http import routes_payments
+
+    operator = await bus_operator(city)
+    mine, hers = await passes(city)
+    real = routes_payments.authorisation_of
+
+    async def failing(body: Any, wallet: Any) -> Any:
+        if body.pass_token == hers:
+            raise RuntimeError("a bug")
+        return await real(body, wallet)
+
+    monkeypatch.setattr(routes_payments, "authorisation_of", failing)
+    results = await batch(city, item(operator, hers, "tap-1"), item(operator, mine, "tap-2"))
+
+    assert [r["status"] for r in results] == [500, 201]
+    assert results[0]["code"] == "internal_error"
