@@ -92,11 +92,11 @@ class LeanRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        return self._insert_events(stored_events, **kwargs)
+        return self._insert_stored(stored_events)
 
-    def _insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
+    def _insert_stored(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """The insert, its signals heard (the stock recorder's ``_insert_events`` takes a
+        cursor of its transaction: this is another method, not an override)."""
         ids = self._insert_returning(stored_events)
         while ids and ids[-1] < 0:
             self.insert_said(ids.pop())
@@ -142,8 +142,10 @@ class LeanRecorder(PostgresApplicationRecorder):
         if len(args) == 2 and not kwargs and type(args[0]) is int:
             # How the relay and the other followers read the log (from a position, a batch
             # at a time).
-            return self._following(*args)
-        return super().select_notifications(*args, **kwargs)
+            following: list[Notification] = self._following(*args)
+            return following
+        found: Sequence[Notification] = super().select_notifications(*args, **kwargs)
+        return found
 
     @_stock_retry
     def _following(self, start: int, limit: int) -> list[Notification]:

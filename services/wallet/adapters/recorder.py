@@ -160,7 +160,7 @@ class WalletRecorder(LeanRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        return _fail_fast(self.datastore, self._insert_events, stored_events, **kwargs)
+        return _fail_fast(self.datastore, self._insert_stored, stored_events)
 
     def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
         return _fail_fast(self.datastore, _SELECT_EVENTS, self, *args, **kwargs)

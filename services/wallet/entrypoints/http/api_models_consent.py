@@ -82,8 +82,19 @@ class SpendRequest(Body):
 MAX_SPEND_BATCH = 100
 
 
+#: What a spend of a batch may be authorised by: no card and PIN (a PIN is checked with a
+#: slow hash, and a batch would check a hundred at once).
+BatchAuthorisation = Annotated[
+    PaymentCodeAuth | TransitPassAuth,
+    Field(discriminator="kind", description="A payment code or a transit pass"),
+]
+
+
 class BatchSpend(SpendRequest):
-    """One spend of a batch: a spend's body with its own idempotency key."""
+    """One spend of a batch: a spend's body with its own idempotency key, authorised by a
+    payment code or a transit pass (a card and its PIN go one spend a request)."""
+
+    authorisation: BatchAuthorisation
 
     idempotency_key: Annotated[str, StringConstraints(pattern=IDEMPOTENCY_KEY_PATTERN)] = Field(
         description="This spend's key, as the `Idempotency-Key` of a single `POST /v1/spends` "

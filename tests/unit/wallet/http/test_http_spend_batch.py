@@ -95,6 +95,18 @@ async def test_a_batch_is_refused_whole_only_when_malformed(city: Any) -> None:
         "a bad key": {"spends": [one | {"idempotency_key": "has space"}]},
         "a fractional amount": {"spends": [one | {"amount": 1.5}]},
         "an unknown field": {"spends": [one], "extra": 1},
+        "a card and its PIN": {
+            "spends": [
+                one
+                | {
+                    "authorisation": {
+                        "kind": "card",
+                        "card_number": "4821390755120034",
+                        "pin": "2580",
+                    }
+                }
+            ]
+        },
     }
     for name, body in cases.items():
         answer = await city.api.client.post("/v1/spends/batch", json=body, headers=city.service)
