@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
-from eventsourcing.application import Application
+from kgo_runtime.application import ServiceApplication
 
 
-class MerchantApplication(Application[UUID]):
+class MerchantApplication(ServiceApplication):
     """The merchant service's event store.
 
     ``name`` is pinned: it names the events table (``merchant_events``) and the prefix of the

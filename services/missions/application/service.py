@@ -19,10 +19,11 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from kgo_runtime.application import ServiceApplication
 from kgo_runtime.eventstore import get_many
 
 from ..domain.activities import Activity
@@ -42,7 +43,7 @@ A = TypeVar("A", bound=Aggregate)
 MAX_ATTEMPTS = 20
 
 
-class MissionsApplication(Application[UUID]):
+class MissionsApplication(ServiceApplication):
     """The missions service's event store.
 
     ``name`` is pinned: it names the events table (``missions_events``) and the prefix of the

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
+from kgo_runtime.application import ServiceApplication
 from kgo_runtime.eventstore import get_many
 
 from ..domain.ids import DENY_LIST_ID, NETWORK_ID
@@ -18,7 +18,7 @@ from ..domain.network import Network
 A = TypeVar("A", bound=Aggregate)
 
 
-class TransitApplication(Application[UUID]):
+class TransitApplication(ServiceApplication):
     """The transit service's event store.
 
     ``name`` is pinned: it names the events table (``transit_events``) and the prefix of the
