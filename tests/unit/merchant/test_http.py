@@ -147,3 +147,18 @@ def test_exactly_one_of_payment_code_or_card(edge: Edge, both: bool):
     answer = edge.post("/merchant/v1/redemptions", body, till, "x1")
     assert answer.status_code == 422 and answer.json()["code"] == "invalid_request"
     assert "exactly one of payment_code or card" in answer.json()["detail"]
+
+
+def test_the_till_and_shop_routes_are_answered_by_a_plan_of_their_dependencies() -> None:
+    """kgo_runtime.direct_routes.DirectRoute takes every merchant route (every dependency
+    async, none twice), not FastAPI's solver on every request."""
+    from fastapi.routing import APIRoute
+
+    from services.merchant.entrypoints.http import routes_shops, routes_till
+
+    for router in (routes_till.router, routes_shops.router):
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            cells = route.app.__closure__ or ()
+            names = {getattr(c.cell_contents, "__qualname__", "") for c in cells}
+            assert any("DirectRoute" in name for name in names), route.path

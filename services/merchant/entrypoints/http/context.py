@@ -15,7 +15,9 @@ from ...application.redemptions import Till
 from ..container import MerchantContainer
 
 
-def merchant(request: Request) -> MerchantContainer:
+async def merchant(request: Request) -> MerchantContainer:
+    """The container (async, like every dependency here: a plain ``def`` would run on a
+    worker thread for every request)."""
     container: MerchantContainer | None = getattr(request.app.state, "merchant", None)
     if container is None:
         raise ProblemError(

@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
+from kgo_runtime.direct_routes import DirectRoute
 from kgo_runtime.problems import REPLAYED_HEADER, ProblemError
 from kgo_runtime.writes import receipt_scope
 
@@ -20,7 +21,9 @@ from .api_models import EnrolRequest, RulesBody, SettleRequest, SuspendRequest, 
 from .context import Admin, Key, Merchant, Reader, shop_scope
 from .problems import PROBLEM_RESPONSES, answer_response
 
-router = APIRouter(prefix="/merchant/v1", responses=PROBLEM_RESPONSES, tags=["shops"])
+router = APIRouter(
+    prefix="/merchant/v1", responses=PROBLEM_RESPONSES, tags=["shops"], route_class=DirectRoute
+)
 
 
 def _rules(body: RulesBody) -> ShopRules:

@@ -10,13 +10,16 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from kgo_runtime.access import Principal, Role, allow
+from kgo_runtime.direct_routes import DirectRoute
 
 from ...domain.authorisation import Authorisation, CardAndPin, PaymentCode
 from .api_models import RedeemRequest, RewardRequest
 from .context import Key, Merchant, TillCaller, shop_scope, till_of
 from .problems import PROBLEM_RESPONSES, ProblemError, answer_response
 
-router = APIRouter(prefix="/merchant/v1", responses=PROBLEM_RESPONSES, tags=["till"])
+router = APIRouter(
+    prefix="/merchant/v1", responses=PROBLEM_RESPONSES, tags=["till"], route_class=DirectRoute
+)
 
 Staff = Annotated[Principal, Depends(allow(Role.PAYEE, Role.MUNICIPAL_ADMIN, Role.AUDITOR))]
 Voider = Annotated[Principal, Depends(allow(Role.PAYEE, Role.MUNICIPAL_ADMIN))]
