@@ -20,6 +20,7 @@ from services.wallet.settings import WalletSettings
 
 from . import http, raw, wallet
 from . import missions as missions_bench
+from . import transit as transit_bench
 from .machine import CpuMeter, machine_facts
 from .measure import Sample
 from .profile import WriterProfile
@@ -108,6 +109,11 @@ def method(plan: Plan, relay_note: str | None, store: str) -> list[str]:
         "request (user + system, all its threads and processes, from /proc), so the wallet's "
         "includes its writer thread, relay, directory and sweeper."
         + _not_measured(http.wrk_available()),
+        "Transit (full run, with vegeta): `bench.transit`'s open loop, a `kgo serve wallet` "
+        "and a `kgo serve transit` on schemas and topics of their own, 1,000 taps a second "
+        f"offered for {plan.duration:g} s by 400 riders, each tap timed until its answer and "
+        "until its `FarePaid` is read from Kafka (the end to end of a validator's tap, but for "
+        "the projections' leg: `bench.latency`).",
         "Missions' consumer: `bench.missions` (first-ride facts on a topic of its own through "
         "the real batched `IdempotentConsumer` into the Postgres missions store), held against "
         "a plain aiokafka consumer reading the same topic just before it.",
@@ -274,6 +280,12 @@ async def main(plan: Plan, output: Path) -> Report:
                 settings, (32,), residents=min(plan.residents, 500), duration=plan.duration,
                 workers=workers,
             )  # fmt: skip
+    if plan.mode == "default" and http.vegeta_binary() is not None:
+        say("transit taps at a steady 1,000/s (vegeta), each until its FarePaid is on Kafka ...")
+        measured += await transit_bench.measure(
+            duration=plan.duration, concurrencies=(), riders=transit_bench.OPEN_RIDERS, batch=0,
+            open_rates=(1_000,),
+        )  # fmt: skip
     records = 10_000 if plan.mode == "default" else 1_000
     say(f"missions' consumer, batched as the service runs it ({records:,} first rides) ...")
     consumer = await missions_bench.run(records)

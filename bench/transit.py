@@ -338,7 +338,7 @@ async def _batch(url: str, credential: str, passes: Sequence[str], size: int) ->
 
 
 async def measure(
-    *,
+    *,  # batch 0: no offline batch; no concurrencies: no closed loop, nor its raw rates
     duration: float,
     concurrencies: Sequence[int],
     riders: int,
@@ -388,9 +388,12 @@ async def measure(
                 rows += await _open_loop(
                     transit_url, str(online["credential"]), passes, rate, duration, topic
                 )
-            rows.append(await _batch(transit_url, str(offline["credential"]), closed, batch))
+            if batch:
+                rows.append(await _batch(transit_url, str(offline["credential"]), closed, batch))
             assert network["campaigns"]
     # The machine's raw limit in the same run, once the services are stopped.
+    if not concurrencies:
+        return rows
     raw = await postgres_insert_rates(
         wallet_settings.database_url, concurrencies, duration=duration
     )
