@@ -12,26 +12,16 @@ from uuid import uuid4
 import psycopg
 import pytest
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
 from kgo_runtime.eventstore import eventstore_env, get_many
 from kgo_runtime.recorder import LeanRecorder
 from kgo_runtime.settings import InfraSettings
+from tests.unit.test_runtime_application import Counter
 
 pytestmark = pytest.mark.integration
 
 URL = InfraSettings().database_url("transit")
-
-
-class Counter(Aggregate):
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.count = 0
-
-    @event("Counted")
-    def count_up(self, by: int) -> None:
-        self.count += by
 
 
 class Store(Application[Any]):

@@ -4,6 +4,7 @@ wallet-topic consumer fed contract events through the dispatch the real consumer
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -28,15 +29,19 @@ pytestmark = pytest.mark.unit
 RIDER, MOVEMENT = uuid4(), uuid4()
 
 
+def wallet_handled(handle: Callable[[httpx.Request], httpx.Response]) -> HttpWallet:
+    client = WalletClient(
+        "http://wallet", lambda: "kgo_service", transport=httpx.MockTransport(handle), attempts=1
+    )
+    return HttpWallet(client)
+
+
 def wallet_answering(status: int, body: dict[str, Any], seen: list[httpx.Request]) -> HttpWallet:
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(status, json=body)
 
-    client = WalletClient(
-        "http://wallet", lambda: "kgo_service", transport=httpx.MockTransport(handle), attempts=1
-    )
-    return HttpWallet(client)
+    return wallet_handled(handle)
 
 
 async def test_a_spend_presents_the_pass_with_the_trips_key() -> None:
@@ -129,10 +134,7 @@ async def test_a_wallet_without_batches_is_asked_one_fare_a_request_from_then_on
             return httpx.Response(503, json={"code": "store_unavailable"})
         return httpx.Response(201, json={"movement_id": str(uuid4()), "wallet_id": str(RIDER)})
 
-    client = WalletClient(
-        "http://wallet", lambda: "kgo_service", transport=httpx.MockTransport(handle), attempts=1
-    )
-    wallet = HttpWallet(client)
+    wallet = wallet_handled(handle)
 
     first = await wallet.spend_fares(operator_id=uuid4(), fares=FARES)
     second = await wallet.spend_fares(operator_id=uuid4(), fares=FARES[:1])
@@ -153,10 +155,7 @@ async def test_a_batch_refused_whole_is_asked_again_one_fare_a_request() -> None
             return httpx.Response(422, json={"code": "invalid_request", "detail": "bad pass"})
         return httpx.Response(201, json={"movement_id": str(uuid4()), "wallet_id": str(RIDER)})
 
-    client = WalletClient(
-        "http://wallet", lambda: "kgo_service", transport=httpx.MockTransport(handle), attempts=1
-    )
-    wallet = HttpWallet(client)
+    wallet = wallet_handled(handle)
     answers = await wallet.spend_fares(operator_id=uuid4(), fares=FARES)
     again = await wallet.spend_fares(operator_id=uuid4(), fares=FARES[:1])
     assert isinstance(again[0], Moved)  # batches are still tried: the next may read
