@@ -37,7 +37,7 @@ from ..domain.passes import PassAccount
 from ..domain.taps import BahtOnly, Decline, DeclineReason, Reserve, Tap
 from ..domain.trip import Trip
 from .ports import FareAsk, Moved, Refused, WalletAnswer, WalletPort, WalletUnreachable
-from .service import TransitApplication
+from .service import TransitApplication, of_kind
 from .views import TripView, trip_view
 
 T = TypeVar("T")
@@ -183,10 +183,7 @@ class FareCollector:
     ) -> A | None:
         if read is None or aggregate_id not in read:
             return self.store.find(aggregate_id, kind)
-        found = read[aggregate_id]
-        if found is not None and not isinstance(found, kind):
-            raise TypeError(f"{aggregate_id} is a {type(found).__name__}, not a {kind.__name__}")
-        return found
+        return of_kind(aggregate_id, read[aggregate_id], kind)
 
     def _network(self, careful: bool) -> Network:
         """The network, read at most every ``network_seconds`` (campaigns are scheduled

@@ -18,6 +18,15 @@ from ..domain.network import Network
 A = TypeVar("A", bound=Aggregate)
 
 
+def of_kind(aggregate_id: UUID, found: Any, kind: type[A]) -> A | None:
+    """``found`` (None: not found), if it is a ``kind``; a TypeError if it is another."""
+    if found is None:
+        return None
+    if not isinstance(found, kind):
+        raise TypeError(f"{aggregate_id} is a {type(found).__name__}, not a {kind.__name__}")
+    return found
+
+
 class TransitApplication(ServiceApplication):
     """The transit service's event store.
 
@@ -32,12 +41,7 @@ class TransitApplication(ServiceApplication):
         """The aggregate, or None. Read through :func:`~kgo_runtime.eventstore.get_many`
         (as :meth:`find_many`), which never changes a cached aggregate in place: the
         chunks in flight read at once."""
-        found: Any = get_many(self, [aggregate_id]).get(aggregate_id)
-        if found is None:
-            return None
-        if not isinstance(found, kind):
-            raise TypeError(f"{aggregate_id} is a {type(found).__name__}, not a {kind.__name__}")
-        return found
+        return of_kind(aggregate_id, get_many(self, [aggregate_id]).get(aggregate_id), kind)
 
     def find_many(self, aggregate_ids: Iterable[UUID]) -> dict[UUID, Aggregate | None]:
         """What :meth:`find` gives for each of ``aggregate_ids`` (None: not found), read in

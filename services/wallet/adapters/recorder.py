@@ -240,9 +240,7 @@ class WalletRecorder(LeanRecorder):
     def _following(self, start: int, limit: int) -> list[Notification]:
         return _fail_fast(self.datastore, self._notifications_from, start, limit)
 
-    def select_notifications(self, *args: Any, **kwargs: Any) -> Sequence[Notification]:
-        if len(args) == 2 and not kwargs and type(args[0]) is int:
-            return self._following(*args)
+    def _select_notifications(self, *args: Any, **kwargs: Any) -> Sequence[Notification]:
         call = PostgresApplicationRecorder.select_notifications.__wrapped__  # type: ignore[attr-defined]
         return _fail_fast(self.datastore, call, self, *args, **kwargs)
 
