@@ -7,9 +7,12 @@ model latency.
     uv run python -m bench.projections                 # ~3,000 residents, ~55,000 events
     uv run python -m bench.projections --residents 300 # a smoke check
 
-Raw consume: one plain aiokafka consumer reading the same four topics from the start, before
-and again after the replay (on a shared machine the two differ). The issue's target: replay
-events/s at least half of it. CPU per record of this process (raw consumer, replay) is
+Raw consume: one plain aiokafka consumer reading the same four topics from the start, three
+times before and once after the replay; the best of the three is the machine's raw rate (one
+read in two or three otherwise lost ~0.2 s to a full garbage collection walking this
+process's own history, which is why that history is frozen first: no service process holds
+it). The replay runs twice and its better run is reported. The issue's target: replay
+events/s at least half of the raw rate. CPU per record of this process (raw consumer, replay) is
 printed too: other processes on the machine barely move it. Latency: one wallet grant (two legs)
 produced at a time while the live batched consumer runs; from the produce call to the
 change feed's notification that the batch holding it committed (p50/p99). The wallet's own
@@ -20,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -194,7 +199,7 @@ async def latency(settings: ProjectionsSettings, dsn: str, samples: int) -> list
     return out
 
 
-async def run(residents: int) -> dict[str, float]:
+async def run(residents: int) -> dict[str, Any]:
     infra = InfraSettings()
     bootstrap, dsn = infra.kafka_bootstrap, infra.database_url("projections")
     history = build(residents=residents, seed=1)
@@ -235,14 +240,19 @@ async def run(residents: int) -> dict[str, float]:
         finally:
             await kafka.stop()
         count = len(history.events)
+        # The history and its records live as long as the run: out of the collector's walks.
+        gc.collect()
+        gc.freeze()
         cpu = time.process_time()
-        raw = await raw_consume(bootstrap, settings.topics, count)
-        raw_cpu = (time.process_time() - cpu) / count
+        reads = [await raw_consume(bootstrap, settings.topics, count) for _ in range(3)]
+        raw_cpu = (time.process_time() - cpu) / count / len(reads)
+        raw = max(reads)
         try:
             live = await live_catch_up(settings, dsn, count)
             cpu = time.process_time()
-            report = await Replay(settings).run()
-            replay_cpu = (time.process_time() - cpu) / count
+            replays = [await Replay(settings).run() for _ in range(2)]
+            replay_cpu = (time.process_time() - cpu) / count / len(replays)
+            report = max(replays, key=lambda r: r.rate)
             raw_after = await raw_consume(bootstrap, settings.topics, count)
             one = await per_record(settings, dsn, count)
             lat = await latency(settings, dsn, 100)
@@ -253,6 +263,7 @@ async def run(residents: int) -> dict[str, float]:
     return {
         "events": count,
         "raw_consume": raw,
+        "raw_reads": reads,
         "raw_after": raw_after,
         "raw_cpu_us": raw_cpu * 1e6,
         "replay_cpu_us": replay_cpu * 1e6,
@@ -287,7 +298,9 @@ def main() -> None:
         f"| per-record consumer | {r['per_record']:,.0f} | {r['raw_consume']:,.0f} |"
         f" {r['per_record'] / r['raw_consume']:.3f} |"
     )
-    print(f"\nproduce -> read model committed: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+    reads = ", ".join(f"{r:,.0f}" for r in r["raw_reads"])
+    print(f"\nraw consume, three reads before the replay: {reads}/s (the best is the rate above)")
+    print(f"produce -> read model committed: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
     print(
         f"raw consume again after the replay: {r['raw_after']:,.0f}/s; CPU of this process per"
         f" record: raw consume {r['raw_cpu_us']:.1f} µs, replay {r['replay_cpu_us']:.1f} µs"
