@@ -2,7 +2,7 @@
 once the state of N residents has been made and touched through it.
 
     uv run python -m bench.memory                        # 1,000 residents, a smoke check
-    uv run python -m bench.memory --residents 100000     # the size: hours on 2 busy cores
+    uv run python -m bench.memory --residents 100000     # the size: 1-20 min a service
     uv run python -m bench.memory --services wallet,missions --residents 10000,30000
 
 Each service runs as a real `kgo serve <service>` on a Postgres schema and Kafka topics of its

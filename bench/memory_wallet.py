@@ -15,6 +15,9 @@ from bench.memory import post
 from services.wallet.settings import WalletSettings
 
 WALLET_TOPICS = ("EVENTS_TOPIC", "MISSIONS_TOPIC")
+#: Coins granted to each rider and payer: their taps and redemptions cost 1 coin each, and the
+#: ``bench`` budget (900,000 coins of the fixed supply) must pay 100,000 of them.
+COINS = 5
 
 
 class WalletSeeder:
@@ -64,7 +67,7 @@ class WalletSeeder:
         return str(outcome.body["wallet_id"])
 
     async def rider(self, i: int) -> str:
-        """Resident ``i`` registered, granted 100 coins from the ``bench`` budget and with a
+        """Resident ``i`` registered, granted :data:`COINS` from the ``bench`` budget and with a
         transit pass linked (``POST /v1/transit-passes``'s command); the pass."""
         from services.wallet.adapters.instrument_secrets import (
             TRANSIT_PASS,
@@ -79,7 +82,7 @@ class WalletSeeder:
         token = draw_pass()
         for command in (
             Grant(**self._stamp(f"grant-{i}"), programme="bench", wallet_id=wallet_id,
-                  amount=100, reason="benchmark", reference=f"r{i}"),
+                  amount=COINS, reason="benchmark", reference=f"r{i}"),
             LinkTransitPass(**self._stamp(f"pass-{i}"), wallet_id=wallet_id,
                             instrument_id=InstrumentSecrets(vault).id_of(TRANSIT_PASS, token),
                             sealed_secret=vault.seal({"secret": token})),
@@ -90,7 +93,7 @@ class WalletSeeder:
         return token
 
     async def payer(self, i: int) -> str:
-        """Resident ``i`` registered, granted 100 coins and holding a payment code valid for
+        """Resident ``i`` registered, granted :data:`COINS` and holding a payment code valid for
         an hour (``POST /v1/payment-codes``'s command); the code."""
         from services.wallet.adapters.instrument_secrets import (
             PAYMENT_CODE,
@@ -102,7 +105,7 @@ class WalletSeeder:
 
         wallet_id = uuid.UUID(await self.register(i))
         grant = Grant(**self._stamp(f"grant-{i}"), programme="bench", wallet_id=wallet_id,
-                      amount=100, reason="benchmark", reference=f"r{i}")  # fmt: skip
+                      amount=COINS, reason="benchmark", reference=f"r{i}")  # fmt: skip
         outcome = await self.bus.submit(grant, deadline=60)
         vault = self.vault
         for draw in range(5):  # a code drawn twice is refused as code_collision: draw again
