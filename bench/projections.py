@@ -298,7 +298,7 @@ def main() -> None:
         f"| per-record consumer | {r['per_record']:,.0f} | {r['raw_consume']:,.0f} |"
         f" {r['per_record'] / r['raw_consume']:.3f} |"
     )
-    reads = ", ".join(f"{r:,.0f}" for r in r["raw_reads"])
+    reads = ", ".join(f"{rate:,.0f}" for rate in r["raw_reads"])
     print(f"\nraw consume, three reads before the replay: {reads}/s (the best is the rate above)")
     print(f"produce -> read model committed: p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
     print(
