@@ -11,6 +11,7 @@ among :data:`services.projections.adapters.tables.MODELS`). To rebuild them, dro
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -181,20 +182,27 @@ class PostgresIntegrityStore:
             since, until,
         ))  # fmt: skip
 
-    async def add_tap(self, wallet: UUID, tap: Tap) -> bool:
-        return bool(await self.conn.fetchval(
-            f"INSERT INTO {self.s}.integrity_taps VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT DO NOTHING RETURNING true",
-            tap.trip_id, wallet, tap.validator_id, tap.at,
-        ))  # fmt: skip
-
-    async def taps(self, wallet: UUID, since: datetime, until: datetime) -> list[Tap]:
+    async def add_taps(self, taps: Sequence[tuple[UUID, Tap]]) -> set[UUID]:
         rows = await self.conn.fetch(
-            f"SELECT occurred_at, validator_id, trip_id FROM {self.s}.integrity_taps"
-            " WHERE wallet_id = $1 AND occurred_at BETWEEN $2 AND $3",
-            wallet, since, until,
+            f"INSERT INTO {self.s}.integrity_taps (trip_id, wallet_id, validator_id,"
+            " occurred_at) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
+            " $4::timestamptz[]) ON CONFLICT DO NOTHING RETURNING trip_id",
+            [t.trip_id for _, t in taps], [w for w, _ in taps],
+            [t.validator_id for _, t in taps], [t.at for _, t in taps],
         )  # fmt: skip
-        return [Tap(*r.values()) for r in rows]
+        return {r[0] for r in rows}
+
+    async def taps_within(
+        self, windows: Sequence[tuple[UUID, datetime, datetime]]
+    ) -> list[tuple[UUID, Tap]]:
+        rows = await self.conn.fetch(
+            f"SELECT DISTINCT t.wallet_id, t.occurred_at, t.validator_id, t.trip_id"
+            " FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS w(wallet_id,"
+            f" since, until) JOIN {self.s}.integrity_taps AS t ON t.wallet_id = w.wallet_id"
+            " AND t.occurred_at BETWEEN w.since AND w.until",
+            [w for w, _, _ in windows], [a for _, a, _ in windows], [b for _, _, b in windows],
+        )  # fmt: skip
+        return [(r[0], Tap(r[1], r[2], r[3])) for r in rows]
 
     async def keep(self, flag: Flag) -> None:
         await self.conn.execute(

@@ -11,7 +11,10 @@ Which events feed which rule:
 * resident ``AccountOpened``: ``signup_burst``; with ``origin_device`` / ``origin_network``
   (an app sign-up: the wallet's day-keyed pseudonyms of where it came from)
   ``signup_origin_burst``;
-* ``FarePaid``: ``pass_on_many_validators``, ``pass_rapid_taps``.
+* ``FarePaid``: ``pass_on_many_validators``, ``pass_rapid_taps`` (a batch's fares together:
+  one insert and one read of the windows around them, then judged one by one in batch
+  order, each seeing the fares stored before it and the batch's fares before it, as if
+  applied one at a time).
 
 Every fact is stored once by its own id, so a record delivered twice decides nothing twice
 (the consumer's inbox drops it first anyway). Business time is the event's own.
@@ -19,6 +22,7 @@ Every fact is stored once by its own id, so a record delivered twice decides not
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,8 +67,17 @@ class IntegrityStore(Protocol):
     async def signups_from(
         self, by: str, origin: str, since: datetime, until: datetime
     ) -> list[Signup]: ...
-    async def add_tap(self, wallet: UUID, tap: Tap) -> bool: ...
-    async def taps(self, wallet: UUID, since: datetime, until: datetime) -> list[Tap]: ...
+    async def add_taps(self, taps: Sequence[tuple[UUID, Tap]]) -> set[UUID]:
+        """Store each ``(wallet, tap)`` once by its trip id; the trip ids stored now."""
+        ...
+
+    async def taps_within(
+        self, windows: Sequence[tuple[UUID, datetime, datetime]]
+    ) -> list[tuple[UUID, Tap]]:
+        """Every stored ``(wallet, tap)`` of a window's wallet inside that window (from,
+        until: both included), each once."""
+        ...
+
     async def keep(self, flag: Flag) -> None: ...
     async def seen(self, at: datetime) -> None: ...
 
@@ -88,10 +101,16 @@ class IntegrityRules:
         """Apply ``(wire name, contract event)`` pairs in order; the flags raised."""
         raised: list[Flag] = []
         latest: datetime | None = None
+        fares: list[Any] = []
         for name, event in events:
-            raised += await self._one(name, event)
+            if name == "kgo.transit.FarePaid":
+                fares.append(event)  # their own tables: judged together, in order, below
+            else:
+                raised += await self._one(name, event)
             at: datetime = event.business_time()
             latest = at if latest is None or at > latest else latest
+        if fares:
+            raised += await self._fares(fares)
         # One flag per id: the last evidence of the batch is the one kept.
         for flag in {f.flag_id: f for f in raised}.values():
             await self.store.keep(flag)
@@ -112,8 +131,6 @@ class IntegrityRules:
                 return await self._moved(e)
         elif name == "kgo.wallet.AccountOpened" and e.account_kind == "resident":
             return await self._opened(e)
-        elif name == "kgo.transit.FarePaid":
-            return await self._fare(e)
         return ()
 
     async def _redeemed(self, e: Any) -> Sequence[Flag]:
@@ -189,17 +206,37 @@ class IntegrityRules:
                                                    minutes=s.signup_origin_minutes))  # fmt: skip
         return [f for f in found if f is not None]
 
-    async def _fare(self, e: Any) -> Sequence[Flag]:
-        s, at, wallet = self.s, e.occurred_at, e.wallet_id
-        if not await self.store.add_tap(wallet, Tap(at, e.validator_id, e.trip_id)):
-            return ()
-        # Validators upload offline taps late: look both sides of the tap's own time.
+    async def _fares(self, fares: Sequence[Any]) -> list[Flag]:
+        """``FarePaid`` events in order: each new fare's tap stored and judged against the
+        pass's taps around its own time (validators upload offline taps late, so both
+        sides), as one at a time would, in two round trips for all of them."""
+        s = self.s
         span = timedelta(minutes=max(s.tap_validators_minutes, 1 + s.rapid_taps_seconds // 60))
-        taps = await self.store.taps(wallet, at - span, at + span)
-        found = [
-            rules.pass_on_many_validators(wallet, taps, at, least=s.tap_validators_min,
-                                          minutes=s.tap_validators_minutes),
-            rules.pass_rapid_taps(wallet, taps, at, least=s.rapid_taps_min,
-                                  seconds=s.rapid_taps_seconds),
-        ]  # fmt: skip
+        given = [(e.wallet_id, Tap(e.occurred_at, e.validator_id, e.trip_id)) for e in fares]
+        stored = await self.store.add_taps(given)
+        new: list[tuple[UUID, Tap]] = []  # a trip twice in the batch: its first counts
+        for wallet, tap in given:
+            if tap.trip_id in stored:
+                stored.discard(tap.trip_id)
+                new.append((wallet, tap))
+        if not new:
+            return []
+        now = {tap.trip_id for _, tap in new}
+        seen: dict[UUID, list[Tap]] = defaultdict(list)  # before this batch, then its own
+        for wallet, tap in await self.store.taps_within(
+            [(wallet, tap.at - span, tap.at + span) for wallet, tap in new]
+        ):
+            if tap.trip_id not in now:
+                seen[wallet].append(tap)
+        found: list[Flag | None] = []
+        for wallet, tap in new:
+            seen[wallet].append(tap)
+            at = tap.at
+            taps = [t for t in seen[wallet] if at - span <= t.at <= at + span]
+            found += [
+                rules.pass_on_many_validators(wallet, taps, at, least=s.tap_validators_min,
+                                              minutes=s.tap_validators_minutes),
+                rules.pass_rapid_taps(wallet, taps, at, least=s.rapid_taps_min,
+                                      seconds=s.rapid_taps_seconds),
+            ]  # fmt: skip
         return [f for f in found if f is not None]

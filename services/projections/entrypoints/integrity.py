@@ -112,4 +112,6 @@ async def integrity_component(
         batched=True,
         after_commit=metrics.committed,
         max_records=settings.batch_records,
+        # A poll's partitions in one transaction (the rules take events in any order).
+        across_partitions=True,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -86,14 +87,22 @@ class InMemoryIntegrityStore:
     async def signups(self, since: datetime, until: datetime) -> int:
         return sum(1 for at in self.opened.values() if since <= at < until)
 
-    async def add_tap(self, wallet: UUID, tap: Tap) -> bool:
-        if tap.trip_id in self.fares:
-            return False
-        self.fares[tap.trip_id] = (wallet, tap)
-        return True
+    async def add_taps(self, taps: Sequence[tuple[UUID, Tap]]) -> set[UUID]:
+        stored = set()
+        for wallet, tap in taps:
+            if tap.trip_id not in self.fares:
+                self.fares[tap.trip_id] = (wallet, tap)
+                stored.add(tap.trip_id)
+        return stored
 
-    async def taps(self, wallet: UUID, since: datetime, until: datetime) -> list[Tap]:
-        return [t for w, t in self.fares.values() if w == wallet and since <= t.at <= until]
+    async def taps_within(
+        self, windows: Sequence[tuple[UUID, datetime, datetime]]
+    ) -> list[tuple[UUID, Tap]]:
+        return [
+            (w, t)
+            for w, t in self.fares.values()
+            if any(w == wallet and since <= t.at <= until for wallet, since, until in windows)
+        ]
 
     async def keep(self, flag: Flag) -> None:
         self.flags[flag.flag_id] = flag

@@ -3,6 +3,7 @@ through the same application code the consumer runs, on an in-memory store."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -283,3 +284,38 @@ async def test_metrics_count_flags_by_kind_only() -> None:
     labels = {k for m in metrics.registry.collect() if m.name.startswith("kgo_integrity")
               for s in m.samples for k in s.labels}  # fmt: skip
     assert labels == {"kind"}
+
+
+async def test_a_batch_of_fares_decides_as_one_at_a_time() -> None:
+    """Fares judged together in one batch (one insert, one read of their windows) raise the
+    same flags with the same evidence as the same fares applied one by one: each fare sees
+    the fares stored before the batch and the batch's own fares before it, not after it; a
+    fare delivered twice counts once."""
+    rng = random.Random(17)
+    riders = [uuid4() for _ in range(4)]
+    story = [
+        fare(rng.choice(riders), f"KKB-0{rng.randint(1, 4)}-V01", rng.randint(0, 3_600))
+        for _ in range(120)
+    ]
+    story += [rng.choice(story) for _ in range(15)]  # re-deliveries, in the batch
+    rng.shuffle(story)
+    settings: dict[str, Any] = {"rapid_taps_min": 3, "tap_validators_min": 3}
+
+    one_by_one, together = InMemoryIntegrityStore(), InMemoryIntegrityStore()
+    alone = IntegrityRules(one_by_one, IntegritySettings(**settings))
+    batched = IntegrityRules(together, IntegritySettings(**settings))
+    for e in story[:40]:  # stored before the batch, as earlier batches would have
+        await alone.apply([(e.wire_name, e)])
+        await batched.apply([(e.wire_name, e)])
+    raised_alone: list[Flag] = []
+    for e in story[40:]:
+        raised_alone += await alone.apply([(e.wire_name, e)])
+    raised = await batched.apply((e.wire_name, e) for e in story[40:])
+
+    assert raised == raised_alone
+    assert together.flags == one_by_one.flags
+    assert together.fares == one_by_one.fares
+    assert kinds(list(together.flags.values())) == {
+        FlagKind.PASS_RAPID_TAPS,
+        FlagKind.PASS_ON_MANY_VALIDATORS,
+    }
