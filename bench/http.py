@@ -81,9 +81,9 @@ def thai_national_id(n: int) -> str:
 @asynccontextmanager
 async def wallet_process(
     settings: WalletSettings, env: dict[str, str] | None = None, processes: int = 1
-) -> AsyncIterator[tuple[str, str, int]]:
+) -> AsyncIterator[tuple[str, str, int, str]]:
     """A `kgo serve wallet` on a schema and topic of its own (``env`` adds settings); yields
-    its URL, schema and pid."""
+    its URL, schema, pid and events topic."""
     schema, topic, port = unique_name("bench_http"), unique_name("bench.http"), _free_port()
     topics = [topic, f"{topic}.missions"]  # the wallet also consumes a missions topic
     await create_topics(settings.kafka_bootstrap, topics, partitions=6)
@@ -113,7 +113,7 @@ async def wallet_process(
     url = f"http://127.0.0.1:{port}"
     try:
         await _until_ready(url, process, processes)
-        yield url, schema, process.pid
+        yield url, schema, process.pid, topic
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(process.wait, 30)
@@ -187,7 +187,7 @@ async def http_spends(
     )  # fmt: skip
     if background_apart:
         label += ", background apart"
-    async with wallet_process(settings, env=env, processes=workers) as (url, schema, pid):
+    async with wallet_process(settings, env=env, processes=workers) as (url, schema, pid, _topic):
         admin = await _token(settings, schema, "municipal_admin")
         limits = httpx.Limits(max_connections=max(concurrencies), max_keepalive_connections=64)
         headers = {"Authorization": f"Bearer {admin}"}

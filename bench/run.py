@@ -112,8 +112,9 @@ def method(plan: Plan, relay_note: str | None, store: str) -> list[str]:
         "Transit (full run, with vegeta): `bench.transit`'s open loop, a `kgo serve wallet` "
         "and a `kgo serve transit` on schemas and topics of their own, 1,000 taps a second "
         f"offered for {plan.duration:g} s by 400 riders, each tap timed until its answer and "
-        "until its `FarePaid` is read from Kafka (the end to end of a validator's tap, but for "
-        "the projections' leg: `bench.latency`).",
+        "until its `FarePaid` is read from Kafka and until its fare is in the read model of a "
+        "`kgo serve projections` reading the run's topics (the end to end of a validator's "
+        "tap; the projections' leg alone: `bench.latency`).",
         "Missions' consumer: `bench.missions` (first-ride facts on a topic of its own through "
         "the real batched `IdempotentConsumer` into the Postgres missions store), held against "
         "a plain aiokafka consumer reading the same topic just before it.",
@@ -281,7 +282,10 @@ async def main(plan: Plan, output: Path) -> Report:
                 workers=workers,
             )  # fmt: skip
     if plan.mode == "default" and http.vegeta_binary() is not None:
-        say("transit taps at a steady 1,000/s (vegeta), each until its FarePaid is on Kafka ...")
+        say(
+            "transit taps at a steady 1,000/s (vegeta), each until its FarePaid is on Kafka "
+            "and its fare in the read model ..."
+        )
         measured += await transit_bench.measure(
             duration=plan.duration, concurrencies=(), riders=transit_bench.OPEN_RIDERS, batch=0,
             open_rates=(1_000,),

@@ -1,7 +1,8 @@
 """The city bus under load: taps per second through the transit API beside the wallet's own
 spend rate (the same spend, by transit pass, straight to the wallet), taps at a steady offered
-rate (open loop, vegeta) with the latency of each tap until its ``FarePaid`` is on Kafka, and
-one offline batch of 10,000 taps.
+rate (open loop, vegeta) with the latency of each tap until its ``FarePaid`` is on Kafka and
+until its fare is in the read model of a real `kgo serve projections`, and one offline batch
+of 10,000 taps.
 
 Real `kgo serve wallet` and `kgo serve transit` processes, each on a Postgres schema and a
 Kafka topic of its own, driven by wrk (one validator, random riders, every tap a new tap id at
@@ -9,7 +10,8 @@ a random time inside a benchmark campaign, so nearly every tap is a coin fare: t
 transit's judge and record around the wallet's spend). Client, both services, Postgres and
 Kafka share the machine's cores.
 
-    uv run python -m bench.transit [--quick] [--open-rate 500,1000] [--output BENCHMARKS-transit.md]
+    uv run python -m bench.transit [--quick] [--open-rate 500,1000] [--no-read-model]
+        [--output BENCHMARKS-transit.md]
 
 The open loop needs vegeta (``go install github.com/tsenart/vegeta/v12@v12.13.0``); without it
 those rows are left out.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import random
 import re
@@ -33,7 +36,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -55,19 +58,26 @@ from bench.measure import percentile
 from bench.raw import postgres_insert_rates
 from bench.report import markdown_table
 from bench.results import Row
+from kgo_contracts import topics as names
 from kgo_runtime.access import AccessSigner, Role, signing_key
 from kgo_runtime.clock import BANGKOK
-from kgo_runtime.settings import PROJECT_ROOT
+from kgo_runtime.kafka_admin import topic_partitions
+from kgo_runtime.settings import PROJECT_ROOT, InfraSettings
 from kgo_runtime.testing import create_topics, delete_topics, unique_name
+from services.transit.domain.ids import trip_id
 from services.transit.settings import TransitSettings
 from services.wallet.domain.ids import payee_id
 from services.wallet.settings import WalletSettings
+from tests.e2e.platform import service_process
 
 TAPS = "transit taps over HTTP (wrk)"
 SPENDS = "wallet spends by transit pass over HTTP (wrk)"
 BATCH = "transit offline batch of {size:,} taps (one request)"
 OPEN = "transit taps over HTTP, open loop (vegeta)"
 PUBLISHED = "transit tap -> its FarePaid on Kafka, open loop"
+READ_MODEL = "transit tap -> its fare in the read model (projections), open loop"
+#: The validator of the online taps (trip ids are made from it and the tap id).
+ONLINE_VALIDATOR = "v1"
 #: Riders of the open loop: a city's riders tap a few times a day, not many times a second
 #: (with a handful of riders every chunk would hold the same passes).
 OPEN_RIDERS = 400
@@ -121,6 +131,88 @@ async def transit_process(wallet_url: str, token: str) -> AsyncIterator[tuple[st
         finally:
             await conn.close()
         await delete_topics(settings.kafka_bootstrap, [topic, wallet_topic])
+
+
+@asynccontextmanager
+async def projections_process(wallet_topic: str, transit_topic: str) -> AsyncIterator[str]:
+    """A `kgo serve projections` on a schema of its own, reading this run's wallet and transit
+    topics (and empty missions, merchant and digests topics) from their start; yields its
+    schema once it has read everything already on them."""
+    infra = InfraSettings()
+    base = unique_name("bench.transit.e2e")
+    empty = {"MISSIONS": f"{base}.missions", "MERCHANT": f"{base}.merchant",
+             "DIGESTS": f"{base}.digests"}  # fmt: skip
+    read = [wallet_topic, transit_topic, *empty.values()]
+    made = [*empty.values(), *(names.dlq(t) for t in read)]
+    await create_topics(infra.kafka_bootstrap, made, partitions=6)
+    home = Path(tempfile.mkdtemp(prefix="kgo-bench-transit-"))
+    consumer = unique_name("bench_transit_e2e")
+    service = service_process("projections", home / "kgo", {
+        "PROJECTIONS_WALLET_TOPIC": wallet_topic, "PROJECTIONS_TRANSIT_TOPIC": transit_topic,
+        **{f"PROJECTIONS_{k}_TOPIC": v for k, v in empty.items()},
+        "PROJECTIONS_CONSUMER_NAME": consumer, "PROJECTIONS_LOG_LEVEL": "WARNING",
+    }, home)  # fmt: skip
+    try:
+        await asyncio.to_thread(service.start)
+        await _caught_up(infra, service.schema, consumer, read)
+        yield service.schema
+    finally:
+        await asyncio.to_thread(service.stop)
+        await asyncio.to_thread(service.drop_schema)
+        await delete_topics(infra.kafka_bootstrap, made)
+
+
+async def _caught_up(infra: InfraSettings, schema: str, consumer: str, topics: list[str]) -> None:
+    """Until ``consumer``'s positions in ``schema`` reach the end of every partition."""
+    probe = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap)
+    await probe.start()
+    try:
+        partitions = [tp for t in topics for tp in await topic_partitions(infra.kafka_bootstrap, t)]
+        ends = await probe.end_offsets(partitions)
+    finally:
+        await probe.stop()
+    conn = await asyncpg.connect(infra.database_url("projections"))
+    try:
+        for _ in range(1200):
+            with contextlib.suppress(asyncpg.UndefinedTableError):
+                rows = await conn.fetch(
+                    f"SELECT topic, partition, next_offset FROM {schema}.consumer_positions"
+                    " WHERE consumer = $1", consumer,
+                )  # fmt: skip
+                at = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+                if all(at.get((tp.topic, tp.partition), 0) >= end for tp, end in ends.items()):
+                    return
+            await asyncio.sleep(0.1)
+        raise TimeoutError("the projections never caught up with the run's topics")
+    finally:
+        await conn.close()
+
+
+async def _in_read_model(
+    schema: str, trips: Sequence[UUID], rate: int, started: float, seen: dict[UUID, float],
+    until: float,
+) -> None:  # fmt: skip
+    """The wall-clock time each of ``trips`` (sent in that order at ``rate`` a second from
+    ``started``) first had its fare in the projections' read model, asked every 10 ms."""
+    conn = await asyncpg.connect(InfraSettings().database_url("projections"))
+    sql = f"SELECT trip_id FROM {schema}.fares WHERE trip_id = ANY($1::uuid[])"
+    waiting: set[UUID] = set()
+    i = 0
+    try:
+        while (i < len(trips) or waiting) and time.time() < until:
+            now = time.time()
+            while i < len(trips) and started + i / rate <= now:
+                waiting.add(trips[i])
+                i += 1
+            if waiting:
+                rows = await conn.fetch(sql, list(waiting))
+                found = time.time()
+                for row in rows:
+                    seen[row[0]] = found
+                    waiting.discard(row[0])
+            await asyncio.sleep(0.010)
+    finally:
+        await conn.close()
 
 
 async def _riders(api: httpx.AsyncClient, wallet_url: str, count: int) -> list[str]:
@@ -221,19 +313,24 @@ def _wrk(
 
 
 async def _open_loop(
-    url: str, credential: str, passes: Sequence[str], rate: int, duration: float, topic: str
-) -> list[Row]:
+    url: str, credential: str, passes: Sequence[str], rate: int, duration: float, topic: str,
+    read_model: str | None = None,
+) -> list[Row]:  # fmt: skip
     """vegeta offering ``rate`` taps a second for ``duration`` whatever the answers take (a
     city's validators do not wait for each other), random riders of ``passes`` at random
     campaign times, each tap its own id; and a consumer of transit's topic timing each tap
     from the moment vegeta sent it until its ``FarePaid`` was read from Kafka (what a
-    subscriber, the projections among them, can act on)."""
+    subscriber, the projections among them, can act on). With ``read_model`` (the schema of
+    a projections process reading this run's topics), each tap is also timed until its fare
+    is in that read model: the whole way, through transit, the wallet, Kafka and the
+    projections."""
     vegeta = vegeta_binary()
     assert vegeta is not None
     run = uuid4().hex[:8]
     start = int(CAMPAIGN_START.timestamp())
+    count = int(rate * duration)
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as handle:
-        for i in range(int(rate * duration)):
+        for i in range(count):
             tap_id = f"open-{run}-{i}"
             at = datetime.fromtimestamp(start + random.randint(0, 300_000_000), BANGKOK)
             body = orjson.dumps(
@@ -248,6 +345,7 @@ async def _open_loop(
             }  # fmt: skip
             handle.write(orjson.dumps(target) + b"\n")
     seen: dict[str, float] = {}
+    in_model: dict[UUID, float] = {}
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=TransitSettings().kafka_bootstrap, auto_offset_reset="latest",
         enable_auto_commit=False, group_id=None,
@@ -258,11 +356,20 @@ async def _open_loop(
             await asyncio.sleep(0.05)
         await consumer.seek_to_end()
         reading = asyncio.create_task(_read_fares(consumer, f"open-{run}-", seen))
+        watching = None
+        if read_model is not None:
+            trips = [trip_id(ONLINE_VALIDATOR, f"open-{run}-{i}") for i in range(count)]
+            started = time.time()
+            watching = asyncio.create_task(_in_read_model(
+                read_model, trips, rate, started, in_model, started + duration + 10,
+            ))  # fmt: skip
         try:
             results = await vegeta_attack(handle.name, rate, duration)
             await asyncio.sleep(2.0)  # the last taps' fares reach the topic
         finally:
             reading.cancel()
+        if watching is not None:
+            await watching
     finally:
         os.unlink(handle.name)
         await consumer.stop()
@@ -274,6 +381,7 @@ async def _open_loop(
         [vegeta, "encode", "--to", "json"], input=results, capture_output=True, check=True
     )
     latencies: list[float] = []
+    whole_way: list[float] = []
     paid = 0
     for line in encoded.stdout.splitlines():
         result = orjson.loads(line)
@@ -281,16 +389,29 @@ async def _open_loop(
             continue
         paid += 1
         tap_id = orjson.loads(base64.b64decode(result["body"])).get("tap_id")
+        sent = _epoch(result["timestamp"])
         if tap_id in seen:
-            latencies.append((seen[tap_id] - _epoch(result["timestamp"])) * 1000)
+            latencies.append((seen[tap_id] - sent) * 1000)
+        trip = trip_id(ONLINE_VALIDATOR, str(tap_id))
+        if trip in in_model:
+            whole_way.append((in_model[trip] - sent) * 1000)
+    rows = [answered, _latency_row(PUBLISHED, rate, duration, latencies, paid)]
+    if read_model is not None:
+        rows.append(_latency_row(READ_MODEL, rate, duration, whole_way, paid))
+    return rows
+
+
+def _latency_row(
+    scenario: str, rate: int, duration: float, latencies: list[float], paid: int
+) -> Row:
+    """A row of per-tap latencies (ms); errors: paid taps never seen."""
     latencies.sort()
-    published = Row(
-        PUBLISHED, rate, len(latencies) / duration,
+    return Row(
+        scenario, rate, len(latencies) / duration,
         percentile(latencies, 0.5) if latencies else None,
         percentile(latencies, 0.99) if latencies else None,
         errors=paid - len(latencies),
     )  # fmt: skip
-    return [answered, published]
 
 
 async def _read_fares(consumer: AIOKafkaConsumer, prefix: str, seen: dict[str, float]) -> None:
@@ -344,9 +465,10 @@ async def measure(
     riders: int,
     batch: int,
     open_rates: Sequence[int] = (),
+    read_model: bool = True,
 ) -> list[Row]:
     wallet_settings = WalletSettings()
-    async with wallet_process(wallet_settings) as (wallet_url, wallet_schema, _pid):
+    async with wallet_process(wallet_settings) as (wallet_url, wallet_schema, _pid, wallet_topic):
         admin = await _token(wallet_settings, wallet_schema, "municipal_admin")
         service = await _token(wallet_settings, wallet_schema, "service")
         headers = {"Authorization": f"Bearer {admin}"}
@@ -367,7 +489,7 @@ async def measure(
                     "coins": 1, "baht_satang": 100, "programme": "bench",
                 })  # fmt: skip
                 online = await _post(
-                    t, "/v1/validators", {"validator_id": "v1", "bus_id": "kkb-01"}
+                    t, "/v1/validators", {"validator_id": ONLINE_VALIDATOR, "bus_id": "kkb-01"}
                 )
                 offline = await _post(
                     t, "/v1/validators", {"validator_id": "v2", "bus_id": "kkb-02"}
@@ -384,10 +506,18 @@ async def measure(
                     _wrk, SPENDS, wallet_url, service, _spend_script(closed, operator_id), n,
                     duration,
                 ))  # fmt: skip
-            for rate in open_rates:
-                rows += await _open_loop(
-                    transit_url, str(online["credential"]), passes, rate, duration, topic
-                )
+            if open_rates:
+                async with contextlib.AsyncExitStack() as stack:
+                    schema = None
+                    if read_model:  # started after the closed loop, stopped before the batch
+                        schema = await stack.enter_async_context(
+                            projections_process(wallet_topic, topic)
+                        )
+                    for rate in open_rates:
+                        rows += await _open_loop(
+                            transit_url, str(online["credential"]), passes, rate, duration,
+                            topic, schema,
+                        )  # fmt: skip
             if batch:
                 rows.append(await _batch(transit_url, str(offline["credential"]), closed, batch))
             assert network["campaigns"]
@@ -430,8 +560,11 @@ def render(rows: Sequence[Row], args: argparse.Namespace) -> str:
             "second; errors: the",
             "others, timeouts at 10 s included); the row after it times each paid tap from its",
             "sending to its `FarePaid` read from transit's topic by a consumer of this run",
-            "(errors: paid taps whose fare was not read within 2 s of the end). The projections'",
-            "own leg (topic -> read model) is `bench.latency`'s.",
+            "(errors: paid taps whose fare was not read within 2 s of the end), and the row",
+            "after that (unless `--no-read-model`) until its fare is in the read model of a",
+            "`kgo serve projections` reading this run's wallet and transit topics, asked every",
+            "10 ms (errors: paid taps not there 10 s after the end): the whole way of a tap.",
+            "The projections' leg alone (topic -> read model) is `bench.latency`'s.",
             "",
             markdown_table(rows),
             "",
@@ -448,6 +581,11 @@ def cli(argv: list[str] | None = None) -> None:
         help="open-loop tap rates a second (vegeta), e.g. 500,1000; default 500 (quick) or "
         "500,1000, none without vegeta",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-read-model", dest="read_model", action="store_false",
+        help="leave out the open loop's last leg (a projections process reading the run's "
+        "topics, each tap timed until its fare is in the read model)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.duration = 5.0 if args.quick else 15.0
     args.load = os.getloadavg()[0]
@@ -463,6 +601,7 @@ def cli(argv: list[str] | None = None) -> None:
             riders=args.riders,
             batch=batch,
             open_rates=open_rates,
+            read_model=args.read_model,
         )
     )
     text = render(rows, args)
