@@ -54,6 +54,7 @@ from bench.http import (
     vegeta_binary,
     wallet_process,
 )
+from bench.latency import wait_until_read
 from bench.measure import percentile
 from bench.raw import postgres_insert_rates
 from bench.report import markdown_table
@@ -163,7 +164,8 @@ async def projections_process(wallet_topic: str, transit_topic: str) -> AsyncIte
 
 
 async def _caught_up(infra: InfraSettings, schema: str, consumer: str, topics: list[str]) -> None:
-    """Until ``consumer``'s positions in ``schema`` reach the end of every partition."""
+    """Until ``consumer``'s positions in ``schema`` reach the end of every partition (their
+    sum reaches the sum of the ends: no position passes its end)."""
     probe = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap)
     await probe.start()
     try:
@@ -171,21 +173,7 @@ async def _caught_up(infra: InfraSettings, schema: str, consumer: str, topics: l
         ends = await probe.end_offsets(partitions)
     finally:
         await probe.stop()
-    conn = await asyncpg.connect(infra.database_url("projections"))
-    try:
-        for _ in range(1200):
-            with contextlib.suppress(asyncpg.UndefinedTableError):
-                rows = await conn.fetch(
-                    f"SELECT topic, partition, next_offset FROM {schema}.consumer_positions"
-                    " WHERE consumer = $1", consumer,
-                )  # fmt: skip
-                at = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
-                if all(at.get((tp.topic, tp.partition), 0) >= end for tp, end in ends.items()):
-                    return
-            await asyncio.sleep(0.1)
-        raise TimeoutError("the projections never caught up with the run's topics")
-    finally:
-        await conn.close()
+    await wait_until_read(infra.database_url("projections"), schema, consumer, sum(ends.values()))
 
 
 async def _in_read_model(
